@@ -1,7 +1,18 @@
 //! surge: rehearse a launch morning.
 //!
-//! The crate has two worlds that talk only over HTTP:
-//! - the harness (`scenario` → `plan` → `engine` + `journeys` → `measure` → `summary`), built on Goose;
-//! - the embedded staging `exchange`, an axum server that behaves like a health-insurance exchange and its insurers.
+//! Two worlds that talk only over HTTP:
+//! - the harness: [`scenario`] (the file) → [`plan`] (visitors from the seed) → [`engine`] (Goose pool)
+//!   running [`journeys`] → [`measure`] (histograms, funnel) → [`summary`] (summary.json, tables),
+//!   wired together by [`run`] and [`cli`];
+//! - the embedded staging [`exchange`]: an axum server that behaves like a health-insurance exchange
+//!   and its insurers.
 
+pub mod cli;
+pub mod engine;
 pub mod exchange;
+pub mod journeys;
+pub mod measure;
+pub mod plan;
+pub mod run;
+pub mod scenario;
+pub mod summary;

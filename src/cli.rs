@@ -1,0 +1,135 @@
+//! The command line: clap definitions and wiring, nothing else.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::exchange::{self, ExchangeConfig};
+use crate::run::{self, RunRequest};
+
+/// Exit codes, shared by every command.
+pub mod exit {
+    /// The run completed (or the command did what it was asked).
+    pub const OK: u8 = 0;
+    /// Bad command line or scenario file.
+    pub const USAGE: u8 = 2;
+    /// The run could not be carried out (exchange could not start, output not writable, …).
+    pub const RUN_ERROR: u8 = 4;
+    /// Interrupted (Ctrl-C) or stopped by `max_duration`; what was measured is still written.
+    pub const STOPPED: u8 = 130;
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 the run completed; 2 bad command line or scenario file; \
+4 the run could not be carried out; 130 interrupted or stopped by max_duration \
+(the run directory still holds what was measured).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "surge",
+    about = "Rehearse a launch morning: synthetic applicants walk an exchange's enrollment funnel under load.",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario's visits and write summary.json and the tables to the run directory.
+    #[command(after_help = EXIT_CODES)]
+    Run {
+        /// Scenario file (TOML); see scenarios/README.md for every key.
+        scenario: PathBuf,
+        /// Base URL of the exchange to load. Default: the scenario's `target`, or the embedded
+        /// exchange started in-process on a free loopback port.
+        #[arg(long, value_name = "URL")]
+        target: Option<String>,
+        /// Write the run's files into DIR itself. Default: reports/<scenario>-<UTC timestamp>/.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Override the scenario's number of visits.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        visits: Option<u64>,
+        /// Override the scenario's seed.
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Also write Goose's own report (.html, .json or .md by extension); may repeat.
+        #[arg(long, value_name = "FILE")]
+        goose_report: Vec<String>,
+        /// Print only errors and the final tables.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Serve the staging exchange and its insurers until Ctrl-C.
+    Exchange {
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+        bind: SocketAddr,
+        /// Key for the HMAC-SHA256 signature of Pay Now SAML Responses (shared with the insurers).
+        #[arg(long, value_name = "KEY")]
+        saml_key: Option<String>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::RUN_ERROR);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Run {
+                scenario,
+                target,
+                out,
+                visits,
+                seed,
+                goose_report,
+                quiet,
+            } => {
+                run::run(RunRequest {
+                    scenario,
+                    target,
+                    out,
+                    visits,
+                    seed,
+                    goose_reports: goose_report,
+                    quiet,
+                })
+                .await
+            }
+            Command::Exchange { bind, saml_key } => serve_exchange(bind, saml_key).await,
+        }
+    });
+    ExitCode::from(code)
+}
+
+async fn serve_exchange(bind: SocketAddr, saml_key: Option<String>) -> u8 {
+    let mut config = ExchangeConfig {
+        bind,
+        ..ExchangeConfig::default()
+    };
+    if let Some(key) = saml_key {
+        config.saml_key = key.into_bytes();
+    }
+    let running = match exchange::start(config).await {
+        Ok(running) => running,
+        Err(e) => {
+            eprintln!("error: cannot listen on {bind}: {e}");
+            return exit::RUN_ERROR;
+        }
+    };
+    println!("surge exchange listening on {}", running.url());
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("error: cannot wait for Ctrl-C: {e}");
+    }
+    running.shutdown().await;
+    exit::OK
+}

@@ -1,0 +1,270 @@
+//! The Goose side of a run: one Goose scenario per journey, each a bounded pool of Goose users that
+//! take that journey's visits in order, wait for each visit's intended start, and run it as a new
+//! visitor.
+//!
+//! Goose is closed-loop; the pool turns it into a scheduler of visits. Each pool user runs a single
+//! Goose iteration whose transaction serves visits until its journey has none left (or the run must
+//! stop), so the run ends by itself when every visit is done.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use goose::config::GooseConfiguration;
+use goose::prelude::*;
+
+use crate::journeys::{run_visit, Journey, JourneyEnv, VisitState};
+use crate::measure::Recorder;
+use crate::plan::VisitPlanner;
+use crate::scenario::Scenario;
+
+/// A visit starting later than this after its intended start counts as late.
+pub const LATE_AFTER: Duration = Duration::from_millis(100);
+
+/// What a run needs besides the scenario.
+pub struct RunOptions {
+    pub target: String,
+    pub visits: u64,
+    /// Goose report files to write (`.html`, `.json`, `.md`), empty for none.
+    pub goose_reports: Vec<String>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// Every planned visit ran.
+    Completed,
+    /// The run stopped early: Ctrl-C or the scenario's `max_duration`.
+    Stopped(String),
+}
+
+/// When visit `k` is meant to start.
+struct Schedule {
+    /// Set when the first visit is taken, so Goose's start-up is not counted as lateness.
+    origin: OnceLock<Instant>,
+    /// Seconds between arrivals; `None` starts each visit as soon as a pool user is free.
+    spacing: Option<f64>,
+}
+
+impl Schedule {
+    fn intended_start(&self, visit: u64) -> Instant {
+        let origin = *self.origin.get_or_init(Instant::now);
+        match self.spacing {
+            Some(spacing) => origin + Duration::from_secs_f64(spacing * visit as f64),
+            None => Instant::now(),
+        }
+    }
+}
+
+/// One journey's visits, in arrival order, and how far its pool has got.
+struct JourneyQueue {
+    visits: Vec<u64>,
+    next: AtomicUsize,
+}
+
+impl JourneyQueue {
+    fn take(&self) -> Option<u64> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        self.visits.get(index).copied()
+    }
+}
+
+/// Everything the pool users share.
+struct Pool {
+    planner: VisitPlanner,
+    schedule: Schedule,
+    queues: Vec<JourneyQueue>,
+    env: JourneyEnv,
+    deadline: Instant,
+    stopped: AtomicBool,
+}
+
+impl Pool {
+    /// Why the run must stop taking visits, if it must.
+    fn stop_reason(&self, max_duration: Duration) -> Option<String> {
+        if goose::is_killswitch_triggered() {
+            Some("interrupted".into())
+        } else if Instant::now() >= self.deadline {
+            Some(format!("max_duration of {max_duration:?} reached"))
+        } else {
+            None
+        }
+    }
+}
+
+/// Run the scenario's visits against `options.target`, recording into `recorder`.
+pub async fn run(
+    scenario: &Scenario,
+    options: &RunOptions,
+    recorder: Arc<Recorder>,
+) -> Result<Ending, GooseError> {
+    let planner = VisitPlanner::new(scenario);
+    let mut by_journey: Vec<Vec<u64>> = vec![Vec::new(); Journey::ALL.len()];
+    for (id, journey) in planner.journeys(options.visits) {
+        by_journey[journey as usize].push(id);
+    }
+    let pools = pool_sizes(scenario.traffic.pool.0 as usize, &by_journey);
+    let max_duration = scenario.traffic.max_duration;
+
+    let pool = Arc::new(Pool {
+        planner,
+        schedule: Schedule {
+            origin: OnceLock::new(),
+            spacing: scenario.traffic.rate.map(|rate| 1.0 / rate.0),
+        },
+        queues: by_journey
+            .into_iter()
+            .map(|visits| JourneyQueue {
+                visits,
+                next: AtomicUsize::new(0),
+            })
+            .collect(),
+        env: JourneyEnv {
+            recorder,
+            think_time: scenario.traffic.think_time.clone(),
+        },
+        deadline: Instant::now() + max_duration,
+        stopped: AtomicBool::new(false),
+    });
+    let stop_reason: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
+
+    let users: usize = pools.iter().sum();
+    let mut attack = GooseAttack::initialize_with_config(goose_config(options, users))?
+        .set_client_builder_without_cookies(
+            goose::client::GooseClientBuilder::new()
+                .without_cookies()
+                .timeout(scenario.http.timeout)
+                .user_agent(concat!("surge/", env!("CARGO_PKG_VERSION"))),
+        )?;
+    for journey in Journey::ALL {
+        let size = pools[journey as usize];
+        if size == 0 {
+            continue;
+        }
+        let transaction = serve_visits(journey, pool.clone(), stop_reason.clone(), max_duration);
+        attack = attack.register_scenario(
+            goose::goose::Scenario::new(journey.name())
+                .set_weight(size)?
+                .register_transaction(transaction.set_name(journey.name())),
+        );
+    }
+    if users > 0 {
+        attack.execute().await?;
+    }
+    Ok(match stop_reason.get() {
+        Some(reason) => Ending::Stopped(reason.clone()),
+        None => Ending::Completed,
+    })
+}
+
+/// The transaction each pool user runs once: take visits of `journey` until none are left.
+fn serve_visits(
+    journey: Journey,
+    pool: Arc<Pool>,
+    stop_reason: Arc<OnceLock<String>>,
+    max_duration: Duration,
+) -> Transaction {
+    Transaction::new(Arc::new(move |user: &mut GooseUser| {
+        let pool = pool.clone();
+        let stop_reason = stop_reason.clone();
+        Box::pin(async move {
+            let queue = &pool.queues[journey as usize];
+            while !pool.stopped.load(Ordering::Relaxed) {
+                if let Some(reason) = pool.stop_reason(max_duration) {
+                    pool.stopped.store(true, Ordering::Relaxed);
+                    let _ = stop_reason.set(reason);
+                    break;
+                }
+                let Some(id) = queue.take() else { break };
+                let intended = pool.schedule.intended_start(id);
+                tokio::time::sleep_until(intended.into()).await;
+                let recorder = &pool.env.recorder;
+                recorder.visit_started(
+                    Instant::now().saturating_duration_since(intended),
+                    LATE_AFTER,
+                );
+
+                let visit = pool.planner.visit(id);
+                let mut state = VisitState::new(&pool.env, &visit, intended);
+                let (reached, failure) = run_visit(user, &mut state).await;
+                let latency = Instant::now().saturating_duration_since(intended);
+                if let Some(failure) = &failure {
+                    recorder.failure(failure.step, &failure.reason, id);
+                }
+                recorder.visit_finished(latency, reached);
+                // Whole visits show up in Goose's own report too, timed from their intended start.
+                let _ = user
+                    .record_custom_request_duration(
+                        "VISIT",
+                        journey.name(),
+                        latency,
+                        failure.is_none(),
+                        None,
+                        failure.as_ref().map(|f| f.reason.as_str()),
+                    )
+                    .await;
+            }
+            Ok(())
+        })
+    }))
+}
+
+/// Split the pool over the journeys by the work each brings (visits × typical requests), at least
+/// one user for every journey that has visits.
+fn pool_sizes(pool: usize, by_journey: &[Vec<u64>]) -> Vec<usize> {
+    let work: Vec<f64> = Journey::ALL
+        .iter()
+        .map(|j| by_journey[*j as usize].len() as f64 * j.typical_requests())
+        .collect();
+    let total: f64 = work.iter().sum();
+    Journey::ALL
+        .iter()
+        .map(|j| {
+            let visits = by_journey[*j as usize].len();
+            if visits == 0 {
+                return 0;
+            }
+            let share = (pool as f64 * work[*j as usize] / total).round() as usize;
+            share.clamp(1, visits)
+        })
+        .collect()
+}
+
+fn goose_config(options: &RunOptions, users: usize) -> GooseConfiguration {
+    let mut config = GooseConfiguration::default();
+    config.host = Some(options.target.clone());
+    config.users = Some(users.max(1));
+    // Start the whole pool at once: visits wait for their own start times.
+    config.increase_rate = Some(users.max(1).to_string());
+    config.iterations = Some(1);
+    config.no_telnet = true;
+    config.no_print_metrics = true;
+    config.quiet = 1;
+    config.report_file = options.goose_reports.clone();
+    config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_is_split_by_work_with_one_user_at_least() {
+        let by_journey = vec![
+            (0..100).collect(),
+            (0..100).collect(),
+            Vec::new(),
+            (0..2).collect(),
+        ];
+        let sizes = pool_sizes(20, &by_journey);
+        assert_eq!(sizes[2], 0, "no users for a journey without visits");
+        assert_eq!(sizes[3], 1);
+        assert!(sizes[0] >= 8 && sizes[1] > sizes[0], "{sizes:?}");
+    }
+
+    #[test]
+    fn pool_never_exceeds_the_visits_it_serves() {
+        let by_journey = vec![(0..3).collect(), Vec::new(), Vec::new(), Vec::new()];
+        assert_eq!(pool_sizes(64, &by_journey), vec![3, 0, 0, 0]);
+    }
+}

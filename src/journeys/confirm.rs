@@ -1,0 +1,60 @@
+//! Confirm: ask the insurer whether the applicant is covered. A visit that paid but is not
+//! effectuated fell through the cracks, and fails here even though every HTTP answer was 200.
+
+use goose::prelude::*;
+use serde::Deserialize;
+
+use super::call::{call, Body, StepFailed};
+use super::pay::PaymentPage;
+use super::select::Enrollment;
+use super::VisitState;
+use crate::measure::Step;
+
+#[derive(Deserialize)]
+struct StatusAnswer {
+    enrollment: Status,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    effectuated: bool,
+    status: String,
+}
+
+pub async fn confirm(
+    user: &mut GooseUser,
+    state: &mut VisitState<'_>,
+    enrollment: &Enrollment,
+    page: &PaymentPage,
+) -> Result<(), StepFailed> {
+    // The insurer's routes sit beside its Pay Now landing page: …/issuers/{id}/enrollments/{ptid}.
+    let url = page
+        .landing
+        .join(&format!("enrollments/{}", enrollment.payment_transaction_id))
+        .map_err(|_| StepFailed {
+            step: Step::Confirm,
+            reason: "confirm: cannot build the insurer's status URL".into(),
+        })?;
+    call(
+        user,
+        state,
+        Step::Confirm,
+        "confirm: enrollment status",
+        GooseMethod::Get,
+        url.as_str(),
+        Body::None,
+        200,
+        |reply| {
+            let answer: StatusAnswer = reply.json()?;
+            if answer.enrollment.effectuated {
+                Ok(())
+            } else {
+                Err(format!(
+                    "paid but not effectuated ({})",
+                    answer.enrollment.status
+                ))
+            }
+        },
+    )
+    .await
+}

@@ -1,0 +1,162 @@
+//! The four journeys an applicant can take through the exchange, each deeper than the last:
+//!
+//! - **browse**: ZIP → county → plan search (a few pages) → plan details;
+//! - **eligibility**: browse, then an eligibility estimate for the household;
+//! - **enroll**: eligibility, then application and plan selection, the Pay Now redirect followed by
+//!   hand to the insurer, and the binder payment;
+//! - **confirm**: enroll, then ask the insurer whether the applicant is effectuated.
+//!
+//! A visit's success is business success: a visit that paid but is unknown to the insurer failed.
+
+mod call;
+mod form;
+mod browse;
+mod confirm;
+mod eligibility;
+mod pay;
+mod select;
+
+pub use call::StepFailed;
+pub use form::{first_form, Form};
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use goose::prelude::GooseUser;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::measure::{Recorder, Stage};
+use crate::plan::Visit;
+use crate::scenario::ThinkTime;
+
+/// How deep a visitor goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Journey {
+    Browse,
+    Eligibility,
+    Enroll,
+    Confirm,
+}
+
+impl Journey {
+    pub const ALL: [Journey; 4] = [
+        Journey::Browse,
+        Journey::Eligibility,
+        Journey::Enroll,
+        Journey::Confirm,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Journey::Browse => "browse",
+            Journey::Eligibility => "eligibility",
+            Journey::Enroll => "enroll",
+            Journey::Confirm => "confirm",
+        }
+    }
+
+    /// Rough HTTP requests per visit, to size each journey's share of the pool.
+    pub fn typical_requests(self) -> f64 {
+        match self {
+            Journey::Browse => 4.0,
+            Journey::Eligibility => 5.0,
+            Journey::Enroll => 10.0,
+            Journey::Confirm => 11.0,
+        }
+    }
+}
+
+/// What every visit of a run shares.
+pub struct JourneyEnv {
+    pub recorder: Arc<Recorder>,
+    pub think_time: ThinkTime,
+}
+
+/// One visit in progress.
+pub struct VisitState<'a> {
+    pub run: &'a JourneyEnv,
+    pub visit: &'a Visit,
+    intended_start: Instant,
+    first_request_sent: bool,
+    think_rng: ChaCha8Rng,
+}
+
+impl<'a> VisitState<'a> {
+    pub fn new(run: &'a JourneyEnv, visit: &'a Visit, intended_start: Instant) -> Self {
+        Self {
+            run,
+            visit,
+            intended_start,
+            first_request_sent: false,
+            think_rng: ChaCha8Rng::seed_from_u64(visit.think_seed),
+        }
+    }
+
+    /// When the next request's latency starts: the visit's intended start for its first request (so a
+    /// visit that could not start on time shows the wait as latency), the send time after that.
+    fn request_start(&mut self) -> Instant {
+        if self.first_request_sent {
+            Instant::now()
+        } else {
+            self.first_request_sent = true;
+            self.intended_start
+        }
+    }
+
+    /// A person reads the page before the next step.
+    async fn think(&mut self) {
+        let ThinkTime { min_ms, max_ms } = self.run.think_time;
+        if max_ms == 0 {
+            return;
+        }
+        let pause = self.think_rng.random_range(min_ms..=max_ms);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+}
+
+/// Run one visit to the end of its journey (or its first failure). Returns the funnel stage reached
+/// and, if it stopped early, why.
+pub async fn run_visit(
+    user: &mut GooseUser,
+    state: &mut VisitState<'_>,
+) -> (Stage, Option<StepFailed>) {
+    let mut reached = Stage::Visits;
+    let result = walk(user, state, &mut reached).await;
+    (reached, result.err())
+}
+
+async fn walk(
+    user: &mut GooseUser,
+    state: &mut VisitState<'_>,
+    reached: &mut Stage,
+) -> Result<(), StepFailed> {
+    let journey = state.visit.journey;
+    let browsed = browse::browse(user, state).await?;
+    *reached = Stage::Browsed;
+    if journey == Journey::Browse {
+        return Ok(());
+    }
+    state.think().await;
+    eligibility::estimate(user, state, &browsed.place).await?;
+    *reached = Stage::Eligibility;
+    if journey == Journey::Eligibility {
+        return Ok(());
+    }
+    state.think().await;
+    let enrollment = select::select(user, state, &browsed).await?;
+    *reached = Stage::Selected;
+    state.think().await;
+    let payment_page = pay::follow_redirect(user, state, &enrollment).await?;
+    *reached = Stage::Redirected;
+    state.think().await;
+    pay::pay(user, state, &payment_page).await?;
+    *reached = Stage::Paid;
+    if journey == Journey::Enroll {
+        return Ok(());
+    }
+    state.think().await;
+    confirm::confirm(user, state, &enrollment, &payment_page).await?;
+    *reached = Stage::Effectuated;
+    Ok(())
+}

@@ -1,0 +1,336 @@
+//! What a run measures: latency per step (HdrHistogram, microseconds), request and failure counts,
+//! failures by reason, and the enrollment funnel.
+//!
+//! One `Recorder` is shared by every pool user. Histograms sit behind a mutex each: a record costs
+//! nanoseconds against tens of microseconds of Goose work per request, so the lock is never the limit.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// A step of a journey: every HTTP request belongs to exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    Browse,
+    Eligibility,
+    Select,
+    Redirect,
+    Pay,
+    Confirm,
+}
+
+impl Step {
+    pub const ALL: [Step; 6] = [
+        Step::Browse,
+        Step::Eligibility,
+        Step::Select,
+        Step::Redirect,
+        Step::Pay,
+        Step::Confirm,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Browse => "browse",
+            Step::Eligibility => "eligibility",
+            Step::Select => "select",
+            Step::Redirect => "redirect",
+            Step::Pay => "pay",
+            Step::Confirm => "confirm",
+        }
+    }
+}
+
+/// Stages of the enrollment funnel, in order; a visit that reaches a stage reached every earlier one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    Visits,
+    Browsed,
+    Eligibility,
+    Selected,
+    Redirected,
+    Paid,
+    Effectuated,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 7] = [
+        Stage::Visits,
+        Stage::Browsed,
+        Stage::Eligibility,
+        Stage::Selected,
+        Stage::Redirected,
+        Stage::Paid,
+        Stage::Effectuated,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Visits => "visits",
+            Stage::Browsed => "browsed",
+            Stage::Eligibility => "eligibility",
+            Stage::Selected => "selected",
+            Stage::Redirected => "redirected",
+            Stage::Paid => "paid",
+            Stage::Effectuated => "effectuated",
+        }
+    }
+}
+
+/// How a request ended, by class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// An HTTP status; the class is its hundreds digit.
+    Status(u16),
+    Timeout,
+    Connect,
+    /// Any other transport error (reset, body cut short, …).
+    Transport,
+}
+
+impl Outcome {
+    fn class_index(self) -> usize {
+        match self {
+            Outcome::Status(s) if (200..300).contains(&s) => 0,
+            Outcome::Status(s) if (300..400).contains(&s) => 1,
+            Outcome::Status(s) if (400..500).contains(&s) => 2,
+            Outcome::Status(_) => 3,
+            Outcome::Timeout => 4,
+            Outcome::Connect | Outcome::Transport => 5,
+        }
+    }
+}
+
+/// Names of the outcome classes, in `Outcome::class_index` order.
+pub const OUTCOME_CLASSES: [&str; 6] = ["2xx", "3xx", "4xx", "5xx", "timeout", "connect"];
+
+/// Latency histograms cover 1 µs to one hour at 3 significant digits.
+const HIGHEST_MICROS: u64 = 3_600_000_000;
+
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIGHEST_MICROS, 3).expect("static histogram bounds are valid")
+}
+
+struct StepStats {
+    latency: Mutex<Histogram<u64>>,
+    requests: AtomicU64,
+    failures: AtomicU64,
+    outcomes: [AtomicU64; 6],
+}
+
+impl StepStats {
+    fn new() -> Self {
+        Self {
+            latency: Mutex::new(new_histogram()),
+            requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            outcomes: Default::default(),
+        }
+    }
+}
+
+/// Distinct failure reasons kept per run; more are folded into one "other" row.
+const MAX_REASONS: usize = 200;
+
+/// Collects every measurement of a run. Shared by all pool users.
+pub struct Recorder {
+    steps: Vec<StepStats>,
+    visit_latency: Mutex<Histogram<u64>>,
+    lateness: Mutex<Histogram<u64>>,
+    funnel: [AtomicU64; 7],
+    visits_started: AtomicU64,
+    visits_completed: AtomicU64,
+    visits_late: AtomicU64,
+    reasons: Mutex<BTreeMap<(Step, String), FailureReason>>,
+}
+
+/// How often one failure reason occurred, with the first visits it hit (to reproduce them).
+#[derive(Debug, Clone, Default)]
+pub struct FailureReason {
+    pub count: u64,
+    pub visits: Vec<u64>,
+}
+
+/// Visits kept as examples per failure reason.
+const EXAMPLES_PER_REASON: usize = 5;
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        Self {
+            steps: Step::ALL.iter().map(|_| StepStats::new()).collect(),
+            visit_latency: Mutex::new(new_histogram()),
+            lateness: Mutex::new(new_histogram()),
+            funnel: Default::default(),
+            visits_started: AtomicU64::new(0),
+            visits_completed: AtomicU64::new(0),
+            visits_late: AtomicU64::new(0),
+            reasons: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// One HTTP request of `step` took `latency` and ended with `outcome`; `ok` is the journey's
+    /// verdict (status *and* body as expected).
+    pub fn request(&self, step: Step, latency: Duration, outcome: Outcome, ok: bool) {
+        let stats = &self.steps[step as usize];
+        stats.requests.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            stats.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        stats.outcomes[outcome.class_index()].fetch_add(1, Ordering::Relaxed);
+        record(&stats.latency, latency);
+    }
+
+    /// A visit failed at `step` for `reason` (a short, low-cardinality text).
+    pub fn failure(&self, step: Step, reason: &str, visit: u64) {
+        let mut reasons = lock(&self.reasons);
+        let key = if reasons.len() < MAX_REASONS || reasons.contains_key(&(step, reason.to_string()))
+        {
+            (step, reason.to_string())
+        } else {
+            (step, "other".to_string())
+        };
+        let entry = reasons.entry(key).or_default();
+        entry.count += 1;
+        if entry.visits.len() < EXAMPLES_PER_REASON {
+            entry.visits.push(visit);
+        }
+    }
+
+    /// A visit started `late` after its intended start (zero when on time).
+    pub fn visit_started(&self, late: Duration, late_threshold: Duration) {
+        self.visits_started.fetch_add(1, Ordering::Relaxed);
+        if late > late_threshold {
+            self.visits_late.fetch_add(1, Ordering::Relaxed);
+        }
+        record(&self.lateness, late);
+    }
+
+    /// A visit ended (success or not) after `latency` from its intended start, having reached `stage`.
+    pub fn visit_finished(&self, latency: Duration, reached: Stage) {
+        self.visits_completed.fetch_add(1, Ordering::Relaxed);
+        record(&self.visit_latency, latency);
+        for stage in Stage::ALL.iter().filter(|s| **s <= reached) {
+            self.funnel[*stage as usize].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A consistent copy of everything measured so far.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            steps: Step::ALL
+                .iter()
+                .map(|step| {
+                    let stats = &self.steps[*step as usize];
+                    StepSnapshot {
+                        step: *step,
+                        requests: stats.requests.load(Ordering::Relaxed),
+                        failures: stats.failures.load(Ordering::Relaxed),
+                        outcomes: std::array::from_fn(|i| stats.outcomes[i].load(Ordering::Relaxed)),
+                        latency: lock(&stats.latency).clone(),
+                    }
+                })
+                .collect(),
+            visit_latency: lock(&self.visit_latency).clone(),
+            lateness: lock(&self.lateness).clone(),
+            funnel: std::array::from_fn(|i| self.funnel[i].load(Ordering::Relaxed)),
+            visits_started: self.visits_started.load(Ordering::Relaxed),
+            visits_completed: self.visits_completed.load(Ordering::Relaxed),
+            visits_late: self.visits_late.load(Ordering::Relaxed),
+            reasons: lock(&self.reasons).clone(),
+        }
+    }
+}
+
+/// Everything measured, frozen.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub steps: Vec<StepSnapshot>,
+    pub visit_latency: Histogram<u64>,
+    pub lateness: Histogram<u64>,
+    pub funnel: [u64; 7],
+    pub visits_started: u64,
+    pub visits_completed: u64,
+    pub visits_late: u64,
+    pub reasons: BTreeMap<(Step, String), FailureReason>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepSnapshot {
+    pub step: Step,
+    pub requests: u64,
+    pub failures: u64,
+    pub outcomes: [u64; 6],
+    pub latency: Histogram<u64>,
+}
+
+impl Snapshot {
+    pub fn funnel(&self, stage: Stage) -> u64 {
+        self.funnel[stage as usize]
+    }
+}
+
+fn record(histogram: &Mutex<Histogram<u64>>, latency: Duration) {
+    let micros = (latency.as_micros() as u64).clamp(1, HIGHEST_MICROS);
+    // In range by the clamp above, so recording cannot fail.
+    let _ = lock(histogram).record(micros);
+}
+
+/// A poisoned lock only means another user panicked mid-record; the counts are still usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn funnel_counts_every_stage_up_to_the_one_reached() {
+        let recorder = Recorder::new();
+        recorder.visit_finished(Duration::from_millis(5), Stage::Browsed);
+        recorder.visit_finished(Duration::from_millis(5), Stage::Paid);
+        let snap = recorder.snapshot();
+        assert_eq!(snap.funnel(Stage::Visits), 2);
+        assert_eq!(snap.funnel(Stage::Browsed), 2);
+        assert_eq!(snap.funnel(Stage::Selected), 1);
+        assert_eq!(snap.funnel(Stage::Paid), 1);
+        assert_eq!(snap.funnel(Stage::Effectuated), 0);
+        assert_eq!(snap.visits_completed, 2);
+    }
+
+    #[test]
+    fn requests_are_counted_by_step_and_class() {
+        let recorder = Recorder::new();
+        recorder.request(Step::Pay, Duration::from_micros(1500), Outcome::Status(200), true);
+        recorder.request(Step::Pay, Duration::from_micros(2500), Outcome::Status(503), false);
+        recorder.request(Step::Pay, Duration::from_secs(30), Outcome::Timeout, false);
+        let snap = recorder.snapshot();
+        let pay = &snap.steps[Step::Pay as usize];
+        assert_eq!((pay.requests, pay.failures), (3, 2));
+        assert_eq!(pay.outcomes, [1, 0, 0, 1, 1, 0]);
+        assert_eq!(pay.latency.len(), 3);
+        assert!(pay.latency.max() >= 29_000_000);
+        assert_eq!(snap.steps[Step::Browse as usize].requests, 0);
+    }
+
+    #[test]
+    fn failure_reasons_keep_a_few_example_visits() {
+        let recorder = Recorder::new();
+        for visit in 0..20 {
+            recorder.failure(Step::Redirect, "insurer answered 404", visit);
+        }
+        let snap = recorder.snapshot();
+        let reason = &snap.reasons[&(Step::Redirect, "insurer answered 404".to_string())];
+        assert_eq!(reason.count, 20);
+        assert_eq!(reason.visits, vec![0, 1, 2, 3, 4]);
+    }
+}

@@ -1,0 +1,190 @@
+//! Visitors from the seed: who arrives, which journey they take and what they choose.
+//!
+//! Each visit draws from its own ChaCha stream (seed, visit index), so visit 1234 is the same applicant
+//! whatever the pool size, the order visits finish in, or how many visits the run has. Visits are made
+//! on demand, so memory does not grow with the number of visits.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::journeys::Journey;
+use crate::scenario::Scenario;
+
+/// One person of a household.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Person {
+    pub age: u8,
+    pub uses_tobacco: bool,
+}
+
+/// One applicant's household, as the journeys send it to the exchange.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Household {
+    pub zip: String,
+    pub income: u32,
+    pub people: Vec<Person>,
+}
+
+/// Everything a visit needs that is drawn from the seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Visit {
+    pub id: u64,
+    pub journey: Journey,
+    pub household: Household,
+    /// How many result pages the visitor reads (1 or more).
+    pub pages: u32,
+    /// Which of the plans seen the visitor picks: a fraction in [0, 1) of the cheapest-first list.
+    pub pick: f64,
+    /// Seed for the visit's own later draws (think times).
+    pub think_seed: u64,
+}
+
+/// Makes the visits of a scenario from its seed.
+#[derive(Debug, Clone)]
+pub struct VisitPlanner {
+    seed: u64,
+    weights: [f64; 4],
+    zips: Vec<String>,
+    income: [u32; 2],
+    size: [u8; 2],
+    tobacco_share: f64,
+    max_pages: u32,
+}
+
+impl VisitPlanner {
+    pub fn new(scenario: &Scenario) -> Self {
+        let households = &scenario.households;
+        let zips = households.zips.clone().unwrap_or_else(|| {
+            crate::exchange::catalog::zips()
+                .into_iter()
+                .map(String::from)
+                .collect()
+        });
+        Self {
+            seed: scenario.traffic.seed,
+            weights: scenario.traffic.mix.weights(),
+            zips,
+            income: households.income,
+            size: households.size,
+            tobacco_share: households.tobacco_share.0,
+            max_pages: households.max_pages.0.min(50) as u32,
+        }
+    }
+
+    /// The visit with this index (0-based).
+    pub fn visit(&self, id: u64) -> Visit {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(id);
+        let journey = pick_weighted(&mut rng, &self.weights);
+        let zip = self.zips[rng.random_range(0..self.zips.len())].clone();
+        let size = rng.random_range(self.size[0]..=self.size[1]);
+        let income = rng.random_range(self.income[0]..=self.income[1]);
+        let people = (0..size)
+            .map(|index| {
+                // The first two people are adults (subscriber, partner); the rest are children.
+                let age = if index < 2 {
+                    rng.random_range(21..=64)
+                } else {
+                    rng.random_range(0..=20)
+                };
+                let uses_tobacco = age >= 18 && rng.random_bool(self.tobacco_share);
+                Person { age, uses_tobacco }
+            })
+            .collect();
+        Visit {
+            id,
+            journey,
+            household: Household {
+                zip,
+                income,
+                people,
+            },
+            pages: rng.random_range(1..=self.max_pages),
+            pick: rng.random::<f64>(),
+            think_seed: rng.random(),
+        }
+    }
+
+    /// Which journey each visit takes, for the first `visits` visits.
+    pub fn journeys(&self, visits: u64) -> impl Iterator<Item = (u64, Journey)> + '_ {
+        (0..visits).map(|id| {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+            rng.set_stream(id);
+            (id, pick_weighted(&mut rng, &self.weights))
+        })
+    }
+}
+
+fn pick_weighted(rng: &mut ChaCha8Rng, weights: &[f64; 4]) -> Journey {
+    let total: f64 = weights.iter().sum();
+    let mut point = rng.random::<f64>() * total;
+    for (journey, weight) in Journey::ALL.iter().zip(weights) {
+        if point < *weight {
+            return *journey;
+        }
+        point -= weight;
+    }
+    // Rounding can leave `point` a hair above the last weight: take the last journey with a share.
+    *Journey::ALL
+        .iter()
+        .zip(weights)
+        .rev()
+        .find(|(_, w)| **w > 0.0)
+        .map(|(j, _)| j)
+        .unwrap_or(&Journey::Browse)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn planner(seed: u64, mix: &str) -> VisitPlanner {
+        let text = format!(
+            "[traffic]\nvisits = 100\nseed = {seed}\n[traffic.mix]\n{mix}\n[households]\nzips = [\"27601\", \"33101\"]\n"
+        );
+        VisitPlanner::new(&Scenario::parse(Path::new("t.toml"), &text).unwrap())
+    }
+
+    #[test]
+    fn same_seed_same_visitors() {
+        let a = planner(7, "browse = 1\nconfirm = 1");
+        let b = planner(7, "browse = 1\nconfirm = 1");
+        for id in [0, 1, 99, 123_456] {
+            assert_eq!(a.visit(id), b.visit(id));
+        }
+    }
+
+    #[test]
+    fn other_seed_other_visitors() {
+        let a = planner(7, "browse = 1\nconfirm = 1");
+        let b = planner(8, "browse = 1\nconfirm = 1");
+        let differing = (0..50).filter(|id| a.visit(*id) != b.visit(*id)).count();
+        assert!(differing > 45, "only {differing} of 50 visits differ");
+    }
+
+    #[test]
+    fn mix_shares_are_respected() {
+        let planner = planner(1, "browse = 3\nconfirm = 1");
+        let confirm = planner
+            .journeys(10_000)
+            .filter(|(_, j)| *j == Journey::Confirm)
+            .count();
+        assert!((2_300..2_700).contains(&confirm), "{confirm} confirm visits of 10000");
+        assert!(planner.journeys(1000).all(|(_, j)| j != Journey::Enroll));
+    }
+
+    #[test]
+    fn households_stay_in_bounds() {
+        let planner = planner(3, "browse = 1");
+        for id in 0..500 {
+            let visit = planner.visit(id);
+            assert!(["27601", "33101"].contains(&visit.household.zip.as_str()));
+            assert!((1..=4).contains(&visit.household.people.len()));
+            assert!(visit.household.people[0].age >= 21);
+            assert!((1..=3).contains(&visit.pages));
+            assert_eq!(planner.journeys(id + 1).last().unwrap().1, visit.journey);
+        }
+    }
+}
