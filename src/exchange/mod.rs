@@ -3,7 +3,30 @@
 
 use std::net::SocketAddr;
 
+use axum::http::{header, Method, Uri};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
 pub mod catalog;
+pub mod edi834;
+pub mod eligibility;
+pub mod enrollment;
+pub mod error;
+pub mod issuers;
+pub mod marketplace;
+pub mod metrics;
+pub mod saml;
+pub mod state;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+/// The HTTP contract, served at `/api/v1/docs`.
+pub const API_DOC: &str = include_str!("../../docs/exchange-api.md");
 
 /// How to start the exchange.
 #[derive(Debug, Clone)]
@@ -12,6 +35,9 @@ pub struct ExchangeConfig {
     pub bind: SocketAddr,
     /// HMAC-SHA256 key shared by the exchange and its insurers to sign SAML Responses.
     pub saml_key: Vec<u8>,
+    /// Base URL the exchange puts in Pay Now forms and SAML Destinations (e.g. `http://staging:8080`).
+    /// `None`: `http://127.0.0.1:PORT` (or the bound IP when it is not a wildcard).
+    pub public_url: Option<String>,
 }
 
 impl Default for ExchangeConfig {
@@ -19,6 +45,7 @@ impl Default for ExchangeConfig {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             saml_key: b"surge-staging-development-key".to_vec(),
+            public_url: None,
         }
     }
 }
@@ -26,6 +53,10 @@ impl Default for ExchangeConfig {
 /// A running exchange, served on a tokio task.
 pub struct RunningExchange {
     url: String,
+    addr: SocketAddr,
+    state: AppState,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
 }
 
 impl RunningExchange {
@@ -34,12 +65,86 @@ impl RunningExchange {
         &self.url
     }
 
+    /// The bound socket address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The live state (catalog, enrollments), e.g. for in-process checks.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
     /// Stop serving and wait for in-flight requests to finish.
-    pub async fn shutdown(self) {}
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Every route of the exchange, with metrics.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/counties/by/zip/{zipcode}", get(marketplace::counties_by_zip))
+        .route("/api/v1/plans/search", post(marketplace::search))
+        .route("/api/v1/plans/{plan_id}", get(marketplace::plan))
+        .route("/api/v1/issuers", get(marketplace::issuers))
+        .route("/api/v1/issuers/{issuer_id}", get(marketplace::issuer))
+        .route("/api/v1/households/eligibility/estimates", post(eligibility::estimates))
+        .route("/api/v1/enrollment/applications", post(enrollment::create_application))
+        .route("/api/v1/enrollment/applications/{application_id}/selection", post(enrollment::select_plan))
+        .route("/api/v1/enrollment/{payment_transaction_id}/pay-now", get(enrollment::pay_now));
+    let insurers = Router::new()
+        .route("/issuers/{issuer_id}/pay-now", post(issuers::pay_now_landing))
+        .route("/issuers/{issuer_id}/payments", post(issuers::payment))
+        .route("/issuers/{issuer_id}/834", get(issuers::inbox))
+        .route("/issuers/{issuer_id}/enrollments/{payment_transaction_id}", get(issuers::status));
+    let ops = Router::new()
+        .route("/metrics", get(metrics::handler))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/docs", get(docs));
+    api.merge(insurers)
+        .merge(ops)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn docs() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], API_DOC)
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::no_route(format!("no route {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::method_not_allowed(format!("{method} is not allowed on {}", uri.path()))
 }
 
 /// Bind and serve the exchange in the background of the current tokio runtime.
 pub async fn start(config: ExchangeConfig) -> std::io::Result<RunningExchange> {
-    let _ = config;
-    unimplemented!("the exchange is being written")
+    let listener = TcpListener::bind(config.bind).await?;
+    let addr = listener.local_addr()?;
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    let url = format!("http://{host}:{}", addr.port());
+    let public = config.public_url.clone().unwrap_or_else(|| url.clone());
+    let state = AppState::new(config.saml_key, public);
+    let app = router(state.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(RunningExchange { url, addr, state, stop, task })
 }
