@@ -209,24 +209,45 @@ fn serve_visits(
     }))
 }
 
-/// Split the pool over the journeys by the work each brings (visits × typical requests), at least
-/// one user for every journey that has visits.
+/// Split the pool over the journeys by the work each brings (visits × typical requests): shares
+/// rounded by largest remainder so they add up to the pool, at least one user for every journey that
+/// has visits, and never more users than visits.
 fn pool_sizes(pool: usize, by_journey: &[Vec<u64>]) -> Vec<usize> {
+    let visits: Vec<usize> = by_journey.iter().map(Vec::len).collect();
     let work: Vec<f64> = Journey::ALL
         .iter()
-        .map(|j| by_journey[*j as usize].len() as f64 * j.typical_requests())
+        .map(|j| visits[*j as usize] as f64 * j.typical_requests())
         .collect();
     let total: f64 = work.iter().sum();
-    Journey::ALL
+    if total == 0.0 {
+        return vec![0; work.len()];
+    }
+    let exact: Vec<f64> = work.iter().map(|w| pool as f64 * w / total).collect();
+    let mut sizes: Vec<usize> = exact
         .iter()
-        .map(|j| {
-            let visits = by_journey[*j as usize].len();
-            if visits == 0 {
-                return 0;
+        .zip(&visits)
+        .map(|(e, v)| {
+            if *v == 0 {
+                0
+            } else {
+                (e.floor() as usize).max(1)
             }
-            let share = (pool as f64 * work[*j as usize] / total).round() as usize;
-            share.clamp(1, visits)
         })
+        .collect();
+    let mut by_remainder: Vec<usize> = (0..sizes.len()).filter(|i| visits[*i] > 0).collect();
+    by_remainder.sort_by(|a, b| {
+        (exact[*b] - exact[*b].floor()).total_cmp(&(exact[*a] - exact[*a].floor()))
+    });
+    for index in by_remainder.iter().cycle().take(by_remainder.len()) {
+        if sizes.iter().sum::<usize>() >= pool {
+            break;
+        }
+        sizes[*index] += 1;
+    }
+    sizes
+        .iter()
+        .zip(&visits)
+        .map(|(s, v)| (*s).min(*v))
         .collect()
 }
 
@@ -259,6 +280,7 @@ mod tests {
         let sizes = pool_sizes(20, &by_journey);
         assert_eq!(sizes[2], 0, "no users for a journey without visits");
         assert_eq!(sizes[3], 1);
+        assert_eq!(sizes.iter().sum::<usize>(), 20);
         assert!(sizes[0] >= 8 && sizes[1] > sizes[0], "{sizes:?}");
     }
 
@@ -266,5 +288,18 @@ mod tests {
     fn pool_never_exceeds_the_visits_it_serves() {
         let by_journey = vec![(0..3).collect(), Vec::new(), Vec::new(), Vec::new()];
         assert_eq!(pool_sizes(64, &by_journey), vec![3, 0, 0, 0]);
+    }
+
+    #[test]
+    fn pool_adds_up_for_the_smoke_mix() {
+        let by_journey: Vec<Vec<u64>> =
+            [90, 60, 60, 90].iter().map(|n| (0..*n).collect()).collect();
+        for pool in [4, 7, 24, 33, 100] {
+            assert_eq!(
+                pool_sizes(pool, &by_journey).iter().sum::<usize>(),
+                pool,
+                "pool {pool}"
+            );
+        }
     }
 }

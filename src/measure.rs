@@ -192,12 +192,12 @@ impl Recorder {
     /// A visit failed at `step` for `reason` (a short, low-cardinality text).
     pub fn failure(&self, step: Step, reason: &str, visit: u64) {
         let mut reasons = lock(&self.reasons);
-        let key = if reasons.len() < MAX_REASONS || reasons.contains_key(&(step, reason.to_string()))
-        {
-            (step, reason.to_string())
-        } else {
-            (step, "other".to_string())
-        };
+        let key =
+            if reasons.len() < MAX_REASONS || reasons.contains_key(&(step, reason.to_string())) {
+                (step, reason.to_string())
+            } else {
+                (step, "other".to_string())
+            };
         let entry = reasons.entry(key).or_default();
         entry.count += 1;
         if entry.visits.len() < EXAMPLES_PER_REASON {
@@ -234,7 +234,9 @@ impl Recorder {
                         step: *step,
                         requests: stats.requests.load(Ordering::Relaxed),
                         failures: stats.failures.load(Ordering::Relaxed),
-                        outcomes: std::array::from_fn(|i| stats.outcomes[i].load(Ordering::Relaxed)),
+                        outcomes: std::array::from_fn(|i| {
+                            stats.outcomes[i].load(Ordering::Relaxed)
+                        }),
                         latency: lock(&stats.latency).clone(),
                     }
                 })
@@ -286,7 +288,9 @@ fn record(histogram: &Mutex<Histogram<u64>>, latency: Duration) {
 
 /// A poisoned lock only means another user panicked mid-record; the counts are still usable.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -310,8 +314,18 @@ mod tests {
     #[test]
     fn requests_are_counted_by_step_and_class() {
         let recorder = Recorder::new();
-        recorder.request(Step::Pay, Duration::from_micros(1500), Outcome::Status(200), true);
-        recorder.request(Step::Pay, Duration::from_micros(2500), Outcome::Status(503), false);
+        recorder.request(
+            Step::Pay,
+            Duration::from_micros(1500),
+            Outcome::Status(200),
+            true,
+        );
+        recorder.request(
+            Step::Pay,
+            Duration::from_micros(2500),
+            Outcome::Status(503),
+            false,
+        );
         recorder.request(Step::Pay, Duration::from_secs(30), Outcome::Timeout, false);
         let snap = recorder.snapshot();
         let pay = &snap.steps[Step::Pay as usize];

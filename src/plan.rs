@@ -171,7 +171,10 @@ mod tests {
             .journeys(10_000)
             .filter(|(_, j)| *j == Journey::Confirm)
             .count();
-        assert!((2_300..2_700).contains(&confirm), "{confirm} confirm visits of 10000");
+        assert!(
+            (2_300..2_700).contains(&confirm),
+            "{confirm} confirm visits of 10000"
+        );
         assert!(planner.journeys(1000).all(|(_, j)| j != Journey::Enroll));
     }
 

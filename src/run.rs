@@ -49,7 +49,10 @@ pub async fn run(request: RunRequest) -> u8 {
         .clone()
         .unwrap_or_else(|| default_run_dir(scenario.name()));
     if let Err(e) = prepare_run_dir(&run_dir, &request.scenario) {
-        eprintln!("error: cannot write the run directory {}: {e}", run_dir.display());
+        eprintln!(
+            "error: cannot write the run directory {}: {e}",
+            run_dir.display()
+        );
         return exit::RUN_ERROR;
     }
 
@@ -108,7 +111,10 @@ pub async fn run(request: RunRequest) -> u8 {
         &recorder.snapshot(),
     );
     if let Err(e) = write_summary(&run_dir, &summary) {
-        eprintln!("error: cannot write summary.json in {}: {e}", run_dir.display());
+        eprintln!(
+            "error: cannot write summary.json in {}: {e}",
+            run_dir.display()
+        );
         code = exit::RUN_ERROR;
     }
     print!("{}", summary.to_text());

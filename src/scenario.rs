@@ -231,9 +231,9 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration; write e.g. \"500ms\", \"30s\", \"10m\" or \"1h\""))?;
+    let value: f64 = number.parse().map_err(|_| {
+        format!("`{text}` is not a duration; write e.g. \"500ms\", \"30s\", \"10m\" or \"1h\"")
+    })?;
     let seconds = match unit.trim() {
         "ms" => value / 1000.0,
         "s" => value,
@@ -346,7 +346,10 @@ impl Scenario {
         }
         if let Some(zips) = &households.zips {
             if zips.is_empty() {
-                return Err(fail("zips", "households.zips must list at least one ZIP code".into()));
+                return Err(fail(
+                    "zips",
+                    "households.zips must list at least one ZIP code".into(),
+                ));
             }
             if let Some(bad) = zips
                 .iter()
@@ -356,7 +359,9 @@ impl Scenario {
             }
         }
         if let Some(target) = &self.target {
-            if target != "embedded" && !(target.starts_with("http://") || target.starts_with("https://")) {
+            if target != "embedded"
+                && !(target.starts_with("http://") || target.starts_with("https://"))
+            {
                 return Err(fail(
                     "target",
                     format!("`{target}` is neither \"embedded\" nor an http(s) URL"),
@@ -387,7 +392,8 @@ fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
         let is_assignment = trimmed
             .strip_prefix(key)
             .is_some_and(|rest| rest.trim_start().starts_with('='));
-        let is_table = trimmed.starts_with('[') && trimmed.trim_end().ends_with(&format!(".{key}]"))
+        let is_table = trimmed.starts_with('[')
+            && trimmed.trim_end().ends_with(&format!(".{key}]"))
             || trimmed.trim_end() == format!("[{key}]");
         (is_assignment || is_table).then(|| (index + 1, line.len() - trimmed.len() + 1))
     })
@@ -415,15 +421,20 @@ mod tests {
 
     #[test]
     fn misspelled_key_is_refused_with_line() {
-        let err = parse("[traffic]\nvisits = 10\nvisitz = 3\n[traffic.mix]\nbrowse = 1\n").unwrap_err();
+        let err =
+            parse("[traffic]\nvisits = 10\nvisitz = 3\n[traffic.mix]\nbrowse = 1\n").unwrap_err();
         assert_eq!(err.location.map(|l| l.0), Some(3));
         assert!(err.message.contains("visitz"), "{err}");
-        assert!(err.to_string().starts_with("scenarios/test.toml:3:"), "{err}");
+        assert!(
+            err.to_string().starts_with("scenarios/test.toml:3:"),
+            "{err}"
+        );
     }
 
     #[test]
     fn zero_pool_is_refused_at_its_line() {
-        let err = parse("[traffic]\nvisits = 10\npool = 0\n[traffic.mix]\nbrowse = 1\n").unwrap_err();
+        let err =
+            parse("[traffic]\nvisits = 10\npool = 0\n[traffic.mix]\nbrowse = 1\n").unwrap_err();
         assert_eq!(err.location.map(|l| l.0), Some(3));
         assert!(err.message.contains("at least 1"), "{err}");
     }
@@ -437,9 +448,10 @@ mod tests {
 
     #[test]
     fn bad_duration_is_refused() {
-        let err =
-            parse("[traffic]\nvisits = 1\nmax_duration = \"ten minutes\"\n[traffic.mix]\nbrowse = 1\n")
-                .unwrap_err();
+        let err = parse(
+            "[traffic]\nvisits = 1\nmax_duration = \"ten minutes\"\n[traffic.mix]\nbrowse = 1\n",
+        )
+        .unwrap_err();
         assert_eq!(err.location.map(|l| l.0), Some(3));
         assert!(err.message.contains("duration"), "{err}");
     }

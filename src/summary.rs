@@ -204,7 +204,9 @@ impl Summary {
             let count = self.funnel.get(stage.name()).copied().unwrap_or(0);
             let conversion = match previous {
                 Some(0) | None => String::new(),
-                Some(before) => format!("{:>6.1}% of previous", 100.0 * count as f64 / before as f64),
+                Some(before) => {
+                    format!("{:>6.1}% of previous", 100.0 * count as f64 / before as f64)
+                }
             };
             let _ = writeln!(out, "  {:<12} {:>9}  {}", stage.name(), count, conversion);
             previous = Some(count);
@@ -258,7 +260,12 @@ mod tests {
     fn summary_has_the_documented_keys_and_percentiles_from_the_histograms() {
         let recorder = Recorder::new();
         for ms in 1..=100 {
-            recorder.request(Step::Browse, Duration::from_millis(ms), Outcome::Status(200), ms != 100);
+            recorder.request(
+                Step::Browse,
+                Duration::from_millis(ms),
+                Outcome::Status(200),
+                ms != 100,
+            );
         }
         recorder.visit_finished(Duration::from_millis(300), Stage::Effectuated);
         let summary = Summary::new(facts(), &recorder.snapshot());
@@ -266,14 +273,34 @@ mod tests {
         let browse = &json["steps"]["browse"];
         assert_eq!(browse["requests"], 100);
         assert_eq!(browse["failures"], 1);
-        assert!((browse["p50_ms"].as_f64().unwrap() - 50.0).abs() < 0.1, "{browse}");
-        assert!((browse["p99_ms"].as_f64().unwrap() - 99.0).abs() < 0.1, "{browse}");
-        assert!((browse["max_ms"].as_f64().unwrap() - 100.0).abs() < 0.1, "{browse}");
+        assert!(
+            (browse["p50_ms"].as_f64().unwrap() - 50.0).abs() < 0.1,
+            "{browse}"
+        );
+        assert!(
+            (browse["p99_ms"].as_f64().unwrap() - 99.0).abs() < 0.1,
+            "{browse}"
+        );
+        assert!(
+            (browse["max_ms"].as_f64().unwrap() - 100.0).abs() < 0.1,
+            "{browse}"
+        );
         assert_eq!(json["funnel"]["effectuated"], 1);
         assert_eq!(json["visits"]["planned"], 2);
         assert_eq!(json["visits"]["completed"], 1);
-        for stage in ["visits", "browsed", "eligibility", "selected", "redirected", "paid", "effectuated"] {
-            assert!(json["funnel"].get(stage).is_some(), "funnel.{stage} missing");
+        for stage in [
+            "visits",
+            "browsed",
+            "eligibility",
+            "selected",
+            "redirected",
+            "paid",
+            "effectuated",
+        ] {
+            assert!(
+                json["funnel"].get(stage).is_some(),
+                "funnel.{stage} missing"
+            );
         }
         assert!(summary.to_text().contains("browse"));
     }

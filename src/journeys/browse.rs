@@ -69,7 +69,10 @@ pub fn household_json(household: &Household) -> Value {
     json!({"income": household.income, "people": people})
 }
 
-pub async fn browse(user: &mut GooseUser, state: &mut VisitState<'_>) -> Result<Browsed, StepFailed> {
+pub async fn browse(
+    user: &mut GooseUser,
+    state: &mut VisitState<'_>,
+) -> Result<Browsed, StepFailed> {
     let zip = state.visit.household.zip.clone();
     let county = call(
         user,
@@ -118,7 +121,10 @@ pub async fn browse(user: &mut GooseUser, state: &mut VisitState<'_>) -> Result<
                     .iter()
                     .find(|p| p.premium_w_credit > p.premium + 0.005 || p.issuer.id.is_empty())
                 {
-                    return Err(format!("plan {} priced above its premium or without issuer", plan.id));
+                    return Err(format!(
+                        "plan {} priced above its premium or without issuer",
+                        plan.id
+                    ));
                 }
                 Ok(page)
             },

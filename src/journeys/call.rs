@@ -102,7 +102,12 @@ pub async fn call<T>(
     } else {
         judge(&reply).map_err(|why| format!("{name}: {why}"))
     };
-    recorder.request(step, latency, Outcome::Status(reply.status), verdict.is_ok());
+    recorder.request(
+        step,
+        latency,
+        Outcome::Status(reply.status),
+        verdict.is_ok(),
+    );
     match verdict {
         Ok(value) => Ok(value),
         Err(reason) => {

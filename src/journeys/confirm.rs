@@ -30,7 +30,10 @@ pub async fn confirm(
     // The insurer's routes sit beside its Pay Now landing page: …/issuers/{id}/enrollments/{ptid}.
     let url = page
         .landing
-        .join(&format!("enrollments/{}", enrollment.payment_transaction_id))
+        .join(&format!(
+            "enrollments/{}",
+            enrollment.payment_transaction_id
+        ))
         .map_err(|_| StepFailed {
             step: Step::Confirm,
             reason: "confirm: cannot build the insurer's status URL".into(),

@@ -27,7 +27,8 @@ pub async fn estimate(
     place: &Value,
 ) -> Result<(), StepFailed> {
     let people = state.visit.household.people.len();
-    let body = json!({"household": household_json(&state.visit.household), "place": place, "year": 2014});
+    let body =
+        json!({"household": household_json(&state.visit.household), "place": place, "year": 2014});
     call(
         user,
         state,
@@ -45,7 +46,7 @@ pub async fn estimate(
                     answer.estimates.len()
                 ));
             }
-            if answer.estimates.iter().any(|e| !(e.aptc >= 0.0)) {
+            if answer.estimates.iter().any(|e| e.aptc.is_nan() || e.aptc < 0.0) {
                 return Err("negative or missing aptc".into());
             }
             Ok(())

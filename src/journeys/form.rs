@@ -129,7 +129,10 @@ mod tests {
               <noscript><input type="submit" value="Continue"></noscript>
             </form></body></html>"#;
         let form = first_form(html).unwrap();
-        assert_eq!(form.action, "http://127.0.0.1:9/issuers/11512/pay-now?a=1&b=2");
+        assert_eq!(
+            form.action,
+            "http://127.0.0.1:9/issuers/11512/pay-now?a=1&b=2"
+        );
         assert_eq!(form.method, "post");
         assert_eq!(form.field("SAMLResponse"), Some("PHNhbWw+"));
         assert_eq!(form.field("RelayState"), Some("0000000000123"));
@@ -138,7 +141,10 @@ mod tests {
 
     #[test]
     fn page_without_form_is_none() {
-        assert_eq!(first_form("<html><p>Sorry, the system is down.</p></html>"), None);
+        assert_eq!(
+            first_form("<html><p>Sorry, the system is down.</p></html>"),
+            None
+        );
         assert_eq!(first_form("<form method=post><input name=a></form>"), None);
     }
 

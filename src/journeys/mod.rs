@@ -8,11 +8,11 @@
 //!
 //! A visit's success is business success: a visit that paid but is unknown to the insurer failed.
 
-mod call;
-mod form;
 mod browse;
+mod call;
 mod confirm;
 mod eligibility;
+mod form;
 mod pay;
 mod select;
 

@@ -90,7 +90,9 @@ pub async fn follow_redirect(
                 .and_then(|a| a.parse().ok())
                 .ok_or("the payment form's amount is not a number")?;
             if (amount - owed).abs() > 0.005 {
-                return Err(format!("the insurer asks {amount:.2}, the exchange said {owed:.2}"));
+                return Err(format!(
+                    "the insurer asks {amount:.2}, the exchange said {owed:.2}"
+                ));
             }
             Ok(form)
         },

@@ -68,7 +68,10 @@ pub async fn select(
         Step::Select,
         "select: plan",
         GooseMethod::Post,
-        &format!("/api/v1/enrollment/applications/{}/selection", application.id),
+        &format!(
+            "/api/v1/enrollment/applications/{}/selection",
+            application.id
+        ),
         Body::Json(&body),
         201,
         |reply| {

@@ -1,0 +1,86 @@
+//! The command line as a user meets it: bad input gets a located message and exit code 2, before
+//! any traffic.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn surge(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_surge"))
+        .args(args)
+        .output()
+        .expect("the surge binary runs")
+}
+
+fn scratch_file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("surge-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn misspelled_key_exits_2_naming_file_line_and_key() {
+    let path = scratch_file(
+        "typo.toml",
+        "[traffic]\nvisits = 5\n[traffic.mix]\nbrowse = 1\nconfrim = 1\n",
+    );
+    let out = surge(&[
+        "run",
+        path.to_str().unwrap(),
+        "--target",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("typo.toml:5:"), "{stderr}");
+    assert!(stderr.contains("confrim"), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing ran: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn missing_scenario_file_exits_2() {
+    let out = surge(&["run", "/nonexistent/surge.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/surge.toml"));
+}
+
+#[test]
+fn bad_target_url_exits_2() {
+    let path = scratch_file(
+        "ok.toml",
+        "[traffic]\nvisits = 5\n[traffic.mix]\nbrowse = 1\n",
+    );
+    let out = surge(&["run", path.to_str().unwrap(), "--target", "http//nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--target"));
+}
+
+#[test]
+fn unknown_flag_exits_2() {
+    let out = surge(&["run", "scenarios/smoke.toml", "--vists", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_explains_exit_codes() {
+    let out = surge(&["run", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("Exit codes"), "{help}");
+    assert!(help.contains("--target"), "{help}");
+}
+
+#[test]
+fn shipped_scenarios_parse() {
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            surge::scenario::Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}

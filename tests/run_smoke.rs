@@ -1,0 +1,97 @@
+//! A small run against the embedded exchange over loopback: the journeys really walk the funnel,
+//! and what the summary says adds up.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn run_scenario(visits: &str, extra: &[&str]) -> (i32, Value, String) {
+    let out_dir =
+        std::env::temp_dir().join(format!("surge-run-test-{}-{visits}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let mut args = vec![
+        "run",
+        "scenarios/smoke.toml",
+        "--visits",
+        visits,
+        "--quiet",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = Command::new(env!("CARGO_BIN_EXE_surge"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(&args)
+        .output()
+        .expect("surge runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let summary = std::fs::read_to_string(out_dir.join("summary.json")).unwrap_or_else(|e| {
+        panic!(
+            "no summary.json ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_str(&summary).unwrap(),
+        stdout,
+    )
+}
+
+#[test]
+fn smoke_run_walks_the_whole_funnel_without_failures() {
+    let (code, summary, stdout) = run_scenario("120", &[]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(summary["visits"]["planned"], 120);
+    assert_eq!(summary["visits"]["completed"], 120);
+
+    let funnel = &summary["funnel"];
+    let stages = [
+        "visits",
+        "browsed",
+        "eligibility",
+        "selected",
+        "redirected",
+        "paid",
+        "effectuated",
+    ];
+    let counts: Vec<u64> = stages.iter().map(|s| funnel[s].as_u64().unwrap()).collect();
+    assert_eq!(counts[0], 120);
+    for pair in counts.windows(2) {
+        assert!(pair[1] <= pair[0], "funnel grows: {funnel}");
+    }
+    assert!(funnel["paid"].as_u64().unwrap() > 0, "{funnel}");
+    assert!(funnel["effectuated"].as_u64().unwrap() > 0, "{funnel}");
+
+    for (step, stats) in summary["steps"].as_object().unwrap() {
+        assert_eq!(
+            stats["failures"], 0,
+            "step {step} failed on a healthy exchange: {}",
+            summary["failures"]
+        );
+        assert!(
+            stats["requests"].as_u64().unwrap() > 0,
+            "step {step} never ran"
+        );
+        let p50 = stats["p50_ms"].as_f64().unwrap();
+        let p99 = stats["p99_ms"].as_f64().unwrap();
+        let max = stats["max_ms"].as_f64().unwrap();
+        assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{step}: {stats}");
+    }
+    assert!(stdout.contains("effectuated"), "{stdout}");
+}
+
+#[test]
+fn same_seed_gives_the_same_funnel() {
+    let (_, first, _) = run_scenario("60", &["--seed", "99"]);
+    let (_, second, _) = run_scenario("61", &["--seed", "99"]);
+    // 61 visits are the 60 of the first run plus one more: every stage grows by at most one.
+    for (stage, count) in first["funnel"].as_object().unwrap() {
+        let again = second["funnel"][stage].as_u64().unwrap();
+        let count = count.as_u64().unwrap();
+        assert!(
+            again == count || again == count + 1,
+            "{stage}: {count} then {again}"
+        );
+    }
+}
