@@ -85,34 +85,61 @@ impl RunningExchange {
 /// Every route of the exchange, with metrics.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .route("/api/v1/counties/by/zip/{zipcode}", get(marketplace::counties_by_zip))
+        .route(
+            "/api/v1/counties/by/zip/{zipcode}",
+            get(marketplace::counties_by_zip),
+        )
         .route("/api/v1/plans/search", post(marketplace::search))
         .route("/api/v1/plans/{plan_id}", get(marketplace::plan))
         .route("/api/v1/issuers", get(marketplace::issuers))
         .route("/api/v1/issuers/{issuer_id}", get(marketplace::issuer))
-        .route("/api/v1/households/eligibility/estimates", post(eligibility::estimates))
-        .route("/api/v1/enrollment/applications", post(enrollment::create_application))
-        .route("/api/v1/enrollment/applications/{application_id}/selection", post(enrollment::select_plan))
-        .route("/api/v1/enrollment/{payment_transaction_id}/pay-now", get(enrollment::pay_now));
+        .route(
+            "/api/v1/households/eligibility/estimates",
+            post(eligibility::estimates),
+        )
+        .route(
+            "/api/v1/enrollment/applications",
+            post(enrollment::create_application),
+        )
+        .route(
+            "/api/v1/enrollment/applications/{application_id}/selection",
+            post(enrollment::select_plan),
+        )
+        .route(
+            "/api/v1/enrollment/{payment_transaction_id}/pay-now",
+            get(enrollment::pay_now),
+        );
     let insurers = Router::new()
-        .route("/issuers/{issuer_id}/pay-now", post(issuers::pay_now_landing))
+        .route(
+            "/issuers/{issuer_id}/pay-now",
+            post(issuers::pay_now_landing),
+        )
         .route("/issuers/{issuer_id}/payments", post(issuers::payment))
         .route("/issuers/{issuer_id}/834", get(issuers::inbox))
-        .route("/issuers/{issuer_id}/enrollments/{payment_transaction_id}", get(issuers::status));
+        .route(
+            "/issuers/{issuer_id}/enrollments/{payment_transaction_id}",
+            get(issuers::status),
+        );
     let ops = Router::new()
         .route("/metrics", get(metrics::handler))
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/docs", get(docs));
     api.merge(insurers)
         .merge(ops)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
 async fn docs() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], API_DOC)
+    (
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+        API_DOC,
+    )
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {
@@ -146,5 +173,11 @@ pub async fn start(config: ExchangeConfig) -> std::io::Result<RunningExchange> {
             })
             .await
     });
-    Ok(RunningExchange { url, addr, state, stop, task })
+    Ok(RunningExchange {
+        url,
+        addr,
+        state,
+        stop,
+        task,
+    })
 }
