@@ -783,3 +783,71 @@ async fn catalog_zips_all_resolve_to_counties_with_plans() {
     }
     ex.shutdown().await;
 }
+
+/// Validate a real inbox with pyx12 (`scripts/validate-834.sh`) when `x12valid` is installed;
+/// `SURGE_834_OUT=path` also keeps the file for a look by hand.
+#[tokio::test]
+async fn inbox_passes_pyx12_when_available() {
+    let (ex, c) = server().await;
+    let base = ex.url().to_string();
+    let mi = place("26163", "MI", "48201");
+    let (_, res) = post(
+        &c,
+        format!("{base}/api/v1/plans/search"),
+        &json!({"place": mi}),
+    )
+    .await;
+    let plan_id = res["plans"][5]["id"].as_str().unwrap().to_string();
+    let issuer_id = res["plans"][5]["issuer"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for h in [
+        household(30000.0, &[34]),
+        household(60000.0, &[45, 43, 12, 9, 3]),
+    ] {
+        let app = apply(&c, &base, h, mi.clone()).await;
+        select(&c, &base, &app, &plan_id).await;
+    }
+    let text = c
+        .get(format!("{base}/issuers/{issuer_id}/834"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    ex.shutdown().await;
+
+    let path = std::env::var("SURGE_834_OUT").unwrap_or_else(|_| {
+        std::env::temp_dir()
+            .join(format!("surge-834-{}.x12", std::process::id()))
+            .display()
+            .to_string()
+    });
+    // x12valid reads one interchange per file: validate the first, keep them all for inspection.
+    let first = format!("ISA*{}", text.split("ISA*").nth(1).unwrap());
+    std::fs::write(&path, &first).unwrap();
+    std::fs::write(format!("{path}.all"), &text).unwrap();
+    let have_pyx12 = std::process::Command::new("x12valid")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_pyx12 {
+        eprintln!("x12valid not installed: skipping pyx12 validation of {path}");
+        return;
+    }
+    for file in [path.clone(), format!("{path}.all")] {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/validate-834.sh");
+        let out = std::process::Command::new(script)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pyx12 rejects {file}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
