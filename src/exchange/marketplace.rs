@@ -528,7 +528,15 @@ pub async fn search(
         .iter()
         .skip(req.offset)
         .take(PAGE_SIZE)
-        .map(|&(p, prem)| PlanView::new(catalog, p, Some((prem, aptc_cents))))
+        .map(|&(p, prem)| {
+            // The credit does not apply to catastrophic plans.
+            let credit = if p.metal == Metal::Catastrophic {
+                0
+            } else {
+                aptc_cents
+            };
+            PlanView::new(catalog, p, Some((prem, credit)))
+        })
         .collect();
     let body = SearchResponse {
         plans,

@@ -35,9 +35,6 @@ pub struct ExchangeConfig {
     pub bind: SocketAddr,
     /// HMAC-SHA256 key shared by the exchange and its insurers to sign SAML Responses.
     pub saml_key: Vec<u8>,
-    /// Base URL the exchange puts in Pay Now forms and SAML Destinations (e.g. `http://staging:8080`).
-    /// `None`: `http://127.0.0.1:PORT` (or the bound IP when it is not a wildcard).
-    pub public_url: Option<String>,
 }
 
 impl Default for ExchangeConfig {
@@ -45,12 +42,12 @@ impl Default for ExchangeConfig {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             saml_key: b"surge-staging-development-key".to_vec(),
-            public_url: None,
         }
     }
 }
 
-/// A running exchange, served on a tokio task.
+/// A running exchange, served on a tokio task. It keeps serving until [`RunningExchange::shutdown`]
+/// (or the end of the runtime), even if this handle is dropped.
 pub struct RunningExchange {
     url: String,
     addr: SocketAddr,
@@ -161,15 +158,18 @@ pub async fn start(config: ExchangeConfig) -> std::io::Result<RunningExchange> {
     } else {
         addr.ip().to_string()
     };
+    // Pay Now forms and SAML Destinations use this URL; a wildcard bind is reached over loopback.
     let url = format!("http://{host}:{}", addr.port());
-    let public = config.public_url.clone().unwrap_or_else(|| url.clone());
-    let state = AppState::new(config.saml_key, public);
+    let state = AppState::new(config.saml_key, url.clone());
     let app = router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
-                let _ = stopped.await;
+                // A dropped handle is not a request to stop.
+                if stopped.await.is_err() {
+                    std::future::pending::<()>().await;
+                }
             })
             .await
     });
