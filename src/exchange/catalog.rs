@@ -51,7 +51,13 @@ pub enum Metal {
 }
 
 impl Metal {
-    pub const ALL: [Metal; 5] = [Metal::Catastrophic, Metal::Bronze, Metal::Silver, Metal::Gold, Metal::Platinum];
+    pub const ALL: [Metal; 5] = [
+        Metal::Catastrophic,
+        Metal::Bronze,
+        Metal::Silver,
+        Metal::Gold,
+        Metal::Platinum,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Metal::Catastrophic => "Catastrophic",
@@ -102,8 +108,8 @@ pub struct Plan {
 
 /// The federal default age rating curve (2014): ages 0–20 rate 0.635, 21 rates 1.000, 64 and over 3.000.
 pub const AGE_CURVE: [f64; 65] = [
-    0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635,
-    0.635, 0.635, 0.635, 0.635, 0.635, // 0-20
+    0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635,
+    0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, 0.635, // 0-20
     1.000, 1.000, 1.000, 1.000, 1.004, 1.024, 1.048, 1.087, 1.119, // 21-29
     1.135, 1.159, 1.183, 1.198, 1.214, 1.222, 1.230, 1.238, 1.246, 1.262, // 30-39
     1.278, 1.302, 1.325, 1.357, 1.397, 1.444, 1.500, 1.563, 1.635, 1.706, // 40-49
@@ -128,8 +134,12 @@ pub struct Member {
 
 /// Per-member rating factors (age × tobacco); children under 21 beyond the three oldest rate 0.
 pub fn member_factors(people: &[Member], with_tobacco: bool) -> Vec<f64> {
-    let mut children: Vec<(u8, usize)> =
-        people.iter().enumerate().filter(|(_, m)| m.age < 21).map(|(i, m)| (m.age, i)).collect();
+    let mut children: Vec<(u8, usize)> = people
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.age < 21)
+        .map(|(i, m)| (m.age, i))
+        .collect();
     // Oldest first; stable on input order for equal ages.
     children.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let free: Vec<usize> = children.iter().skip(3).map(|&(_, i)| i).collect();
@@ -140,7 +150,11 @@ pub fn member_factors(people: &[Member], with_tobacco: bool) -> Vec<f64> {
             if free.contains(&i) {
                 0.0
             } else {
-                let t = if with_tobacco && m.tobacco { TOBACCO_FACTOR } else { 1.0 };
+                let t = if with_tobacco && m.tobacco {
+                    TOBACCO_FACTOR
+                } else {
+                    1.0
+                };
                 age_factor(u32::from(m.age)) * t
             }
         })
@@ -157,7 +171,9 @@ pub fn member_premiums_cents(base_cents: u32, area_factor: f64, people: &[Member
 
 /// Household monthly premium in cents (sum of the rounded member premiums).
 pub fn household_premium_cents(base_cents: u32, area_factor: f64, people: &[Member]) -> u32 {
-    member_premiums_cents(base_cents, area_factor, people).iter().sum()
+    member_premiums_cents(base_cents, area_factor, people)
+        .iter()
+        .sum()
 }
 
 struct CountySeed {
@@ -180,45 +196,278 @@ const STATES: [(&str, &str, bool); 6] = [
 ];
 
 const COUNTIES: [CountySeed; 18] = [
-    CountySeed { fips: "37183", name: "Wake County", city: "RALEIGH", state: "NC", zips: &["27601", "27603", "27604"], rating_area: 4, area_factor: 1.00 },
-    CountySeed { fips: "37119", name: "Mecklenburg County", city: "CHARLOTTE", state: "NC", zips: &["28202", "28203", "28205"], rating_area: 3, area_factor: 1.04 },
-    CountySeed { fips: "37081", name: "Guilford County", city: "GREENSBORO", state: "NC", zips: &["27401", "27403"], rating_area: 2, area_factor: 0.97 },
-    CountySeed { fips: "48201", name: "Harris County", city: "HOUSTON", state: "TX", zips: &["77002", "77003", "77004"], rating_area: 10, area_factor: 0.98 },
-    CountySeed { fips: "48453", name: "Travis County", city: "AUSTIN", state: "TX", zips: &["78701", "78702", "78704"], rating_area: 7, area_factor: 1.03 },
-    CountySeed { fips: "48113", name: "Dallas County", city: "DALLAS", state: "TX", zips: &["75201", "75202", "75204"], rating_area: 9, area_factor: 1.01 },
-    CountySeed { fips: "12086", name: "Miami-Dade County", city: "MIAMI", state: "FL", zips: &["33101", "33125", "33130"], rating_area: 43, area_factor: 1.08 },
-    CountySeed { fips: "12057", name: "Hillsborough County", city: "TAMPA", state: "FL", zips: &["33602", "33603", "33606"], rating_area: 29, area_factor: 0.99 },
-    CountySeed { fips: "12095", name: "Orange County", city: "ORLANDO", state: "FL", zips: &["32801", "32803"], rating_area: 48, area_factor: 1.02 },
-    CountySeed { fips: "39049", name: "Franklin County", city: "COLUMBUS", state: "OH", zips: &["43215", "43201", "43205"], rating_area: 5, area_factor: 0.96 },
-    CountySeed { fips: "39035", name: "Cuyahoga County", city: "CLEVELAND", state: "OH", zips: &["44113", "44114", "44115"], rating_area: 8, area_factor: 1.02 },
-    CountySeed { fips: "39061", name: "Hamilton County", city: "CINCINNATI", state: "OH", zips: &["45202", "45203"], rating_area: 1, area_factor: 0.99 },
-    CountySeed { fips: "26163", name: "Wayne County", city: "DETROIT", state: "MI", zips: &["48201", "48202", "48226"], rating_area: 1, area_factor: 1.05 },
-    CountySeed { fips: "26081", name: "Kent County", city: "GRAND RAPIDS", state: "MI", zips: &["49503", "49504"], rating_area: 12, area_factor: 0.93 },
-    CountySeed { fips: "26161", name: "Washtenaw County", city: "ANN ARBOR", state: "MI", zips: &["48103", "48104"], rating_area: 2, area_factor: 1.00 },
-    CountySeed { fips: "04013", name: "Maricopa County", city: "PHOENIX", state: "AZ", zips: &["85003", "85004", "85006"], rating_area: 4, area_factor: 0.94 },
-    CountySeed { fips: "04019", name: "Pima County", city: "TUCSON", state: "AZ", zips: &["85701", "85705"], rating_area: 6, area_factor: 0.97 },
-    CountySeed { fips: "04005", name: "Coconino County", city: "FLAGSTAFF", state: "AZ", zips: &["86001"], rating_area: 2, area_factor: 1.10 },
+    CountySeed {
+        fips: "37183",
+        name: "Wake County",
+        city: "RALEIGH",
+        state: "NC",
+        zips: &["27601", "27603", "27604"],
+        rating_area: 4,
+        area_factor: 1.00,
+    },
+    CountySeed {
+        fips: "37119",
+        name: "Mecklenburg County",
+        city: "CHARLOTTE",
+        state: "NC",
+        zips: &["28202", "28203", "28205"],
+        rating_area: 3,
+        area_factor: 1.04,
+    },
+    CountySeed {
+        fips: "37081",
+        name: "Guilford County",
+        city: "GREENSBORO",
+        state: "NC",
+        zips: &["27401", "27403"],
+        rating_area: 2,
+        area_factor: 0.97,
+    },
+    CountySeed {
+        fips: "48201",
+        name: "Harris County",
+        city: "HOUSTON",
+        state: "TX",
+        zips: &["77002", "77003", "77004"],
+        rating_area: 10,
+        area_factor: 0.98,
+    },
+    CountySeed {
+        fips: "48453",
+        name: "Travis County",
+        city: "AUSTIN",
+        state: "TX",
+        zips: &["78701", "78702", "78704"],
+        rating_area: 7,
+        area_factor: 1.03,
+    },
+    CountySeed {
+        fips: "48113",
+        name: "Dallas County",
+        city: "DALLAS",
+        state: "TX",
+        zips: &["75201", "75202", "75204"],
+        rating_area: 9,
+        area_factor: 1.01,
+    },
+    CountySeed {
+        fips: "12086",
+        name: "Miami-Dade County",
+        city: "MIAMI",
+        state: "FL",
+        zips: &["33101", "33125", "33130"],
+        rating_area: 43,
+        area_factor: 1.08,
+    },
+    CountySeed {
+        fips: "12057",
+        name: "Hillsborough County",
+        city: "TAMPA",
+        state: "FL",
+        zips: &["33602", "33603", "33606"],
+        rating_area: 29,
+        area_factor: 0.99,
+    },
+    CountySeed {
+        fips: "12095",
+        name: "Orange County",
+        city: "ORLANDO",
+        state: "FL",
+        zips: &["32801", "32803"],
+        rating_area: 48,
+        area_factor: 1.02,
+    },
+    CountySeed {
+        fips: "39049",
+        name: "Franklin County",
+        city: "COLUMBUS",
+        state: "OH",
+        zips: &["43215", "43201", "43205"],
+        rating_area: 5,
+        area_factor: 0.96,
+    },
+    CountySeed {
+        fips: "39035",
+        name: "Cuyahoga County",
+        city: "CLEVELAND",
+        state: "OH",
+        zips: &["44113", "44114", "44115"],
+        rating_area: 8,
+        area_factor: 1.02,
+    },
+    CountySeed {
+        fips: "39061",
+        name: "Hamilton County",
+        city: "CINCINNATI",
+        state: "OH",
+        zips: &["45202", "45203"],
+        rating_area: 1,
+        area_factor: 0.99,
+    },
+    CountySeed {
+        fips: "26163",
+        name: "Wayne County",
+        city: "DETROIT",
+        state: "MI",
+        zips: &["48201", "48202", "48226"],
+        rating_area: 1,
+        area_factor: 1.05,
+    },
+    CountySeed {
+        fips: "26081",
+        name: "Kent County",
+        city: "GRAND RAPIDS",
+        state: "MI",
+        zips: &["49503", "49504"],
+        rating_area: 12,
+        area_factor: 0.93,
+    },
+    CountySeed {
+        fips: "26161",
+        name: "Washtenaw County",
+        city: "ANN ARBOR",
+        state: "MI",
+        zips: &["48103", "48104"],
+        rating_area: 2,
+        area_factor: 1.00,
+    },
+    CountySeed {
+        fips: "04013",
+        name: "Maricopa County",
+        city: "PHOENIX",
+        state: "AZ",
+        zips: &["85003", "85004", "85006"],
+        rating_area: 4,
+        area_factor: 0.94,
+    },
+    CountySeed {
+        fips: "04019",
+        name: "Pima County",
+        city: "TUCSON",
+        state: "AZ",
+        zips: &["85701", "85705"],
+        rating_area: 6,
+        area_factor: 0.97,
+    },
+    CountySeed {
+        fips: "04005",
+        name: "Coconino County",
+        city: "FLAGSTAFF",
+        state: "AZ",
+        zips: &["86001"],
+        rating_area: 2,
+        area_factor: 1.10,
+    },
 ];
 
 /// (HIOS id, name, short name, state, toll-free, TIN)
 const ISSUERS: [(&str, &str, &str, &str, &str, &str); 12] = [
-    ("11512", "Tar Heel Mutual Health Plan", "Tar Heel", "NC", "1-800-555-0111", "560894904"),
-    ("54332", "Carolina Cooperative Health", "Carolina Co-op", "NC", "1-800-555-0112", "461357902"),
-    ("33602", "Lone Star Health Alliance", "Lone Star", "TX", "1-800-555-0121", "741283945"),
-    ("27248", "Gulf Coast Care Plans", "Gulf Coast", "TX", "1-800-555-0122", "760459812"),
-    ("16842", "Sunshine Coast Health", "Sunshine", "FL", "1-800-555-0131", "591702234"),
-    ("21663", "Everglades Mutual Insurance", "Everglades", "FL", "1-800-555-0132", "650328871"),
-    ("29276", "Buckeye Benefit Health", "Buckeye", "OH", "1-800-555-0141", "311094455"),
-    ("36239", "Lake Erie Health Plan", "Lake Erie", "OH", "1-800-555-0142", "341920067"),
-    ("15560", "Great Lakes Health Mutual", "Great Lakes", "MI", "1-800-555-0151", "381360584"),
-    ("40047", "Peninsula Care Partners", "Peninsula", "MI", "1-800-555-0152", "452788310"),
-    ("53901", "Desert Sky Health", "Desert Sky", "AZ", "1-800-555-0161", "860513428"),
-    ("86830", "Saguaro Health Cooperative", "Saguaro", "AZ", "1-800-555-0162", "454021876"),
+    (
+        "11512",
+        "Tar Heel Mutual Health Plan",
+        "Tar Heel",
+        "NC",
+        "1-800-555-0111",
+        "560894904",
+    ),
+    (
+        "54332",
+        "Carolina Cooperative Health",
+        "Carolina Co-op",
+        "NC",
+        "1-800-555-0112",
+        "461357902",
+    ),
+    (
+        "33602",
+        "Lone Star Health Alliance",
+        "Lone Star",
+        "TX",
+        "1-800-555-0121",
+        "741283945",
+    ),
+    (
+        "27248",
+        "Gulf Coast Care Plans",
+        "Gulf Coast",
+        "TX",
+        "1-800-555-0122",
+        "760459812",
+    ),
+    (
+        "16842",
+        "Sunshine Coast Health",
+        "Sunshine",
+        "FL",
+        "1-800-555-0131",
+        "591702234",
+    ),
+    (
+        "21663",
+        "Everglades Mutual Insurance",
+        "Everglades",
+        "FL",
+        "1-800-555-0132",
+        "650328871",
+    ),
+    (
+        "29276",
+        "Buckeye Benefit Health",
+        "Buckeye",
+        "OH",
+        "1-800-555-0141",
+        "311094455",
+    ),
+    (
+        "36239",
+        "Lake Erie Health Plan",
+        "Lake Erie",
+        "OH",
+        "1-800-555-0142",
+        "341920067",
+    ),
+    (
+        "15560",
+        "Great Lakes Health Mutual",
+        "Great Lakes",
+        "MI",
+        "1-800-555-0151",
+        "381360584",
+    ),
+    (
+        "40047",
+        "Peninsula Care Partners",
+        "Peninsula",
+        "MI",
+        "1-800-555-0152",
+        "452788310",
+    ),
+    (
+        "53901",
+        "Desert Sky Health",
+        "Desert Sky",
+        "AZ",
+        "1-800-555-0161",
+        "860513428",
+    ),
+    (
+        "86830",
+        "Saguaro Health Cooperative",
+        "Saguaro",
+        "AZ",
+        "1-800-555-0162",
+        "454021876",
+    ),
 ];
 
 /// How many plans of each metal level each issuer files (25 a issuer, 300 in all).
-const METAL_MIX: [(Metal, u32); 5] =
-    [(Metal::Catastrophic, 2), (Metal::Bronze, 6), (Metal::Silver, 8), (Metal::Gold, 6), (Metal::Platinum, 3)];
+const METAL_MIX: [(Metal, u32); 5] = [
+    (Metal::Catastrophic, 2),
+    (Metal::Bronze, 6),
+    (Metal::Silver, 8),
+    (Metal::Gold, 6),
+    (Metal::Platinum, 3),
+];
 
 /// The whole catalog, built once at start and shared read-only.
 #[derive(Debug)]
@@ -244,7 +493,11 @@ impl Catalog {
     pub fn build() -> Self {
         let states: Vec<State> = STATES
             .iter()
-            .map(|&(abbrev, name, medicaid_expansion)| State { abbrev, name, medicaid_expansion })
+            .map(|&(abbrev, name, medicaid_expansion)| State {
+                abbrev,
+                name,
+                medicaid_expansion,
+            })
             .collect();
         let state_idx = |abbrev: &str| states.iter().position(|s| s.abbrev == abbrev).unwrap_or(0);
 
@@ -265,7 +518,14 @@ impl Catalog {
 
         let issuers: Vec<Issuer> = ISSUERS
             .iter()
-            .map(|&(id, name, short, st, toll_free, tin)| Issuer { id, name, short, state: state_idx(st), toll_free, tin })
+            .map(|&(id, name, short, st, toll_free, tin)| Issuer {
+                id,
+                name,
+                short,
+                state: state_idx(st),
+                toll_free,
+                tin,
+            })
             .collect();
 
         let mut plans = Vec::new();
@@ -277,7 +537,8 @@ impl Catalog {
             let mut k = 0u32;
             for &(metal, n) in &METAL_MIX {
                 for j in 0..n {
-                    let kind = [PlanType::Hmo, PlanType::Ppo, PlanType::Epo, PlanType::Pos][(k as usize + ii) % 4];
+                    let kind = [PlanType::Hmo, PlanType::Ppo, PlanType::Epo, PlanType::Pos]
+                        [(k as usize + ii) % 4];
                     let (metal_base, deductible, moop) = match metal {
                         Metal::Catastrophic => (14_000, 6_350, 6_350),
                         Metal::Bronze => (18_500, 6_300 - j * 300, 6_350),
@@ -285,13 +546,24 @@ impl Catalog {
                         Metal::Gold => (28_000, 1_500 - j * 200, 5_000 - j * 300),
                         Metal::Platinum => (33_000, 500 - j * 150, 2_500 - j * 200),
                     };
-                    let base_cents = (metal_base + issuer_adj + j * 900 + (k * 37) % 500) * state_pct / 100;
+                    let base_cents =
+                        (metal_base + issuer_adj + j * 900 + (k * 37) % 500) * state_pct / 100;
                     let product = ((kind as u32) + 1) * 10;
                     let id = format!("{}{}{:03}{:04}", issuer.id, abbrev, product, k + 1);
-                    let name = format!("{} {} {} {}", issuer.short, metal.as_str(), kind.as_str(), deductible);
+                    let name = format!(
+                        "{} {} {} {}",
+                        issuer.short,
+                        metal.as_str(),
+                        kind.as_str(),
+                        deductible
+                    );
                     // Most plans are offered in every county of the state; some skip one county.
                     let mut county_mask = 0u8;
-                    for (ci, _) in counties.iter().filter(|c| c.state == issuer.state).enumerate() {
+                    for (ci, _) in counties
+                        .iter()
+                        .filter(|c| c.state == issuer.state)
+                        .enumerate()
+                    {
                         if (k + ci as u32) % 7 != 3 {
                             county_mask |= 1 << ci;
                         }
@@ -317,7 +589,10 @@ impl Catalog {
         // Index plans by county, cheapest first, and find each county's benchmark silver plan.
         let mut nth_in_state = vec![0usize; counties.len()];
         for s in 0..states.len() {
-            for (n, ci) in (0..counties.len()).filter(|&ci| counties[ci].state == s).enumerate() {
+            for (n, ci) in (0..counties.len())
+                .filter(|&ci| counties[ci].state == s)
+                .enumerate()
+            {
                 nth_in_state[ci] = n;
             }
         }
@@ -325,7 +600,9 @@ impl Catalog {
             let mut offered: Vec<u16> = plans
                 .iter()
                 .enumerate()
-                .filter(|(_, p)| p.state == county.state && p.county_mask & (1 << nth_in_state[ci]) != 0)
+                .filter(|(_, p)| {
+                    p.state == county.state && p.county_mask & (1 << nth_in_state[ci]) != 0
+                })
                 .map(|(pi, _)| pi as u16)
                 .collect();
             offered.sort_by_key(|&pi| (plans[pi as usize].base_cents, pi));
@@ -339,19 +616,45 @@ impl Catalog {
             county.plans = offered;
         }
 
-        let mut zip_index: Vec<(&'static str, usize)> =
-            counties.iter().enumerate().flat_map(|(ci, c)| c.zips.iter().map(move |z| (*z, ci))).collect();
+        let mut zip_index: Vec<(&'static str, usize)> = counties
+            .iter()
+            .enumerate()
+            .flat_map(|(ci, c)| c.zips.iter().map(move |z| (*z, ci)))
+            .collect();
         zip_index.sort();
-        let county_by_fips = counties.iter().enumerate().map(|(i, c)| (c.fips, i)).collect();
+        let county_by_fips = counties
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.fips, i))
+            .collect();
         let issuer_by_id = issuers.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-        let plan_by_id = plans.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect();
-        Self { states, counties, issuers, plans, zip_index, county_by_fips, issuer_by_id, plan_by_id }
+        let plan_by_id = plans
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.clone(), i))
+            .collect();
+        Self {
+            states,
+            counties,
+            issuers,
+            plans,
+            zip_index,
+            county_by_fips,
+            issuer_by_id,
+            plan_by_id,
+        }
     }
 
     /// Counties whose ZIP starts with `prefix` (a full ZIP or a 1–4 digit prefix), as (ZIP, county index).
-    pub fn counties_by_zip<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'static str, usize)> + 'a {
+    pub fn counties_by_zip<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'static str, usize)> + 'a {
         let start = self.zip_index.partition_point(|(z, _)| *z < prefix);
-        self.zip_index[start..].iter().take_while(move |(z, _)| z.starts_with(prefix)).copied()
+        self.zip_index[start..]
+            .iter()
+            .take_while(move |(z, _)| z.starts_with(prefix))
+            .copied()
     }
 
     pub fn county_by_fips(&self, fips: &str) -> Option<usize> {
@@ -368,7 +671,9 @@ impl Catalog {
 
     /// Whether plan `pi` is offered in county `ci`.
     pub fn offered_in(&self, pi: usize, ci: usize) -> bool {
-        self.counties.get(ci).is_some_and(|c| c.plans.contains(&(pi as u16)))
+        self.counties
+            .get(ci)
+            .is_some_and(|c| c.plans.contains(&(pi as u16)))
     }
 }
 
@@ -383,7 +688,10 @@ pub fn is_plan_id(id: &str) -> bool {
 
 /// Every ZIP code the catalog serves (the harness's default household ZIPs).
 pub fn zips() -> Vec<&'static str> {
-    COUNTIES.iter().flat_map(|c| c.zips.iter().copied()).collect()
+    COUNTIES
+        .iter()
+        .flat_map(|c| c.zips.iter().copied())
+        .collect()
 }
 
 #[cfg(test)]
@@ -410,12 +718,19 @@ mod tests {
     fn same_catalog_every_time() {
         let a = Catalog::build();
         let b = Catalog::build();
-        assert!(a.plans.iter().zip(&b.plans).all(|(x, y)| x.id == y.id && x.base_cents == y.base_cents));
+        assert!(a
+            .plans
+            .iter()
+            .zip(&b.plans)
+            .all(|(x, y)| x.id == y.id && x.base_cents == y.base_cents));
     }
 
     #[test]
     fn children_beyond_three_are_free() {
-        let kid = |age| Member { age, tobacco: false };
+        let kid = |age| Member {
+            age,
+            tobacco: false,
+        };
         let f = member_factors(&[kid(40), kid(5), kid(10), kid(15), kid(2)], false);
         assert_eq!(f[4], 0.0);
         assert_eq!(f[1], 0.635);

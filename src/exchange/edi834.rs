@@ -56,7 +56,13 @@ const SENDER: &str = "CMSFFM";
 /// Strip X12 delimiters from free text and upper-case it.
 pub fn clean(s: &str) -> String {
     s.chars()
-        .map(|c| if matches!(c, '*' | '~' | ':' | '^' | '\n' | '\r') || !c.is_ascii() { ' ' } else { c })
+        .map(|c| {
+            if matches!(c, '*' | '~' | ':' | '^' | '\n' | '\r') || !c.is_ascii() {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect::<String>()
         .trim()
         .to_ascii_uppercase()
@@ -84,14 +90,22 @@ impl Set<'_> {
 pub fn write(out: &mut String, e: &Enrollment834) {
     let ctrl = e.control_number;
     let date = &e.date;
-    let (yymmdd, hhmm, hhmmss) = (date.get(2..8).unwrap_or("000000"), e.time.get(..4).unwrap_or("0000"), &e.time);
+    let (yymmdd, hhmm, hhmmss) = (
+        date.get(2..8).unwrap_or("000000"),
+        e.time.get(..4).unwrap_or("0000"),
+        &e.time,
+    );
     // ISA is fixed width: ids padded to 15, control number to 9 digits.
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "ISA*00*          *00*          *ZZ*{SENDER:<15}*ZZ*{:<15}*{yymmdd}*{hhmm}*^*00501*{ctrl:09}*0*T*:~\n",
+        "ISA*00*          *00*          *ZZ*{SENDER:<15}*ZZ*{:<15}*{yymmdd}*{hhmm}*^*00501*{ctrl:09}*0*T*:~",
         e.issuer_id
     );
-    let _ = write!(out, "GS*BE*{SENDER}*{}*{date}*{hhmm}*{ctrl}*X*005010X220A1~\n", e.issuer_id);
+    let _ = writeln!(
+        out,
+        "GS*BE*{SENDER}*{}*{date}*{hhmm}*{ctrl}*X*005010X220A1~",
+        e.issuer_id
+    );
 
     let mut s = Set { out, count: 0 };
     let st = "0001";
@@ -99,22 +113,42 @@ pub fn write(out: &mut String, e: &Enrollment834) {
     s.seg(format_args!("BGN*00*FFM{ctrl:09}*{date}*{hhmmss}*UT***2"));
     s.seg(format_args!("QTY*TO*{}", e.members.len()));
     s.seg(format_args!("QTY*DT*{}", e.members.len().saturating_sub(1)));
-    s.seg(format_args!("N1*P5*HEALTH INSURANCE MARKETPLACE*FI*000000000"));
-    s.seg(format_args!("N1*IN*{}*FI*{}", clean(&e.issuer_name), e.issuer_tin));
+    s.seg(format_args!(
+        "N1*P5*HEALTH INSURANCE MARKETPLACE*FI*000000000"
+    ));
+    s.seg(format_args!(
+        "N1*IN*{}*FI*{}",
+        clean(&e.issuer_name),
+        e.issuer_tin
+    ));
     let eff = &e.effective_date;
     for (i, m) in e.members.iter().enumerate() {
         let subscriber = i == 0;
-        s.seg(format_args!("INS*{}*{}*021*EC*A***AC**N", if subscriber { "Y" } else { "N" }, m.relationship));
+        s.seg(format_args!(
+            "INS*{}*{}*021*EC*A***AC**N",
+            if subscriber { "Y" } else { "N" },
+            m.relationship
+        ));
         s.seg(format_args!("REF*0F*{}", e.subscriber_id));
         s.seg(format_args!("REF*17*{}", m.member_id));
         s.seg(format_args!("DTP*356*D8*{eff}"));
-        s.seg(format_args!("NM1*IL*1*{}*{}", clean(&m.last_name), clean(&m.first_name)));
+        s.seg(format_args!(
+            "NM1*IL*1*{}*{}",
+            clean(&m.last_name),
+            clean(&m.first_name)
+        ));
         if subscriber {
             if !e.email.is_empty() {
                 s.seg(format_args!("PER*IP**EM*{}", clean(&e.email)));
             }
             s.seg(format_args!("N3*{}", clean(&e.street)));
-            s.seg(format_args!("N4*{}*{}*{}**CY*{}", clean(&e.city), e.state, e.zip, e.county_fips));
+            s.seg(format_args!(
+                "N4*{}*{}*{}**CY*{}",
+                clean(&e.city),
+                e.state,
+                e.zip,
+                e.county_fips
+            ));
         }
         s.seg(format_args!("DMG*D8*{}*U", m.birth_date));
         s.seg(format_args!("HD*021**HLT"));
@@ -135,12 +169,30 @@ pub fn write(out: &mut String, e: &Enrollment834) {
         category(&mut s, "PRE AMT 1", "9X", &money(m.premium_cents), true);
         if subscriber {
             let owed = e.premium_total_cents.saturating_sub(e.aptc_cents);
-            category(&mut s, "PRE AMT TOT", "9X", &money(e.premium_total_cents), true);
+            category(
+                &mut s,
+                "PRE AMT TOT",
+                "9X",
+                &money(e.premium_total_cents),
+                true,
+            );
             category(&mut s, "APTC AMT", "9V", &money(e.aptc_cents), true);
             category(&mut s, "TOT RES AMT", "9V", &money(owed), true);
             category(&mut s, "RATING AREA", "9X", &e.rating_area, true);
-            category(&mut s, "SOURCE EXCHANGE ID", "17", &e.source_exchange_id, false);
-            category(&mut s, "REQUEST SUBMIT TIMESTAMP", "17", &format!("{date}{hhmmss}"), false);
+            category(
+                &mut s,
+                "SOURCE EXCHANGE ID",
+                "17",
+                &e.source_exchange_id,
+                false,
+            );
+            category(
+                &mut s,
+                "REQUEST SUBMIT TIMESTAMP",
+                "17",
+                &format!("{date}{hhmmss}"),
+                false,
+            );
         }
         s.seg(format_args!("LE*2700"));
     }
@@ -171,7 +223,10 @@ mod tests {
             time: "041500".into(),
             policy_id: "0000000000042".into(),
             subscriber_id: "0000000042".into(),
-            members: vec![member("Jane", "18", "0000000042", 30_000), member("John", "01", "0000000043", 20_012)],
+            members: vec![
+                member("Jane", "18", "0000000042", 30_000),
+                member("John", "01", "0000000043", 20_012),
+            ],
             email: "jane*doe@example.com".into(),
             street: "100 MAIN ST".into(),
             city: "RALEIGH".into(),
@@ -199,7 +254,14 @@ mod tests {
         assert!(segs[1].split('*').nth(6) == Some("42"));
         assert_eq!(segs[se + 1], "GE*1*42");
         assert_eq!(segs[se + 2], "IEA*1*000000042");
-        assert!(out.contains("REF*9X*500.12~") && out.contains("REF*9V*148.21~") && out.contains("REF*9V*351.91~"));
-        assert!(out.contains("PER*IP**EM*JANE DOE@EXAMPLE.COM~"), "delimiters are stripped");
+        assert!(
+            out.contains("REF*9X*500.12~")
+                && out.contains("REF*9V*148.21~")
+                && out.contains("REF*9V*351.91~")
+        );
+        assert!(
+            out.contains("PER*IP**EM*JANE DOE@EXAMPLE.COM~"),
+            "delimiters are stripped"
+        );
     }
 }

@@ -79,34 +79,75 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    pub const NONE: Estimate = Estimate { pct_fpl: None, aptc_cents: 0, csr: Csr::None, medicaid: false };
+    pub const NONE: Estimate = Estimate {
+        pct_fpl: None,
+        aptc_cents: 0,
+        csr: Csr::None,
+        medicaid: false,
+    };
 }
 
 /// Benchmark premium (second-lowest-cost silver plan in the county) for the household, in cents.
 /// The tobacco surcharge is not part of the benchmark.
 pub fn benchmark_cents(catalog: &Catalog, county: usize, people: &[Member]) -> u32 {
-    let Some(c) = catalog.counties.get(county) else { return 0 };
-    let plain: Vec<Member> = people.iter().map(|m| Member { tobacco: false, ..*m }).collect();
+    let Some(c) = catalog.counties.get(county) else {
+        return 0;
+    };
+    let plain: Vec<Member> = people
+        .iter()
+        .map(|m| Member {
+            tobacco: false,
+            ..*m
+        })
+        .collect();
     household_premium_cents(c.slcsp_base_cents, c.area_factor, &plain)
 }
 
 /// Estimate eligibility for a household with a yearly `income` in `county`.
-pub fn estimate(catalog: &Catalog, county: usize, income: Option<f64>, people: &[Member], aptc_eligible: bool) -> Estimate {
-    let Some(income) = income else { return Estimate::NONE };
-    let Some(c) = catalog.counties.get(county) else { return Estimate::NONE };
-    let expansion = catalog.states.get(c.state).is_some_and(|s| s.medicaid_expansion);
+pub fn estimate(
+    catalog: &Catalog,
+    county: usize,
+    income: Option<f64>,
+    people: &[Member],
+    aptc_eligible: bool,
+) -> Estimate {
+    let Some(income) = income else {
+        return Estimate::NONE;
+    };
+    let Some(c) = catalog.counties.get(county) else {
+        return Estimate::NONE;
+    };
+    let expansion = catalog
+        .states
+        .get(c.state)
+        .is_some_and(|s| s.medicaid_expansion);
     let pct = income / poverty_line(people.len()) * 100.0;
     if expansion && pct < 138.0 {
-        return Estimate { pct_fpl: Some(pct), aptc_cents: 0, csr: Csr::None, medicaid: true };
+        return Estimate {
+            pct_fpl: Some(pct),
+            aptc_cents: 0,
+            csr: Csr::None,
+            medicaid: true,
+        };
     }
     if !(100.0..=400.0).contains(&pct) || !aptc_eligible {
         // Below 100 % in a non-expansion state is the coverage gap; above 400 % there is no credit.
-        return Estimate { pct_fpl: Some(pct), aptc_cents: 0, csr: Csr::None, medicaid: false };
+        return Estimate {
+            pct_fpl: Some(pct),
+            aptc_cents: 0,
+            csr: Csr::None,
+            medicaid: false,
+        };
     }
     let contribution_cents = income * applicable_percentage(pct) / 100.0 / 12.0 * 100.0;
     let benchmark = f64::from(benchmark_cents(catalog, county, people));
     let aptc = (benchmark - contribution_cents).max(0.0).round() as u32;
-    Estimate { pct_fpl: Some(pct), aptc_cents: aptc, csr: Csr::for_pct(pct), medicaid: false }
+    Estimate {
+        pct_fpl: Some(pct),
+        aptc_cents: aptc,
+        csr: Csr::for_pct(pct),
+        medicaid: false,
+    }
 }
 
 #[cfg(test)]
@@ -114,7 +155,10 @@ mod tests {
     use super::*;
 
     fn one(age: u8) -> Vec<Member> {
-        vec![Member { age, tobacco: false }]
+        vec![Member {
+            age,
+            tobacco: false,
+        }]
     }
 
     #[test]
@@ -153,7 +197,8 @@ mod tests {
         let people = one(40);
         let e = estimate(&c, wake, Some(23_000.0), &people, true);
         let pct = 23_000.0 / 11_490.0 * 100.0;
-        let expect = f64::from(benchmark_cents(&c, wake, &people)) - 23_000.0 * applicable_percentage(pct) / 12.0;
+        let expect = f64::from(benchmark_cents(&c, wake, &people))
+            - 23_000.0 * applicable_percentage(pct) / 12.0;
         assert!((f64::from(e.aptc_cents) - expect).abs() <= 1.0);
     }
 }

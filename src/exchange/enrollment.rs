@@ -14,7 +14,8 @@ use super::error::{ApiError, JsonBody};
 use super::marketplace::{cents, lookup_plan, Household, Place};
 use super::saml;
 use super::state::{
-    application_id, enrollment_id, parse_id, payment_transaction_id, AppState, Application, Enrollment,
+    application_id, enrollment_id, parse_id, payment_transaction_id, AppState, Application,
+    Enrollment,
 };
 
 /// Every enrollment starts on the first day of the 2014 plan year.
@@ -46,11 +47,37 @@ pub struct ApplicationView {
 }
 
 const FIRST_NAMES: [&str; 16] = [
-    "JANE", "JOHN", "MARIA", "JAMES", "LINDA", "ROBERT", "PATRICIA", "MICHAEL", "BARBARA", "DAVID", "ELIZABETH",
-    "WILLIAM", "JENNIFER", "RICHARD", "SUSAN", "JOSEPH",
+    "JANE",
+    "JOHN",
+    "MARIA",
+    "JAMES",
+    "LINDA",
+    "ROBERT",
+    "PATRICIA",
+    "MICHAEL",
+    "BARBARA",
+    "DAVID",
+    "ELIZABETH",
+    "WILLIAM",
+    "JENNIFER",
+    "RICHARD",
+    "SUSAN",
+    "JOSEPH",
 ];
-const LAST_NAMES: [&str; 12] =
-    ["SMITH", "JOHNSON", "WILLIAMS", "BROWN", "JONES", "GARCIA", "MILLER", "DAVIS", "RODRIGUEZ", "MARTINEZ", "LEE", "WALKER"];
+const LAST_NAMES: [&str; 12] = [
+    "SMITH",
+    "JOHNSON",
+    "WILLIAMS",
+    "BROWN",
+    "JONES",
+    "GARCIA",
+    "MILLER",
+    "DAVIS",
+    "RODRIGUEZ",
+    "MARTINEZ",
+    "LEE",
+    "WALKER",
+];
 
 /// A made-up but stable name for application `n` (member `m`) when the applicant gave none.
 pub fn made_up_first(n: u64, m: usize) -> &'static str {
@@ -63,17 +90,32 @@ pub fn made_up_last(n: u64) -> &'static str {
 
 /// Applicant names and email, made up where missing.
 pub fn names(n: u64, app: &Application) -> (String, String, String) {
-    let first = app.first_name.as_deref().unwrap_or_else(|| made_up_first(n, 0)).to_string();
-    let last = app.last_name.as_deref().unwrap_or_else(|| made_up_last(n)).to_string();
+    let first = app
+        .first_name
+        .as_deref()
+        .unwrap_or_else(|| made_up_first(n, 0))
+        .to_string();
+    let last = app
+        .last_name
+        .as_deref()
+        .unwrap_or_else(|| made_up_last(n))
+        .to_string();
     let email = match app.email.as_deref() {
         Some(e) => e.to_string(),
-        None => format!("{}.{}{}@example.com", first.to_ascii_lowercase(), last.to_ascii_lowercase(), n),
+        None => format!(
+            "{}.{}{}@example.com",
+            first.to_ascii_lowercase(),
+            last.to_ascii_lowercase(),
+            n
+        ),
     };
     (first, last, email)
 }
 
 fn non_empty(s: Option<String>, max: usize) -> Option<Box<str>> {
-    s.map(|s| s.trim().chars().take(max).collect::<String>()).filter(|s| !s.is_empty()).map(String::into_boxed_str)
+    s.map(|s| s.trim().chars().take(max).collect::<String>())
+        .filter(|s| !s.is_empty())
+        .map(String::into_boxed_str)
 }
 
 /// `POST /api/v1/enrollment/applications`
@@ -149,10 +191,19 @@ pub async fn select_plan(
     let e = state.new_enrollment_id();
     let app = {
         let mut shard = state.applications.shard(a);
-        let app = shard.get_mut(&a).ok_or_else(|| ApiError::enrollment_not_found(format!("no application {app_id}")))?;
+        let app = shard
+            .get_mut(&a)
+            .ok_or_else(|| ApiError::enrollment_not_found(format!("no application {app_id}")))?;
         if !state.catalog.offered_in(pi, app.county as usize) {
-            let fips = state.catalog.counties.get(app.county as usize).map_or("?", |c| c.fips);
-            return Err(ApiError::invalid(format!("plan {} is not offered in county {fips}", plan.id)));
+            let fips = state
+                .catalog
+                .counties
+                .get(app.county as usize)
+                .map_or("?", |c| c.fips);
+            return Err(ApiError::invalid(format!(
+                "plan {} is not offered in county {fips}",
+                plan.id
+            )));
         }
         if let Some(prev) = app.enrollment {
             return Err(ApiError::conflict(format!(
@@ -167,7 +218,11 @@ pub async fn select_plan(
     let county = &state.catalog.counties[app.county as usize];
     let premium = household_premium_cents(plan.base_cents, county.area_factor, &app.people);
     // The credit cannot exceed the premium, and does not apply to catastrophic plans.
-    let aptc = if plan.metal == Metal::Catastrophic { 0 } else { app.aptc_cents.min(premium) };
+    let aptc = if plan.metal == Metal::Catastrophic {
+        0
+    } else {
+        app.aptc_cents.min(premium)
+    };
     let enrollment = Enrollment {
         application: a,
         plan: pi as u16,
@@ -204,7 +259,9 @@ pub async fn select_plan(
 
 /// Enrollment number for a Payment Transaction ID: 400/1003 when ill-formed.
 pub fn parse_ptid(ptid: &str) -> Result<u64, ApiError> {
-    parse_id(ptid, "", 13).ok_or_else(|| ApiError::invalid(format!("invalid payment transaction ID format: {ptid:?}")))
+    parse_id(ptid, "", 13).ok_or_else(|| {
+        ApiError::invalid(format!("invalid payment transaction ID format: {ptid:?}"))
+    })
 }
 
 /// The issuer's pay-now URL, which is also the SAML Destination.
@@ -219,7 +276,9 @@ pub async fn pay_now(
 ) -> Result<Response, ApiError> {
     let Path(ptid) = path?;
     let n = parse_ptid(&ptid)?;
-    let enrollment = state.enrollment(n).ok_or_else(|| ApiError::enrollment_not_found(format!("no enrollment {ptid}")))?;
+    let enrollment = state
+        .enrollment(n)
+        .ok_or_else(|| ApiError::enrollment_not_found(format!("no enrollment {ptid}")))?;
     let app = state
         .application(enrollment.application)
         .ok_or_else(|| ApiError::internal(format!("enrollment {ptid} has no application")))?;

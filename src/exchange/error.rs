@@ -26,11 +26,26 @@ struct Body<'a> {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, message, detail: detail.into() }
+    fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            message,
+            detail: detail.into(),
+        }
     }
     pub fn internal(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "1000", "Internal error", detail)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "1000",
+            "Internal error",
+            detail,
+        )
     }
     pub fn county_not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "1001", "County not found", detail)
@@ -45,13 +60,23 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "1006", "Plan not found", detail)
     }
     pub fn enrollment_not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "2001", "Application or enrollment not found", detail)
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "2001",
+            "Application or enrollment not found",
+            detail,
+        )
     }
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "2002", "Conflict", detail)
     }
     pub fn saml_refused(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "2003", "SAML Response refused", detail)
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "2003",
+            "SAML Response refused",
+            detail,
+        )
     }
     pub fn payment_refused(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "2004", "Payment refused", detail)
@@ -60,7 +85,12 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "1003", "No such route", detail)
     }
     pub fn method_not_allowed(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "1003", "Method not allowed", detail)
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "1003",
+            "Method not allowed",
+            detail,
+        )
     }
 }
 
@@ -74,7 +104,12 @@ impl IntoResponse for ApiError {
         };
         // Serialising four strings cannot fail; fall back to an empty object rather than panic.
         let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
-        (self.status, [(header::CONTENT_TYPE, "application/json")], json).into_response()
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            json,
+        )
+            .into_response()
     }
 }
 

@@ -21,10 +21,17 @@ use super::state::{payment_transaction_id, AppState, Enrollment};
 
 /// The payment token the insurer's payment page hands out for an enrollment: HMAC of its id.
 pub fn payment_token(key: &[u8], ptid: &str) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else { return String::new() };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return String::new();
+    };
     mac.update(b"payment-token:");
     mac.update(ptid.as_bytes());
-    mac.finalize().into_bytes().iter().take(16).map(|b| format!("{b:02x}")).collect()
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The enrollment `n` if it belongs to issuer `ii`; 404/2001 otherwise.
@@ -53,14 +60,20 @@ pub async fn pay_now_landing(
     let ii = lookup_issuer(&state.catalog, &issuer_id)?;
     let Form(form) = form?;
     let destination = pay_now_url(&state.base_url, &issuer_id);
-    let attrs = saml::verify(&form.saml_response, &state.saml_key, &issuer_id, &destination, Utc::now()).map_err(
-        |e| match e {
-            SamlError::Malformed(m) => ApiError::invalid(m),
-            SamlError::Refused(m) => ApiError::saml_refused(m),
-        },
-    )?;
+    let attrs = saml::verify(
+        &form.saml_response,
+        &state.saml_key,
+        &issuer_id,
+        &destination,
+        Utc::now(),
+    )
+    .map_err(|e| match e {
+        SamlError::Malformed(m) => ApiError::invalid(m),
+        SamlError::Refused(m) => ApiError::saml_refused(m),
+    })?;
     let ptid = attrs.payment_transaction_id;
-    let n = parse_ptid(&ptid).map_err(|_| ApiError::saml_refused("ill-formed Payment Transaction ID"))?;
+    let n = parse_ptid(&ptid)
+        .map_err(|_| ApiError::saml_refused("ill-formed Payment Transaction ID"))?;
     enrollment_for(&state, ii, n, &ptid)?;
     let token = payment_token(&state.saml_key, &ptid);
     let issuer = &state.catalog.issuers[ii];
@@ -135,17 +148,27 @@ pub async fn payment(
     let n = parse_ptid(&ptid)?;
     if req.payment_token != payment_token(&state.saml_key, &ptid) {
         enrollment_for(&state, ii, n, &ptid)?;
-        return Err(ApiError::payment_refused("payment token does not match the enrollment"));
+        return Err(ApiError::payment_refused(
+            "payment token does not match the enrollment",
+        ));
     }
-    let amount_cents = if req.amount.is_finite() { (req.amount * 100.0).round() as i64 } else { -1 };
+    let amount_cents = if req.amount.is_finite() {
+        (req.amount * 100.0).round() as i64
+    } else {
+        -1
+    };
     {
         let mut shard = state.enrollments.shard(n);
         let e = shard
             .get_mut(&n)
             .filter(|e| e.issuer as usize == ii)
-            .ok_or_else(|| ApiError::enrollment_not_found(format!("issuer has no enrollment {ptid}")))?;
+            .ok_or_else(|| {
+                ApiError::enrollment_not_found(format!("issuer has no enrollment {ptid}"))
+            })?;
         if e.paid {
-            return Err(ApiError::conflict(format!("enrollment {ptid} is already paid")));
+            return Err(ApiError::conflict(format!(
+                "enrollment {ptid} is already paid"
+            )));
         }
         if amount_cents != i64::from(e.owed_cents()) {
             return Err(ApiError::payment_refused(format!(
@@ -185,7 +208,8 @@ pub fn enrollment_834(state: &AppState, n: u64, ctrl: u32) -> Option<Enrollment8
     let st = catalog.states.get(county.state)?.abbrev;
     let when: DateTime<Utc> = DateTime::from_timestamp(e.selected_at, 0).unwrap_or_default();
     let (first, last, email) = names(e.application, &app);
-    let premiums = super::catalog::member_premiums_cents(plan.base_cents, county.area_factor, &app.people);
+    let premiums =
+        super::catalog::member_premiums_cents(plan.base_cents, county.area_factor, &app.people);
     let members = app
         .people
         .iter()
@@ -202,7 +226,11 @@ pub fn enrollment_834(state: &AppState, n: u64, ctrl: u32) -> Option<Enrollment8
             let year = 2013 - i32::from(m.age);
             let birth_date = format!("{year:04}{:02}{:02}", 1 + seed % 12, 2 + seed % 27);
             Member834 {
-                first_name: if i == 0 { first.clone() } else { made_up_first(e.application, i).to_string() },
+                first_name: if i == 0 {
+                    first.clone()
+                } else {
+                    made_up_first(e.application, i).to_string()
+                },
                 last_name: last.clone(),
                 relationship,
                 member_id: format!("{:010}", e.application * 100 + i as u64),

@@ -49,31 +49,51 @@ pub struct CheckedHousehold {
 impl Household {
     pub fn check(&self) -> Result<CheckedHousehold, ApiError> {
         if self.people.is_empty() {
-            return Err(ApiError::invalid("household.people must list at least one person"));
+            return Err(ApiError::invalid(
+                "household.people must list at least one person",
+            ));
         }
         if self.people.len() > 30 {
-            return Err(ApiError::invalid("household.people lists more than 30 people"));
+            return Err(ApiError::invalid(
+                "household.people lists more than 30 people",
+            ));
         }
         if let Some(i) = self.income {
             if !i.is_finite() || i < 0.0 {
-                return Err(ApiError::invalid("household.income must be a non-negative number"));
+                return Err(ApiError::invalid(
+                    "household.income must be a non-negative number",
+                ));
             }
         }
         let mut people = Vec::with_capacity(self.people.len());
         for (i, p) in self.people.iter().enumerate() {
             let age = match (p.age, p.dob.as_deref()) {
                 (Some(a), _) => a,
-                (None, Some(dob)) => age_from_dob(dob)
-                    .ok_or_else(|| ApiError::invalid(format!("household.people[{i}].dob must be YYYY-MM-DD")))?,
-                (None, None) => return Err(ApiError::invalid(format!("household.people[{i}] needs age or dob"))),
+                (None, Some(dob)) => age_from_dob(dob).ok_or_else(|| {
+                    ApiError::invalid(format!("household.people[{i}].dob must be YYYY-MM-DD"))
+                })?,
+                (None, None) => {
+                    return Err(ApiError::invalid(format!(
+                        "household.people[{i}] needs age or dob"
+                    )))
+                }
             };
             if age > 125 {
-                return Err(ApiError::invalid(format!("household.people[{i}].age out of range")));
+                return Err(ApiError::invalid(format!(
+                    "household.people[{i}].age out of range"
+                )));
             }
-            people.push(Member { age: age as u8, tobacco: p.uses_tobacco });
+            people.push(Member {
+                age: age as u8,
+                tobacco: p.uses_tobacco,
+            });
         }
         let aptc_eligible = self.people.iter().any(|p| p.aptc_eligible.unwrap_or(true));
-        Ok(CheckedHousehold { people, income: self.income, aptc_eligible })
+        Ok(CheckedHousehold {
+            people,
+            income: self.income,
+            aptc_eligible,
+        })
     }
 }
 
@@ -86,14 +106,24 @@ fn age_from_dob(dob: &str) -> Option<u32> {
 
 /// The default household when a search has none: one 21-year-old.
 fn default_household() -> CheckedHousehold {
-    CheckedHousehold { people: vec![Member { age: 21, tobacco: false }], income: None, aptc_eligible: false }
+    CheckedHousehold {
+        people: vec![Member {
+            age: 21,
+            tobacco: false,
+        }],
+        income: None,
+        aptc_eligible: false,
+    }
 }
 
 impl Place {
     /// The county index, after checking the FIPS (and state when given).
     pub fn county(&self, catalog: &Catalog) -> Result<usize, ApiError> {
         if self.countyfips.len() != 5 || !self.countyfips.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ApiError::invalid(format!("place.countyfips must be 5 digits, got {:?}", self.countyfips)));
+            return Err(ApiError::invalid(format!(
+                "place.countyfips must be 5 digits, got {:?}",
+                self.countyfips
+            )));
         }
         let ci = catalog
             .county_by_fips(&self.countyfips)
@@ -101,12 +131,18 @@ impl Place {
         let county = &catalog.counties[ci];
         if let Some(st) = self.state.as_deref() {
             if !st.is_empty() && !st.eq_ignore_ascii_case(catalog.states[county.state].abbrev) {
-                return Err(ApiError::invalid(format!("county {} is not in state {st}", county.fips)));
+                return Err(ApiError::invalid(format!(
+                    "county {} is not in state {st}",
+                    county.fips
+                )));
             }
         }
         if let Some(z) = self.zipcode.as_deref() {
-            if !z.is_empty() && !(z.len() == 5 && z.bytes().all(|b| b.is_ascii_digit())) {
-                return Err(ApiError::invalid(format!("place.zipcode must be 5 digits, got {z:?}")));
+            let well_formed = z.len() == 5 && z.bytes().all(|b| b.is_ascii_digit());
+            if !z.is_empty() && !well_formed {
+                return Err(ApiError::invalid(format!(
+                    "place.zipcode must be 5 digits, got {z:?}"
+                )));
             }
         }
         Ok(ci)
@@ -195,7 +231,10 @@ fn cost_shares(kind: &'static str, amount: u32) -> [CostShare; 2] {
         individual,
         family,
     };
-    [share("Individual", true, false, amount), share("Family Per Group", false, true, amount * 2)]
+    [
+        share("Individual", true, false, amount),
+        share("Family Per Group", false, true, amount * 2),
+    ]
 }
 
 impl<'a> PlanView<'a> {
@@ -214,9 +253,15 @@ impl<'a> PlanView<'a> {
             premium_w_credit: priced.map(|(p, a)| cents(p.saturating_sub(a))),
             ehb_premium: priced.map(|(p, _)| cents(p)),
             deductibles: cost_shares("Combined Medical and Drug EHB Deductible", plan.deductible),
-            moops: cost_shares("Maximum Out of Pocket for Medical and Drug EHB Benefits (Total)", plan.moop),
+            moops: cost_shares(
+                "Maximum Out of Pocket for Medical and Drug EHB Benefits (Total)",
+                plan.moop,
+            ),
             hsa_eligible: plan.hsa_eligible,
-            quality_rating: QualityRating { available: false, global_rating: 0 },
+            quality_rating: QualityRating {
+                available: false,
+                global_rating: 0,
+            },
             benefits_url: format!("https://www.example.com/plans/{}/benefits", plan.id),
             brochure_url: format!("https://www.example.com/plans/{}/brochure.pdf", plan.id),
         }
@@ -244,18 +289,27 @@ pub async fn counties_by_zip(
 ) -> Result<Json<CountiesResponse>, ApiError> {
     let Path(zip) = path?;
     if zip.is_empty() || zip.len() > 5 || !zip.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::invalid(format!("zipcode must be 1 to 5 digits, got {zip:?}")));
+        return Err(ApiError::invalid(format!(
+            "zipcode must be 1 to 5 digits, got {zip:?}"
+        )));
     }
     let catalog = &state.catalog;
     let counties: Vec<CountyView> = catalog
         .counties_by_zip(&zip)
         .map(|(z, ci)| {
             let c = &catalog.counties[ci];
-            CountyView { fips: c.fips, name: c.name, state: catalog.states[c.state].abbrev, zipcode: z }
+            CountyView {
+                fips: c.fips,
+                name: c.name,
+                state: catalog.states[c.state].abbrev,
+                zipcode: z,
+            }
         })
         .collect();
     if counties.is_empty() {
-        return Err(ApiError::county_not_found(format!("no county for ZIP {zip}")));
+        return Err(ApiError::county_not_found(format!(
+            "no county for ZIP {zip}"
+        )));
     }
     Ok(Json(CountiesResponse { counties }))
 }
@@ -334,7 +388,9 @@ pub async fn search(
     let ci = req.place.county(catalog)?;
     if let Some(m) = req.market.as_deref() {
         if !matches!(m, "Individual" | "Any") {
-            return Err(ApiError::invalid(format!("market {m:?} is not served (Individual only)")));
+            return Err(ApiError::invalid(format!(
+                "market {m:?} is not served (Individual only)"
+            )));
         }
     }
     let household = match &req.household {
@@ -344,26 +400,47 @@ pub async fn search(
     let by_deductible = match req.sort.as_deref() {
         None | Some("premium") => false,
         Some("deductible") => true,
-        Some(other) => return Err(ApiError::invalid(format!("sort {other:?} must be premium or deductible"))),
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "sort {other:?} must be premium or deductible"
+            )))
+        }
     };
     let desc = match req.order.as_deref() {
         None | Some("asc") => false,
         Some("desc") => true,
-        Some(other) => return Err(ApiError::invalid(format!("order {other:?} must be asc or desc"))),
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "order {other:?} must be asc or desc"
+            )))
+        }
     };
     let mut metals = Vec::new();
     for m in &req.filter.metal_levels {
-        match Metal::ALL.iter().find(|x| x.as_str().eq_ignore_ascii_case(m)) {
+        match Metal::ALL
+            .iter()
+            .find(|x| x.as_str().eq_ignore_ascii_case(m))
+        {
             Some(x) => metals.push(*x),
             None => return Err(ApiError::invalid(format!("unknown metal level {m:?}"))),
         }
     }
     let aptc_cents = match req.aptc_override {
         Some(a) if a.is_finite() && a >= 0.0 => (a * 100.0).round() as u32,
-        Some(_) => return Err(ApiError::invalid("aptc_override must be a non-negative number")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "aptc_override must be a non-negative number",
+            ))
+        }
         None => {
-            eligibility::estimate(catalog, ci, household.income, &household.people, household.aptc_eligible)
-                .aptc_cents
+            eligibility::estimate(
+                catalog,
+                ci,
+                household.income,
+                &household.people,
+                household.aptc_eligible,
+            )
+            .aptc_cents
         }
     };
 
@@ -374,9 +451,28 @@ pub async fn search(
         .iter()
         .map(|&pi| &catalog.plans[pi as usize])
         .filter(|p| metals.is_empty() || metals.contains(&p.metal))
-        .filter(|p| req.filter.issuers.is_empty() || req.filter.issuers.iter().any(|i| i == catalog.issuers[p.issuer].id))
-        .filter(|p| req.filter.types.is_empty() || req.filter.types.iter().any(|t| t.eq_ignore_ascii_case(p.kind.as_str())))
-        .map(|p| (p, household_premium_cents(p.base_cents, county.area_factor, &household.people)))
+        .filter(|p| {
+            req.filter.issuers.is_empty()
+                || req
+                    .filter
+                    .issuers
+                    .iter()
+                    .any(|i| i == catalog.issuers[p.issuer].id)
+        })
+        .filter(|p| {
+            req.filter.types.is_empty()
+                || req
+                    .filter
+                    .types
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(p.kind.as_str()))
+        })
+        .map(|p| {
+            (
+                p,
+                household_premium_cents(p.base_cents, county.area_factor, &household.people),
+            )
+        })
         .collect();
     // county.plans is already cheapest-first, so the premium sort is stable on base rate.
     if by_deductible {
@@ -410,14 +506,20 @@ pub async fn search(
                 .iter()
                 .zip(metal_counts)
                 .filter(|(_, n)| *n > 0)
-                .map(|(m, count)| Facet { value: m.as_str().to_string(), count })
+                .map(|(m, count)| Facet {
+                    value: m.as_str().to_string(),
+                    count,
+                })
                 .collect(),
         },
         FacetGroup {
             name: "issuers",
             facets: issuer_counts
                 .iter()
-                .map(|&(i, count)| Facet { value: catalog.issuers[i].id.to_string(), count })
+                .map(|&(i, count)| Facet {
+                    value: catalog.issuers[i].id.to_string(),
+                    count,
+                })
                 .collect(),
         },
     ];
@@ -426,16 +528,33 @@ pub async fn search(
         .iter()
         .skip(req.offset)
         .take(PAGE_SIZE)
-        .map(|&(p, prem)| PlanView::new(catalog, p, Some((prem, aptc_cents))))
+        .map(|&(p, prem)| {
+            // The credit does not apply to catastrophic plans.
+            let credit = if p.metal == Metal::Catastrophic {
+                0
+            } else {
+                aptc_cents
+            };
+            PlanView::new(catalog, p, Some((prem, credit)))
+        })
         .collect();
     let body = SearchResponse {
         plans,
         total,
         facet_groups,
-        rate_area: RateArea { state: catalog.states[county.state].abbrev, area: county.rating_area },
+        rate_area: RateArea {
+            state: catalog.states[county.state].abbrev,
+            area: county.rating_area,
+        },
         ranges: Ranges {
-            premiums: MinMax { min: cents(pmin), max: cents(pmax) },
-            deductibles: MinMax { min: f64::from(dmin), max: f64::from(dmax) },
+            premiums: MinMax {
+                min: cents(pmin),
+                max: cents(pmax),
+            },
+            deductibles: MinMax {
+                min: f64::from(dmin),
+                max: f64::from(dmax),
+            },
         },
     };
     Ok(Json(body).into_response())
@@ -454,7 +573,10 @@ pub async fn plan(
     struct Body<'a> {
         plan: PlanView<'a>,
     }
-    Ok(Json(Body { plan: PlanView::new(&state.catalog, &state.catalog.plans[pi], None) }).into_response())
+    Ok(Json(Body {
+        plan: PlanView::new(&state.catalog, &state.catalog.plans[pi], None),
+    })
+    .into_response())
 }
 
 /// Plan index for an id: 400/1003 when ill-formed, 404/1006 when unknown.
@@ -462,7 +584,9 @@ pub fn lookup_plan(catalog: &Catalog, id: &str) -> Result<usize, ApiError> {
     if !super::catalog::is_plan_id(id) {
         return Err(ApiError::invalid(format!("invalid plan ID format: {id:?}")));
     }
-    catalog.plan_by_id(id).ok_or_else(|| ApiError::plan_not_found(format!("no plan {id}")))
+    catalog
+        .plan_by_id(id)
+        .ok_or_else(|| ApiError::plan_not_found(format!("no plan {id}")))
 }
 
 // ---------- issuers ----------
@@ -486,7 +610,11 @@ pub async fn issuers(
     let matching: Vec<&Issuer> = catalog
         .issuers
         .iter()
-        .filter(|i| q.state.as_deref().is_none_or(|s| catalog.states[i.state].abbrev.eq_ignore_ascii_case(s)))
+        .filter(|i| {
+            q.state
+                .as_deref()
+                .is_none_or(|s| catalog.states[i.state].abbrev.eq_ignore_ascii_case(s))
+        })
         .collect();
     #[derive(Serialize)]
     struct Body<'a> {
@@ -494,8 +622,17 @@ pub async fn issuers(
         total: usize,
     }
     let base = Some(state.base_url.as_str());
-    let issuers = matching.iter().skip(q.offset).take(limit).map(|i| IssuerView::new(catalog, i, base)).collect();
-    Ok(Json(Body { issuers, total: matching.len() }).into_response())
+    let issuers = matching
+        .iter()
+        .skip(q.offset)
+        .take(limit)
+        .map(|i| IssuerView::new(catalog, i, base))
+        .collect();
+    Ok(Json(Body {
+        issuers,
+        total: matching.len(),
+    })
+    .into_response())
 }
 
 pub async fn issuer(
@@ -509,14 +646,22 @@ pub async fn issuer(
     struct Body<'a> {
         issuer: IssuerView<'a>,
     }
-    let view = IssuerView::new(&state.catalog, &state.catalog.issuers[ii], Some(&state.base_url));
+    let view = IssuerView::new(
+        &state.catalog,
+        &state.catalog.issuers[ii],
+        Some(&state.base_url),
+    );
     Ok(Json(Body { issuer: view }).into_response())
 }
 
 /// Issuer index for a HIOS id: 400/1003 when not 5 digits, 404/1004 when unknown.
 pub fn lookup_issuer(catalog: &Catalog, id: &str) -> Result<usize, ApiError> {
     if id.len() != 5 || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::invalid(format!("invalid issuer ID format: {id:?}")));
+        return Err(ApiError::invalid(format!(
+            "invalid issuer ID format: {id:?}"
+        )));
     }
-    catalog.issuer_by_id(id).ok_or_else(|| ApiError::issuer_not_found(format!("no issuer {id}")))
+    catalog
+        .issuer_by_id(id)
+        .ok_or_else(|| ApiError::issuer_not_found(format!("no issuer {id}")))
 }

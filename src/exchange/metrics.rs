@@ -14,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 use super::state::AppState;
 
 /// Histogram bucket upper bounds, in seconds.
-const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 #[derive(Default)]
 struct RouteStats {
@@ -38,7 +40,11 @@ impl Metrics {
             Some(s) => s,
             None => routes.entry(route.to_string()).or_default(),
         };
-        match stats.counts.iter_mut().find(|(m, s, _)| m == method && *s == status) {
+        match stats
+            .counts
+            .iter_mut()
+            .find(|(m, s, _)| m == method && *s == status)
+        {
             Some(c) => c.2 += 1,
             None => stats.counts.push((method.clone(), status, 1)),
         }
@@ -70,7 +76,9 @@ impl Metrics {
                 );
             }
         }
-        out.push_str("# HELP exchange_request_duration_seconds Request latency, by route template.\n");
+        out.push_str(
+            "# HELP exchange_request_duration_seconds Request latency, by route template.\n",
+        );
         out.push_str("# TYPE exchange_request_duration_seconds histogram\n");
         for name in &names {
             let r = &routes[*name];
@@ -80,9 +88,21 @@ impl Metrics {
                 cumulative += n;
                 let _ = writeln!(out, "exchange_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {cumulative}");
             }
-            let _ = writeln!(out, "exchange_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", r.count);
-            let _ = writeln!(out, "exchange_request_duration_seconds_sum{{route=\"{route}\"}} {}", r.sum);
-            let _ = writeln!(out, "exchange_request_duration_seconds_count{{route=\"{route}\"}} {}", r.count);
+            let _ = writeln!(
+                out,
+                "exchange_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                r.count
+            );
+            let _ = writeln!(
+                out,
+                "exchange_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                r.sum
+            );
+            let _ = writeln!(
+                out,
+                "exchange_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                r.count
+            );
         }
         out
     }
@@ -100,10 +120,21 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let route = req.extensions().get::<MatchedPath>().cloned();
     let response = next.run(req).await;
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    state.metrics.observe(route, &method, response.status().as_u16(), start.elapsed().as_secs_f64());
+    state.metrics.observe(
+        route,
+        &method,
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     response
 }
 
 pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }

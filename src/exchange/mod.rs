@@ -35,9 +35,6 @@ pub struct ExchangeConfig {
     pub bind: SocketAddr,
     /// HMAC-SHA256 key shared by the exchange and its insurers to sign SAML Responses.
     pub saml_key: Vec<u8>,
-    /// Base URL the exchange puts in Pay Now forms and SAML Destinations (e.g. `http://staging:8080`).
-    /// `None`: `http://127.0.0.1:PORT` (or the bound IP when it is not a wildcard).
-    pub public_url: Option<String>,
 }
 
 impl Default for ExchangeConfig {
@@ -45,12 +42,12 @@ impl Default for ExchangeConfig {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             saml_key: b"surge-staging-development-key".to_vec(),
-            public_url: None,
         }
     }
 }
 
-/// A running exchange, served on a tokio task.
+/// A running exchange, served on a tokio task. It keeps serving until [`RunningExchange::shutdown`]
+/// (or the end of the runtime), even if this handle is dropped.
 pub struct RunningExchange {
     url: String,
     addr: SocketAddr,
@@ -85,34 +82,61 @@ impl RunningExchange {
 /// Every route of the exchange, with metrics.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .route("/api/v1/counties/by/zip/{zipcode}", get(marketplace::counties_by_zip))
+        .route(
+            "/api/v1/counties/by/zip/{zipcode}",
+            get(marketplace::counties_by_zip),
+        )
         .route("/api/v1/plans/search", post(marketplace::search))
         .route("/api/v1/plans/{plan_id}", get(marketplace::plan))
         .route("/api/v1/issuers", get(marketplace::issuers))
         .route("/api/v1/issuers/{issuer_id}", get(marketplace::issuer))
-        .route("/api/v1/households/eligibility/estimates", post(eligibility::estimates))
-        .route("/api/v1/enrollment/applications", post(enrollment::create_application))
-        .route("/api/v1/enrollment/applications/{application_id}/selection", post(enrollment::select_plan))
-        .route("/api/v1/enrollment/{payment_transaction_id}/pay-now", get(enrollment::pay_now));
+        .route(
+            "/api/v1/households/eligibility/estimates",
+            post(eligibility::estimates),
+        )
+        .route(
+            "/api/v1/enrollment/applications",
+            post(enrollment::create_application),
+        )
+        .route(
+            "/api/v1/enrollment/applications/{application_id}/selection",
+            post(enrollment::select_plan),
+        )
+        .route(
+            "/api/v1/enrollment/{payment_transaction_id}/pay-now",
+            get(enrollment::pay_now),
+        );
     let insurers = Router::new()
-        .route("/issuers/{issuer_id}/pay-now", post(issuers::pay_now_landing))
+        .route(
+            "/issuers/{issuer_id}/pay-now",
+            post(issuers::pay_now_landing),
+        )
         .route("/issuers/{issuer_id}/payments", post(issuers::payment))
         .route("/issuers/{issuer_id}/834", get(issuers::inbox))
-        .route("/issuers/{issuer_id}/enrollments/{payment_transaction_id}", get(issuers::status));
+        .route(
+            "/issuers/{issuer_id}/enrollments/{payment_transaction_id}",
+            get(issuers::status),
+        );
     let ops = Router::new()
         .route("/metrics", get(metrics::handler))
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/docs", get(docs));
     api.merge(insurers)
         .merge(ops)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
 async fn docs() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], API_DOC)
+    (
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+        API_DOC,
+    )
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {
@@ -134,17 +158,26 @@ pub async fn start(config: ExchangeConfig) -> std::io::Result<RunningExchange> {
     } else {
         addr.ip().to_string()
     };
+    // Pay Now forms and SAML Destinations use this URL; a wildcard bind is reached over loopback.
     let url = format!("http://{host}:{}", addr.port());
-    let public = config.public_url.clone().unwrap_or_else(|| url.clone());
-    let state = AppState::new(config.saml_key, public);
+    let state = AppState::new(config.saml_key, url.clone());
     let app = router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
-                let _ = stopped.await;
+                // A dropped handle is not a request to stop.
+                if stopped.await.is_err() {
+                    std::future::pending::<()>().await;
+                }
             })
             .await
     });
-    Ok(RunningExchange { url, addr, state, stop, task })
+    Ok(RunningExchange {
+        url,
+        addr,
+        state,
+        stop,
+        task,
+    })
 }

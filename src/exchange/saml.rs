@@ -49,7 +49,10 @@ impl PayNow {
             ("Total Amount Owed", &self.total_amount_owed),
             ("Premium Amount Total", &self.premium_amount_total),
             ("APTC Amount", &self.aptc_amount),
-            ("Proposed Coverage Effective Date", &self.proposed_coverage_effective_date),
+            (
+                "Proposed Coverage Effective Date",
+                &self.proposed_coverage_effective_date,
+            ),
             ("First Name", &self.first_name),
             ("Last Name", &self.last_name),
             ("Contact Email Address", &self.contact_email_address),
@@ -93,14 +96,21 @@ fn instant(t: DateTime<Utc>) -> String {
 
 fn sign(key: &[u8], bytes: &[u8]) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac = HmacSha256::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(bytes);
     B64.encode(mac.finalize().into_bytes())
 }
 
 /// Build the `samlp:Response` XML for `attrs`, addressed to `audience` (the issuer's HIOS id) at
 /// `destination` (its pay-now URL), valid from `now` − 5 s to `now` + 300 s.
-pub fn build_response(attrs: &PayNow, audience: &str, destination: &str, key: &[u8], now: DateTime<Utc>) -> String {
+pub fn build_response(
+    attrs: &PayNow,
+    audience: &str,
+    destination: &str,
+    key: &[u8],
+    now: DateTime<Utc>,
+) -> String {
     let issued = instant(now);
     let not_before = instant(now - Duration::seconds(5));
     let not_on_or_after = instant(now + Duration::seconds(300));
@@ -153,7 +163,10 @@ struct Parsed {
 
 fn attr(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Result<Option<String>, SamlError> {
     match e.try_get_attribute(name) {
-        Ok(Some(a)) => a.unescape_value().map(|v| Some(v.into_owned())).map_err(|e| SamlError::Malformed(e.to_string())),
+        Ok(Some(a)) => a
+            .unescape_value()
+            .map(|v| Some(v.into_owned()))
+            .map_err(|e| SamlError::Malformed(e.to_string())),
         Ok(None) => Ok(None),
         Err(e) => Err(SamlError::Malformed(e.to_string())),
     }
@@ -239,15 +252,27 @@ fn parse(xml: &str) -> Result<Parsed, SamlError> {
 }
 
 /// Check a base64 SAMLResponse as the insurer `audience` at `destination`, at time `now`.
-pub fn verify(b64: &str, key: &[u8], audience: &str, destination: &str, now: DateTime<Utc>) -> Result<PayNow, SamlError> {
+pub fn verify(
+    b64: &str,
+    key: &[u8],
+    audience: &str,
+    destination: &str,
+    now: DateTime<Utc>,
+) -> Result<PayNow, SamlError> {
     // Browsers may wrap long base64 values; ignore whitespace.
     let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let bytes = B64.decode(compact.as_bytes()).map_err(|e| SamlError::Malformed(format!("not base64: {e}")))?;
-    let xml = std::str::from_utf8(&bytes).map_err(|e| SamlError::Malformed(format!("not UTF-8: {e}")))?;
+    let bytes = B64
+        .decode(compact.as_bytes())
+        .map_err(|e| SamlError::Malformed(format!("not base64: {e}")))?;
+    let xml =
+        std::str::from_utf8(&bytes).map_err(|e| SamlError::Malformed(format!("not UTF-8: {e}")))?;
     let p = parse(xml)?;
 
     if p.assertions != 1 {
-        return Err(SamlError::Refused(format!("expected exactly one Assertion, found {}", p.assertions)));
+        return Err(SamlError::Refused(format!(
+            "expected exactly one Assertion, found {}",
+            p.assertions
+        )));
     }
     let (start, end) = p.assertion.unwrap_or((0, 0));
     let signed = xml.as_bytes().get(start..end).filter(|s| !s.is_empty());
@@ -257,11 +282,14 @@ pub fn verify(b64: &str, key: &[u8], audience: &str, destination: &str, now: Dat
     if p.signature_method.as_deref() != Some(HMAC_SHA256) {
         return Err(SamlError::Refused("unsupported signature method".into()));
     }
-    let given = B64.decode(signature).map_err(|_| SamlError::Refused("signature is not base64".into()))?;
+    let given = B64
+        .decode(signature)
+        .map_err(|_| SamlError::Refused("signature is not base64".into()))?;
     let mut mac = HmacSha256::new_from_slice(key).map_err(|e| SamlError::Refused(e.to_string()))?;
     mac.update(signed);
     // verify_slice compares in constant time.
-    mac.verify_slice(&given).map_err(|_| SamlError::Refused("bad signature".into()))?;
+    mac.verify_slice(&given)
+        .map_err(|_| SamlError::Refused("bad signature".into()))?;
 
     let time = |v: Option<&str>, what: &str| -> Result<DateTime<Utc>, SamlError> {
         let v = v.ok_or_else(|| SamlError::Refused(format!("no {what}")))?;
@@ -272,16 +300,24 @@ pub fn verify(b64: &str, key: &[u8], audience: &str, destination: &str, now: Dat
     let not_before = time(p.not_before.as_deref(), "NotBefore")?;
     let not_on_or_after = time(p.not_on_or_after.as_deref(), "NotOnOrAfter")?;
     if now < not_before {
-        return Err(SamlError::Refused(format!("not valid before {}", instant(not_before))));
+        return Err(SamlError::Refused(format!(
+            "not valid before {}",
+            instant(not_before)
+        )));
     }
     if now >= not_on_or_after {
-        return Err(SamlError::Refused(format!("expired at {}", instant(not_on_or_after))));
+        return Err(SamlError::Refused(format!(
+            "expired at {}",
+            instant(not_on_or_after)
+        )));
     }
     if !p.audiences.iter().any(|a| a == audience) {
         return Err(SamlError::Refused(format!("audience is not {audience}")));
     }
     if p.destination.as_deref() != Some(destination) {
-        return Err(SamlError::Refused(format!("destination is not {destination}")));
+        return Err(SamlError::Refused(format!(
+            "destination is not {destination}"
+        )));
     }
     if p.attrs.payment_transaction_id.is_empty() {
         return Err(SamlError::Refused("no Payment Transaction ID".into()));
@@ -326,10 +362,34 @@ mod tests {
         let refused = |r: Result<PayNow, SamlError>| matches!(r, Err(SamlError::Refused(_)));
         assert!(refused(verify(&encode(&xml), b"other", "11512", DEST, now)));
         assert!(refused(verify(&encode(&xml), KEY, "54332", DEST, now)));
-        assert!(refused(verify(&encode(&xml), KEY, "11512", "http://x/", now)));
-        assert!(refused(verify(&encode(&xml), KEY, "11512", DEST, now + Duration::seconds(301))));
-        assert!(refused(verify(&encode(&xml.replace("253.89", "0.01")), KEY, "11512", DEST, now)));
-        assert!(matches!(verify("%%%", KEY, "11512", DEST, now), Err(SamlError::Malformed(_))));
-        assert!(matches!(verify(&encode("<a>"), KEY, "11512", DEST, now), Err(SamlError::Malformed(_))));
+        assert!(refused(verify(
+            &encode(&xml),
+            KEY,
+            "11512",
+            "http://x/",
+            now
+        )));
+        assert!(refused(verify(
+            &encode(&xml),
+            KEY,
+            "11512",
+            DEST,
+            now + Duration::seconds(301)
+        )));
+        assert!(refused(verify(
+            &encode(&xml.replace("253.89", "0.01")),
+            KEY,
+            "11512",
+            DEST,
+            now
+        )));
+        assert!(matches!(
+            verify("%%%", KEY, "11512", DEST, now),
+            Err(SamlError::Malformed(_))
+        ));
+        assert!(matches!(
+            verify(&encode("<a>"), KEY, "11512", DEST, now),
+            Err(SamlError::Malformed(_))
+        ));
     }
 }

@@ -20,7 +20,9 @@ pub struct Sharded<T> {
 
 impl<T> Default for Sharded<T> {
     fn default() -> Self {
-        Self { shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect() }
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
     }
 }
 
@@ -97,7 +99,11 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(saml_key: Vec<u8>, base_url: impl Into<String>) -> Self {
         let catalog = Catalog::build();
-        let inboxes = catalog.issuers.iter().map(|_| Mutex::new(Vec::new())).collect();
+        let inboxes = catalog
+            .issuers
+            .iter()
+            .map(|_| Mutex::new(Vec::new()))
+            .collect();
         AppState(Arc::new(Shared {
             catalog,
             applications: Sharded::default(),
@@ -121,7 +127,9 @@ impl AppState {
 
     /// Queue the initial 834 for an enrollment in its insurer's inbox; returns the ISA13 control number.
     pub fn queue_834(&self, issuer: usize, enrollment: u64) -> u32 {
-        let Some(inbox) = self.inboxes.get(issuer) else { return 0 };
+        let Some(inbox) = self.inboxes.get(issuer) else {
+            return 0;
+        };
         let mut inbox = inbox.lock().unwrap_or_else(|e| e.into_inner());
         inbox.push(enrollment);
         inbox.len() as u32
@@ -129,10 +137,16 @@ impl AppState {
 
     /// Enrollment numbers in an insurer's inbox after control number `since`, with their control numbers.
     pub fn inbox_since(&self, issuer: usize, since: u64) -> Vec<(u32, u64)> {
-        let Some(inbox) = self.inboxes.get(issuer) else { return Vec::new() };
+        let Some(inbox) = self.inboxes.get(issuer) else {
+            return Vec::new();
+        };
         let inbox = inbox.lock().unwrap_or_else(|e| e.into_inner());
         let start = (since as usize).min(inbox.len());
-        inbox[start..].iter().enumerate().map(|(i, &e)| ((start + i + 1) as u32, e)).collect()
+        inbox[start..]
+            .iter()
+            .enumerate()
+            .map(|(i, &e)| ((start + i + 1) as u32, e))
+            .collect()
     }
 
     pub fn application(&self, id: u64) -> Option<Application> {
