@@ -46,7 +46,11 @@ pub async fn estimate(
                     answer.estimates.len()
                 ));
             }
-            if answer.estimates.iter().any(|e| e.aptc.is_nan() || e.aptc < 0.0) {
+            if answer
+                .estimates
+                .iter()
+                .any(|e| e.aptc.is_nan() || e.aptc < 0.0)
+            {
                 return Err("negative or missing aptc".into());
             }
             Ok(())
