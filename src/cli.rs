@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -53,9 +54,15 @@ pub enum Command {
         /// Override the scenario's number of visits.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         visits: Option<u64>,
+        /// Override the scenario's time_scale: run the curve N times faster than real time.
+        #[arg(long, value_name = "N", value_parser = parse_time_scale)]
+        time_scale: Option<f64>,
         /// Override the scenario's seed.
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
+        /// Wall time per interval of latency.hlog and timeline.csv (e.g. 1s, 500ms).
+        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+        interval: Duration,
         /// Also write Goose's own report (.html, .json or .md by extension); may repeat.
         #[arg(long, value_name = "FILE")]
         goose_report: Vec<String>,
@@ -93,7 +100,9 @@ pub fn main() -> ExitCode {
                 target,
                 out,
                 visits,
+                time_scale,
                 seed,
+                interval,
                 goose_report,
                 quiet,
             } => {
@@ -102,7 +111,9 @@ pub fn main() -> ExitCode {
                     target,
                     out,
                     visits,
+                    time_scale,
                     seed,
+                    interval,
                     goose_reports: goose_report,
                     quiet,
                 })
@@ -112,6 +123,21 @@ pub fn main() -> ExitCode {
         }
     });
     ExitCode::from(code)
+}
+
+fn parse_time_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        _ => Err(format!("`{text}` is not a number above 0")),
+    }
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = crate::scenario::parse_duration(text)?;
+    if interval < Duration::from_millis(100) {
+        return Err("the interval must be at least 100ms".into());
+    }
+    Ok(interval)
 }
 
 async fn serve_exchange(bind: SocketAddr, saml_key: Option<String>) -> u8 {

@@ -6,7 +6,7 @@
 //! Goose iteration whose transaction serves visits until its journey has none left (or the run must
 //! stop), so the run ends by itself when every visit is done.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -15,18 +15,19 @@ use goose::prelude::*;
 
 use crate::journeys::{run_visit, Journey, JourneyEnv, VisitState};
 use crate::measure::Recorder;
-use crate::plan::VisitPlanner;
-use crate::scenario::Scenario;
+use crate::plan::RunPlan;
+use crate::scenario::ThinkTime;
 
-/// A visit starting later than this after its intended start counts as late.
-pub const LATE_AFTER: Duration = Duration::from_millis(100);
+/// Longest single sleep while waiting for a visit's start, so a stop is noticed promptly.
+const WAIT_SLICE: Duration = Duration::from_millis(200);
 
-/// What a run needs besides the scenario.
+/// What a run needs besides the plan.
 pub struct RunOptions {
     pub target: String,
-    pub visits: u64,
     /// Goose report files to write (`.html`, `.json`, `.md`), empty for none.
     pub goose_reports: Vec<String>,
+    pub think_time: ThinkTime,
+    pub http_timeout: Duration,
 }
 
 /// How a run ended.
@@ -36,24 +37,6 @@ pub enum Ending {
     Completed,
     /// The run stopped early: Ctrl-C or the scenario's `max_duration`.
     Stopped(String),
-}
-
-/// When visit `k` is meant to start.
-struct Schedule {
-    /// Set when the first visit is taken, so Goose's start-up is not counted as lateness.
-    origin: OnceLock<Instant>,
-    /// Seconds between arrivals; `None` starts each visit as soon as a pool user is free.
-    spacing: Option<f64>,
-}
-
-impl Schedule {
-    fn intended_start(&self, visit: u64) -> Instant {
-        let origin = *self.origin.get_or_init(Instant::now);
-        match self.spacing {
-            Some(spacing) => origin + Duration::from_secs_f64(spacing * visit as f64),
-            None => Instant::now(),
-        }
-    }
 }
 
 /// One journey's visits, in arrival order, and how far its pool has got.
@@ -71,47 +54,78 @@ impl JourneyQueue {
 
 /// Everything the pool users share.
 struct Pool {
-    planner: VisitPlanner,
-    schedule: Schedule,
+    plan: Arc<RunPlan>,
+    /// The scenario clock's zero: set when the first visit is taken, so Goose's start-up is not
+    /// counted as lateness.
+    origin: Arc<OnceLock<Instant>>,
     queues: Vec<JourneyQueue>,
     env: JourneyEnv,
     deadline: Instant,
-    stopped: AtomicBool,
+    stop_reason: OnceLock<String>,
 }
 
 impl Pool {
-    /// Why the run must stop taking visits, if it must.
-    fn stop_reason(&self, max_duration: Duration) -> Option<String> {
-        if goose::is_killswitch_triggered() {
-            Some("interrupted".into())
+    /// Whether the run must stop taking visits; the first reason found is kept.
+    fn must_stop(&self) -> bool {
+        if self.stop_reason.get().is_some() {
+            return true;
+        }
+        let reason = if goose::is_killswitch_triggered() {
+            "interrupted".to_string()
         } else if Instant::now() >= self.deadline {
-            Some(format!("max_duration of {max_duration:?} reached"))
+            format!(
+                "max_duration of {} s reached",
+                self.plan.max_duration.as_secs()
+            )
         } else {
-            None
+            return false;
+        };
+        let _ = self.stop_reason.set(reason);
+        true
+    }
+
+    /// When visit `id` is meant to start: on the schedule, or now for a closed run.
+    fn intended_start(&self, id: u64) -> Instant {
+        let origin = *self.origin.get_or_init(Instant::now);
+        match self.plan.intended_offset(id) {
+            Some(offset) => origin + offset,
+            None => Instant::now(),
+        }
+    }
+
+    /// Sleep until `when`, waking now and then to notice a stop. False if the run is stopping.
+    async fn wait_until(&self, when: Instant) -> bool {
+        loop {
+            if self.must_stop() {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= when {
+                return true;
+            }
+            tokio::time::sleep((when - now).min(WAIT_SLICE)).await;
         }
     }
 }
 
-/// Run the scenario's visits against `options.target`, recording into `recorder`.
+/// Run the plan's visits against `options.target`, recording into `recorder`. `origin` is set to
+/// the moment the first visit is meant to start.
 pub async fn run(
-    scenario: &Scenario,
+    plan: Arc<RunPlan>,
     options: &RunOptions,
     recorder: Arc<Recorder>,
+    origin: Arc<OnceLock<Instant>>,
 ) -> Result<Ending, GooseError> {
-    let planner = VisitPlanner::new(scenario);
     let mut by_journey: Vec<Vec<u64>> = vec![Vec::new(); Journey::ALL.len()];
-    for (id, journey) in planner.journeys(options.visits) {
+    for (id, journey) in plan.visitors.journeys(plan.visits) {
         by_journey[journey as usize].push(id);
     }
-    let pools = pool_sizes(scenario.traffic.pool.0 as usize, &by_journey);
-    let max_duration = scenario.traffic.max_duration;
+    let pools = pool_sizes(plan.pool, &by_journey);
 
     let pool = Arc::new(Pool {
-        planner,
-        schedule: Schedule {
-            origin: OnceLock::new(),
-            spacing: scenario.traffic.rate.map(|rate| 1.0 / rate.0),
-        },
+        deadline: Instant::now() + plan.max_duration,
+        plan: plan.clone(),
+        origin,
         queues: by_journey
             .into_iter()
             .map(|visits| JourneyQueue {
@@ -121,19 +135,18 @@ pub async fn run(
             .collect(),
         env: JourneyEnv {
             recorder,
-            think_time: scenario.traffic.think_time.clone(),
+            think_time: options.think_time.clone(),
+            time_scale: plan.time_scale,
         },
-        deadline: Instant::now() + max_duration,
-        stopped: AtomicBool::new(false),
+        stop_reason: OnceLock::new(),
     });
-    let stop_reason: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
 
     let users: usize = pools.iter().sum();
     let mut attack = GooseAttack::initialize_with_config(goose_config(options, users))?
         .set_client_builder_without_cookies(
             goose::client::GooseClientBuilder::new()
                 .without_cookies()
-                .timeout(scenario.http.timeout)
+                .timeout(options.http_timeout)
                 .user_agent(concat!("surge/", env!("CARGO_PKG_VERSION"))),
         )?;
     for journey in Journey::ALL {
@@ -141,50 +154,40 @@ pub async fn run(
         if size == 0 {
             continue;
         }
-        let transaction = serve_visits(journey, pool.clone(), stop_reason.clone(), max_duration);
         attack = attack.register_scenario(
             goose::goose::Scenario::new(journey.name())
                 .set_weight(size)?
-                .register_transaction(transaction.set_name(journey.name())),
+                .register_transaction(serve_visits(journey, pool.clone()).set_name(journey.name())),
         );
     }
     if users > 0 {
         attack.execute().await?;
     }
-    Ok(match stop_reason.get() {
+    Ok(match pool.stop_reason.get() {
         Some(reason) => Ending::Stopped(reason.clone()),
         None => Ending::Completed,
     })
 }
 
 /// The transaction each pool user runs once: take visits of `journey` until none are left.
-fn serve_visits(
-    journey: Journey,
-    pool: Arc<Pool>,
-    stop_reason: Arc<OnceLock<String>>,
-    max_duration: Duration,
-) -> Transaction {
+fn serve_visits(journey: Journey, pool: Arc<Pool>) -> Transaction {
     Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let pool = pool.clone();
-        let stop_reason = stop_reason.clone();
         Box::pin(async move {
             let queue = &pool.queues[journey as usize];
-            while !pool.stopped.load(Ordering::Relaxed) {
-                if let Some(reason) = pool.stop_reason(max_duration) {
-                    pool.stopped.store(true, Ordering::Relaxed);
-                    let _ = stop_reason.set(reason);
+            let recorder = &pool.env.recorder;
+            while !pool.must_stop() {
+                let Some(id) = queue.take() else { break };
+                let intended = pool.intended_start(id);
+                if !pool.wait_until(intended).await {
                     break;
                 }
-                let Some(id) = queue.take() else { break };
-                let intended = pool.schedule.intended_start(id);
-                tokio::time::sleep_until(intended.into()).await;
-                let recorder = &pool.env.recorder;
                 recorder.visit_started(
                     Instant::now().saturating_duration_since(intended),
-                    LATE_AFTER,
+                    pool.plan.late_after,
                 );
 
-                let visit = pool.planner.visit(id);
+                let visit = pool.plan.visitors.visit(id);
                 let mut state = VisitState::new(&pool.env, &visit, intended);
                 let (reached, failure) = run_visit(user, &mut state).await;
                 let latency = Instant::now().saturating_duration_since(intended);
@@ -255,8 +258,8 @@ fn goose_config(options: &RunOptions, users: usize) -> GooseConfiguration {
     let mut config = GooseConfiguration::default();
     config.host = Some(options.target.clone());
     config.users = Some(users.max(1));
-    // Start the whole pool at once: visits wait for their own start times.
-    config.increase_rate = Some(users.max(1).to_string());
+    // Launch the whole pool within about 0.1 s: visits wait for their own start times.
+    config.increase_rate = Some((users.max(1) * 10).to_string());
     config.iterations = Some(1);
     config.no_telnet = true;
     config.no_print_metrics = true;

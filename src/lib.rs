@@ -12,6 +12,7 @@ pub mod engine;
 pub mod exchange;
 pub mod journeys;
 pub mod measure;
+pub mod monitor;
 pub mod plan;
 pub mod run;
 pub mod scenario;

@@ -2,14 +2,16 @@
 //! the visits, and write what was measured — also when the run is interrupted.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::cli::exit;
 use crate::engine::{self, Ending, RunOptions};
 use crate::exchange::{self, ExchangeConfig, RunningExchange};
 use crate::measure::Recorder;
-use crate::scenario::Scenario;
+use crate::monitor::{stdout_is_terminal, Monitor, MonitorConfig};
+use crate::plan::RunPlan;
+use crate::scenario::{format_clock, Scenario};
 use crate::summary::{RunFacts, Summary};
 
 /// What the command line asked for.
@@ -18,7 +20,10 @@ pub struct RunRequest {
     pub target: Option<String>,
     pub out: Option<PathBuf>,
     pub visits: Option<u64>,
+    pub time_scale: Option<f64>,
     pub seed: Option<u64>,
+    /// Wall time per interval of `latency.hlog` and `timeline.csv`.
+    pub interval: Duration,
     pub goose_reports: Vec<String>,
     pub quiet: bool,
 }
@@ -32,10 +37,8 @@ pub async fn run(request: RunRequest) -> u8 {
             return exit::USAGE;
         }
     };
-    if let Some(seed) = request.seed {
-        scenario.traffic.seed = seed;
-    }
-    let visits = request.visits.unwrap_or(scenario.traffic.visits.0);
+    scenario.override_with(request.visits, request.time_scale, request.seed);
+    let plan = Arc::new(RunPlan::new(&scenario));
     let target_choice = request.target.clone().or_else(|| scenario.target.clone());
     if let Some(url) = target_choice.as_deref().filter(|t| *t != "embedded") {
         if let Err(e) = reqwest::Url::parse(url) {
@@ -68,27 +71,41 @@ pub async fn run(request: RunRequest) -> u8 {
     };
 
     if !request.quiet {
-        println!(
-            "surge: {} visits of {} against {} (pool {}, seed {}) → {}",
-            visits,
-            scenario.name(),
-            target,
-            scenario.traffic.pool.0,
-            scenario.traffic.seed,
-            run_dir.display()
-        );
+        println!("{}", describe(&scenario, &plan, &target, &run_dir));
     }
 
     let recorder = Arc::new(Recorder::new());
+    let origin = Arc::new(OnceLock::new());
+    let monitor = Monitor::start(MonitorConfig {
+        run_dir: run_dir.clone(),
+        run_name: scenario.name().to_string(),
+        interval: request.interval,
+        plan: plan.clone(),
+        recorder: recorder.clone(),
+        origin: origin.clone(),
+        progress: !request.quiet && stdout_is_terminal(),
+    });
+    let monitor = match monitor {
+        Ok(monitor) => monitor,
+        Err(e) => {
+            eprintln!(
+                "error: cannot write the run's logs in {}: {e}",
+                run_dir.display()
+            );
+            return exit::RUN_ERROR;
+        }
+    };
     let started_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let clock = Instant::now();
     let options = RunOptions {
         target: target.clone(),
-        visits,
         goose_reports: request.goose_reports.clone(),
+        think_time: scenario.traffic.think_time.clone(),
+        http_timeout: scenario.http.timeout,
     };
-    let outcome = engine::run(&scenario, &options, recorder.clone()).await;
+    let outcome = engine::run(plan.clone(), &options, recorder.clone(), origin).await;
     let duration_s = clock.elapsed().as_secs_f64();
+    let monitor_result = monitor.finish().await;
 
     let (ending, mut code) = match &outcome {
         Ok(Ending::Completed) => ("completed".to_string(), exit::OK),
@@ -105,11 +122,22 @@ pub async fn run(request: RunRequest) -> u8 {
             seed: scenario.traffic.seed,
             started_at,
             duration_s,
+            completed: ending == "completed",
             ending,
-            planned: visits,
+            planned: plan.visits,
+            time_scale: plan.time_scale,
+            span_s: plan.curve.as_ref().map_or(0.0, |c| c.span()),
+            clock_start: format_clock(plan.clock_start),
+            interval_s: request.interval.as_secs_f64(),
+            late_after_ms: plan.late_after.as_secs_f64() * 1000.0,
+            pool: plan.pool as u64,
         },
         &recorder.snapshot(),
     );
+    if let Err(e) = monitor_result {
+        eprintln!("error: writing the interval log or timeline failed: {e}");
+        code = exit::RUN_ERROR;
+    }
     if let Err(e) = write_summary(&run_dir, &summary) {
         eprintln!(
             "error: cannot write summary.json in {}: {e}",
@@ -124,6 +152,39 @@ pub async fn run(request: RunRequest) -> u8 {
         running.shutdown().await;
     }
     code
+}
+
+/// The line that opens a run: what is about to happen, and where the results go.
+fn describe(scenario: &Scenario, plan: &RunPlan, target: &str, run_dir: &Path) -> String {
+    let shape = match &plan.curve {
+        Some(curve) => format!(
+            "{} of scenario time from {} at {}x ({:.0} s of wall time, peak {:.0} visits/s)",
+            format_span(curve.span()),
+            format_clock(plan.clock_start),
+            plan.time_scale,
+            curve.span() / plan.time_scale,
+            scenario.traffic.peak_wall_rate(curve)
+        ),
+        None => "each as soon as a pool user is free".to_string(),
+    };
+    format!(
+        "surge: {} visits of {} against {target}, {shape}; pool {}, seed {} → {}",
+        plan.visits,
+        scenario.name(),
+        plan.pool,
+        scenario.traffic.seed,
+        run_dir.display()
+    )
+}
+
+fn format_span(seconds: f64) -> String {
+    if seconds >= 3600.0 {
+        format!("{:.1} h", seconds / 3600.0)
+    } else if seconds >= 60.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else {
+        format!("{seconds:.0} s")
+    }
 }
 
 async fn start_embedded() -> std::io::Result<RunningExchange> {

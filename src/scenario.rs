@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::journeys::Journey;
+use crate::plan::{Arrivals, Curve};
 
 /// A whole scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -27,39 +28,208 @@ pub struct Scenario {
     pub http: Http,
 }
 
-/// How many visits, how they are spread over the journeys, and how many run at once.
+/// How many visits, when they arrive, how they are spread over the journeys, and how many run at once.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Traffic {
-    /// Total visits to run; each one is a new visitor.
-    pub visits: Positive,
-    /// The most visits in flight at once (the pool of Goose users).
-    #[serde(default = "default_pool")]
-    pub pool: Positive,
-    /// Seed for households and choices: the same seed gives the same visitors, visit by visit.
+    /// Total visits to run; each one is a new visitor. May be left out when the curve's rates are
+    /// absolute (visits per second): the area under the curve is then the number of visits.
+    #[serde(default)]
+    pub visits: Option<Positive>,
+    /// Real-world length of a flat arrival curve (instead of `profile` or `stages`).
+    #[serde(default, with = "duration_option")]
+    pub span: Option<std::time::Duration>,
+    /// Arrival rate at points of the scenario's clock, linear between them.
+    #[serde(default)]
+    pub profile: Option<Vec<ProfilePoint>>,
+    /// Arrival rate as stages, each ramping linearly from the rate before to its own.
+    #[serde(default)]
+    pub stages: Option<Vec<StageSpec>>,
+    /// Rate the first stage ramps from.
+    #[serde(default)]
+    pub start_rate: Share,
+    /// Run the curve this many times faster than real time; think times shrink by the same factor.
+    #[serde(default = "default_time_scale")]
+    pub time_scale: PositiveFloat,
+    /// How arrivals are spaced: `"poisson"` (default) or `"uniform"`.
+    #[serde(default)]
+    pub arrivals: Arrivals,
+    /// The most visits in flight at once (the pool of Goose users). Default: derived from the curve.
+    #[serde(default)]
+    pub pool: Option<Positive>,
+    /// Seed for arrivals, households and choices: the same seed gives the same visits, visit by visit.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Arrivals per second, evenly spaced. Absent: each visit starts as soon as a pool slot is free.
-    #[serde(default)]
-    pub rate: Option<PositiveFloat>,
     /// Share of visits per journey (relative weights; they need not sum to 1).
     pub mix: Mix,
-    /// Pause between a visit's steps, as a person reads the page.
+    /// Pause between a visit's steps, as a person reads the page (real-world time).
     #[serde(default)]
     pub think_time: ThinkTime,
-    /// Hard limit on the run's wall time; visits not started by then are reported as not started.
-    #[serde(default = "default_max_duration", with = "humantime_serde_compat")]
-    pub max_duration: std::time::Duration,
+    /// A visit starting later than this (wall time) after its intended start is late; the run's
+    /// generator is valid only while the lateness p99 stays within it.
+    #[serde(default = "default_late_after", with = "duration")]
+    pub late_after: std::time::Duration,
+    /// Hard limit on the run's wall time. Default: the scaled curve plus 5 minutes, or 10 minutes.
+    #[serde(default, with = "duration_option")]
+    pub max_duration: Option<std::time::Duration>,
 }
 
-fn default_pool() -> Positive {
-    Positive(32)
+impl Traffic {
+    /// The arrival curve in seconds of scenario time, or `None` for a closed run (each visit starts
+    /// as soon as a pool user is free). Errors name the key at fault.
+    pub fn curve(&self) -> Result<Option<Curve>, (&'static str, String)> {
+        if let Some(span) = self.span {
+            return Curve::flat(span.as_secs_f64())
+                .map(Some)
+                .ok_or(("span", "must be longer than 0".into()));
+        }
+        if let Some(profile) = &self.profile {
+            let Some(first) = profile.first() else {
+                return Err(("profile", "needs at least two points".into()));
+            };
+            let points = profile
+                .iter()
+                .map(|p| (p.at.0 - first.at.0, p.rate.0))
+                .collect();
+            return Curve::new(points).map(Some).ok_or((
+                "profile",
+                "needs at least two points, times that strictly increase, and a rate above 0 somewhere"
+                    .into(),
+            ));
+        }
+        if let Some(stages) = &self.stages {
+            let mut points = vec![(0.0, self.start_rate.0)];
+            let mut clock = 0.0;
+            for stage in stages {
+                clock += stage.duration.as_secs_f64();
+                points.push((clock, stage.rate.0));
+            }
+            return Curve::new(points).map(Some).ok_or((
+                "stages",
+                "needs at least one stage, every duration above 0, and a rate above 0 somewhere"
+                    .into(),
+            ));
+        }
+        Ok(None)
+    }
+
+    /// Seconds since midnight at which the curve starts (a profile's first point, otherwise 0).
+    pub fn clock_start(&self) -> f64 {
+        self.profile
+            .as_ref()
+            .and_then(|p| p.first())
+            .map_or(0.0, |p| p.at.0)
+    }
+
+    /// Visits to run: `visits`, or the area under a curve of absolute rates.
+    pub fn visit_count(&self, curve: Option<&Curve>) -> u64 {
+        match (self.visits, curve) {
+            (Some(visits), _) => visits.0,
+            (None, Some(curve)) => curve.area().round().max(1.0) as u64,
+            (None, None) => 1,
+        }
+    }
+
+    /// Visits per wall-clock second at the curve's peak.
+    pub fn peak_wall_rate(&self, curve: &Curve) -> f64 {
+        let visits = self.visit_count(Some(curve)) as f64;
+        curve.peak() / curve.area() * visits * self.time_scale.0
+    }
+
+    /// The pool: `pool`, or enough users for the peak if each visit lasts its (scaled) think times
+    /// plus one second of responses, with room to spare; 32 for a closed run.
+    pub fn pool_size(&self, curve: Option<&Curve>) -> u64 {
+        if let Some(pool) = self.pool {
+            return pool.0;
+        }
+        let Some(curve) = curve else { return 32 };
+        let think = (self.think_time.min_ms + self.think_time.max_ms) as f64 / 2.0 / 1000.0;
+        let visit_seconds = THINKS_PER_VISIT * think / self.time_scale.0 + 1.0;
+        let wanted = 2.0 * self.peak_wall_rate(curve) * visit_seconds;
+        (wanted.ceil() as u64).clamp(16, 20_000)
+    }
+
+    /// The run's wall-time limit.
+    pub fn max_duration(&self, curve: Option<&Curve>) -> std::time::Duration {
+        self.max_duration.unwrap_or_else(|| match curve {
+            Some(curve) => {
+                std::time::Duration::from_secs_f64(curve.span() / self.time_scale.0 + 300.0)
+            }
+            None => std::time::Duration::from_secs(600),
+        })
+    }
+}
+
+/// Pauses in the deepest journey (between its six steps).
+const THINKS_PER_VISIT: f64 = 5.0;
+
+/// One point of a clock profile: `{ at = "08:00", rate = 12 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePoint {
+    pub at: ClockTime,
+    pub rate: Share,
+}
+
+/// One stage: `{ duration = "30s", rate = 50 }` ramps from the previous rate to `rate` over `duration`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    #[serde(with = "duration")]
+    pub duration: std::time::Duration,
+    pub rate: Share,
+}
+
+/// A time of day, `"HH:MM"` or `"HH:MM:SS"` (up to `"24:00"`), as seconds since midnight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClockTime(pub f64);
+
+impl<'de> Deserialize<'de> for ClockTime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_clock(&text)
+            .map(ClockTime)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parse `"08:30"` or `"08:30:15"` into seconds since midnight.
+pub fn parse_clock(text: &str) -> Result<f64, String> {
+    let bad = || format!("`{text}` is not a time of day; write \"HH:MM\" or \"HH:MM:SS\"");
+    let parts: Vec<&str> = text.trim().split(':').collect();
+    if !(2..=3).contains(&parts.len()) {
+        return Err(bad());
+    }
+    let numbers: Vec<u32> = parts
+        .iter()
+        .map(|p| p.parse::<u32>().map_err(|_| bad()))
+        .collect::<Result<_, _>>()?;
+    let (h, m, s) = (numbers[0], numbers[1], numbers.get(2).copied().unwrap_or(0));
+    if m >= 60 || s >= 60 || h > 24 || (h == 24 && (m, s) != (0, 0)) {
+        return Err(bad());
+    }
+    Ok(f64::from(h * 3600 + m * 60 + s))
+}
+
+/// Write seconds since midnight as `HH:MM:SS`.
+pub fn format_clock(seconds: f64) -> String {
+    let total = seconds.max(0.0).round() as u64;
+    format!(
+        "{:02}:{:02}:{:02}",
+        total / 3600,
+        total / 60 % 60,
+        total % 60
+    )
+}
+
+fn default_time_scale() -> PositiveFloat {
+    PositiveFloat(1.0)
 }
 fn default_seed() -> u64 {
     2013
 }
-fn default_max_duration() -> std::time::Duration {
-    std::time::Duration::from_secs(600)
+fn default_late_after() -> std::time::Duration {
+    std::time::Duration::from_millis(100)
 }
 
 /// Relative share of visits for each journey.
@@ -155,7 +325,7 @@ fn default_pages() -> Positive {
 #[serde(deny_unknown_fields)]
 pub struct Http {
     /// Per-request timeout; a request that takes longer fails with status class `timeout`.
-    #[serde(default = "default_timeout", with = "humantime_serde_compat")]
+    #[serde(default = "default_timeout", with = "duration")]
     pub timeout: std::time::Duration,
 }
 
@@ -214,13 +384,23 @@ impl<'de> Deserialize<'de> for Share {
 }
 
 /// Durations are written as `"30s"`, `"500ms"`, `"10m"`, `"1h"`.
-mod humantime_serde_compat {
+mod duration {
     use serde::Deserialize;
     use std::time::Duration;
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
         super::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+mod duration_option {
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        super::duration::deserialize(d).map(Some)
     }
 }
 
@@ -307,6 +487,31 @@ impl Scenario {
             location: find_key(text, key),
             message: format!("{key}: {message}"),
         };
+        let traffic = &self.traffic;
+        let shapes = [
+            ("span", traffic.span.is_some()),
+            ("profile", traffic.profile.is_some()),
+            ("stages", traffic.stages.is_some()),
+        ];
+        let given: Vec<&str> = shapes.iter().filter(|s| s.1).map(|s| s.0).collect();
+        if given.len() > 1 {
+            return Err(fail(
+                given[1],
+                format!(
+                    "give the arrival curve one way: {} and {} are both set",
+                    given[0], given[1]
+                ),
+            ));
+        }
+        let curve = traffic
+            .curve()
+            .map_err(|(key, message)| fail(key, message))?;
+        if curve.is_none() && traffic.visits.is_none() {
+            return Err(fail(
+                "traffic",
+                "traffic.visits is required when there is no arrival curve (span, profile or stages)".into(),
+            ));
+        }
         if self.traffic.mix.weights().iter().sum::<f64>() <= 0.0 {
             return Err(fail(
                 "mix",
@@ -371,6 +576,24 @@ impl Scenario {
         Ok(())
     }
 
+    /// Apply command-line overrides, checking them as the file's values are checked.
+    pub fn override_with(
+        &mut self,
+        visits: Option<u64>,
+        time_scale: Option<f64>,
+        seed: Option<u64>,
+    ) {
+        if let Some(visits) = visits {
+            self.traffic.visits = Some(Positive(visits.max(1)));
+        }
+        if let Some(scale) = time_scale {
+            self.traffic.time_scale = PositiveFloat(scale);
+        }
+        if let Some(seed) = seed {
+            self.traffic.seed = seed;
+        }
+    }
+
     /// The scenario's name (the file stem unless the file says otherwise).
     pub fn name(&self) -> &str {
         self.name.as_deref().unwrap_or("scenario")
@@ -413,8 +636,13 @@ mod tests {
     fn minimal_file_gets_defaults_and_name_from_stem() {
         let scenario = parse(MINIMAL).unwrap();
         assert_eq!(scenario.name(), "test");
-        assert_eq!(scenario.traffic.visits, Positive(10));
-        assert_eq!(scenario.traffic.pool, Positive(32));
+        assert_eq!(scenario.traffic.visits, Some(Positive(10)));
+        assert_eq!(scenario.traffic.pool_size(None), 32);
+        assert_eq!(
+            scenario.traffic.curve().unwrap(),
+            None,
+            "no curve: a closed run"
+        );
         assert_eq!(scenario.traffic.seed, 2013);
         assert_eq!(scenario.traffic.mix.share_of(Journey::Browse), 1.0);
     }
@@ -454,6 +682,76 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.location.map(|l| l.0), Some(3));
         assert!(err.message.contains("duration"), "{err}");
+    }
+
+    #[test]
+    fn profile_on_the_clock_makes_a_curve() {
+        let scenario = parse(
+            "[traffic]\nvisits = 1000\ntime_scale = 60\nprofile = [{at = \"06:00\", rate = 1}, \
+             {at = \"08:00\", rate = 5}, {at = \"12:00\", rate = 5}]\n[traffic.mix]\nbrowse = 1\n",
+        )
+        .unwrap();
+        let traffic = &scenario.traffic;
+        let curve = traffic.curve().unwrap().unwrap();
+        assert_eq!(curve.span(), 6.0 * 3600.0);
+        assert_eq!(traffic.clock_start(), 6.0 * 3600.0);
+        // 1000 visits over 6 h at 60x: area 21,600 + 72,000: peak 1000·5/93,600 per second, times 60.
+        assert!((traffic.peak_wall_rate(&curve) - 1000.0 * 5.0 / 93_600.0 * 60.0).abs() < 1e-6);
+        assert_eq!(traffic.max_duration(Some(&curve)).as_secs(), 360 + 300);
+    }
+
+    #[test]
+    fn stages_with_absolute_rates_give_the_visit_count() {
+        let scenario = parse(
+            "[traffic]\nstages = [{duration = \"10s\", rate = 20}, {duration = \"20s\", rate = 20}]\n\
+             [traffic.mix]\nbrowse = 1\n",
+        )
+        .unwrap();
+        let curve = scenario.traffic.curve().unwrap().unwrap();
+        // Ramp 0→20 over 10 s (100 visits), then hold 20/s for 20 s (400 visits).
+        assert_eq!(scenario.traffic.visit_count(Some(&curve)), 500);
+    }
+
+    #[test]
+    fn two_curve_shapes_are_refused() {
+        let err = parse(
+            "[traffic]\nvisits = 5\nspan = \"1m\"\nstages = [{duration = \"10s\", rate = 1}]\n\
+             [traffic.mix]\nbrowse = 1\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.location.map(|l| l.0), Some(4), "{err}");
+        assert!(err.message.starts_with("stages:"), "{err}");
+    }
+
+    #[test]
+    fn backwards_profile_and_bad_clock_are_refused() {
+        let backwards = parse(
+            "[traffic]\nvisits = 5\nprofile = [{at = \"09:00\", rate = 1}, {at = \"08:00\", rate = 1}]\n\
+             [traffic.mix]\nbrowse = 1\n",
+        )
+        .unwrap_err();
+        assert_eq!(backwards.location.map(|l| l.0), Some(3), "{backwards}");
+        let clock = parse(
+            "[traffic]\nvisits = 5\nprofile = [{at = \"8am\", rate = 1}, {at = \"09:00\", rate = 1}]\n\
+             [traffic.mix]\nbrowse = 1\n",
+        )
+        .unwrap_err();
+        assert!(clock.message.contains("time of day"), "{clock}");
+        assert_eq!(clock.location.map(|l| l.0), Some(3));
+    }
+
+    #[test]
+    fn visits_are_required_without_a_curve() {
+        let err = parse("[traffic]\npool = 3\n[traffic.mix]\nbrowse = 1\n").unwrap_err();
+        assert!(err.message.contains("visits"), "{err}");
+    }
+
+    #[test]
+    fn clock_times_parse_and_print() {
+        assert_eq!(parse_clock("08:30").unwrap(), 30_600.0);
+        assert_eq!(parse_clock("24:00").unwrap(), 86_400.0);
+        assert!(parse_clock("25:00").is_err());
+        assert_eq!(format_clock(30_615.0), "08:30:15");
     }
 
     #[test]

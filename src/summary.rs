@@ -22,7 +22,17 @@ pub struct Summary {
     pub duration_s: f64,
     /// `"completed"`, or why the run stopped early.
     pub ending: String,
+    /// Scenario seconds per wall second.
+    pub time_scale: f64,
+    /// Real-world length of the arrival curve in seconds (0 for a closed run).
+    pub span_s: f64,
+    /// Scenario clock at the curve's start, `HH:MM:SS`.
+    pub clock_start: String,
+    /// Seconds of wall time per row of `timeline.csv` and per histogram of `latency.hlog`.
+    pub interval_s: f64,
     pub visits: Visits,
+    /// Whether the load generator delivered the load it was asked for.
+    pub generator: Generator,
     pub steps: BTreeMap<String, StepSummary>,
     /// Whole visits, from intended start to outcome.
     pub visit_latency: Latency,
@@ -37,6 +47,17 @@ pub struct Visits {
     pub completed: u64,
     pub late: u64,
     pub lateness_p99_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Generator {
+    pub valid: bool,
+    /// Why not, when not valid; empty when valid.
+    pub reason: String,
+    /// The limit on lateness p99 (`traffic.late_after`), in ms.
+    pub late_after_ms: f64,
+    pub pool: u64,
+    pub max_in_flight: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,7 +100,14 @@ pub struct RunFacts {
     pub started_at: String,
     pub duration_s: f64,
     pub ending: String,
+    pub completed: bool,
     pub planned: u64,
+    pub time_scale: f64,
+    pub span_s: f64,
+    pub clock_start: String,
+    pub interval_s: f64,
+    pub late_after_ms: f64,
+    pub pool: u64,
 }
 
 impl Summary {
@@ -111,6 +139,8 @@ impl Summary {
                 (s.step.name().to_string(), summary)
             })
             .collect();
+        let lateness_p99_ms = percentile_ms(&snap.lateness, 99.0);
+        let generator = judge_generator(&facts, snap, lateness_p99_ms);
         Summary {
             format_version: FORMAT_VERSION,
             surge_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -120,13 +150,18 @@ impl Summary {
             started_at: facts.started_at,
             duration_s: facts.duration_s,
             ending: facts.ending,
+            time_scale: facts.time_scale,
+            span_s: facts.span_s,
+            clock_start: facts.clock_start,
+            interval_s: facts.interval_s,
             visits: Visits {
                 planned: facts.planned,
                 started: snap.visits_started,
                 completed: snap.visits_completed,
                 late: snap.visits_late,
-                lateness_p99_ms: percentile_ms(&snap.lateness, 99.0),
+                lateness_p99_ms,
             },
+            generator,
             steps,
             visit_latency: Latency {
                 count: snap.visit_latency.len(),
@@ -162,13 +197,18 @@ impl Summary {
         );
         let _ = writeln!(
             out,
-            "visits: {} planned, {} started, {} completed, {} late (lateness p99 {:.1} ms)\n",
+            "visits: {} planned, {} started, {} completed, {} late (lateness p99 {:.1} ms)",
             self.visits.planned,
             self.visits.started,
             self.visits.completed,
             self.visits.late,
             self.visits.lateness_p99_ms
         );
+        if self.generator.valid {
+            let _ = writeln!(out, "generator: valid\n");
+        } else {
+            let _ = writeln!(out, "generator: NOT VALID — {}\n", self.generator.reason);
+        }
         let _ = writeln!(
             out,
             "{:<12} {:>9} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9}",
@@ -226,6 +266,35 @@ impl Summary {
     }
 }
 
+/// A load test that could not deliver its load must not pass: not every visit started, or they
+/// started too late.
+fn judge_generator(facts: &RunFacts, snap: &Snapshot, lateness_p99_ms: f64) -> Generator {
+    let reason = if !facts.completed {
+        format!("the run did not complete ({})", facts.ending)
+    } else if snap.visits_started < facts.planned {
+        format!(
+            "{} of {} visits started",
+            snap.visits_started, facts.planned
+        )
+    } else if lateness_p99_ms > facts.late_after_ms {
+        format!(
+            "visits started late: lateness p99 {lateness_p99_ms:.1} ms is above late_after {:.1} ms \
+             ({} of {} visits late; peak {} in flight for a pool of {}): raise traffic.pool, \
+             or lower time_scale",
+            facts.late_after_ms, snap.visits_late, snap.visits_started, snap.max_in_flight, facts.pool
+        )
+    } else {
+        String::new()
+    };
+    Generator {
+        valid: reason.is_empty(),
+        reason,
+        late_after_ms: facts.late_after_ms,
+        pool: facts.pool,
+        max_in_flight: snap.max_in_flight,
+    }
+}
+
 fn percentile_ms(histogram: &Histogram<u64>, percentile: f64) -> f64 {
     if histogram.is_empty() {
         return 0.0;
@@ -234,8 +303,7 @@ fn percentile_ms(histogram: &Histogram<u64>, percentile: f64) -> f64 {
 }
 
 fn micros_to_ms(micros: u64) -> f64 {
-    // Three decimals: microsecond resolution, without float noise in the JSON.
-    (micros as f64 / 1000.0 * 1000.0).round() / 1000.0
+    micros as f64 / 1000.0
 }
 
 #[cfg(test)]
@@ -252,7 +320,14 @@ mod tests {
             started_at: "2026-11-27T00:00:00Z".into(),
             duration_s: 1.0,
             ending: "completed".into(),
+            completed: true,
             planned: 2,
+            time_scale: 1.0,
+            span_s: 0.0,
+            clock_start: "00:00:00".into(),
+            interval_s: 1.0,
+            late_after_ms: 100.0,
+            pool: 4,
         }
     }
 
@@ -303,5 +378,33 @@ mod tests {
             );
         }
         assert!(summary.to_text().contains("browse"));
+        // One visit finished but none started: the generator did not deliver the plan.
+        assert_eq!(json["generator"]["valid"], false);
+    }
+
+    #[test]
+    fn late_visits_make_the_generator_invalid() {
+        let recorder = Recorder::new();
+        for late_ms in [0, 0, 250] {
+            recorder.visit_started(Duration::from_millis(late_ms), Duration::from_millis(100));
+        }
+        let mut facts = facts();
+        facts.planned = 3;
+        let summary = Summary::new(facts, &recorder.snapshot());
+        assert!(!summary.generator.valid);
+        assert!(
+            summary.generator.reason.contains("late"),
+            "{}",
+            summary.generator.reason
+        );
+        assert_eq!(summary.visits.late, 1);
+
+        let on_time = Recorder::new();
+        for _ in 0..3 {
+            on_time.visit_started(Duration::from_millis(2), Duration::from_millis(100));
+        }
+        let mut facts = self::facts();
+        facts.planned = 3;
+        assert!(Summary::new(facts, &on_time.snapshot()).generator.valid);
     }
 }

@@ -70,7 +70,9 @@ impl Journey {
 /// What every visit of a run shares.
 pub struct JourneyEnv {
     pub recorder: Arc<Recorder>,
+    /// Real-world think times; divided by `time_scale` when slept.
     pub think_time: ThinkTime,
+    pub time_scale: f64,
 }
 
 /// One visit in progress.
@@ -111,7 +113,10 @@ impl<'a> VisitState<'a> {
             return;
         }
         let pause = self.think_rng.random_range(min_ms..=max_ms);
-        tokio::time::sleep(Duration::from_millis(pause)).await;
+        tokio::time::sleep(Duration::from_secs_f64(
+            pause as f64 / 1000.0 / self.run.time_scale,
+        ))
+        .await;
     }
 }
 

@@ -3,6 +3,11 @@
 //!
 //! One `Recorder` is shared by every pool user. Histograms sit behind a mutex each: a record costs
 //! nanoseconds against tens of microseconds of Goose work per request, so the lock is never the limit.
+//! Every value goes into the run's total and into the current interval; [`Recorder::take_interval`]
+//! hands the interval to the writers of `latency.hlog` and `timeline.csv` and starts the next one.
+
+pub mod hlog;
+pub mod timeline;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -114,8 +119,37 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HIGHEST_MICROS, 3).expect("static histogram bounds are valid")
 }
 
+/// A latency distribution for the whole run and for the interval in progress.
+struct Latencies(Mutex<(Histogram<u64>, Histogram<u64>)>);
+
+impl Latencies {
+    fn new() -> Self {
+        Self(Mutex::new((new_histogram(), new_histogram())))
+    }
+
+    fn record(&self, latency: Duration) {
+        let micros = (latency.as_micros() as u64).clamp(1, HIGHEST_MICROS);
+        let mut both = lock(&self.0);
+        // In range by the clamp above, so recording cannot fail.
+        let _ = both.0.record(micros);
+        let _ = both.1.record(micros);
+    }
+
+    fn total(&self) -> Histogram<u64> {
+        lock(&self.0).0.clone()
+    }
+
+    /// The interval's histogram; the next interval starts empty.
+    fn take_interval(&self) -> Histogram<u64> {
+        let mut both = lock(&self.0);
+        let interval = both.1.clone();
+        both.1.reset();
+        interval
+    }
+}
+
 struct StepStats {
-    latency: Mutex<Histogram<u64>>,
+    latency: Latencies,
     requests: AtomicU64,
     failures: AtomicU64,
     outcomes: [AtomicU64; 6],
@@ -124,12 +158,40 @@ struct StepStats {
 impl StepStats {
     fn new() -> Self {
         Self {
-            latency: Mutex::new(new_histogram()),
+            latency: Latencies::new(),
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             outcomes: Default::default(),
         }
     }
+}
+
+/// Counts since the last interval was taken.
+#[derive(Default)]
+struct IntervalCounts {
+    started: AtomicU64,
+    completed: AtomicU64,
+    requests: AtomicU64,
+    failures: AtomicU64,
+    outcomes: [AtomicU64; 6],
+    funnel: [AtomicU64; 7],
+}
+
+/// One interval's measurements, for the interval log and the timeline.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    /// Latency per step, then whole visits (`visit`), in that order.
+    pub latencies: Vec<(&'static str, Histogram<u64>)>,
+    pub started: u64,
+    pub completed: u64,
+    pub requests: u64,
+    pub failures: u64,
+    /// Requests by outcome class, in `OUTCOME_CLASSES` order.
+    pub outcomes: [u64; 6],
+    /// Visits that finished in the interval having reached each funnel stage.
+    pub funnel: [u64; 7],
+    /// Visits in flight when the interval was taken.
+    pub in_flight: u64,
 }
 
 /// Distinct failure reasons kept per run; more are folded into one "other" row.
@@ -138,13 +200,15 @@ const MAX_REASONS: usize = 200;
 /// Collects every measurement of a run. Shared by all pool users.
 pub struct Recorder {
     steps: Vec<StepStats>,
-    visit_latency: Mutex<Histogram<u64>>,
+    visit_latency: Latencies,
     lateness: Mutex<Histogram<u64>>,
     funnel: [AtomicU64; 7],
     visits_started: AtomicU64,
     visits_completed: AtomicU64,
     visits_late: AtomicU64,
+    max_in_flight: AtomicU64,
     reasons: Mutex<BTreeMap<(Step, String), FailureReason>>,
+    interval: IntervalCounts,
 }
 
 /// How often one failure reason occurred, with the first visits it hit (to reproduce them).
@@ -167,13 +231,15 @@ impl Recorder {
     pub fn new() -> Self {
         Self {
             steps: Step::ALL.iter().map(|_| StepStats::new()).collect(),
-            visit_latency: Mutex::new(new_histogram()),
+            visit_latency: Latencies::new(),
             lateness: Mutex::new(new_histogram()),
             funnel: Default::default(),
             visits_started: AtomicU64::new(0),
             visits_completed: AtomicU64::new(0),
             visits_late: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
             reasons: Mutex::new(BTreeMap::new()),
+            interval: IntervalCounts::default(),
         }
     }
 
@@ -181,12 +247,16 @@ impl Recorder {
     /// verdict (status *and* body as expected).
     pub fn request(&self, step: Step, latency: Duration, outcome: Outcome, ok: bool) {
         let stats = &self.steps[step as usize];
+        let class = outcome.class_index();
         stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.interval.requests.fetch_add(1, Ordering::Relaxed);
         if !ok {
             stats.failures.fetch_add(1, Ordering::Relaxed);
+            self.interval.failures.fetch_add(1, Ordering::Relaxed);
         }
-        stats.outcomes[outcome.class_index()].fetch_add(1, Ordering::Relaxed);
-        record(&stats.latency, latency);
+        stats.outcomes[class].fetch_add(1, Ordering::Relaxed);
+        self.interval.outcomes[class].fetch_add(1, Ordering::Relaxed);
+        stats.latency.record(latency);
     }
 
     /// A visit failed at `step` for `reason` (a short, low-cardinality text).
@@ -207,19 +277,58 @@ impl Recorder {
 
     /// A visit started `late` after its intended start (zero when on time).
     pub fn visit_started(&self, late: Duration, late_threshold: Duration) {
-        self.visits_started.fetch_add(1, Ordering::Relaxed);
+        let started = self.visits_started.fetch_add(1, Ordering::Relaxed) + 1;
+        self.interval.started.fetch_add(1, Ordering::Relaxed);
+        let in_flight = started.saturating_sub(self.visits_completed.load(Ordering::Relaxed));
+        self.max_in_flight.fetch_max(in_flight, Ordering::Relaxed);
         if late > late_threshold {
             self.visits_late.fetch_add(1, Ordering::Relaxed);
         }
-        record(&self.lateness, late);
+        let micros = (late.as_micros() as u64).clamp(1, HIGHEST_MICROS);
+        let _ = lock(&self.lateness).record(micros);
     }
 
     /// A visit ended (success or not) after `latency` from its intended start, having reached `stage`.
     pub fn visit_finished(&self, latency: Duration, reached: Stage) {
         self.visits_completed.fetch_add(1, Ordering::Relaxed);
-        record(&self.visit_latency, latency);
+        self.interval.completed.fetch_add(1, Ordering::Relaxed);
+        self.visit_latency.record(latency);
         for stage in Stage::ALL.iter().filter(|s| **s <= reached) {
             self.funnel[*stage as usize].fetch_add(1, Ordering::Relaxed);
+            self.interval.funnel[*stage as usize].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Visits started and not yet finished.
+    pub fn in_flight(&self) -> u64 {
+        let completed = self.visits_completed.load(Ordering::Relaxed);
+        self.visits_started
+            .load(Ordering::Relaxed)
+            .saturating_sub(completed)
+    }
+
+    /// Everything measured since the last call, and start the next interval.
+    pub fn take_interval(&self) -> Interval {
+        let take = |counter: &AtomicU64| counter.swap(0, Ordering::Relaxed);
+        let mut latencies: Vec<(&'static str, Histogram<u64>)> = Step::ALL
+            .iter()
+            .map(|step| {
+                (
+                    step.name(),
+                    self.steps[*step as usize].latency.take_interval(),
+                )
+            })
+            .collect();
+        latencies.push(("visit", self.visit_latency.take_interval()));
+        Interval {
+            latencies,
+            started: take(&self.interval.started),
+            completed: take(&self.interval.completed),
+            requests: take(&self.interval.requests),
+            failures: take(&self.interval.failures),
+            outcomes: std::array::from_fn(|i| take(&self.interval.outcomes[i])),
+            funnel: std::array::from_fn(|i| take(&self.interval.funnel[i])),
+            in_flight: self.in_flight(),
         }
     }
 
@@ -237,16 +346,17 @@ impl Recorder {
                         outcomes: std::array::from_fn(|i| {
                             stats.outcomes[i].load(Ordering::Relaxed)
                         }),
-                        latency: lock(&stats.latency).clone(),
+                        latency: stats.latency.total(),
                     }
                 })
                 .collect(),
-            visit_latency: lock(&self.visit_latency).clone(),
+            visit_latency: self.visit_latency.total(),
             lateness: lock(&self.lateness).clone(),
             funnel: std::array::from_fn(|i| self.funnel[i].load(Ordering::Relaxed)),
             visits_started: self.visits_started.load(Ordering::Relaxed),
             visits_completed: self.visits_completed.load(Ordering::Relaxed),
             visits_late: self.visits_late.load(Ordering::Relaxed),
+            max_in_flight: self.max_in_flight.load(Ordering::Relaxed),
             reasons: lock(&self.reasons).clone(),
         }
     }
@@ -262,6 +372,7 @@ pub struct Snapshot {
     pub visits_started: u64,
     pub visits_completed: u64,
     pub visits_late: u64,
+    pub max_in_flight: u64,
     pub reasons: BTreeMap<(Step, String), FailureReason>,
 }
 
@@ -278,12 +389,6 @@ impl Snapshot {
     pub fn funnel(&self, stage: Stage) -> u64 {
         self.funnel[stage as usize]
     }
-}
-
-fn record(histogram: &Mutex<Histogram<u64>>, latency: Duration) {
-    let micros = (latency.as_micros() as u64).clamp(1, HIGHEST_MICROS);
-    // In range by the clamp above, so recording cannot fail.
-    let _ = lock(histogram).record(micros);
 }
 
 /// A poisoned lock only means another user panicked mid-record; the counts are still usable.
@@ -346,5 +451,55 @@ mod tests {
         let reason = &snap.reasons[&(Step::Redirect, "insurer answered 404".to_string())];
         assert_eq!(reason.count, 20);
         assert_eq!(reason.visits, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn intervals_partition_the_totals() {
+        let recorder = Recorder::new();
+        recorder.visit_started(Duration::ZERO, Duration::from_millis(100));
+        recorder.request(
+            Step::Browse,
+            Duration::from_millis(3),
+            Outcome::Status(200),
+            true,
+        );
+        let first = recorder.take_interval();
+        recorder.request(
+            Step::Browse,
+            Duration::from_millis(7),
+            Outcome::Status(500),
+            false,
+        );
+        recorder.visit_finished(Duration::from_millis(12), Stage::Browsed);
+        let second = recorder.take_interval();
+        let empty = recorder.take_interval();
+
+        assert_eq!(
+            (
+                first.started,
+                first.requests,
+                first.failures,
+                first.in_flight
+            ),
+            (1, 1, 0, 1)
+        );
+        assert_eq!(
+            (second.completed, second.requests, second.failures),
+            (1, 1, 1)
+        );
+        assert_eq!(second.outcomes[3], 1);
+        assert_eq!(second.funnel[Stage::Browsed as usize], 1);
+        assert_eq!((empty.requests, empty.in_flight), (0, 0));
+        let browse = |i: &Interval| i.latencies[0].1.len();
+        assert_eq!((browse(&first), browse(&second), browse(&empty)), (1, 1, 0));
+        assert_eq!(second.latencies.last().unwrap().0, "visit");
+
+        let snap = recorder.snapshot();
+        assert_eq!(
+            snap.steps[Step::Browse as usize].latency.len(),
+            2,
+            "totals keep everything"
+        );
+        assert_eq!(snap.max_in_flight, 1);
     }
 }

@@ -1,0 +1,154 @@
+//! While a run goes: every interval, take what was measured and write it to `latency.hlog` and
+//! `timeline.csv`, and redraw the progress line. The files grow by a few kilobytes an interval and
+//! memory not at all, whatever the run's length.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::serialization::V2DeflateSerializer;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::measure::timeline::TimelineWriter;
+use crate::measure::{hlog, timeline, Interval, Recorder};
+use crate::plan::RunPlan;
+use crate::scenario::format_clock;
+
+pub struct MonitorConfig {
+    pub run_dir: PathBuf,
+    pub run_name: String,
+    pub interval: Duration,
+    pub plan: Arc<RunPlan>,
+    pub recorder: Arc<Recorder>,
+    /// When the first visit was meant to start: the scenario clock's zero.
+    pub origin: Arc<OnceLock<Instant>>,
+    /// Draw the live progress line (a terminal, not `--quiet`).
+    pub progress: bool,
+}
+
+/// A running monitor; `finish` writes the last interval and closes the files.
+pub struct Monitor {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Monitor {
+    /// Create the files (so a bad run directory fails before any traffic) and start writing.
+    pub fn start(config: MonitorConfig) -> std::io::Result<Monitor> {
+        let hlog_file = std::fs::File::create(config.run_dir.join(hlog::FILE_NAME))?;
+        let timeline = TimelineWriter::create(&config.run_dir.join(timeline::FILE_NAME))?;
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run(config, hlog_file, timeline, stopped));
+        Ok(Monitor { stop, task })
+    }
+
+    pub async fn finish(self) -> std::io::Result<()> {
+        let _ = self.stop.send(true);
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Whether stdout is a terminal someone is watching.
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+async fn run(
+    config: MonitorConfig,
+    mut hlog_file: std::fs::File,
+    mut timeline: TimelineWriter,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let mut serializer = V2DeflateSerializer::new();
+    let started_wall = SystemTime::now();
+    let started = Instant::now();
+    let mut log = hlog::begin(
+        &mut hlog_file,
+        &mut serializer,
+        &config.run_name,
+        started_wall,
+    )?;
+    let progress = progress_bar(&config);
+
+    let mut ticker = tokio::time::interval(config.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    let mut interval_start = started;
+    loop {
+        let last = tokio::select! {
+            _ = ticker.tick() => false,
+            _ = stopped.changed() => true,
+        };
+        let now = Instant::now();
+        let interval = config.recorder.take_interval();
+        hlog::write_interval(
+            &mut log,
+            &interval,
+            interval_start - started,
+            now - interval_start,
+        )?;
+        let origin = config.origin.get().copied();
+        let clock = origin.map_or(String::new(), |o| {
+            format_clock(config.plan.clock_at(now.saturating_duration_since(o)))
+        });
+        let intended = origin.and_then(|o| {
+            config.plan.intended_between(
+                interval_start.saturating_duration_since(o),
+                now.saturating_duration_since(o),
+            )
+        });
+        timeline.write(now - started, &clock, intended, &interval)?;
+        show_progress(&progress, &config, &clock, &interval, now - interval_start);
+        interval_start = now;
+        if last {
+            break;
+        }
+    }
+    progress.finish_and_clear();
+    Ok(())
+}
+
+fn progress_bar(config: &MonitorConfig) -> ProgressBar {
+    let target = if config.progress {
+        ProgressDrawTarget::stdout()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(config.plan.visits), target);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:24} {pos}/{len} visits started  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn show_progress(
+    bar: &ProgressBar,
+    config: &MonitorConfig,
+    clock: &str,
+    interval: &Interval,
+    length: Duration,
+) {
+    let snapshot_started = bar.position() + interval.started;
+    bar.set_position(snapshot_started);
+    let rate = interval.started as f64 / length.as_secs_f64().max(1e-3);
+    let errors = if interval.requests == 0 {
+        0.0
+    } else {
+        100.0 * interval.failures as f64 / interval.requests as f64
+    };
+    let p95 = interval
+        .latencies
+        .last()
+        .filter(|(_, h)| !h.is_empty())
+        .map_or(0.0, |(_, h)| h.value_at_quantile(0.95) as f64 / 1000.0);
+    bar.set_message(format!(
+        "clock {clock}  {rate:.0}/s  errors {errors:.2}%  visit p95 {p95:.0} ms  in flight {}/{}",
+        interval.in_flight, config.plan.pool
+    ));
+}
