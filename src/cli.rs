@@ -78,6 +78,9 @@ pub enum Command {
         /// Key for the HMAC-SHA256 signature of Pay Now SAML Responses (shared with the insurers).
         #[arg(long, value_name = "KEY")]
         saml_key: Option<String>,
+        /// Time added to every API and insurer request (e.g. 50ms): a deliberately slow exchange.
+        #[arg(long, value_name = "DURATION", default_value = "0ms", value_parser = crate::scenario::parse_duration)]
+        service_time: Duration,
     },
 }
 
@@ -119,7 +122,11 @@ pub fn main() -> ExitCode {
                 })
                 .await
             }
-            Command::Exchange { bind, saml_key } => serve_exchange(bind, saml_key).await,
+            Command::Exchange {
+                bind,
+                saml_key,
+                service_time,
+            } => serve_exchange(bind, saml_key, service_time).await,
         }
     });
     ExitCode::from(code)
@@ -140,9 +147,10 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     Ok(interval)
 }
 
-async fn serve_exchange(bind: SocketAddr, saml_key: Option<String>) -> u8 {
+async fn serve_exchange(bind: SocketAddr, saml_key: Option<String>, service_time: Duration) -> u8 {
     let mut config = ExchangeConfig {
         bind,
+        service_time,
         ..ExchangeConfig::default()
     };
     if let Some(key) = saml_key {

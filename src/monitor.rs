@@ -146,7 +146,9 @@ fn show_progress(
         .latencies
         .last()
         .filter(|(_, h)| !h.is_empty())
-        .map_or(0.0, |(_, h)| h.value_at_quantile(0.95) as f64 / 1000.0);
+        .map_or(0.0, |(_, h)| {
+            crate::measure::percentile(h, 95.0) as f64 / 1000.0
+        });
     bar.set_message(format!(
         "clock {clock}  {rate:.0}/s  errors {errors:.2}%  visit p95 {p95:.0} ms  in flight {}/{}",
         interval.in_flight, config.plan.pool

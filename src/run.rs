@@ -40,6 +40,15 @@ pub async fn run(request: RunRequest) -> u8 {
     scenario.override_with(request.visits, request.time_scale, request.seed);
     let plan = Arc::new(RunPlan::new(&scenario));
     let target_choice = request.target.clone().or_else(|| scenario.target.clone());
+    if scenario.exchange.is_some() && !scenario.targets_embedded(request.target.as_deref()) {
+        eprintln!(
+            "error: {}: the [exchange] section configures the embedded exchange only; \
+             remove it to run against {}",
+            request.scenario.display(),
+            target_choice.as_deref().unwrap_or_default()
+        );
+        return exit::USAGE;
+    }
     if let Some(url) = target_choice.as_deref().filter(|t| *t != "embedded") {
         if let Err(e) = reqwest::Url::parse(url) {
             eprintln!("error: --target `{url}` is not a URL: {e}");
@@ -61,7 +70,7 @@ pub async fn run(request: RunRequest) -> u8 {
 
     let (target, embedded) = match target_choice.as_deref() {
         Some(url) if url != "embedded" => (url.trim_end_matches('/').to_string(), None),
-        _ => match start_embedded().await {
+        _ => match start_embedded(&scenario).await {
             Ok(running) => (running.url().to_string(), Some(running)),
             Err(e) => {
                 eprintln!("error: cannot start the embedded exchange: {e}");
@@ -187,9 +196,11 @@ fn format_span(seconds: f64) -> String {
     }
 }
 
-async fn start_embedded() -> std::io::Result<RunningExchange> {
+async fn start_embedded(scenario: &Scenario) -> std::io::Result<RunningExchange> {
+    let settings = scenario.exchange.clone().unwrap_or_default();
     exchange::start(ExchangeConfig {
         bind: ([127, 0, 0, 1], 0).into(),
+        service_time: settings.service_time.unwrap_or_default(),
         ..ExchangeConfig::default()
     })
     .await

@@ -26,6 +26,18 @@ pub struct Scenario {
     pub households: Households,
     #[serde(default)]
     pub http: Http,
+    /// Settings of the embedded exchange; refused against any other target.
+    #[serde(default)]
+    pub exchange: Option<ExchangeSettings>,
+}
+
+/// How the embedded exchange behaves.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeSettings {
+    /// Time added to every request the exchange answers: a deliberately slow exchange.
+    #[serde(default, with = "duration_option")]
+    pub service_time: Option<std::time::Duration>,
 }
 
 /// How many visits, when they arrive, how they are spread over the journeys, and how many run at once.
@@ -574,6 +586,13 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    /// Whether the scenario runs against the embedded exchange, given the command line's `--target`.
+    pub fn targets_embedded(&self, target_flag: Option<&str>) -> bool {
+        target_flag
+            .or(self.target.as_deref())
+            .is_none_or(|t| t == "embedded")
     }
 
     /// Apply command-line overrides, checking them as the file's values are checked.

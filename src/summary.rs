@@ -299,7 +299,7 @@ fn percentile_ms(histogram: &Histogram<u64>, percentile: f64) -> f64 {
     if histogram.is_empty() {
         return 0.0;
     }
-    micros_to_ms(histogram.value_at_percentile(percentile))
+    micros_to_ms(crate::measure::percentile(histogram, percentile))
 }
 
 fn micros_to_ms(micros: u64) -> f64 {

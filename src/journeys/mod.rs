@@ -16,7 +16,7 @@ mod form;
 mod pay;
 mod select;
 
-pub use call::StepFailed;
+pub use call::{call, Body, Reply, StepFailed};
 pub use form::{first_form, Form};
 
 use std::sync::Arc;

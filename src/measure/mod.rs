@@ -115,6 +115,27 @@ pub const OUTCOME_CLASSES: [&str; 6] = ["2xx", "3xx", "4xx", "5xx", "timeout", "
 /// Latency histograms cover 1 µs to one hour at 3 significant digits.
 const HIGHEST_MICROS: u64 = 3_600_000_000;
 
+/// The value at `percentile` (0–100), by HdrHistogram's reference definition (Java, C, Go, Python):
+/// the highest value equivalent to the sample of rank `round(p/100 · count)`, at least 1. The Rust
+/// crate's own `value_at_quantile` rounds the rank up instead, which reads one sample higher on small
+/// counts; using the reference rule makes summary.json agree with any HdrHistogram reader of latency.hlog.
+pub fn percentile(histogram: &Histogram<u64>, percentile: f64) -> u64 {
+    let total = histogram.len();
+    if total == 0 {
+        return 0;
+    }
+    let rank = ((percentile.clamp(0.0, 100.0) / 100.0 * total as f64) + 0.5).floor() as u64;
+    let rank = rank.clamp(1, total);
+    let mut seen = 0;
+    for value in histogram.iter_recorded() {
+        seen += value.count_since_last_iteration();
+        if seen >= rank {
+            return histogram.highest_equivalent(value.value_iterated_to());
+        }
+    }
+    histogram.max()
+}
+
 pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HIGHEST_MICROS, 3).expect("static histogram bounds are valid")
 }
@@ -451,6 +472,28 @@ mod tests {
         let reason = &snap.reasons[&(Step::Redirect, "insurer answered 404".to_string())];
         assert_eq!(reason.count, 20);
         assert_eq!(reason.visits, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn percentiles_follow_the_reference_rank_rule() {
+        let mut histogram = new_histogram();
+        for v in 1..=158u64 {
+            histogram.record(v * 1000).unwrap();
+        }
+        // round(0.99 · 158) = 156 (Java, C, Go, Python); the crate's ceil rule would give 157.
+        assert_eq!(
+            histogram.highest_equivalent(percentile(&histogram, 99.0)),
+            histogram.highest_equivalent(156_000)
+        );
+        assert_eq!(
+            percentile(&histogram, 100.0),
+            histogram.highest_equivalent(158_000)
+        );
+        assert_eq!(
+            percentile(&histogram, 0.0),
+            histogram.highest_equivalent(1_000)
+        );
+        assert_eq!(percentile(&new_histogram(), 50.0), 0);
     }
 
     #[test]

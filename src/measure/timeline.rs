@@ -38,7 +38,7 @@ impl TimelineWriter {
         let visit = interval.latencies.last().map(|(_, h)| h);
         let p95 = visit
             .filter(|h| !h.is_empty())
-            .map_or(0.0, |h| h.value_at_quantile(0.95) as f64 / 1000.0);
+            .map_or(0.0, |h| crate::measure::percentile(h, 95.0) as f64 / 1000.0);
         write!(
             self.out,
             "{:.3},{clock},{},{},{},{},{},{}",

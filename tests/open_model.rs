@@ -1,0 +1,165 @@
+//! The open model as a user relies on it: arrivals keep their schedule whatever the exchange does,
+//! a slow exchange shows up as latency (from each visit's intended start), a pool too small for the
+//! load makes the run invalid instead of quietly sending less, and latency.hlog holds the same
+//! numbers as summary.json.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::Histogram;
+use serde_json::Value;
+
+struct Run {
+    code: i32,
+    summary: Value,
+    dir: PathBuf,
+}
+
+fn run(name: &str, scenario: &str) -> Run {
+    let dir = std::env::temp_dir().join(format!("surge-open-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("scenario-in.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_surge"))
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--quiet",
+            "--interval",
+            "500ms",
+            "--out",
+        ])
+        .arg(dir.join("run"))
+        .output()
+        .expect("surge runs");
+    let summary = std::fs::read_to_string(dir.join("run/summary.json"))
+        .unwrap_or_else(|e| panic!("no summary ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        summary: serde_json::from_str(&summary).unwrap(),
+        dir: dir.join("run"),
+    }
+}
+
+fn browse_scenario(visits: u32, span: &str, pool: u32, service_time: &str) -> String {
+    format!(
+        "[traffic]\nvisits = {visits}\nspan = \"{span}\"\narrivals = \"uniform\"\npool = {pool}\n\
+         late_after = \"100ms\"\n[traffic.mix]\nbrowse = 1\n[households]\nmax_pages = 1\n\
+         [exchange]\nservice_time = \"{service_time}\"\n"
+    )
+}
+
+fn f(value: &Value) -> f64 {
+    value
+        .as_f64()
+        .unwrap_or_else(|| panic!("not a number: {value}"))
+}
+
+/// Arrivals intended per timeline row, summed.
+fn intended_arrivals(dir: &Path) -> u64 {
+    let text = std::fs::read_to_string(dir.join("timeline.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = header.iter().position(|h| *h == "intended").unwrap();
+    lines
+        .map(|l| {
+            l.split(',')
+                .nth(column)
+                .unwrap()
+                .parse::<u64>()
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+#[test]
+fn a_slow_exchange_shows_as_latency_with_the_same_arrivals() {
+    let fast = run("fast", &browse_scenario(120, "2s", 100, "0ms"));
+    let slow = run("slow", &browse_scenario(120, "2s", 100, "60ms"));
+    for r in [&fast, &slow] {
+        assert_eq!(r.code, 0);
+        assert_eq!(r.summary["visits"]["started"], 120);
+        assert_eq!(r.summary["visits"]["completed"], 120);
+        assert_eq!(
+            r.summary["generator"]["valid"], true,
+            "{}",
+            r.summary["generator"]
+        );
+        assert_eq!(intended_arrivals(&r.dir), 120);
+    }
+    let fast_p50 = f(&fast.summary["steps"]["browse"]["p50_ms"]);
+    let slow_p50 = f(&slow.summary["steps"]["browse"]["p50_ms"]);
+    assert!(fast_p50 < 30.0, "fast exchange p50 {fast_p50} ms");
+    assert!(slow_p50 >= 60.0, "slow exchange p50 {slow_p50} ms");
+    // Three requests a visit (county, one page, details) at 60 ms each.
+    assert!(f(&slow.summary["visit_latency"]["p50_ms"]) >= 180.0);
+}
+
+#[test]
+fn a_pool_too_small_queues_visits_into_latency_and_invalidates_the_run() {
+    // 40 visits a second, but 2 pool users at ~180 ms a visit serve about 11 a second.
+    let starved = run("starved", &browse_scenario(60, "1500ms", 2, "60ms"));
+    let summary = &starved.summary;
+    assert_eq!(
+        summary["visits"]["started"], 60,
+        "every visit starts, none is dropped"
+    );
+    assert_eq!(summary["generator"]["valid"], false);
+    assert!(summary["generator"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("late"));
+    assert!(summary["visits"]["late"].as_u64().unwrap() > 30);
+    // Coordinated omission would report ~180 ms; from the intended start the queue shows.
+    assert!(
+        f(&summary["visit_latency"]["p99_ms"]) > 2000.0,
+        "{}",
+        summary["visit_latency"]
+    );
+    assert!(f(&summary["steps"]["browse"]["p99_ms"]) > 1000.0);
+}
+
+#[test]
+fn the_interval_log_holds_the_summary_percentiles() {
+    let r = run("hlog", &browse_scenario(150, "1500ms", 50, "2ms"));
+    let bytes = std::fs::read(r.dir.join("latency.hlog")).unwrap();
+    let mut merged: std::collections::BTreeMap<String, Histogram<u64>> = Default::default();
+    for entry in IntervalLogIterator::new(&bytes) {
+        if let LogEntry::Interval(interval) = entry.expect("a well-formed log") {
+            let tag = interval.tag().unwrap().as_str().to_string();
+            let decoded: Histogram<u64> = Deserializer::new()
+                .deserialize(&mut base64_decode(interval.encoded_histogram()).as_slice())
+                .unwrap();
+            merged
+                .entry(tag)
+                .or_insert_with(|| Histogram::new(3).unwrap())
+                .add(decoded)
+                .unwrap();
+        }
+    }
+    for (tag, summary) in [
+        ("browse", &r.summary["steps"]["browse"]),
+        ("visit", &r.summary["visit_latency"]),
+    ] {
+        let histogram = &merged[tag];
+        let count = summary
+            .get("requests")
+            .or_else(|| summary.get("count"))
+            .unwrap();
+        assert_eq!(histogram.len(), count.as_u64().unwrap(), "{tag}");
+        for (p, key) in [(50.0, "p50_ms"), (99.0, "p99_ms")] {
+            let from_log = surge::measure::percentile(histogram, p) as f64 / 1000.0;
+            assert_eq!(from_log, f(&summary[key]), "{tag} {key}");
+        }
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
