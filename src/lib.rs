@@ -11,6 +11,7 @@ pub mod cli;
 pub mod engine;
 pub mod exchange;
 pub mod journeys;
+pub mod logging;
 pub mod measure;
 pub mod monitor;
 pub mod plan;
