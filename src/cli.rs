@@ -8,23 +8,33 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::exchange::{self, ExchangeConfig};
+use crate::gate::command::GateRequest;
+use crate::gate::Tolerance;
 use crate::run::{self, RunRequest};
 
 /// Exit codes, shared by every command.
 pub mod exit {
-    /// The run completed (or the command did what it was asked).
+    /// The run completed and every gate passed (or the command did what it was asked).
     pub const OK: u8 = 0;
-    /// Bad command line or scenario file.
+    /// A threshold or baseline comparison failed (or a rule aborted the run).
+    pub const GATE_FAILED: u8 = 1;
+    /// Bad command line, scenario file or threshold rule; nothing was sent.
     pub const USAGE: u8 = 2;
+    /// The rules held, but the load generator did not deliver the planned load (late or missing
+    /// visits, or stopped by max_duration): the run proves nothing.
+    pub const GENERATOR_INVALID: u8 = 3;
     /// The run could not be carried out (exchange could not start, output not writable, …).
     pub const RUN_ERROR: u8 = 4;
-    /// Interrupted (Ctrl-C) or stopped by `max_duration`; what was measured is still written.
-    pub const STOPPED: u8 = 130;
+    /// Interrupted by Ctrl-C; what was measured is still written.
+    pub const INTERRUPTED: u8 = 130;
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 the run completed; 2 bad command line or scenario file; \
-4 the run could not be carried out; 130 interrupted or stopped by max_duration \
-(the run directory still holds what was measured).";
+const EXIT_CODES: &str = "Exit codes: 0 the run completed and every threshold passed; \
+1 a threshold or baseline comparison failed (or a rule aborted the run); \
+2 bad command line, scenario file or threshold rule (nothing was sent); \
+3 the thresholds held but the load generator was not valid (visits late or not started), so the \
+run proves nothing; 4 the run could not be carried out; 130 interrupted by Ctrl-C. \
+The run directory always holds what was measured.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,9 +76,36 @@ pub enum Command {
         /// Also write Goose's own report (.html, .json or .md by extension); may repeat.
         #[arg(long, value_name = "FILE")]
         goose_report: Vec<String>,
+        /// Add a threshold rule to the scenario's, e.g. "p95(browse) < 800ms"; may repeat.
+        /// See docs/gates.md for the grammar.
+        #[arg(long = "threshold", value_name = "RULE")]
+        thresholds: Vec<String>,
         /// Print only errors and the final tables.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Judge a finished run again: its thresholds, any added here, and a baseline comparison.
+    /// Writes junit.xml, gate.md and the verdicts in summary.json into RUN_DIR.
+    #[command(after_help = EXIT_CODES)]
+    Gate {
+        /// The run directory to judge.
+        run_dir: PathBuf,
+        /// A baseline run directory (or its summary.json) to compare per-step p50/p95/p99, error
+        /// rates and funnel conversion with.
+        #[arg(long, value_name = "RUN_DIR|summary.json")]
+        baseline: Option<PathBuf>,
+        /// Relative change that still passes a baseline comparison.
+        #[arg(long, value_name = "PERCENT", default_value = "10%", value_parser = parse_percent)]
+        tolerance: f64,
+        /// Latency changes below this never fail a comparison (so 0.2 ms → 0.3 ms passes).
+        #[arg(long, value_name = "DURATION", default_value = "2ms", value_parser = crate::scenario::parse_duration)]
+        latency_floor: Duration,
+        /// Error-rate and conversion changes below this many percentage points never fail.
+        #[arg(long, value_name = "PERCENT", default_value = "0.5%", value_parser = parse_percent)]
+        rate_floor: f64,
+        /// Add a threshold rule to the run's own; may repeat.
+        #[arg(long = "threshold", value_name = "RULE")]
+        thresholds: Vec<String>,
     },
     /// Serve the staging exchange and its insurers until Ctrl-C.
     Exchange {
@@ -108,6 +145,7 @@ pub fn main() -> ExitCode {
                 seed,
                 interval,
                 goose_report,
+                thresholds,
                 quiet,
             } => {
                 run::run(RunRequest {
@@ -119,10 +157,28 @@ pub fn main() -> ExitCode {
                     seed,
                     interval,
                     goose_reports: goose_report,
+                    thresholds,
                     quiet,
                 })
                 .await
             }
+            Command::Gate {
+                run_dir,
+                baseline,
+                tolerance,
+                latency_floor,
+                rate_floor,
+                thresholds,
+            } => crate::gate::command::gate(GateRequest {
+                run_dir,
+                baseline,
+                tolerance: Tolerance {
+                    relative: tolerance,
+                    latency_floor_ms: latency_floor.as_secs_f64() * 1000.0,
+                    rate_floor,
+                },
+                thresholds,
+            }),
             Command::Exchange {
                 bind,
                 saml_key,
@@ -131,6 +187,20 @@ pub fn main() -> ExitCode {
         }
     });
     ExitCode::from(code)
+}
+
+/// "10%" or "0.1" as a fraction.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let (number, scale) = match text.trim().strip_suffix('%') {
+        Some(number) => (number, 100.0),
+        None => (text.trim(), 1.0),
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok(n / scale),
+        _ => Err(format!(
+            "`{text}` is not a percentage; write e.g. 10% or 0.1"
+        )),
+    }
 }
 
 fn parse_time_scale(text: &str) -> Result<f64, String> {

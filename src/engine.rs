@@ -35,8 +35,41 @@ pub struct RunOptions {
 pub enum Ending {
     /// Every planned visit ran.
     Completed,
-    /// The run stopped early: Ctrl-C or the scenario's `max_duration`.
-    Stopped(String),
+    /// Ctrl-C.
+    Interrupted,
+    /// The scenario's `max_duration` passed before every visit started.
+    Deadline(String),
+    /// A threshold rule with `abort` failed.
+    Aborted(String),
+}
+
+impl Ending {
+    pub fn describe(&self) -> String {
+        match self {
+            Ending::Completed => "completed".into(),
+            Ending::Interrupted => "stopped: interrupted".into(),
+            Ending::Deadline(why) | Ending::Aborted(why) => format!("stopped: {why}"),
+        }
+    }
+}
+
+/// What the engine and the monitor share while a run goes.
+#[derive(Debug, Default)]
+pub struct RunControl {
+    /// The scenario clock's zero: set when the first visit is taken, so Goose's start-up is not
+    /// counted as lateness.
+    pub origin: OnceLock<Instant>,
+    /// Set (before Goose's killswitch is pulled) when a rule aborts the run.
+    pub abort: OnceLock<String>,
+}
+
+impl RunControl {
+    /// Stop the run because a rule failed.
+    pub fn abort(&self, reason: String) {
+        if self.abort.set(reason.clone()).is_ok() {
+            goose::trigger_killswitch(&reason);
+        }
+    }
 }
 
 /// One journey's visits, in arrival order, and how far its pool has got.
@@ -55,13 +88,11 @@ impl JourneyQueue {
 /// Everything the pool users share.
 struct Pool {
     plan: Arc<RunPlan>,
-    /// The scenario clock's zero: set when the first visit is taken, so Goose's start-up is not
-    /// counted as lateness.
-    origin: Arc<OnceLock<Instant>>,
+    control: Arc<RunControl>,
     queues: Vec<JourneyQueue>,
     env: JourneyEnv,
     deadline: Instant,
-    stop_reason: OnceLock<String>,
+    stop_reason: OnceLock<Ending>,
 }
 
 impl Pool {
@@ -70,13 +101,15 @@ impl Pool {
         if self.stop_reason.get().is_some() {
             return true;
         }
-        let reason = if goose::is_killswitch_triggered() {
-            "interrupted".to_string()
+        let reason = if let Some(why) = self.control.abort.get() {
+            Ending::Aborted(why.clone())
+        } else if goose::is_killswitch_triggered() {
+            Ending::Interrupted
         } else if Instant::now() >= self.deadline {
-            format!(
+            Ending::Deadline(format!(
                 "max_duration of {} s reached",
                 self.plan.max_duration.as_secs()
-            )
+            ))
         } else {
             return false;
         };
@@ -86,7 +119,7 @@ impl Pool {
 
     /// When visit `id` is meant to start: on the schedule, or now for a closed run.
     fn intended_start(&self, id: u64) -> Instant {
-        let origin = *self.origin.get_or_init(Instant::now);
+        let origin = *self.control.origin.get_or_init(Instant::now);
         match self.plan.intended_offset(id) {
             Some(offset) => origin + offset,
             None => Instant::now(),
@@ -108,13 +141,12 @@ impl Pool {
     }
 }
 
-/// Run the plan's visits against `options.target`, recording into `recorder`. `origin` is set to
-/// the moment the first visit is meant to start.
+/// Run the plan's visits against `options.target`, recording into `recorder`.
 pub async fn run(
     plan: Arc<RunPlan>,
     options: &RunOptions,
     recorder: Arc<Recorder>,
-    origin: Arc<OnceLock<Instant>>,
+    control: Arc<RunControl>,
 ) -> Result<Ending, GooseError> {
     let mut by_journey: Vec<Vec<u64>> = vec![Vec::new(); Journey::ALL.len()];
     for (id, journey) in plan.visitors.journeys(plan.visits) {
@@ -125,7 +157,7 @@ pub async fn run(
     let pool = Arc::new(Pool {
         deadline: Instant::now() + plan.max_duration,
         plan: plan.clone(),
-        origin,
+        control,
         queues: by_journey
             .into_iter()
             .map(|visits| JourneyQueue {
@@ -163,10 +195,7 @@ pub async fn run(
     if users > 0 {
         attack.execute().await?;
     }
-    Ok(match pool.stop_reason.get() {
-        Some(reason) => Ending::Stopped(reason.clone()),
-        None => Ending::Completed,
-    })
+    Ok(pool.stop_reason.get().cloned().unwrap_or(Ending::Completed))
 }
 
 /// The transaction each pool user runs once: take visits of `journey` until none are left.

@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod engine;
 pub mod exchange;
+pub mod gate;
 pub mod journeys;
 pub mod logging;
 pub mod measure;

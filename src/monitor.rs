@@ -4,7 +4,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::serialization::V2DeflateSerializer;
@@ -12,6 +12,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::engine::RunControl;
+use crate::gate::data::IntervalData;
+use crate::gate::{Judge, Rule};
 use crate::measure::timeline::TimelineWriter;
 use crate::measure::{hlog, timeline, Interval, Recorder};
 use crate::plan::RunPlan;
@@ -23,8 +26,10 @@ pub struct MonitorConfig {
     pub interval: Duration,
     pub plan: Arc<RunPlan>,
     pub recorder: Arc<Recorder>,
-    /// When the first visit was meant to start: the scenario clock's zero.
-    pub origin: Arc<OnceLock<Instant>>,
+    /// The scenario clock's zero, and where to pull the brake when a rule aborts the run.
+    pub control: Arc<RunControl>,
+    /// Rules with `abort`, judged as the run goes.
+    pub abort_rules: Vec<Rule>,
     /// Draw the live progress line (a terminal, not `--quiet`).
     pub progress: bool,
 }
@@ -75,6 +80,11 @@ async fn run(
     )?;
     let progress = progress_bar(&config);
 
+    let mut judge = Judge::new(
+        config.abort_rules.clone(),
+        config.interval.as_secs_f64(),
+        config.plan.time_scale,
+    );
     let mut ticker = tokio::time::interval(config.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
@@ -92,7 +102,7 @@ async fn run(
             interval_start - started,
             now - interval_start,
         )?;
-        let origin = config.origin.get().copied();
+        let origin = config.control.origin.get().copied();
         let clock = origin.map_or(String::new(), |o| {
             format_clock(config.plan.clock_at(now.saturating_duration_since(o)))
         });
@@ -103,6 +113,12 @@ async fn run(
             )
         });
         timeline.write(now - started, &clock, intended, &interval)?;
+        if !config.abort_rules.is_empty() {
+            judge.add(&IntervalData::from_interval(&interval, clock.clone()));
+            if let Some(reason) = judge.abort_now((now - started).as_secs_f64()) {
+                config.control.abort(reason);
+            }
+        }
         show_progress(&progress, &config, &clock, &interval, now - interval_start);
         interval_start = now;
         if last {

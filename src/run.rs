@@ -2,12 +2,13 @@
 //! the visits, and write what was measured — also when the run is interrupted.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cli::exit;
-use crate::engine::{self, Ending, RunOptions};
+use crate::engine::{self, Ending, RunControl, RunOptions};
 use crate::exchange::{self, ExchangeConfig, RunningExchange};
+use crate::gate::{self, Rule};
 use crate::measure::Recorder;
 use crate::monitor::{stdout_is_terminal, Monitor, MonitorConfig};
 use crate::plan::RunPlan;
@@ -25,6 +26,8 @@ pub struct RunRequest {
     /// Wall time per interval of `latency.hlog` and `timeline.csv`.
     pub interval: Duration,
     pub goose_reports: Vec<String>,
+    /// Threshold rules added to the scenario's.
+    pub thresholds: Vec<String>,
     pub quiet: bool,
 }
 
@@ -38,6 +41,19 @@ pub async fn run(request: RunRequest) -> u8 {
         }
     };
     scenario.override_with(request.visits, request.time_scale, request.seed);
+    let rules = match gate::parse_rules(
+        scenario
+            .thresholds
+            .iter()
+            .chain(&request.thresholds)
+            .map(String::as_str),
+    ) {
+        Ok(rules) => rules,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
     let plan = Arc::new(RunPlan::new(&scenario));
     let target_choice = request.target.clone().or_else(|| scenario.target.clone());
     if scenario.exchange.is_some() && !scenario.targets_embedded(request.target.as_deref()) {
@@ -84,14 +100,19 @@ pub async fn run(request: RunRequest) -> u8 {
     }
 
     let recorder = Arc::new(Recorder::new());
-    let origin = Arc::new(OnceLock::new());
+    let control = Arc::new(RunControl::default());
     let monitor = Monitor::start(MonitorConfig {
         run_dir: run_dir.clone(),
         run_name: scenario.name().to_string(),
         interval: request.interval,
         plan: plan.clone(),
         recorder: recorder.clone(),
-        origin: origin.clone(),
+        control: control.clone(),
+        abort_rules: rules
+            .iter()
+            .filter(|r| r.abort.is_some())
+            .cloned()
+            .collect(),
         progress: !request.quiet && stdout_is_terminal(),
     });
     let monitor = match monitor {
@@ -112,27 +133,26 @@ pub async fn run(request: RunRequest) -> u8 {
         think_time: scenario.traffic.think_time.clone(),
         http_timeout: scenario.http.timeout,
     };
-    let outcome = engine::run(plan.clone(), &options, recorder.clone(), origin).await;
+    let outcome = engine::run(plan.clone(), &options, recorder.clone(), control).await;
     let duration_s = clock.elapsed().as_secs_f64();
     let monitor_result = monitor.finish().await;
 
-    let (ending, mut code) = match &outcome {
-        Ok(Ending::Completed) => ("completed".to_string(), exit::OK),
-        Ok(Ending::Stopped(reason)) => (format!("stopped: {reason}"), exit::STOPPED),
+    let ending = match &outcome {
+        Ok(ending) => ending.clone(),
         Err(e) => {
             eprintln!("error: the load generator failed: {e}");
-            (format!("failed: {e}"), exit::RUN_ERROR)
+            Ending::Deadline(format!("the load generator failed: {e}"))
         }
     };
-    let summary = Summary::new(
+    let mut summary = Summary::new(
         RunFacts {
             scenario: scenario.name().to_string(),
             target,
             seed: scenario.traffic.seed,
             started_at,
             duration_s,
-            completed: ending == "completed",
-            ending,
+            completed: ending == Ending::Completed,
+            ending: ending.describe(),
             planned: plan.visits,
             time_scale: plan.time_scale,
             span_s: plan.curve.as_ref().map_or(0.0, |c| c.span()),
@@ -143,16 +163,11 @@ pub async fn run(request: RunRequest) -> u8 {
         },
         &recorder.snapshot(),
     );
-    if let Err(e) = monitor_result {
-        eprintln!("error: writing the interval log or timeline failed: {e}");
+    let mut code = conclude(&run_dir, &mut summary, rules, monitor_result);
+    if outcome.is_err() {
         code = exit::RUN_ERROR;
-    }
-    if let Err(e) = write_summary(&run_dir, &summary) {
-        eprintln!(
-            "error: cannot write summary.json in {}: {e}",
-            run_dir.display()
-        );
-        code = exit::RUN_ERROR;
+    } else if ending == Ending::Interrupted {
+        code = exit::INTERRUPTED;
     }
     print!("{}", summary.to_text());
     println!("\nrun directory: {}", run_dir.display());
@@ -161,6 +176,43 @@ pub async fn run(request: RunRequest) -> u8 {
         running.shutdown().await;
     }
     code
+}
+
+/// Judge the finished run, write its verdicts beside what it measured, and pick the exit code.
+fn conclude(
+    run_dir: &Path,
+    summary: &mut Summary,
+    rules: Vec<Rule>,
+    monitor_result: std::io::Result<()>,
+) -> u8 {
+    if let Err(e) = monitor_result {
+        eprintln!("error: writing the interval log or timeline failed: {e}");
+        let _ = summary.write(run_dir);
+        return exit::RUN_ERROR;
+    }
+    // The gate reads the run's files, exactly as `surge gate` will.
+    if let Err(e) = summary.write(run_dir) {
+        eprintln!(
+            "error: cannot write summary.json in {}: {e}",
+            run_dir.display()
+        );
+        return exit::RUN_ERROR;
+    }
+    let outcome = match gate::judge_run(run_dir, summary, rules, None) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("error: cannot judge the run: {e}");
+            return exit::RUN_ERROR;
+        }
+    };
+    if let Err(e) = gate::write(run_dir, summary, &outcome) {
+        eprintln!(
+            "error: cannot write the verdicts in {}: {e}",
+            run_dir.display()
+        );
+        return exit::RUN_ERROR;
+    }
+    outcome.exit_code()
 }
 
 /// The line that opens a run: what is about to happen, and where the results go.
@@ -216,9 +268,4 @@ fn prepare_run_dir(run_dir: &Path, scenario: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(run_dir)?;
     std::fs::copy(scenario, run_dir.join("scenario.toml"))?;
     Ok(())
-}
-
-fn write_summary(run_dir: &Path, summary: &Summary) -> std::io::Result<()> {
-    let json = serde_json::to_string_pretty(summary).map_err(std::io::Error::other)?;
-    std::fs::write(run_dir.join("summary.json"), json + "\n")
 }

@@ -29,6 +29,9 @@ pub struct Scenario {
     /// Settings of the embedded exchange; refused against any other target.
     #[serde(default)]
     pub exchange: Option<ExchangeSettings>,
+    /// Threshold rules judged at the end of the run (see docs/gates.md), e.g. `"p95(browse) < 800ms"`.
+    #[serde(default)]
+    pub thresholds: Vec<String>,
 }
 
 /// How the embedded exchange behaves.
@@ -499,6 +502,15 @@ impl Scenario {
             location: find_key(text, key),
             message: format!("{key}: {message}"),
         };
+        for rule in &self.thresholds {
+            if let Err(e) = crate::gate::parse(rule) {
+                return Err(ScenarioError {
+                    path: path.to_owned(),
+                    location: find_text(text, rule),
+                    message: format!("thresholds: {e}"),
+                });
+            }
+        }
         let traffic = &self.traffic;
         let shapes = [
             ("span", traffic.span.is_some()),
@@ -617,6 +629,12 @@ impl Scenario {
     pub fn name(&self) -> &str {
         self.name.as_deref().unwrap_or("scenario")
     }
+}
+
+/// Where `needle` first appears in the file, as line and column.
+fn find_text(text: &str, needle: &str) -> Option<(usize, usize)> {
+    text.find(needle)
+        .map(|offset| line_and_column(text, offset))
 }
 
 fn line_and_column(text: &str, offset: usize) -> (usize, usize) {

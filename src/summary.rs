@@ -2,11 +2,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::gate::{Comparison, Verdict};
 use crate::measure::{Snapshot, Stage, Step, OUTCOME_CLASSES};
+
+pub const FILE_NAME: &str = "summary.json";
 
 /// Version of the summary's shape, so later tools can refuse what they cannot read.
 pub const FORMAT_VERSION: u32 = 1;
@@ -38,6 +42,12 @@ pub struct Summary {
     pub visit_latency: Latency,
     pub funnel: BTreeMap<String, u64>,
     pub failures: Vec<FailureRow>,
+    /// Verdicts of the threshold rules (filled in by the gate).
+    #[serde(default)]
+    pub thresholds: Vec<Verdict>,
+    /// Comparisons with a baseline run, when one was given (filled in by `surge gate`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline: Vec<Comparison>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -184,7 +194,43 @@ impl Summary {
                     example_visits: row.visits.clone(),
                 })
                 .collect(),
+            thresholds: Vec::new(),
+            baseline: Vec::new(),
         }
+    }
+
+    /// Read `summary.json` from a run directory, or a summary file itself. A summary written by
+    /// another version of surge is refused with a message, not misread.
+    pub fn read(path: &Path) -> Result<Summary, String> {
+        let file = if path.is_dir() {
+            path.join(FILE_NAME)
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
+        let version = value.get("format_version").and_then(|v| v.as_u64());
+        if version != Some(u64::from(FORMAT_VERSION)) {
+            let written_by = value
+                .get("surge_version")
+                .and_then(|v| v.as_str())
+                .unwrap_or("an older surge");
+            return Err(format!(
+                "{} was written by surge {written_by} (summary format {}); this surge {} reads format {FORMAT_VERSION}",
+                file.display(),
+                version.map_or("none".to_string(), |v| v.to_string()),
+                env!("CARGO_PKG_VERSION"),
+            ));
+        }
+        serde_json::from_value(value).map_err(|e| format!("{}: {e}", file.display()))
+    }
+
+    /// Write `summary.json` into a run directory.
+    pub fn write(&self, run_dir: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(run_dir.join(FILE_NAME), json + "\n")
     }
 
     /// The tables printed at the end of a run.
@@ -250,6 +296,18 @@ impl Summary {
             };
             let _ = writeln!(out, "  {:<12} {:>9}  {}", stage.name(), count, conversion);
             previous = Some(count);
+        }
+
+        if !self.thresholds.is_empty() {
+            let _ = writeln!(out, "\nthresholds");
+            for v in &self.thresholds {
+                let mark = if v.pass { "pass" } else { "FAIL" };
+                let _ = writeln!(
+                    out,
+                    "  {mark}  {:<40} limit {:<12} observed {}",
+                    v.name, v.limit, v.observed_text
+                );
+            }
         }
 
         if !self.failures.is_empty() {

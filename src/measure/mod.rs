@@ -191,6 +191,9 @@ impl StepStats {
 #[derive(Default)]
 struct IntervalCounts {
     started: AtomicU64,
+    late: AtomicU64,
+    step_requests: [AtomicU64; 6],
+    step_failures: [AtomicU64; 6],
     completed: AtomicU64,
     requests: AtomicU64,
     failures: AtomicU64,
@@ -204,9 +207,14 @@ pub struct Interval {
     /// Latency per step, then whole visits (`visit`), in that order.
     pub latencies: Vec<(&'static str, Histogram<u64>)>,
     pub started: u64,
+    /// Visits that started later than `late_after`.
+    pub late: u64,
     pub completed: u64,
     pub requests: u64,
     pub failures: u64,
+    /// Requests and failures per step, in `Step::ALL` order.
+    pub step_requests: [u64; 6],
+    pub step_failures: [u64; 6],
     /// Requests by outcome class, in `OUTCOME_CLASSES` order.
     pub outcomes: [u64; 6],
     /// Visits that finished in the interval having reached each funnel stage.
@@ -271,9 +279,11 @@ impl Recorder {
         let class = outcome.class_index();
         stats.requests.fetch_add(1, Ordering::Relaxed);
         self.interval.requests.fetch_add(1, Ordering::Relaxed);
+        self.interval.step_requests[step as usize].fetch_add(1, Ordering::Relaxed);
         if !ok {
             stats.failures.fetch_add(1, Ordering::Relaxed);
             self.interval.failures.fetch_add(1, Ordering::Relaxed);
+            self.interval.step_failures[step as usize].fetch_add(1, Ordering::Relaxed);
         }
         stats.outcomes[class].fetch_add(1, Ordering::Relaxed);
         self.interval.outcomes[class].fetch_add(1, Ordering::Relaxed);
@@ -304,6 +314,7 @@ impl Recorder {
         self.max_in_flight.fetch_max(in_flight, Ordering::Relaxed);
         if late > late_threshold {
             self.visits_late.fetch_add(1, Ordering::Relaxed);
+            self.interval.late.fetch_add(1, Ordering::Relaxed);
         }
         let micros = (late.as_micros() as u64).clamp(1, HIGHEST_MICROS);
         let _ = lock(&self.lateness).record(micros);
@@ -344,9 +355,12 @@ impl Recorder {
         Interval {
             latencies,
             started: take(&self.interval.started),
+            late: take(&self.interval.late),
             completed: take(&self.interval.completed),
             requests: take(&self.interval.requests),
             failures: take(&self.interval.failures),
+            step_requests: std::array::from_fn(|i| take(&self.interval.step_requests[i])),
+            step_failures: std::array::from_fn(|i| take(&self.interval.step_failures[i])),
             outcomes: std::array::from_fn(|i| take(&self.interval.outcomes[i])),
             funnel: std::array::from_fn(|i| take(&self.interval.funnel[i])),
             in_flight: self.in_flight(),
@@ -531,6 +545,8 @@ mod tests {
             (1, 1, 1)
         );
         assert_eq!(second.outcomes[3], 1);
+        assert_eq!(second.step_requests[Step::Browse as usize], 1);
+        assert_eq!(second.step_failures[Step::Browse as usize], 1);
         assert_eq!(second.funnel[Stage::Browsed as usize], 1);
         assert_eq!((empty.requests, empty.in_flight), (0, 0));
         let browse = |i: &Interval| i.latencies[0].1.len();

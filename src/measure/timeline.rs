@@ -11,7 +11,10 @@ use super::Interval;
 pub const FILE_NAME: &str = "timeline.csv";
 
 pub const HEADER: &str = "elapsed_s,clock,intended,started,completed,in_flight,requests,failures,\
-2xx,3xx,4xx,5xx,timeout,connect,browsed,eligibility,selected,redirected,paid,effectuated,visit_p95_ms";
+2xx,3xx,4xx,5xx,timeout,connect,browsed,eligibility,selected,redirected,paid,effectuated,visit_p95_ms,\
+late,browse_requests,browse_failures,eligibility_requests,eligibility_failures,select_requests,\
+select_failures,redirect_requests,redirect_failures,pay_requests,pay_failures,confirm_requests,\
+confirm_failures";
 
 /// Writes the timeline row by row.
 pub struct TimelineWriter {
@@ -57,7 +60,11 @@ impl TimelineWriter {
         for n in &interval.funnel[1..] {
             write!(self.out, ",{n}")?;
         }
-        writeln!(self.out, ",{p95:.3}")?;
+        write!(self.out, ",{p95:.3},{}", interval.late)?;
+        for (requests, failures) in interval.step_requests.iter().zip(&interval.step_failures) {
+            write!(self.out, ",{requests},{failures}")?;
+        }
+        writeln!(self.out)?;
         self.out.flush()
     }
 }
