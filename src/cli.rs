@@ -107,6 +107,11 @@ pub enum Command {
         #[arg(long = "threshold", value_name = "RULE")]
         thresholds: Vec<String>,
     },
+    /// Draw a run's charts (SVG and PNG), index.html and summary.md again from its saved files.
+    Report {
+        /// The run directory.
+        run_dir: PathBuf,
+    },
     /// Serve the staging exchange and its insurers until Ctrl-C.
     Exchange {
         /// Address to listen on; port 0 picks a free port.
@@ -179,6 +184,19 @@ pub fn main() -> ExitCode {
                 },
                 thresholds,
             }),
+            Command::Report { run_dir } => match crate::report::render(&run_dir) {
+                Ok(()) => {
+                    println!(
+                        "report: {}",
+                        run_dir.join(crate::report::HTML_FILE).display()
+                    );
+                    exit::OK
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    exit::USAGE
+                }
+            },
             Command::Exchange {
                 bind,
                 saml_key,

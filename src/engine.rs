@@ -224,6 +224,9 @@ fn serve_visits(journey: Journey, pool: Arc<Pool>) -> Transaction {
                     recorder.failure(failure.step, &failure.reason, id);
                 }
                 recorder.visit_finished(latency, reached);
+                if let Some((id, name)) = &state.insurer {
+                    recorder.insurer_reached(id, name, reached);
+                }
                 // Whole visits show up in Goose's own report too, timed from their intended start.
                 let _ = user
                     .record_custom_request_duration(

@@ -16,6 +16,7 @@ pub mod logging;
 pub mod measure;
 pub mod monitor;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod summary;

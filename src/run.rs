@@ -12,6 +12,7 @@ use crate::gate::{self, Rule};
 use crate::measure::Recorder;
 use crate::monitor::{stdout_is_terminal, Monitor, MonitorConfig};
 use crate::plan::RunPlan;
+use crate::report;
 use crate::scenario::{format_clock, Scenario};
 use crate::summary::{RunFacts, Summary};
 
@@ -211,6 +212,14 @@ fn conclude(
             run_dir.display()
         );
         return exit::RUN_ERROR;
+    }
+    if let Err(e) = report::render(run_dir) {
+        eprintln!("error: {e}");
+        // A verdict that failed stays the exit code; otherwise the missing report is the error.
+        return match outcome.exit_code() {
+            exit::OK => exit::RUN_ERROR,
+            code => code,
+        };
     }
     outcome.exit_code()
 }

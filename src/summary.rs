@@ -41,6 +41,9 @@ pub struct Summary {
     /// Whole visits, from intended start to outcome.
     pub visit_latency: Latency,
     pub funnel: BTreeMap<String, u64>,
+    /// The funnel from plan selection on, per insurer (HIOS id).
+    #[serde(default)]
+    pub funnel_by_insurer: BTreeMap<String, InsurerSummary>,
     pub failures: Vec<FailureRow>,
     /// Verdicts of the threshold rules (filled in by the gate).
     #[serde(default)]
@@ -91,6 +94,15 @@ pub struct Latency {
     pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InsurerSummary {
+    pub name: String,
+    pub selected: u64,
+    pub redirected: u64,
+    pub paid: u64,
+    pub effectuated: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -183,6 +195,20 @@ impl Summary {
             funnel: Stage::ALL
                 .iter()
                 .map(|stage| (stage.name().to_string(), snap.funnel(*stage)))
+                .collect(),
+            funnel_by_insurer: snap
+                .insurers
+                .iter()
+                .map(|(id, f)| {
+                    let summary = InsurerSummary {
+                        name: f.name.clone(),
+                        selected: f.selected,
+                        redirected: f.redirected,
+                        paid: f.paid,
+                        effectuated: f.effectuated,
+                    };
+                    (id.clone(), summary)
+                })
                 .collect(),
             failures: snap
                 .reasons

@@ -8,7 +8,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 
-use crate::measure::{hlog, timeline, Interval, Step};
+use crate::measure::{hlog, timeline, Interval};
 
 /// One interval's numbers, as the rules need them.
 #[derive(Debug, Clone, Default)]
@@ -45,96 +45,56 @@ impl IntervalData {
     }
 }
 
-/// Read a run directory's intervals, in order. The timeline gives the counts, the interval log the
-/// latencies; both have one entry per interval, written together.
-pub fn read_intervals(run_dir: &Path) -> Result<Vec<IntervalData>, String> {
+/// Feed a run directory's intervals, in order, to `each`. The timeline gives the counts, the
+/// interval log the latencies; both have one entry per interval, written together. Only one
+/// interval's histograms are in memory at a time, so a 12-hour run reads in constant memory.
+/// Returns how many intervals there were.
+pub fn for_each_interval(
+    run_dir: &Path,
+    mut each: impl FnMut(IntervalData),
+) -> Result<usize, String> {
     let timeline_path = run_dir.join(timeline::FILE_NAME);
-    let text = std::fs::read_to_string(&timeline_path)
-        .map_err(|e| format!("cannot read {}: {e}", timeline_path.display()))?;
-    let mut rows = text.lines();
-    let header: Vec<&str> = rows
-        .next()
-        .ok_or_else(|| format!("{} is empty", timeline_path.display()))?
-        .split(',')
-        .collect();
-    let column = |name: &str| {
-        header.iter().position(|h| *h == name).ok_or_else(|| {
-            format!(
-                "{} has no column `{name}`: it was written by another version of surge",
-                timeline_path.display()
-            )
-        })
-    };
-    let clock = column("clock")?;
-    let started = column("started")?;
-    let late = column("late")?;
-    let completed = column("completed")?;
-    let stages = [
-        "browsed",
-        "eligibility",
-        "selected",
-        "redirected",
-        "paid",
-        "effectuated",
-    ]
-    .iter()
-    .map(|s| column(s))
-    .collect::<Result<Vec<_>, _>>()?;
-    let step_columns = Step::ALL
-        .iter()
-        .map(|s| {
-            Ok((
-                column(&format!("{}_requests", s.name()))?,
-                column(&format!("{}_failures", s.name()))?,
-            ))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-
-    let mut intervals = Vec::new();
-    for (index, row) in rows.enumerate() {
-        let fields: Vec<&str> = row.split(',').collect();
-        let number = |i: usize| -> Result<u64, String> {
-            fields.get(i).and_then(|f| f.parse().ok()).ok_or_else(|| {
-                format!(
-                    "{} line {}: column `{}` is not a count",
-                    timeline_path.display(),
-                    index + 2,
-                    header.get(i).unwrap_or(&"?")
-                )
-            })
-        };
-        let mut data = IntervalData {
-            clock: fields.get(clock).unwrap_or(&"").to_string(),
-            started: number(started)?,
-            late: number(late)?,
-            ..IntervalData::default()
-        };
-        data.funnel[0] = number(completed)?;
-        for (i, c) in stages.iter().enumerate() {
-            data.funnel[i + 1] = number(*c)?;
+    let mut rows = timeline::read(&timeline_path)?.into_iter().map(|row| {
+        let mut funnel = [0; 7];
+        funnel[0] = row.completed;
+        funnel[1..].copy_from_slice(&row.stages);
+        IntervalData {
+            clock: row.clock,
+            latencies: BTreeMap::new(),
+            step_requests: row.step_requests,
+            step_failures: row.step_failures,
+            funnel,
+            started: row.started,
+            late: row.late,
         }
-        for (i, (requests, failures)) in step_columns.iter().enumerate() {
-            data.step_requests[i] = number(*requests)?;
-            data.step_failures[i] = number(*failures)?;
-        }
-        intervals.push(data);
-    }
+    });
 
     let hlog_path = run_dir.join(hlog::FILE_NAME);
     let bytes = std::fs::read(&hlog_path)
         .map_err(|e| format!("cannot read {}: {e}", hlog_path.display()))?;
-    let mut index = 0;
-    let mut last_start = None;
+    let inconsistent = || {
+        format!(
+            "{} has more intervals than {}: the run directory is inconsistent",
+            hlog_path.display(),
+            timeline_path.display()
+        )
+    };
+    let mut current: Option<(std::time::Duration, IntervalData)> = None;
+    let mut count = 0;
     for entry in IntervalLogIterator::new(&bytes) {
         let entry = entry
             .map_err(|e| format!("{} is not a valid interval log: {e:?}", hlog_path.display()))?;
         let LogEntry::Interval(logged) = entry else {
             continue;
         };
-        if last_start.is_some_and(|s| s != logged.start_timestamp()) {
-            index += 1;
+        let start = logged.start_timestamp();
+        if current.as_ref().is_none_or(|(s, _)| *s != start) {
+            if let Some((_, done)) = current.take() {
+                each(done);
+                count += 1;
+            }
+            current = Some((start, rows.next().ok_or_else(inconsistent)?));
         }
-        last_start = Some(logged.start_timestamp());
         let tag = logged
             .tag()
             .map(|t| t.as_str().to_string())
@@ -149,16 +109,15 @@ pub fn read_intervals(run_dir: &Path) -> Result<Vec<IntervalData>, String> {
                     hlog_path.display()
                 )
             })?;
-        let Some(data) = intervals.get_mut(index) else {
-            return Err(format!(
-                "{} has more intervals than {}: the run directory is inconsistent",
-                hlog_path.display(),
-                timeline_path.display()
-            ));
-        };
-        data.latencies.insert(tag, histogram);
+        if let Some((_, data)) = current.as_mut() {
+            data.latencies.insert(tag, histogram);
+        }
     }
-    Ok(intervals)
+    if let Some((_, done)) = current {
+        each(done);
+        count += 1;
+    }
+    Ok(count)
 }
 
 fn base64_decode(text: &str) -> Option<Vec<u8>> {

@@ -63,9 +63,7 @@ pub fn judge_run(
     baseline: Option<(&Summary, Tolerance)>,
 ) -> Result<GateOutcome, String> {
     let mut judge = Judge::new(rules, summary.interval_s, summary.time_scale);
-    for interval in data::read_intervals(run_dir)? {
-        judge.add(&interval);
-    }
+    data::for_each_interval(run_dir, |interval| judge.add(&interval))?;
     Ok(GateOutcome {
         verdicts: judge.verdicts(),
         comparisons: baseline

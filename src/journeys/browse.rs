@@ -30,6 +30,8 @@ pub struct PlanSeen {
 #[derive(Debug, Clone, Deserialize)]
 pub struct IssuerRef {
     pub id: String,
+    #[serde(default)]
+    pub name: String,
 }
 
 /// What a browse leaves the rest of the journey.
@@ -147,6 +149,7 @@ pub async fn browse(
     seen.sort_by(|a, b| a.premium_w_credit.total_cmp(&b.premium_w_credit));
     let index = ((state.visit.pick * seen.len() as f64) as usize).min(seen.len() - 1);
     let chosen = seen.swap_remove(index);
+    state.insurer = Some((chosen.issuer.id.clone(), chosen.issuer.name.clone()));
 
     let wanted = chosen.id.clone();
     call(

@@ -82,6 +82,8 @@ pub struct VisitState<'a> {
     intended_start: Instant,
     first_request_sent: bool,
     think_rng: ChaCha8Rng,
+    /// The insurer (id, name) of the plan chosen while browsing.
+    pub insurer: Option<(String, String)>,
 }
 
 impl<'a> VisitState<'a> {
@@ -92,6 +94,7 @@ impl<'a> VisitState<'a> {
             intended_start,
             first_request_sent: false,
             think_rng: ChaCha8Rng::seed_from_u64(visit.think_seed),
+            insurer: None,
         }
     }
 

@@ -237,7 +237,18 @@ pub struct Recorder {
     visits_late: AtomicU64,
     max_in_flight: AtomicU64,
     reasons: Mutex<BTreeMap<(Step, String), FailureReason>>,
+    insurers: Mutex<BTreeMap<String, InsurerFunnel>>,
     interval: IntervalCounts,
+}
+
+/// The funnel from plan selection on, for one insurer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InsurerFunnel {
+    pub name: String,
+    pub selected: u64,
+    pub redirected: u64,
+    pub paid: u64,
+    pub effectuated: u64,
 }
 
 /// How often one failure reason occurred, with the first visits it hit (to reproduce them).
@@ -268,6 +279,7 @@ impl Recorder {
             visits_late: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             reasons: Mutex::new(BTreeMap::new()),
+            insurers: Mutex::new(BTreeMap::new()),
             interval: IntervalCounts::default(),
         }
     }
@@ -329,6 +341,22 @@ impl Recorder {
             self.funnel[*stage as usize].fetch_add(1, Ordering::Relaxed);
             self.interval.funnel[*stage as usize].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// A visit that selected a plan of insurer `id` (called `name`) got as far as `reached`.
+    pub fn insurer_reached(&self, id: &str, name: &str, reached: Stage) {
+        if reached < Stage::Selected {
+            return;
+        }
+        let mut insurers = lock(&self.insurers);
+        let funnel = insurers.entry(id.to_string()).or_default();
+        if funnel.name.is_empty() {
+            funnel.name = name.to_string();
+        }
+        funnel.selected += 1;
+        funnel.redirected += u64::from(reached >= Stage::Redirected);
+        funnel.paid += u64::from(reached >= Stage::Paid);
+        funnel.effectuated += u64::from(reached >= Stage::Effectuated);
     }
 
     /// Visits started and not yet finished.
@@ -393,6 +421,7 @@ impl Recorder {
             visits_late: self.visits_late.load(Ordering::Relaxed),
             max_in_flight: self.max_in_flight.load(Ordering::Relaxed),
             reasons: lock(&self.reasons).clone(),
+            insurers: lock(&self.insurers).clone(),
         }
     }
 }
@@ -409,6 +438,7 @@ pub struct Snapshot {
     pub visits_late: u64,
     pub max_in_flight: u64,
     pub reasons: BTreeMap<(Step, String), FailureReason>,
+    pub insurers: BTreeMap<String, InsurerFunnel>,
 }
 
 #[derive(Debug, Clone)]

@@ -1,0 +1,134 @@
+//! What the report draws, read from a run directory alone: the summary, the run's latency
+//! histograms in total, and the timeline downsampled to at most `MAX_POINTS` points, each with its
+//! own latency percentiles (merged from the interval histograms, so they stay exact).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use hdrhistogram::Histogram;
+
+use crate::gate::data::{for_each_interval, IntervalData};
+use crate::measure::timeline::{self, Row};
+use crate::measure::{new_histogram, percentile, Step};
+use crate::scenario::parse_clock;
+use crate::summary::Summary;
+
+/// Points per time series at most: a 12-hour run still draws quickly and reads cleanly.
+pub const MAX_POINTS: usize = 600;
+
+/// One point of the time series: one or more intervals merged.
+#[derive(Debug, Clone, Default)]
+pub struct Point {
+    /// Run time at the end of the point, in seconds.
+    pub elapsed_s: f64,
+    /// Scenario clock at the end of the point, seconds since midnight (`None` before the first arrival).
+    pub clock_s: Option<f64>,
+    /// Wall seconds the point covers.
+    pub seconds: f64,
+    pub intended: Option<u64>,
+    pub started: u64,
+    pub late: u64,
+    pub requests: u64,
+    pub failures: u64,
+    /// Requests by outcome class, in `OUTCOME_CLASSES` order.
+    pub outcomes: [u64; 6],
+    /// p50, p95, p99 in ms per step (in `Step::ALL` order), `None` where the step had no requests.
+    pub step_percentiles: [Option<[f64; 3]>; 6],
+}
+
+/// Everything the charts and pages need.
+pub struct RunData {
+    pub summary: Summary,
+    pub points: Vec<Point>,
+    /// Whole-run latency per step, and `visit`.
+    pub totals: BTreeMap<String, Histogram<u64>>,
+    /// Intervals merged into each point.
+    pub intervals_per_point: usize,
+}
+
+impl RunData {
+    pub fn read(run_dir: &Path) -> Result<RunData, String> {
+        let summary = Summary::read(run_dir)?;
+        let rows = timeline::read(&run_dir.join(timeline::FILE_NAME))?;
+        let per_point = rows.len().div_ceil(MAX_POINTS).max(1);
+        let mut totals: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+        let mut points = Vec::new();
+        let mut pending: Vec<(Row, IntervalData)> = Vec::new();
+        let mut rows = rows.into_iter();
+        let mut previous_elapsed = 0.0;
+        for_each_interval(run_dir, |interval| {
+            for (tag, histogram) in &interval.latencies {
+                let _ = totals
+                    .entry(tag.clone())
+                    .or_insert_with(new_histogram)
+                    .add(histogram);
+            }
+            if let Some(row) = rows.next() {
+                pending.push((row, interval));
+            }
+            if pending.len() == per_point {
+                let point = merge(&pending, previous_elapsed);
+                previous_elapsed = point.elapsed_s;
+                points.push(point);
+                pending.clear();
+            }
+        })?;
+        if !pending.is_empty() {
+            points.push(merge(&pending, previous_elapsed));
+        }
+        Ok(RunData {
+            summary,
+            points,
+            totals,
+            intervals_per_point: per_point,
+        })
+    }
+
+    /// Points that have a scenario clock, with it.
+    pub fn clocked(&self) -> impl Iterator<Item = (f64, &Point)> {
+        self.points.iter().filter_map(|p| p.clock_s.map(|c| (c, p)))
+    }
+
+    /// The scenario clock's range over the run, in seconds since midnight.
+    pub fn clock_range(&self) -> (f64, f64) {
+        let start = parse_clock(&self.summary.clock_start).unwrap_or(0.0);
+        let end = self.clocked().map(|(c, _)| c).fold(start + 1.0, f64::max);
+        (start, end)
+    }
+}
+
+fn merge(group: &[(Row, IntervalData)], previous_elapsed: f64) -> Point {
+    let last = &group[group.len() - 1].0;
+    let mut point = Point {
+        elapsed_s: last.elapsed_s,
+        clock_s: parse_clock(&last.clock).ok(),
+        seconds: (last.elapsed_s - previous_elapsed).max(1e-3),
+        ..Point::default()
+    };
+    let mut latencies: Vec<Histogram<u64>> = Step::ALL.iter().map(|_| new_histogram()).collect();
+    for (row, interval) in group {
+        point.intended = match (point.intended, row.intended) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        point.started += row.started;
+        point.late += row.late;
+        point.requests += row.requests;
+        point.failures += row.failures;
+        for i in 0..6 {
+            point.outcomes[i] += row.outcomes[i];
+        }
+        for (i, step) in Step::ALL.iter().enumerate() {
+            if let Some(h) = interval.latencies.get(step.name()) {
+                let _ = latencies[i].add(h);
+            }
+        }
+    }
+    for (i, histogram) in latencies.iter().enumerate() {
+        if !histogram.is_empty() {
+            let ms = |p: f64| percentile(histogram, p) as f64 / 1000.0;
+            point.step_percentiles[i] = Some([ms(50.0), ms(95.0), ms(99.0)]);
+        }
+    }
+    point
+}

@@ -1,0 +1,200 @@
+//! `index.html`: one page, no JavaScript, no external URL, script or stylesheet — the charts are
+//! inline SVG, so it opens anywhere, offline, and can be mailed as one file.
+
+use std::fmt::Write as _;
+
+use super::{headline, share};
+use crate::measure::{Stage, Step};
+use crate::summary::Summary;
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'DejaVu Sans',sans-serif;margin:2em auto;max-width:1450px;color:#222;padding:0 1em}\
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}\
+table{border-collapse:collapse;margin:.5em 0}td,th{padding:.25em .8em;border-bottom:1px solid #eee;text-align:right}\
+th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}\
+.verdict{font-size:1.15em;padding:.6em 1em;border-radius:4px;background:#eef6ee;border-left:6px solid #009E73}\
+.bad{background:#fbeeea;border-left-color:#D55E00}.chart svg{max-width:100%;height:auto}code{background:#f3f3f3;padding:0 .2em}";
+
+/// Escape text for HTML.
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
+    let mut out = String::new();
+    let s = summary;
+    let headline = headline(s);
+    let bad = !headline.starts_with("PASSED") && !headline.starts_with("COMPLETED");
+    let _ = write!(
+        out,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>surge: {}</title><style>{STYLE}</style></head><body>",
+        esc(&s.scenario)
+    );
+    let _ = write!(out, "<h1>surge: {}</h1>", esc(&s.scenario));
+    let _ = write!(
+        out,
+        "<p class=\"verdict{}\">{}</p>",
+        if bad { " bad" } else { "" },
+        esc(&headline)
+    );
+
+    let _ = write!(out, "<h2>Run</h2><table>");
+    let facts = [
+        ("scenario", s.scenario.clone()),
+        ("target", s.target.clone()),
+        ("started", s.started_at.clone()),
+        ("seed", s.seed.to_string()),
+        ("time scale", format!("{}×", s.time_scale)),
+        (
+            "scenario clock",
+            format!(
+                "from {} over {:.0} s of scenario time",
+                s.clock_start, s.span_s
+            ),
+        ),
+        ("duration", format!("{:.1} s", s.duration_s)),
+        ("ending", s.ending.clone()),
+        (
+            "visits",
+            format!(
+                "{} planned, {} started, {} completed, {} late (lateness p99 {:.1} ms)",
+                s.visits.planned,
+                s.visits.started,
+                s.visits.completed,
+                s.visits.late,
+                s.visits.lateness_p99_ms
+            ),
+        ),
+        (
+            "generator",
+            if s.generator.valid {
+                format!(
+                    "valid (pool {}, peak {} in flight)",
+                    s.generator.pool, s.generator.max_in_flight
+                )
+            } else {
+                format!("NOT valid: {}", s.generator.reason)
+            },
+        ),
+    ];
+    for (name, value) in facts {
+        let _ = write!(
+            out,
+            "<tr><td>{name}</td><td style=\"text-align:left\">{}</td></tr>",
+            esc(&value)
+        );
+    }
+    let _ = write!(out, "</table>");
+
+    if !s.thresholds.is_empty() || !s.baseline.is_empty() {
+        let _ = write!(out, "<h2>Thresholds</h2><table><tr><th></th><th>rule</th><th>limit</th><th>observed</th></tr>");
+        for t in &s.thresholds {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td style=\"text-align:left\"><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                if t.pass { "✅" } else { "❌" },
+                esc(&t.name),
+                esc(&t.limit),
+                esc(&t.observed_text)
+            );
+        }
+        for c in &s.baseline {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td style=\"text-align:left\"><code>{}</code> vs baseline</td><td></td><td>{}</td></tr>",
+                if c.pass { "✅" } else { "❌" },
+                esc(&c.name),
+                esc(&c.describe())
+            );
+        }
+        let _ = write!(out, "</table>");
+    }
+
+    let _ = write!(
+        out,
+        "<h2>Steps</h2><table><tr><th>step</th><th>requests</th><th>failures</th><th>error rate</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th></tr>"
+    );
+    for step in Step::ALL {
+        if let Some(st) = s.steps.get(step.name()) {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}%</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td></tr>",
+                step.name(), st.requests, st.failures, st.error_rate * 100.0, st.p50_ms, st.p95_ms, st.p99_ms, st.p999_ms, st.max_ms
+            );
+        }
+    }
+    let v = &s.visit_latency;
+    let _ = write!(
+        out,
+        "<tr><td>(whole visits)</td><td>{}</td><td></td><td></td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td></td><td>{:.1}</td></tr></table>",
+        v.count, v.p50_ms, v.p95_ms, v.p99_ms, v.max_ms
+    );
+
+    let _ = write!(
+        out,
+        "<h2>Funnel</h2><table><tr><th>stage</th><th>visits</th><th>of the stage before</th></tr>"
+    );
+    let mut previous = None;
+    for stage in Stage::ALL {
+        let count = s.funnel.get(stage.name()).copied().unwrap_or(0);
+        let conversion = previous.map_or(String::new(), |p| share(count, p));
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{count}</td><td>{conversion}</td></tr>",
+            stage.name()
+        );
+        previous = Some(count);
+    }
+    let _ = write!(out, "</table>");
+    if !s.funnel_by_insurer.is_empty() {
+        let _ = write!(out, "<table><tr><th>insurer</th><th>selected</th><th>redirected</th><th>paid</th><th>effectuated</th><th>effectuated of selected</th></tr>");
+        for (id, r) in &s.funnel_by_insurer {
+            let _ = write!(
+                out,
+                "<tr><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(id),
+                esc(&r.name),
+                r.selected,
+                r.redirected,
+                r.paid,
+                r.effectuated,
+                share(r.effectuated, r.selected)
+            );
+        }
+        let _ = write!(out, "</table>");
+    }
+
+    if !s.failures.is_empty() {
+        let _ = write!(out, "<h2>Failures</h2><table><tr><th>step</th><th>reason</th><th>count</th><th>first visits</th></tr>");
+        for f in &s.failures {
+            let _ =
+                write!(
+                out,
+                "<tr><td>{}</td><td style=\"text-align:left\">{}</td><td>{}</td><td>{:?}</td></tr>",
+                esc(&f.step), esc(&f.reason), f.count, f.example_visits
+            );
+        }
+        let _ = write!(out, "</table>");
+    }
+
+    for (caption, svg) in charts {
+        // The SVG is plotters' own output; drop its XML declaration to inline it.
+        let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
+        let _ = write!(
+            out,
+            "<h2>{}</h2><div class=\"chart\">{body}</div>",
+            esc(caption)
+        );
+    }
+
+    let _ = write!(
+        out,
+        "<h2>Files</h2><p><a href=\"summary.json\">summary.json</a> · <a href=\"latency.hlog\">latency.hlog</a> · \
+         <a href=\"timeline.csv\">timeline.csv</a> · <a href=\"junit.xml\">junit.xml</a> · <a href=\"gate.md\">gate.md</a> · \
+         <a href=\"summary.md\">summary.md</a> · <a href=\"scenario.toml\">scenario.toml</a> · <a href=\"charts/\">charts/</a> (SVG and PNG)</p>"
+    );
+    let _ = writeln!(out, "<p>surge {}</p></body></html>", esc(&s.surge_version));
+    out
+}

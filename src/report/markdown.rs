@@ -1,0 +1,74 @@
+//! `summary.md`: the headline, the tables and the chart file names, short enough for a pull request.
+
+use std::fmt::Write as _;
+
+use super::{charts, headline, share, CHARTS_DIR};
+use crate::measure::{Stage, Step};
+use crate::summary::Summary;
+
+pub fn page(summary: &Summary) -> String {
+    let s = summary;
+    let mut out = String::new();
+    let _ = writeln!(out, "## surge: {}\n", s.scenario);
+    let _ = writeln!(out, "**{}**\n", headline(s));
+    let _ =
+        writeln!(
+        out,
+        "Seed {} · {}× · {} visits against `{}` · {:.0} s · lateness p99 {:.1} ms · generator {}\n",
+        s.seed,
+        s.time_scale,
+        s.visits.planned,
+        s.target,
+        s.duration_s,
+        s.visits.lateness_p99_ms,
+        if s.generator.valid { "valid" } else { "NOT valid" }
+    );
+    if !s.thresholds.is_empty() {
+        let _ = writeln!(out, "| | threshold | limit | observed |\n|---|---|---|---|");
+        for t in &s.thresholds {
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {} | {} |",
+                if t.pass { "✅" } else { "❌" },
+                t.name.replace('|', "\\|"),
+                t.limit,
+                t.observed_text
+            );
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "| step | requests | errors | p50 ms | p95 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|");
+    for step in Step::ALL {
+        if let Some(st) = s.steps.get(step.name()) {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2}% | {:.1} | {:.1} | {:.1} | {:.1} |",
+                step.name(),
+                st.requests,
+                st.error_rate * 100.0,
+                st.p50_ms,
+                st.p95_ms,
+                st.p99_ms,
+                st.max_ms
+            );
+        }
+    }
+    let _ = writeln!(out, "\n| funnel | visits | of previous |\n|---|---:|---:|");
+    let mut previous = None;
+    for stage in Stage::ALL {
+        let count = s.funnel.get(stage.name()).copied().unwrap_or(0);
+        let conversion = previous.map_or(String::new(), |p| share(count, p));
+        let _ = writeln!(out, "| {} | {count} | {conversion} |", stage.name());
+        previous = Some(count);
+    }
+    let names: Vec<String> = charts::CHARTS
+        .iter()
+        .map(|(name, _)| format!("`{CHARTS_DIR}/{name}.svg`"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nCharts (SVG and PNG): {}; the whole report: `index.html`.",
+        names.join(", ")
+    );
+    out
+}

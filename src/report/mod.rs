@@ -1,0 +1,74 @@
+//! The report of a run, drawn from its run directory alone: five charts (SVG and PNG, with
+//! plotters), a self-contained `index.html` that works offline, and `summary.md` for a pull request.
+//! `surge run` draws it at the end; `surge report RUN_DIR` draws it again from the saved files.
+
+pub mod charts;
+pub mod data;
+mod html;
+mod markdown;
+
+use std::path::Path;
+
+pub use data::RunData;
+
+use crate::measure::Stage;
+use crate::summary::Summary;
+
+pub const CHARTS_DIR: &str = "charts";
+pub const HTML_FILE: &str = "index.html";
+pub const MARKDOWN_FILE: &str = "summary.md";
+
+/// Draw every chart and page of the run in `run_dir`.
+pub fn render(run_dir: &Path) -> Result<(), String> {
+    let data = RunData::read(run_dir)?;
+    charts::draw_all(&data, &run_dir.join(CHARTS_DIR))
+        .map_err(|e| format!("cannot draw the charts in {}: {e}", run_dir.display()))?;
+    let svgs: Vec<(String, String)> = charts::CHARTS
+        .iter()
+        .map(|(name, caption)| {
+            let path = run_dir.join(CHARTS_DIR).join(format!("{name}.svg"));
+            std::fs::read_to_string(&path)
+                .map(|svg| (caption.to_string(), svg))
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        })
+        .collect::<Result<_, _>>()?;
+    let write = |file: &str, text: String| {
+        std::fs::write(run_dir.join(file), text)
+            .map_err(|e| format!("cannot write {}: {e}", run_dir.join(file).display()))
+    };
+    write(HTML_FILE, html::page(&data.summary, &svgs))?;
+    write(MARKDOWN_FILE, markdown::page(&data.summary))
+}
+
+/// The one-line verdict both pages open with.
+pub fn headline(summary: &Summary) -> String {
+    let failed = summary.thresholds.iter().filter(|t| !t.pass).count()
+        + summary.baseline.iter().filter(|c| !c.pass).count();
+    let effectuated = summary
+        .funnel
+        .get(Stage::Effectuated.name())
+        .copied()
+        .unwrap_or(0);
+    let verdict = if failed > 0 {
+        format!("FAILED — {failed} threshold(s) or comparison(s) failed")
+    } else if !summary.generator.valid {
+        format!("NOT VALID — {}", summary.generator.reason)
+    } else if summary.thresholds.is_empty() {
+        "COMPLETED (no thresholds set)".to_string()
+    } else {
+        "PASSED".to_string()
+    };
+    format!(
+        "{verdict}. {} of {} visits completed; {effectuated} applicants effectuated.",
+        summary.visits.completed, summary.visits.planned
+    )
+}
+
+/// Percentage of `part` in `whole`, or a dash.
+fn share(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "–".into()
+    } else {
+        format!("{:.1}%", 100.0 * part as f64 / whole as f64)
+    }
+}
