@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::exchange::behaviour::{Behaviour, ScenarioClock};
 use crate::exchange::{self, ExchangeConfig};
 use crate::gate::command::GateRequest;
 use crate::gate::Tolerance;
@@ -121,8 +122,18 @@ pub enum Command {
         #[arg(long, value_name = "KEY")]
         saml_key: Option<String>,
         /// Time added to every API and insurer request (e.g. 50ms): a deliberately slow exchange.
-        #[arg(long, value_name = "DURATION", default_value = "0ms", value_parser = crate::scenario::parse_duration)]
-        service_time: Duration,
+        #[arg(long, value_name = "DURATION", value_parser = crate::scenario::parse_duration)]
+        service_time: Option<Duration>,
+        /// Capacity, waiting room and faults, as a TOML file with the keys of a scenario's
+        /// [exchange] section (see scenarios/README.md). Its clock starts when the exchange does.
+        #[arg(long, value_name = "FILE")]
+        faults: Option<PathBuf>,
+        /// Run the fault file's clock this many times faster than real time.
+        #[arg(long, value_name = "N", default_value = "1", value_parser = parse_time_scale)]
+        time_scale: f64,
+        /// The fault file's clock at start-up, HH:MM[:SS].
+        #[arg(long, value_name = "HH:MM", default_value = "00:00", value_parser = crate::scenario::parse_clock)]
+        clock_start: f64,
     },
 }
 
@@ -201,7 +212,28 @@ pub fn main() -> ExitCode {
                 bind,
                 saml_key,
                 service_time,
-            } => serve_exchange(bind, saml_key, service_time).await,
+                faults,
+                time_scale,
+                clock_start,
+            } => {
+                let mut behaviour = match faults.as_deref().map(read_faults).transpose() {
+                    Ok(behaviour) => behaviour.unwrap_or_default(),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return exit::USAGE;
+                    }
+                };
+                if service_time.is_some() {
+                    behaviour.service_time = service_time;
+                }
+                let clock = ScenarioClock {
+                    time_scale,
+                    clock_start,
+                    ..ScenarioClock::default()
+                };
+                let _ = clock.origin.set(std::time::Instant::now());
+                serve_exchange(bind, saml_key, behaviour, clock).await
+            }
         }
     });
     ExitCode::from(code)
@@ -236,10 +268,35 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     Ok(interval)
 }
 
-async fn serve_exchange(bind: SocketAddr, saml_key: Option<String>, service_time: Duration) -> u8 {
+/// Read `surge exchange --faults FILE`.
+fn read_faults(path: &std::path::Path) -> Result<Behaviour, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read the faults file: {e}", path.display()))?;
+    let behaviour: Behaviour = toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        match line {
+            Some(line) => format!("{}:{line}: {}", path.display(), e.message().trim()),
+            None => format!("{}: {}", path.display(), e.message().trim()),
+        }
+    })?;
+    behaviour
+        .check()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(behaviour)
+}
+
+async fn serve_exchange(
+    bind: SocketAddr,
+    saml_key: Option<String>,
+    behaviour: Behaviour,
+    clock: ScenarioClock,
+) -> u8 {
     let mut config = ExchangeConfig {
         bind,
-        service_time,
+        behaviour,
+        clock,
         ..ExchangeConfig::default()
     };
     if let Some(key) = saml_key {

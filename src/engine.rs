@@ -57,8 +57,8 @@ impl Ending {
 #[derive(Debug, Default)]
 pub struct RunControl {
     /// The scenario clock's zero: set when the first visit is taken, so Goose's start-up is not
-    /// counted as lateness.
-    pub origin: OnceLock<Instant>,
+    /// counted as lateness. Shared with the embedded exchange, whose faults follow the same clock.
+    pub origin: Arc<OnceLock<Instant>>,
     /// Set (before Goose's killswitch is pulled) when a rule aborts the run.
     pub abort: OnceLock<String>,
 }

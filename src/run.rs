@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::exit;
 use crate::engine::{self, Ending, RunControl, RunOptions};
+use crate::exchange::behaviour::ScenarioClock;
 use crate::exchange::{self, ExchangeConfig, RunningExchange};
 use crate::gate::{self, Rule};
 use crate::measure::Recorder;
@@ -85,9 +86,10 @@ pub async fn run(request: RunRequest) -> u8 {
         return exit::RUN_ERROR;
     }
 
+    let control = Arc::new(RunControl::default());
     let (target, embedded) = match target_choice.as_deref() {
         Some(url) if url != "embedded" => (url.trim_end_matches('/').to_string(), None),
-        _ => match start_embedded(&scenario).await {
+        _ => match start_embedded(&scenario, &plan, &control).await {
             Ok(running) => (running.url().to_string(), Some(running)),
             Err(e) => {
                 eprintln!("error: cannot start the embedded exchange: {e}");
@@ -101,7 +103,6 @@ pub async fn run(request: RunRequest) -> u8 {
     }
 
     let recorder = Arc::new(Recorder::new());
-    let control = Arc::new(RunControl::default());
     let monitor = Monitor::start(MonitorConfig {
         run_dir: run_dir.clone(),
         run_name: scenario.name().to_string(),
@@ -257,11 +258,21 @@ fn format_span(seconds: f64) -> String {
     }
 }
 
-async fn start_embedded(scenario: &Scenario) -> std::io::Result<RunningExchange> {
-    let settings = scenario.exchange.clone().unwrap_or_default();
+async fn start_embedded(
+    scenario: &Scenario,
+    plan: &RunPlan,
+    control: &RunControl,
+) -> std::io::Result<RunningExchange> {
+    let mut behaviour = scenario.exchange.clone().unwrap_or_default();
+    behaviour.seed.get_or_insert(scenario.traffic.seed);
     exchange::start(ExchangeConfig {
         bind: ([127, 0, 0, 1], 0).into(),
-        service_time: settings.service_time.unwrap_or_default(),
+        behaviour,
+        clock: ScenarioClock {
+            origin: control.origin.clone(),
+            time_scale: plan.time_scale,
+            clock_start: plan.clock_start,
+        },
         ..ExchangeConfig::default()
     })
     .await

@@ -26,21 +26,13 @@ pub struct Scenario {
     pub households: Households,
     #[serde(default)]
     pub http: Http,
-    /// Settings of the embedded exchange; refused against any other target.
+    /// How the embedded exchange behaves (capacity, waiting room, faults); refused against any
+    /// other target.
     #[serde(default)]
-    pub exchange: Option<ExchangeSettings>,
+    pub exchange: Option<crate::exchange::behaviour::Behaviour>,
     /// Threshold rules judged at the end of the run (see docs/gates.md), e.g. `"p95(browse) < 800ms"`.
     #[serde(default)]
     pub thresholds: Vec<String>,
-}
-
-/// How the embedded exchange behaves.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExchangeSettings {
-    /// Time added to every request the exchange answers: a deliberately slow exchange.
-    #[serde(default, with = "duration_option")]
-    pub service_time: Option<std::time::Duration>,
 }
 
 /// How many visits, when they arrive, how they are spread over the journeys, and how many run at once.
@@ -510,6 +502,20 @@ impl Scenario {
                     message: format!("thresholds: {e}"),
                 });
             }
+        }
+        if let Some(exchange) = &self.exchange {
+            exchange.check().map_err(|message| {
+                let key = message
+                    .split([' ', '.', ':', '['])
+                    .next()
+                    .unwrap_or("exchange")
+                    .to_string();
+                ScenarioError {
+                    path: path.to_owned(),
+                    location: find_key(text, &key).or_else(|| find_text(text, "[exchange")),
+                    message: format!("exchange.{message}"),
+                }
+            })?;
         }
         let traffic = &self.traffic;
         let shapes = [

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod behaviour;
 pub mod capacity;
 pub mod catalog;
 pub mod edi834;
@@ -36,8 +37,10 @@ pub struct ExchangeConfig {
     pub bind: SocketAddr,
     /// HMAC-SHA256 key shared by the exchange and its insurers to sign SAML Responses.
     pub saml_key: Vec<u8>,
-    /// Time added to every API and insurer request: a deliberately slow exchange.
-    pub service_time: std::time::Duration,
+    /// Capacity, waiting room and faults (see `behaviour`); the default behaves perfectly.
+    pub behaviour: behaviour::Behaviour,
+    /// The scenario clock that error windows and the waiting room follow.
+    pub clock: behaviour::ScenarioClock,
 }
 
 impl Default for ExchangeConfig {
@@ -45,7 +48,8 @@ impl Default for ExchangeConfig {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             saml_key: b"surge-staging-development-key".to_vec(),
-            service_time: std::time::Duration::ZERO,
+            behaviour: behaviour::Behaviour::default(),
+            clock: behaviour::ScenarioClock::default(),
         }
     }
 }
@@ -165,7 +169,10 @@ pub async fn start(config: ExchangeConfig) -> std::io::Result<RunningExchange> {
     // Pay Now forms and SAML Destinations use this URL; a wildcard bind is reached over loopback.
     let url = format!("http://{host}:{}", addr.port());
     let state = AppState::new(config.saml_key, url.clone());
-    let app = capacity::with_service_time(router(state.clone()), config.service_time);
+    let app = capacity::with_service_time(
+        router(state.clone()),
+        config.behaviour.service_time.unwrap_or_default(),
+    );
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
