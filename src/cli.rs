@@ -81,6 +81,10 @@ pub enum Command {
         /// See docs/gates.md for the grammar.
         #[arg(long = "threshold", value_name = "RULE")]
         thresholds: Vec<String>,
+        /// With --target: run a scenario that has an [exchange] section (faults for the embedded
+        /// exchange) anyway, without it.
+        #[arg(long)]
+        ignore_exchange_section: bool,
         /// Print only errors and the final tables.
         #[arg(long, short)]
         quiet: bool,
@@ -162,6 +166,7 @@ pub fn main() -> ExitCode {
                 interval,
                 goose_report,
                 thresholds,
+                ignore_exchange_section,
                 quiet,
             } => {
                 run::run(RunRequest {
@@ -174,6 +179,7 @@ pub fn main() -> ExitCode {
                     interval,
                     goose_reports: goose_report,
                     thresholds,
+                    ignore_exchange_section,
                     quiet,
                 })
                 .await

@@ -14,6 +14,7 @@ use goose::config::GooseConfiguration;
 use goose::prelude::*;
 
 use crate::journeys::{run_visit, Journey, JourneyEnv, VisitState};
+use crate::measure::enrollments::EnrollmentLog;
 use crate::measure::Recorder;
 use crate::plan::RunPlan;
 use crate::scenario::ThinkTime;
@@ -28,6 +29,8 @@ pub struct RunOptions {
     pub goose_reports: Vec<String>,
     pub think_time: ThinkTime,
     pub http_timeout: Duration,
+    /// Where to write applicants who selected a plan.
+    pub enrollments: Option<Arc<EnrollmentLog>>,
 }
 
 /// How a run ended.
@@ -167,6 +170,8 @@ pub async fn run(
             .collect(),
         env: JourneyEnv {
             recorder,
+            enrollments: options.enrollments.clone(),
+            patience: plan.patience,
             think_time: options.think_time.clone(),
             time_scale: plan.time_scale,
         },
@@ -226,6 +231,9 @@ fn serve_visits(journey: Journey, pool: Arc<Pool>) -> Transaction {
                 recorder.visit_finished(latency, reached);
                 if let Some((id, name)) = &state.insurer {
                     recorder.insurer_reached(id, name, reached);
+                }
+                if let (Some(log), Some(enrollment)) = (&pool.env.enrollments, &state.enrollment) {
+                    log.record(enrollment);
                 }
                 // Whole visits show up in Goose's own report too, timed from their intended start.
                 let _ = user

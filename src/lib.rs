@@ -8,6 +8,7 @@
 //!   and its insurers.
 
 pub mod cli;
+pub mod cracks;
 pub mod engine;
 pub mod exchange;
 pub mod gate;

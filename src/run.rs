@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cli::exit;
+use crate::cracks;
 use crate::engine::{self, Ending, RunControl, RunOptions};
 use crate::exchange::behaviour::ScenarioClock;
 use crate::exchange::{self, ExchangeConfig, RunningExchange};
 use crate::gate::{self, Rule};
+use crate::measure::enrollments::{self, EnrollmentLog};
 use crate::measure::Recorder;
 use crate::monitor::{stdout_is_terminal, Monitor, MonitorConfig};
 use crate::plan::RunPlan;
@@ -30,6 +32,8 @@ pub struct RunRequest {
     pub goose_reports: Vec<String>,
     /// Threshold rules added to the scenario's.
     pub thresholds: Vec<String>,
+    /// Run a scenario with an `[exchange]` section against another target, without it.
+    pub ignore_exchange_section: bool,
     pub quiet: bool,
 }
 
@@ -58,10 +62,13 @@ pub async fn run(request: RunRequest) -> u8 {
     };
     let plan = Arc::new(RunPlan::new(&scenario));
     let target_choice = request.target.clone().or_else(|| scenario.target.clone());
-    if scenario.exchange.is_some() && !scenario.targets_embedded(request.target.as_deref()) {
+    if scenario.exchange.is_some()
+        && !request.ignore_exchange_section
+        && !scenario.targets_embedded(request.target.as_deref())
+    {
         eprintln!(
-            "error: {}: the [exchange] section configures the embedded exchange only; \
-             remove it to run against {}",
+            "error: {}: the [exchange] section (capacity and faults) applies to the embedded \
+             exchange only; remove it, or pass --ignore-exchange-section to run against {} without it",
             request.scenario.display(),
             target_choice.as_deref().unwrap_or_default()
         );
@@ -129,7 +136,18 @@ pub async fn run(request: RunRequest) -> u8 {
     };
     let started_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let clock = Instant::now();
+    let enrollments = match EnrollmentLog::create(&run_dir.join(enrollments::FILE_NAME)) {
+        Ok(log) => Arc::new(log),
+        Err(e) => {
+            eprintln!(
+                "error: cannot write {}: {e}",
+                run_dir.join(enrollments::FILE_NAME).display()
+            );
+            return exit::RUN_ERROR;
+        }
+    };
     let options = RunOptions {
+        enrollments: Some(enrollments.clone()),
         target: target.clone(),
         goose_reports: request.goose_reports.clone(),
         think_time: scenario.traffic.think_time.clone(),
@@ -137,7 +155,7 @@ pub async fn run(request: RunRequest) -> u8 {
     };
     let outcome = engine::run(plan.clone(), &options, recorder.clone(), control).await;
     let duration_s = clock.elapsed().as_secs_f64();
-    let monitor_result = monitor.finish().await;
+    let monitor_result = monitor.finish().await.and(enrollments.flush());
 
     let ending = match &outcome {
         Ok(ending) => ending.clone(),
@@ -165,6 +183,10 @@ pub async fn run(request: RunRequest) -> u8 {
         },
         &recorder.snapshot(),
     );
+    match cracks::report(&run_dir, &summary.target).await {
+        Ok(cracks) => summary.cracks = cracks,
+        Err(e) => eprintln!("error: cannot reconcile the applicants: {e}"),
+    }
     let mut code = conclude(&run_dir, &mut summary, rules, monitor_result);
     if outcome.is_err() {
         code = exit::RUN_ERROR;

@@ -76,6 +76,9 @@ pub struct Traffic {
     /// generator is valid only while the lateness p99 stays within it.
     #[serde(default = "default_late_after", with = "duration")]
     pub late_after: std::time::Duration,
+    /// How long a visitor waits in a waiting room (scenario time) before giving up.
+    #[serde(default = "default_patience", with = "duration")]
+    pub patience: std::time::Duration,
     /// Hard limit on the run's wall time. Default: the scaled curve plus 5 minutes, or 10 minutes.
     #[serde(default, with = "duration_option")]
     pub max_duration: Option<std::time::Duration>,
@@ -234,6 +237,9 @@ fn default_time_scale() -> PositiveFloat {
 }
 fn default_seed() -> u64 {
     2013
+}
+fn default_patience() -> std::time::Duration {
+    std::time::Duration::from_secs(30 * 60)
 }
 fn default_late_after() -> std::time::Duration {
     std::time::Duration::from_millis(100)

@@ -7,6 +7,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::cracks::{Cracks, CLASSES};
 use crate::gate::{Comparison, Verdict};
 use crate::measure::{Snapshot, Stage, Step, OUTCOME_CLASSES};
 
@@ -41,6 +42,12 @@ pub struct Summary {
     /// Whole visits, from intended start to outcome.
     pub visit_latency: Latency,
     pub funnel: BTreeMap<String, u64>,
+    /// Time visitors spent on a waiting room's holding page.
+    #[serde(default)]
+    pub waiting_room: WaitingRoom,
+    /// Applicants who selected a plan, reconciled with the insurers' records, per insurer.
+    #[serde(default)]
+    pub cracks: Cracks,
     /// The funnel from plan selection on, per insurer (HIOS id).
     #[serde(default)]
     pub funnel_by_insurer: BTreeMap<String, InsurerSummary>,
@@ -94,6 +101,16 @@ pub struct Latency {
     pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WaitingRoom {
+    /// Times a visitor was held (and waited) before being let in or giving up.
+    pub waits: u64,
+    pub gave_up: u64,
+    pub wait_p50_ms: f64,
+    pub wait_p95_ms: f64,
+    pub wait_max_ms: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -196,6 +213,14 @@ impl Summary {
                 .iter()
                 .map(|stage| (stage.name().to_string(), snap.funnel(*stage)))
                 .collect(),
+            cracks: Cracks::default(),
+            waiting_room: WaitingRoom {
+                waits: snap.waiting.len(),
+                gave_up: snap.gave_up_waiting,
+                wait_p50_ms: percentile_ms(&snap.waiting, 50.0),
+                wait_p95_ms: percentile_ms(&snap.waiting, 95.0),
+                wait_max_ms: micros_to_ms(snap.waiting.max()),
+            },
             funnel_by_insurer: snap
                 .insurers
                 .iter()
@@ -310,6 +335,15 @@ impl Summary {
             "(visit)", v.count, "", "", v.p50_ms, v.p95_ms, v.p99_ms, v.max_ms
         );
 
+        let w = &self.waiting_room;
+        if w.waits > 0 {
+            let _ = writeln!(
+                out,
+                "(waiting)    {:>9} waits in the waiting room, {} gave up; wait p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+                w.waits, w.gave_up, w.wait_p50_ms, w.wait_p95_ms, w.wait_max_ms
+            );
+        }
+
         let _ = writeln!(out, "\nfunnel");
         let mut previous: Option<u64> = None;
         for stage in Stage::ALL {
@@ -322,6 +356,48 @@ impl Summary {
             };
             let _ = writeln!(out, "  {:<12} {:>9}  {}", stage.name(), count, conversion);
             previous = Some(count);
+        }
+
+        let cracked: Vec<&str> = CLASSES
+            .iter()
+            .copied()
+            .filter(|c| self.cracks.total(c) > 0)
+            .collect();
+        if !self.cracks.insurers.is_empty() {
+            let records = if self.cracks.insurer_records {
+                "reconciled with the insurers' 834 inboxes"
+            } else {
+                "insurers' records not available"
+            };
+            let _ = writeln!(out, "\ncracks ({records})");
+            if cracked.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  none: every applicant who selected a plan is accounted for"
+                );
+            } else {
+                let _ = write!(
+                    out,
+                    "  {:<28} {:>6} {:>6} {:>6} {:>6} {:>6}",
+                    "insurer", "apps", "redir", "payp", "paid", "effec"
+                );
+                for class in &cracked {
+                    let _ = write!(out, " {class:>18}");
+                }
+                let _ = writeln!(out);
+                for (id, i) in &self.cracks.insurers {
+                    let name: String = format!("{id} {}", i.name).chars().take(28).collect();
+                    let _ = write!(
+                        out,
+                        "  {name:<28} {:>6} {:>6} {:>6} {:>6} {:>6}",
+                        i.applications, i.redirected, i.reached_payment, i.paid, i.effectuated
+                    );
+                    for class in &cracked {
+                        let _ = write!(out, " {:>18}", i.classes.get(*class).copied().unwrap_or(0));
+                    }
+                    let _ = writeln!(out);
+                }
+            }
         }
 
         if !self.thresholds.is_empty() {

@@ -44,10 +44,18 @@ fn run(name: &str, scenario: &str) -> Run {
     }
 }
 
-fn browse_scenario(visits: u32, span: &str, pool: u32, service_time: &str) -> String {
+/// A browse-only scenario. `late_after` is loose unless a test is about lateness, so that tests
+/// running side by side on a small machine do not make each other's generators invalid.
+fn browse_scenario(
+    visits: u32,
+    span: &str,
+    pool: u32,
+    service_time: &str,
+    late_after: &str,
+) -> String {
     format!(
         "[traffic]\nvisits = {visits}\nspan = \"{span}\"\narrivals = \"uniform\"\npool = {pool}\n\
-         late_after = \"100ms\"\n[traffic.mix]\nbrowse = 1\n[households]\nmax_pages = 1\n\
+         late_after = \"{late_after}\"\n[traffic.mix]\nbrowse = 1\n[households]\nmax_pages = 1\n\
          [exchange]\nservice_time = \"{service_time}\"\n"
     )
 }
@@ -77,8 +85,8 @@ fn intended_arrivals(dir: &Path) -> u64 {
 
 #[test]
 fn a_slow_exchange_shows_as_latency_with_the_same_arrivals() {
-    let fast = run("fast", &browse_scenario(120, "2s", 100, "0ms"));
-    let slow = run("slow", &browse_scenario(120, "2s", 100, "60ms"));
+    let fast = run("fast", &browse_scenario(120, "2s", 100, "0ms", "3s"));
+    let slow = run("slow", &browse_scenario(120, "2s", 100, "60ms", "3s"));
     for r in [&fast, &slow] {
         assert_eq!(r.code, 0);
         assert_eq!(r.summary["visits"]["started"], 120);
@@ -101,7 +109,10 @@ fn a_slow_exchange_shows_as_latency_with_the_same_arrivals() {
 #[test]
 fn a_pool_too_small_queues_visits_into_latency_and_invalidates_the_run() {
     // 40 visits a second, but 2 pool users at ~180 ms a visit serve about 11 a second.
-    let starved = run("starved", &browse_scenario(60, "1500ms", 2, "60ms"));
+    let starved = run(
+        "starved",
+        &browse_scenario(60, "1500ms", 2, "60ms", "100ms"),
+    );
     let summary = &starved.summary;
     assert_eq!(
         summary["visits"]["started"], 60,
@@ -124,7 +135,7 @@ fn a_pool_too_small_queues_visits_into_latency_and_invalidates_the_run() {
 
 #[test]
 fn the_interval_log_holds_the_summary_percentiles() {
-    let r = run("hlog", &browse_scenario(150, "1500ms", 50, "2ms"));
+    let r = run("hlog", &browse_scenario(150, "1500ms", 50, "2ms", "3s"));
     let bytes = std::fs::read(r.dir.join("latency.hlog")).unwrap();
     let mut merged: std::collections::BTreeMap<String, Histogram<u64>> = Default::default();
     for entry in IntervalLogIterator::new(&bytes) {

@@ -1,7 +1,11 @@
 //! One HTTP request of a journey: sent through Goose (so Goose's own report counts it), timed to the
 //! end of the body, judged by the journey, and recorded in the run's `Recorder`.
 
+use std::time::{Duration, Instant};
+
+use goose::goose::GooseResponse;
 use goose::prelude::*;
+use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
 use super::VisitState;
@@ -48,44 +52,74 @@ pub async fn call<T>(
     judge: impl FnOnce(&Reply) -> Result<T, String>,
 ) -> Result<T, StepFailed> {
     let fail = |reason: String| StepFailed { step, reason };
-    let builder = user
-        .get_request_builder(&method, url)
-        .map_err(|e| fail(format!("{name}: bad URL {url} ({e})")))?;
-    let builder = match body {
-        Body::None => builder,
-        Body::Json(value) => builder.json(value),
-        Body::Form(fields) => builder.form(fields),
-    };
-    let request = GooseRequest::builder()
-        .method(method)
-        .path(url)
-        .name(name)
-        .expect_status_code(expected)
-        .set_request_builder(builder)
-        .build();
-
-    let started = state.request_start();
-    let mut goose = match user.request(request).await {
-        Ok(goose) => goose,
-        Err(e) => return Err(fail(format!("{name}: not sent ({e})"))),
-    };
-    let received = match goose.response {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            match response.text().await {
-                Ok(body) => Ok(Reply { status, body }),
-                Err(e) => Err((classify(&e), format!("{name}: body cut short"))),
+    let mut started = state.request_start();
+    let mut held_since: Option<Instant> = None;
+    let (mut metric, received) = loop {
+        let builder = user
+            .get_request_builder(&method, url)
+            .map_err(|e| fail(format!("{name}: bad URL {url} ({e})")))?;
+        let builder = match &body {
+            Body::None => builder,
+            Body::Json(value) => builder.json(value),
+            Body::Form(fields) => builder.form(fields),
+        };
+        let builder = match state.cookies.header() {
+            Some(cookies) => builder.header(reqwest::header::COOKIE, cookies),
+            None => builder,
+        };
+        let request = GooseRequest::builder()
+            .method(method)
+            .path(url)
+            .name(name)
+            .expect_status_code(expected)
+            .set_request_builder(builder)
+            .build();
+        let GooseResponse {
+            request: metric,
+            response,
+        } = match user.request(request).await {
+            Ok(goose) => goose,
+            Err(e) => return Err(fail(format!("{name}: not sent ({e})"))),
+        };
+        let (received, hold) = match response {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                state.cookies.store(response.headers());
+                let hold = waiting_room_hold(status, response.headers());
+                match response.text().await {
+                    Ok(body) => (Ok(Reply { status, body }), hold),
+                    Err(e) => (Err((classify(&e), format!("{name}: body cut short"))), None),
+                }
             }
+            Err(e) => {
+                let outcome = classify(&e);
+                let what = match outcome {
+                    Outcome::Timeout => "timed out",
+                    Outcome::Connect => "connection refused",
+                    _ => "transport error",
+                };
+                (Err((outcome, format!("{name}: {what}"))), None)
+            }
+        };
+        let Some(retry_after) = hold else {
+            if let Some(since) = held_since {
+                state.run.recorder.waited(since.elapsed(), false);
+            }
+            break (metric, received);
+        };
+        // The holding page: wait as a person would, then ask again. The wait counts in the
+        // visit's latency and on its own, not in this request's.
+        let since = *held_since.get_or_insert(started);
+        if since.elapsed() + retry_after > state.run.patience {
+            state.run.recorder.waited(since.elapsed(), true);
+            state
+                .run
+                .recorder
+                .request(step, started.elapsed(), Outcome::Status(503), false);
+            return Err(fail("waiting room: gave up waiting".to_string()));
         }
-        Err(ref e) => {
-            let outcome = classify(e);
-            let what = match outcome {
-                Outcome::Timeout => "timed out",
-                Outcome::Connect => "connection refused",
-                _ => "transport error",
-            };
-            Err((outcome, format!("{name}: {what}")))
-        }
+        tokio::time::sleep(retry_after).await;
+        started = Instant::now();
     };
     let latency = started.elapsed();
     let recorder = &state.run.recorder;
@@ -113,7 +147,7 @@ pub async fn call<T>(
         Err(reason) => {
             if reply.status == expected {
                 // Goose saw a good status; tell it the answer was wrong so its report agrees with ours.
-                let _ = user.set_failure(&reason, &mut goose.request, None, None);
+                let _ = user.set_failure(&reason, &mut metric, None, None);
             }
             Err(fail(reason))
         }
@@ -129,6 +163,20 @@ fn status_reason(name: &str, reply: &Reply) -> String {
         Some(code) => format!("{name}: HTTP {} (code {code})", reply.status),
         None => format!("{name}: HTTP {}", reply.status),
     }
+}
+
+/// A waiting room's holding page (503 with `X-Waiting-Room`): how long it asks us to wait.
+fn waiting_room_hold(status: u16, headers: &HeaderMap) -> Option<Duration> {
+    if status != 503 || !headers.contains_key("x-waiting-room") {
+        return None;
+    }
+    let seconds = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .unwrap_or(1.0);
+    Some(Duration::from_secs_f64(seconds.max(0.05)))
 }
 
 fn classify(error: &reqwest::Error) -> Outcome {

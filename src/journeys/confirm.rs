@@ -38,7 +38,9 @@ pub async fn confirm(
             step: Step::Confirm,
             reason: "confirm: cannot build the insurer's status URL".into(),
         })?;
-    call(
+    // The judge runs inside `call`; it leaves the insurer's status here for the cracks report.
+    let answered = std::sync::Mutex::new(String::new());
+    let verdict = call(
         user,
         state,
         Step::Confirm,
@@ -49,6 +51,9 @@ pub async fn confirm(
         200,
         |reply| {
             let answer: StatusAnswer = reply.json()?;
+            if let Ok(mut slot) = answered.lock() {
+                slot.clone_from(&answer.enrollment.status);
+            }
             if answer.enrollment.effectuated {
                 Ok(())
             } else {
@@ -59,5 +64,12 @@ pub async fn confirm(
             }
         },
     )
-    .await
+    .await;
+    if let Some(e) = state.enrollment.as_mut() {
+        e.confirmed = match answered.into_inner().unwrap_or_default() {
+            status if status.is_empty() => "unknown".to_string(),
+            status => status,
+        };
+    }
+    verdict
 }

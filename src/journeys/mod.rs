@@ -26,6 +26,7 @@ use goose::prelude::GooseUser;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::measure::enrollments::{Enrollment, EnrollmentLog};
 use crate::measure::{Recorder, Stage};
 use crate::plan::Visit;
 use crate::scenario::ThinkTime;
@@ -70,6 +71,10 @@ impl Journey {
 /// What every visit of a run shares.
 pub struct JourneyEnv {
     pub recorder: Arc<Recorder>,
+    /// Where applicants who selected a plan are written down (`enrollments.csv`).
+    pub enrollments: Option<Arc<EnrollmentLog>>,
+    /// How long (wall time) a visitor waits in a waiting room before giving up.
+    pub patience: Duration,
     /// Real-world think times; divided by `time_scale` when slept.
     pub think_time: ThinkTime,
     pub time_scale: f64,
@@ -84,6 +89,47 @@ pub struct VisitState<'a> {
     think_rng: ChaCha8Rng,
     /// The insurer (id, name) of the plan chosen while browsing.
     pub insurer: Option<(String, String)>,
+    /// The visit's own cookies (a waiting room's session, say); none carry over between visits.
+    pub cookies: CookieJar,
+    /// Once a plan is selected: how far this applicant got, for the cracks report.
+    pub enrollment: Option<Enrollment>,
+}
+
+/// The cookies one visit has been given, sent back on its later requests (to every host: the
+/// exchange and its insurers are one site to a visitor here).
+#[derive(Debug, Default, Clone)]
+pub struct CookieJar(Vec<(String, String)>);
+
+impl CookieJar {
+    /// Keep the `name=value` of every `Set-Cookie` in `headers`.
+    pub fn store(&mut self, headers: &reqwest::header::HeaderMap) {
+        for header in headers.get_all(reqwest::header::SET_COOKIE) {
+            let Some((name, value)) = header
+                .to_str()
+                .ok()
+                .and_then(|h| h.split(';').next())
+                .and_then(|pair| pair.split_once('='))
+            else {
+                continue;
+            };
+            let (name, value) = (name.trim().to_string(), value.trim().to_string());
+            match self.0.iter_mut().find(|(n, _)| *n == name) {
+                Some(existing) => existing.1 = value,
+                None => self.0.push((name, value)),
+            }
+        }
+    }
+
+    /// The `Cookie` header to send, if there is anything to send.
+    pub fn header(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| {
+            self.0
+                .iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
 }
 
 impl<'a> VisitState<'a> {
@@ -95,6 +141,8 @@ impl<'a> VisitState<'a> {
             first_request_sent: false,
             think_rng: ChaCha8Rng::seed_from_u64(visit.think_seed),
             insurer: None,
+            cookies: CookieJar::default(),
+            enrollment: None,
         }
     }
 
@@ -154,12 +202,26 @@ async fn walk(
     state.think().await;
     let enrollment = select::select(user, state, &browsed).await?;
     *reached = Stage::Selected;
+    let (issuer_id, issuer_name) = state.insurer.clone().unwrap_or_default();
+    state.enrollment = Some(Enrollment {
+        visit: state.visit.id,
+        issuer_id,
+        issuer_name,
+        payment_transaction_id: enrollment.payment_transaction_id.clone(),
+        ..Enrollment::default()
+    });
     state.think().await;
     let payment_page = pay::follow_redirect(user, state, &enrollment).await?;
     *reached = Stage::Redirected;
+    if let Some(e) = state.enrollment.as_mut() {
+        e.reached_payment = true;
+    }
     state.think().await;
     pay::pay(user, state, &payment_page).await?;
     *reached = Stage::Paid;
+    if let Some(e) = state.enrollment.as_mut() {
+        e.paid = true;
+    }
     if journey == Journey::Enroll {
         return Ok(());
     }

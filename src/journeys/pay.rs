@@ -64,6 +64,9 @@ pub async fn follow_redirect(
         },
     )
     .await?;
+    if let Some(e) = state.enrollment.as_mut() {
+        e.pay_now = true;
+    }
     let landing = pay_now_url
         .join(&redirect.action)
         .map_err(|_| fail("redirect: the Pay Now form's action is not a URL"))?;

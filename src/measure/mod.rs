@@ -6,6 +6,7 @@
 //! Every value goes into the run's total and into the current interval; [`Recorder::take_interval`]
 //! hands the interval to the writers of `latency.hlog` and `timeline.csv` and starts the next one.
 
+pub mod enrollments;
 pub mod hlog;
 pub mod timeline;
 
@@ -191,6 +192,7 @@ impl StepStats {
 #[derive(Default)]
 struct IntervalCounts {
     started: AtomicU64,
+    held: AtomicU64,
     late: AtomicU64,
     step_requests: [AtomicU64; 6],
     step_failures: [AtomicU64; 6],
@@ -209,6 +211,8 @@ pub struct Interval {
     pub started: u64,
     /// Visits that started later than `late_after`.
     pub late: u64,
+    /// Waits in a waiting room that ended in the interval.
+    pub held: u64,
     pub completed: u64,
     pub requests: u64,
     pub failures: u64,
@@ -238,6 +242,8 @@ pub struct Recorder {
     max_in_flight: AtomicU64,
     reasons: Mutex<BTreeMap<(Step, String), FailureReason>>,
     insurers: Mutex<BTreeMap<String, InsurerFunnel>>,
+    waiting: Mutex<Histogram<u64>>,
+    gave_up_waiting: AtomicU64,
     interval: IntervalCounts,
 }
 
@@ -280,6 +286,8 @@ impl Recorder {
             max_in_flight: AtomicU64::new(0),
             reasons: Mutex::new(BTreeMap::new()),
             insurers: Mutex::new(BTreeMap::new()),
+            waiting: Mutex::new(new_histogram()),
+            gave_up_waiting: AtomicU64::new(0),
             interval: IntervalCounts::default(),
         }
     }
@@ -359,6 +367,16 @@ impl Recorder {
         funnel.effectuated += u64::from(reached >= Stage::Effectuated);
     }
 
+    /// A visit spent `wait` in a waiting room before being let in (or giving up).
+    pub fn waited(&self, wait: Duration, gave_up: bool) {
+        let micros = (wait.as_micros() as u64).clamp(1, HIGHEST_MICROS);
+        let _ = lock(&self.waiting).record(micros);
+        self.interval.held.fetch_add(1, Ordering::Relaxed);
+        if gave_up {
+            self.gave_up_waiting.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Visits started and not yet finished.
     pub fn in_flight(&self) -> u64 {
         let completed = self.visits_completed.load(Ordering::Relaxed);
@@ -384,6 +402,7 @@ impl Recorder {
             latencies,
             started: take(&self.interval.started),
             late: take(&self.interval.late),
+            held: take(&self.interval.held),
             completed: take(&self.interval.completed),
             requests: take(&self.interval.requests),
             failures: take(&self.interval.failures),
@@ -422,6 +441,8 @@ impl Recorder {
             max_in_flight: self.max_in_flight.load(Ordering::Relaxed),
             reasons: lock(&self.reasons).clone(),
             insurers: lock(&self.insurers).clone(),
+            waiting: lock(&self.waiting).clone(),
+            gave_up_waiting: self.gave_up_waiting.load(Ordering::Relaxed),
         }
     }
 }
@@ -439,6 +460,9 @@ pub struct Snapshot {
     pub max_in_flight: u64,
     pub reasons: BTreeMap<(Step, String), FailureReason>,
     pub insurers: BTreeMap<String, InsurerFunnel>,
+    /// Time spent in waiting rooms, one value per wait.
+    pub waiting: Histogram<u64>,
+    pub gave_up_waiting: u64,
 }
 
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ pub const HEADER: &str = "elapsed_s,clock,intended,started,completed,in_flight,r
 2xx,3xx,4xx,5xx,timeout,connect,browsed,eligibility,selected,redirected,paid,effectuated,visit_p95_ms,\
 late,browse_requests,browse_failures,eligibility_requests,eligibility_failures,select_requests,\
 select_failures,redirect_requests,redirect_failures,pay_requests,pay_failures,confirm_requests,\
-confirm_failures";
+confirm_failures,held";
 
 /// Writes the timeline row by row.
 pub struct TimelineWriter {
@@ -64,7 +64,7 @@ impl TimelineWriter {
         for (requests, failures) in interval.step_requests.iter().zip(&interval.step_failures) {
             write!(self.out, ",{requests},{failures}")?;
         }
-        writeln!(self.out)?;
+        writeln!(self.out, ",{}", interval.held)?;
         self.out.flush()
     }
 }
@@ -91,6 +91,8 @@ pub struct Row {
     pub late: u64,
     pub step_requests: [u64; 6],
     pub step_failures: [u64; 6],
+    /// Waits in a waiting room that ended in the interval.
+    pub held: u64,
 }
 
 /// Read a run's `timeline.csv`. A file from another version of surge (columns missing) is refused
@@ -129,6 +131,7 @@ pub fn read(path: &Path) -> Result<Vec<Row>, String> {
         "failures",
         "visit_p95_ms",
         "late",
+        "held",
     ])?;
     let outcomes = columns(&super::OUTCOME_CLASSES)?;
     let stages = columns(&[
@@ -184,6 +187,7 @@ pub fn read(path: &Path) -> Result<Vec<Row>, String> {
             failures: count(fixed[7])?,
             visit_p95_ms: real(fixed[8])?,
             late: count(fixed[9])?,
+            held: count(fixed[10])?,
             ..Row::default()
         };
         for (i, c) in outcomes.iter().enumerate() {

@@ -25,6 +25,8 @@ pub struct RunPlan {
     /// Scenario clock at the curve's start, in seconds since midnight.
     pub clock_start: f64,
     pub late_after: Duration,
+    /// How long a visitor waits in a waiting room, in wall time.
+    pub patience: Duration,
     pub max_duration: Duration,
     pub visitors: VisitPlanner,
 }
@@ -45,6 +47,7 @@ impl RunPlan {
             time_scale: traffic.time_scale.0,
             clock_start: traffic.clock_start(),
             late_after: traffic.late_after,
+            patience: traffic.patience.div_f64(traffic.time_scale.0),
             max_duration: traffic.max_duration(curve.as_ref()),
             visitors: VisitPlanner::new(scenario),
             curve,

@@ -166,6 +166,45 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
         let _ = write!(out, "</table>");
     }
 
+    if !s.cracks.insurers.is_empty() {
+        let records = if s.cracks.insurer_records {
+            "reconciled with the insurers' 834 inboxes"
+        } else {
+            "the insurers' records were not available"
+        };
+        let _ = write!(
+            out,
+            "<h2>Cracks</h2><p>Every applicant who selected a plan, {records}.</p><table><tr><th>insurer</th><th>applications</th><th>redirected</th><th>reached payment</th><th>paid</th><th>effectuated</th>"
+        );
+        for class in crate::cracks::CLASSES {
+            let _ = write!(out, "<th>{}</th>", class.replace('_', " "));
+        }
+        let _ = write!(out, "</tr>");
+        for (id, i) in &s.cracks.insurers {
+            let _ = write!(
+                out,
+                "<tr><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+                esc(id),
+                esc(&i.name),
+                i.applications,
+                i.redirected,
+                i.reached_payment,
+                i.paid,
+                i.effectuated
+            );
+            for class in crate::cracks::CLASSES {
+                let n = i.classes.get(class).copied().unwrap_or(0);
+                let examples = i
+                    .examples
+                    .get(class)
+                    .map_or(String::new(), |v| format!("{v:?}"));
+                let _ = write!(out, "<td title=\"first visits: {examples}\">{n}</td>");
+            }
+            let _ = write!(out, "</tr>");
+        }
+        let _ = write!(out, "</table>");
+    }
+
     if !s.failures.is_empty() {
         let _ = write!(out, "<h2>Failures</h2><table><tr><th>step</th><th>reason</th><th>count</th><th>first visits</th></tr>");
         for f in &s.failures {

@@ -61,6 +61,38 @@ pub fn page(summary: &Summary) -> String {
         let _ = writeln!(out, "| {} | {count} | {conversion} |", stage.name());
         previous = Some(count);
     }
+    let cracked: Vec<&str> = crate::cracks::CLASSES
+        .iter()
+        .copied()
+        .filter(|c| s.cracks.total(c) > 0)
+        .collect();
+    if !cracked.is_empty() {
+        let _ = write!(
+            out,
+            "\n| insurer | applications | reached payment | paid | effectuated |"
+        );
+        for class in &cracked {
+            let _ = write!(out, " {} |", class.replace('_', " "));
+        }
+        let _ = write!(out, "\n|---|---:|---:|---:|---:|");
+        for _ in &cracked {
+            let _ = write!(out, "---:|");
+        }
+        let _ = writeln!(out);
+        for (id, i) in &s.cracks.insurers {
+            let _ = write!(
+                out,
+                "| {id} {} | {} | {} | {} | {} |",
+                i.name, i.applications, i.reached_payment, i.paid, i.effectuated
+            );
+            for class in &cracked {
+                let _ = write!(out, " {} |", i.classes.get(*class).copied().unwrap_or(0));
+            }
+            let _ = writeln!(out);
+        }
+    } else if s.cracks.insurer_records {
+        let _ = writeln!(out, "\nCracks: none — every applicant who selected a plan is accounted for by the insurers.");
+    }
     let names: Vec<String> = charts::CHARTS
         .iter()
         .map(|(name, _)| format!("`{CHARTS_DIR}/{name}.svg`"))

@@ -1,0 +1,349 @@
+//! The cracks report: after a run, reconcile every applicant who selected a plan with the insurers'
+//! own records (their 834 inboxes), and list who fell through the cracks, per insurer.
+//!
+//! Classes (an applicant can be in several):
+//! - `never_redirected`: selected a plan, but the exchange's Pay Now page never sent them on;
+//! - `broken_redirect`: sent on, but the insurer's landing page failed (broken link, dead host,
+//!   refused SAML), so they never reached the payment page;
+//! - `paid_no_834`: paid the insurer, who has no enrollment (834) for them;
+//! - `834_no_payment`: the insurer has their 834, but they never paid;
+//! - `unknown_to_insurer`: the exchange believes them enrolled; the insurer has neither an 834 nor
+//!   a payment;
+//! - and the 834 defects seen in the inboxes: `duplicate_834`, `834_without_premium`,
+//!   `wrong_insurer_834` (their 834 went to another insurer).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::measure::enrollments::{self, Enrollment};
+
+/// Visit ids kept as examples per class.
+const EXAMPLES: usize = 10;
+
+/// The classes, in report order.
+pub const CLASSES: [&str; 8] = [
+    "never_redirected",
+    "broken_redirect",
+    "paid_no_834",
+    "834_no_payment",
+    "unknown_to_insurer",
+    "duplicate_834",
+    "834_without_premium",
+    "wrong_insurer_834",
+];
+
+/// One insurer's applicants and cracks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InsurerCracks {
+    pub name: String,
+    /// Applicants who selected one of its plans.
+    pub applications: u64,
+    /// Sent on by the exchange's Pay Now page.
+    pub redirected: u64,
+    /// Reached the insurer's payment page.
+    pub reached_payment: u64,
+    pub paid: u64,
+    /// Paid, and the insurer holds their 834 with its premium: covered.
+    pub effectuated: u64,
+    /// Count per class (every class present, zero or not).
+    pub classes: BTreeMap<String, u64>,
+    /// The first visits of each class that has any (replay them with the same seed).
+    pub examples: BTreeMap<String, Vec<u64>>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cracks {
+    /// Whether the insurers' records (834 inboxes) could be read; without them only the classes
+    /// the harness sees itself are counted.
+    pub insurer_records: bool,
+    pub insurers: BTreeMap<String, InsurerCracks>,
+}
+
+impl Cracks {
+    /// Applicants in `class`, over every insurer.
+    pub fn total(&self, class: &str) -> u64 {
+        self.insurers
+            .values()
+            .map(|i| i.classes.get(class).copied().unwrap_or(0))
+            .sum()
+    }
+}
+
+/// What the insurers hold: for each Payment Transaction ID, the 834s found, by inbox.
+#[derive(Debug, Default)]
+pub struct InsurerRecords {
+    /// ptid → (insurer whose inbox held it, whether it carried premium amounts), one per 834.
+    by_ptid: HashMap<String, Vec<(String, bool)>>,
+}
+
+impl InsurerRecords {
+    /// Add every 834 transaction of one insurer's inbox (X12 text).
+    pub fn add_inbox(&mut self, insurer: &str, x12: &str) {
+        for (ptid, has_premium) in scan_834(x12) {
+            self.by_ptid
+                .entry(ptid)
+                .or_default()
+                .push((insurer.to_string(), has_premium));
+        }
+    }
+}
+
+/// Each 834 transaction set (ST … SE) of an interchange stream: its policy's Payment Transaction
+/// ID (the first `REF*1L`) and whether it carries the premium (`N1*75*PRE AMT TOT`).
+pub fn scan_834(x12: &str) -> Vec<(String, bool)> {
+    let mut found = Vec::new();
+    let mut current: Option<(Option<String>, bool)> = None;
+    for segment in x12.split('~').map(str::trim) {
+        if segment.starts_with("ST*834*") {
+            current = Some((None, false));
+        } else if let Some((ptid, premium)) = current.as_mut() {
+            if let Some(id) = segment.strip_prefix("REF*1L*") {
+                ptid.get_or_insert_with(|| id.to_string());
+            } else if segment.starts_with("N1*75*PRE AMT TOT") {
+                *premium = true;
+            } else if segment.starts_with("SE*") {
+                if let Some((Some(ptid), premium)) = current.take() {
+                    found.push((ptid, premium));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Reconcile the applicants of `enrollments.csv` with the insurers' records (`None` when the target
+/// does not offer them).
+pub fn reconcile(applicants: &[Enrollment], records: Option<&InsurerRecords>) -> Cracks {
+    let mut cracks = Cracks {
+        insurer_records: records.is_some(),
+        insurers: BTreeMap::new(),
+    };
+    for applicant in applicants {
+        let insurer = cracks
+            .insurers
+            .entry(applicant.issuer_id.clone())
+            .or_insert_with(|| InsurerCracks {
+                name: applicant.issuer_name.clone(),
+                classes: CLASSES.iter().map(|c| (c.to_string(), 0)).collect(),
+                ..InsurerCracks::default()
+            });
+        insurer.applications += 1;
+        insurer.redirected += u64::from(applicant.pay_now);
+        insurer.reached_payment += u64::from(applicant.reached_payment);
+        insurer.paid += u64::from(applicant.paid);
+
+        let mut classes: Vec<&str> = Vec::new();
+        if !applicant.pay_now {
+            classes.push("never_redirected");
+        } else if !applicant.reached_payment {
+            classes.push("broken_redirect");
+        }
+        match records {
+            Some(records) => {
+                let held = records
+                    .by_ptid
+                    .get(&applicant.payment_transaction_id)
+                    .map_or(&[][..], Vec::as_slice);
+                let own: Vec<&(String, bool)> = held
+                    .iter()
+                    .filter(|(i, _)| *i == applicant.issuer_id)
+                    .collect();
+                let has_834 = !own.is_empty();
+                let with_premium = own.iter().any(|(_, premium)| *premium);
+                match (applicant.paid, has_834) {
+                    (true, false) => classes.push("paid_no_834"),
+                    (false, true) => classes.push("834_no_payment"),
+                    (false, false) => classes.push("unknown_to_insurer"),
+                    (true, true) => {}
+                }
+                if own.len() > 1 {
+                    classes.push("duplicate_834");
+                }
+                if has_834 && !with_premium {
+                    classes.push("834_without_premium");
+                }
+                if held.iter().any(|(i, _)| *i != applicant.issuer_id) {
+                    classes.push("wrong_insurer_834");
+                }
+                insurer.effectuated += u64::from(applicant.paid && with_premium);
+            }
+            None => {
+                insurer.effectuated += u64::from(applicant.confirmed == "effectuated");
+            }
+        }
+        for class in classes {
+            *insurer.classes.entry(class.to_string()).or_insert(0) += 1;
+            let examples = insurer.examples.entry(class.to_string()).or_default();
+            if examples.len() < EXAMPLES {
+                examples.push(applicant.visit);
+            }
+        }
+    }
+    cracks
+}
+
+/// Fetch every insurer's inbox from `target` (the Marketplace `GET /api/v1/issuers` list, then
+/// `GET /issuers/{id}/834`). `None` when the target does not offer them.
+pub async fn fetch_records(target: &str) -> Option<InsurerRecords> {
+    #[derive(Deserialize)]
+    struct Page {
+        issuers: Vec<Issuer>,
+        total: usize,
+    }
+    #[derive(Deserialize)]
+    struct Issuer {
+        id: String,
+    }
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .ok()?;
+    let mut ids = Vec::new();
+    loop {
+        let url = format!("{target}/api/v1/issuers?limit=100&offset={}", ids.len());
+        let page: Page = client
+            .get(url)
+            .send()
+            .await
+            .ok()?
+            .error_for_status()
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let got = page.issuers.len();
+        ids.extend(page.issuers.into_iter().map(|i| i.id));
+        if got == 0 || ids.len() >= page.total {
+            break;
+        }
+    }
+    let mut records = InsurerRecords::default();
+    for id in ids {
+        let inbox = client
+            .get(format!("{target}/issuers/{id}/834"))
+            .send()
+            .await
+            .ok()?
+            .error_for_status()
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        records.add_inbox(&id, &inbox);
+    }
+    Some(records)
+}
+
+/// The whole report for a finished run: its applicants, reconciled with `target`'s insurers.
+pub async fn report(run_dir: &Path, target: &str) -> Result<Cracks, String> {
+    let applicants = enrollments::read(&run_dir.join(enrollments::FILE_NAME))?;
+    let records = if applicants.is_empty() {
+        None
+    } else {
+        fetch_records(target).await
+    };
+    Ok(reconcile(&applicants, records.as_ref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applicant(visit: u64, ptid: &str, pay_now: bool, reached: bool, paid: bool) -> Enrollment {
+        Enrollment {
+            visit,
+            issuer_id: "11512".into(),
+            issuer_name: "Tar Heel".into(),
+            payment_transaction_id: ptid.into(),
+            pay_now,
+            reached_payment: reached,
+            paid,
+            confirmed: String::new(),
+        }
+    }
+
+    fn interchange(ptid: &str, premium: bool) -> String {
+        let amounts = if premium {
+            "LX*1~N1*75*PRE AMT TOT~REF*9X*100.00~"
+        } else {
+            ""
+        };
+        format!("ISA*00~GS*BE~ST*834*0001*005010X220A1~BGN*00~REF*1L*{ptid}~{amounts}SE*6*0001~GE*1*1~IEA*1*1~\n")
+    }
+
+    #[test]
+    fn scans_each_transaction() {
+        let x12 = interchange("0000000000001", true) + &interchange("0000000000002", false);
+        assert_eq!(
+            scan_834(&x12),
+            vec![
+                ("0000000000001".to_string(), true),
+                ("0000000000002".to_string(), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn every_class_is_found() {
+        let mut records = InsurerRecords::default();
+        records.add_inbox("11512", &interchange("ok", true));
+        records.add_inbox("11512", &interchange("dup", true));
+        records.add_inbox("11512", &interchange("dup", true));
+        records.add_inbox("11512", &interchange("bare", false));
+        records.add_inbox("11512", &interchange("unpaid", true));
+        records.add_inbox("99999", &interchange("misrouted", true));
+        let applicants = [
+            applicant(1, "ok", true, true, true),
+            applicant(2, "dup", true, true, true),
+            applicant(3, "bare", true, true, true),
+            applicant(4, "unpaid", true, false, false),
+            applicant(5, "misrouted", true, true, true),
+            applicant(6, "nothing", false, false, false),
+        ];
+        let cracks = reconcile(&applicants, Some(&records));
+        let insurer = &cracks.insurers["11512"];
+        assert_eq!(
+            (
+                insurer.applications,
+                insurer.redirected,
+                insurer.reached_payment,
+                insurer.paid
+            ),
+            (6, 5, 4, 4)
+        );
+        assert_eq!(insurer.effectuated, 2, "ok and dup are covered");
+        let class = |c: &str| {
+            (
+                insurer.classes[c],
+                insurer.examples.get(c).cloned().unwrap_or_default(),
+            )
+        };
+        assert_eq!(class("never_redirected"), (1, vec![6]));
+        assert_eq!(class("broken_redirect"), (1, vec![4]));
+        assert_eq!(class("paid_no_834"), (1, vec![5]));
+        assert_eq!(class("834_no_payment"), (1, vec![4]));
+        assert_eq!(class("unknown_to_insurer"), (1, vec![6]));
+        assert_eq!(class("duplicate_834"), (1, vec![2]));
+        assert_eq!(class("834_without_premium"), (1, vec![3]));
+        assert_eq!(class("wrong_insurer_834"), (1, vec![5]));
+    }
+
+    #[test]
+    fn a_healthy_run_has_no_cracks() {
+        let mut records = InsurerRecords::default();
+        records.add_inbox("11512", &interchange("a", true));
+        records.add_inbox("11512", &interchange("b", true));
+        let cracks = reconcile(
+            &[
+                applicant(1, "a", true, true, true),
+                applicant(2, "b", true, true, true),
+            ],
+            Some(&records),
+        );
+        assert!(CLASSES.iter().all(|c| cracks.total(c) == 0));
+        assert_eq!(cracks.insurers["11512"].effectuated, 2);
+    }
+}
