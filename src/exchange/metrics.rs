@@ -11,6 +11,7 @@ use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::faults::Kind;
 use super::state::AppState;
 
 /// Histogram bucket upper bounds, in seconds.
@@ -135,6 +136,22 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        render_all(&state),
     )
+}
+
+/// Request metrics, then faults, capacity and the waiting room.
+pub fn render_all(state: &AppState) -> String {
+    let mut out = state.metrics.render();
+    out.push_str("# HELP exchange_faults_total Faults injected on purpose, by kind.\n");
+    out.push_str("# TYPE exchange_faults_total counter\n");
+    for kind in Kind::ALL {
+        let _ = writeln!(
+            out,
+            "exchange_faults_total{{kind=\"{}\"}} {}",
+            kind.label(),
+            state.faults.get(kind)
+        );
+    }
+    out
 }

@@ -18,6 +18,7 @@ pub mod edi834;
 pub mod eligibility;
 pub mod enrollment;
 pub mod error;
+pub mod faults;
 pub mod issuers;
 pub mod marketplace;
 pub mod metrics;
@@ -168,11 +169,10 @@ pub async fn start(config: ExchangeConfig) -> std::io::Result<RunningExchange> {
     };
     // Pay Now forms and SAML Destinations use this URL; a wildcard bind is reached over loopback.
     let url = format!("http://{host}:{}", addr.port());
-    let state = AppState::new(config.saml_key, url.clone());
-    let app = capacity::with_service_time(
-        router(state.clone()),
-        config.behaviour.service_time.unwrap_or_default(),
-    );
+    let service_time = config.behaviour.service_time.unwrap_or_default();
+    let state =
+        AppState::with_behaviour(config.saml_key, url.clone(), config.behaviour, config.clock);
+    let app = capacity::with_service_time(router(state.clone()), service_time);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
