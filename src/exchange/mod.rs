@@ -24,6 +24,8 @@ pub mod marketplace;
 pub mod metrics;
 pub mod saml;
 pub mod state;
+pub mod waiting_room;
+pub mod windows;
 
 pub use error::ApiError;
 pub use state::AppState;
@@ -130,8 +132,21 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::handler))
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/docs", get(docs));
+    // Outermost first: metrics, waiting room, error windows, capacity, then the handler.
     api.merge(insurers)
         .merge(ops)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            capacity::gate,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            windows::inject,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            waiting_room::admit,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

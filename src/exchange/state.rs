@@ -8,10 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::behaviour::{Behaviour, InsurerFaults, ScenarioClock};
+use super::capacity::Gates;
 use super::catalog::{Catalog, Member};
 use super::eligibility::Csr;
 use super::faults::{Defect834, FaultCounters, Kind};
 use super::metrics::Metrics;
+use super::waiting_room::Room;
+use super::windows::Windows;
 
 const SHARDS: usize = 32;
 
@@ -95,6 +98,12 @@ pub struct Shared {
     pub seed: u64,
     /// Faults injected so far, by kind.
     pub faults: FaultCounters,
+    /// Servers and queues per class of endpoint.
+    pub gates: Gates,
+    /// Error windows.
+    pub windows: Windows,
+    /// The waiting room, when the behaviour has one.
+    pub room: Option<Room>,
 }
 
 /// Cheap-to-clone handle on the shared state (axum `State`).
@@ -126,6 +135,7 @@ impl AppState {
         behaviour: Behaviour,
         clock: ScenarioClock,
     ) -> Self {
+        let seed = behaviour.seed.unwrap_or(0);
         let catalog = Catalog::build();
         let inboxes = catalog
             .issuers
@@ -142,7 +152,13 @@ impl AppState {
             saml_key,
             base_url: base_url.into().trim_end_matches('/').to_string(),
             metrics: Metrics::default(),
-            seed: behaviour.seed.unwrap_or(0),
+            seed,
+            gates: Gates::new(&behaviour.capacity, seed),
+            windows: Windows::new(&behaviour.errors),
+            room: behaviour
+                .waiting_room
+                .as_ref()
+                .map(|r| Room::new(r, &clock, seed)),
             behaviour,
             clock,
             faults: FaultCounters::default(),
