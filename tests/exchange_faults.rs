@@ -902,3 +902,52 @@ async fn idle_sessions_free_their_place() {
     assert!(r.status() == StatusCode::SERVICE_UNAVAILABLE || session_cookie(&r).is_some());
     ex.shutdown().await;
 }
+
+/// `n` concurrent GETs: (status, latency) of each.
+async fn burst(c: &Client, url: &str, n: usize) -> Vec<(StatusCode, Duration)> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (c, url) = (c.clone(), url.to_string());
+        tasks.spawn(async move {
+            let t = Instant::now();
+            let s = c.get(url).send().await.expect("GET").status();
+            (s, t.elapsed())
+        });
+    }
+    tasks.join_all().await
+}
+
+#[tokio::test]
+async fn latency_grows_then_requests_fail_past_capacity() {
+    // Four servers, 200 ms each, eight places in the queue.
+    let behaviour = Behaviour {
+        capacity: BTreeMap::from([(
+            EndpointClass::Browse,
+            capacity(200, 4, 8, Duration::from_secs(10)),
+        )]),
+        ..Default::default()
+    };
+    let (ex, c) = start(behaviour, ScenarioClock::default()).await;
+    let url = format!("{}/api/v1/issuers?state=NC", ex.url());
+    let ok = |r: &[(StatusCode, Duration)]| r.iter().filter(|x| x.0 == StatusCode::OK).count();
+    let slowest = |r: &[(StatusCode, Duration)]| r.iter().map(|x| x.1).max().unwrap();
+
+    // At capacity: one round of service.
+    let r = burst(&c, &url, 4).await;
+    assert_eq!(ok(&r), 4, "{r:?}");
+    assert!(slowest(&r) < Duration::from_millis(390), "{r:?}");
+    // Three times capacity: everyone is served, the last after three rounds.
+    let r = burst(&c, &url, 12).await;
+    assert_eq!(ok(&r), 12, "{r:?}");
+    assert!(slowest(&r) >= Duration::from_millis(590), "{r:?}");
+    // Five times: the queue is full, the rest is refused at once.
+    let r = burst(&c, &url, 20).await;
+    assert_eq!(ok(&r), 12, "{r:?}");
+    for (s, d) in &r {
+        if *s != StatusCode::OK {
+            assert_eq!(*s, StatusCode::SERVICE_UNAVAILABLE);
+            assert!(*d < Duration::from_millis(190), "refused at once: {d:?}");
+        }
+    }
+    ex.shutdown().await;
+}

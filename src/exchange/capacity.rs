@@ -217,3 +217,58 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
     tokio::time::sleep(gate.service_time()).await;
     next.run(request).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_times_follow_the_log_normal() {
+        let c = Capacity {
+            median: Duration::from_millis(100),
+            p99: Duration::from_millis(800),
+            concurrency: 1,
+            queue: 0,
+            queue_timeout: Duration::from_secs(1),
+        };
+        let gate = Gate::new(EndpointClass::Browse, &c, 5);
+        let mut draws: Vec<f64> = (0..20_000)
+            .map(|_| gate.service_time().as_secs_f64())
+            .collect();
+        draws.sort_by(f64::total_cmp);
+        let median = draws[draws.len() / 2];
+        let p99 = draws[draws.len() * 99 / 100];
+        assert!((median - 0.1).abs() < 0.01, "median {median}");
+        assert!((p99 - 0.8).abs() < 0.12, "p99 {p99}");
+        // Deterministic: a gate with the same seed draws the same times.
+        let again = Gate::new(EndpointClass::Browse, &c, 5);
+        assert_eq!(
+            again.service_time(),
+            Duration::from_secs_f64(draws_first(&c))
+        );
+    }
+
+    fn draws_first(c: &Capacity) -> f64 {
+        Gate::new(EndpointClass::Browse, c, 5)
+            .service_time()
+            .as_secs_f64()
+    }
+
+    #[test]
+    fn routes_map_to_classes() {
+        assert_eq!(
+            class_of("/api/v1/plans/search"),
+            Some(EndpointClass::Browse)
+        );
+        assert_eq!(
+            class_of("/api/v1/households/eligibility/estimates"),
+            Some(EndpointClass::Eligibility)
+        );
+        assert_eq!(
+            class_of("/api/v1/enrollment/applications"),
+            Some(EndpointClass::Enrollment)
+        );
+        assert_eq!(class_of("/issuers/11512/834"), Some(EndpointClass::Insurer));
+        assert_eq!(class_of("/metrics"), None);
+    }
+}
