@@ -1,13 +1,21 @@
-//! How fast the exchange answers. For now a fixed service time added to every API and insurer
-//! request, so a run can be pointed at a deliberately slow exchange; the service is simulated by
-//! sleeping, so a slow exchange costs no CPU.
+//! How fast the exchange answers: a fixed service time added to every API and insurer request,
+//! and a capacity per class of endpoint (servers, a queue, log-normal service times). Service is
+//! simulated by sleeping, so a slow or saturated exchange costs no CPU.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
+use tokio::sync::Semaphore;
+
+use super::behaviour::{Capacity, EndpointClass};
+use super::error::ApiError;
+use super::faults::{self, Kind};
+use super::state::AppState;
 
 /// Wrap `app` so that every request except the operational routes waits `service_time` first.
 pub fn with_service_time(app: Router, service_time: Duration) -> Router {
@@ -25,4 +33,242 @@ async fn slow(service_time: Duration, request: Request, next: Next) -> Response 
         tokio::time::sleep(service_time).await;
     }
     next.run(request).await
+}
+
+/// Which class of endpoint serves `path`; `None` for the operational routes.
+pub fn class_of(path: &str) -> Option<EndpointClass> {
+    if path.starts_with("/issuers/") {
+        Some(EndpointClass::Insurer)
+    } else if path.starts_with("/api/v1/enrollment/") {
+        Some(EndpointClass::Enrollment)
+    } else if path.starts_with("/api/v1/households/eligibility") {
+        Some(EndpointClass::Eligibility)
+    } else if ["/api/v1/counties", "/api/v1/plans", "/api/v1/issuers"]
+        .iter()
+        .any(|p| path.starts_with(p))
+    {
+        Some(EndpointClass::Browse)
+    } else {
+        None
+    }
+}
+
+/// z of the 99th percentile of the standard normal distribution.
+const Z99: f64 = 2.326_347_874;
+
+/// One class's servers and queue.
+pub struct Gate {
+    class: EndpointClass,
+    concurrency: u32,
+    permits: Semaphore,
+    waiting: AtomicU32,
+    queue: u32,
+    queue_timeout: Duration,
+    /// ln(median), in seconds.
+    mu: f64,
+    sigma: f64,
+    seed: u64,
+    draws: AtomicU64,
+}
+
+impl Gate {
+    fn new(class: EndpointClass, c: &Capacity, seed: u64) -> Self {
+        let median = c.median.as_secs_f64();
+        let p99 = c.p99.as_secs_f64().max(median);
+        let sigma = if median > 0.0 {
+            (p99 / median).ln() / Z99
+        } else {
+            0.0
+        };
+        Gate {
+            class,
+            concurrency: c.concurrency.max(1),
+            permits: Semaphore::new(c.concurrency.max(1) as usize),
+            waiting: AtomicU32::new(0),
+            queue: c.queue,
+            queue_timeout: c.queue_timeout,
+            mu: median.ln(),
+            sigma,
+            seed,
+            draws: AtomicU64::new(0),
+        }
+    }
+
+    /// A service time from the log-normal distribution (Box-Muller over two deterministic draws).
+    pub fn service_time(&self) -> Duration {
+        if !self.mu.is_finite() {
+            return Duration::ZERO;
+        }
+        if self.sigma == 0.0 {
+            return Duration::from_secs_f64(self.mu.exp());
+        }
+        let i = self.draws.fetch_add(1, Ordering::Relaxed);
+        let name = match self.class {
+            EndpointClass::Browse => "service_time:browse",
+            EndpointClass::Eligibility => "service_time:eligibility",
+            EndpointClass::Enrollment => "service_time:enrollment",
+            EndpointClass::Insurer => "service_time:insurer",
+        };
+        let u1 = 1.0 - faults::unit(self.seed, name, 2 * i); // (0, 1]
+        let u2 = faults::unit(self.seed, name, 2 * i + 1);
+        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        let seconds = (self.mu + self.sigma * z).exp();
+        // A draw past an hour is a configuration accident, not a service time.
+        Duration::from_secs_f64(seconds.min(3600.0))
+    }
+
+    pub fn class(&self) -> EndpointClass {
+        self.class
+    }
+
+    /// Requests being served now.
+    pub fn in_service(&self) -> u32 {
+        self.concurrency - self.permits.available_permits() as u32
+    }
+
+    /// Requests waiting for a server now.
+    pub fn waiting(&self) -> u32 {
+        self.waiting.load(Ordering::Relaxed)
+    }
+}
+
+/// The gates of the classes that have a capacity.
+#[derive(Default)]
+pub struct Gates(Vec<Gate>);
+
+impl Gates {
+    pub fn new(capacity: &BTreeMap<EndpointClass, Capacity>, seed: u64) -> Self {
+        Gates(
+            capacity
+                .iter()
+                .map(|(&class, c)| Gate::new(class, c, seed))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, class: EndpointClass) -> Option<&Gate> {
+        self.0.iter().find(|g| g.class == class)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Gate> {
+        self.0.iter()
+    }
+}
+
+/// The class label in metrics.
+pub fn label(class: EndpointClass) -> &'static str {
+    match class {
+        EndpointClass::Browse => "browse",
+        EndpointClass::Eligibility => "eligibility",
+        EndpointClass::Enrollment => "enrollment",
+        EndpointClass::Insurer => "insurer",
+    }
+}
+
+/// Leaves the queue when dropped, also when the client goes away while waiting.
+struct InQueue<'a>(&'a AtomicU32);
+
+impl Drop for InQueue<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Middleware: take a server of the request's class (or wait in line for one, or be refused with
+/// 503/1012), hold it for a service time, then serve.
+pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(gate) = class_of(request.uri().path()).and_then(|c| state.gates.get(c)) else {
+        return next.run(request).await;
+    };
+    let _permit = match gate.permits.try_acquire() {
+        Ok(permit) => permit,
+        Err(_) => {
+            let queue = gate.queue;
+            let joined = gate
+                .waiting
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                    (w < queue).then_some(w + 1)
+                });
+            if joined.is_err() {
+                state.fault(Kind::CapacityQueueFull);
+                return ApiError::unavailable(format!(
+                    "the {} servers are busy and their queue is full",
+                    label(gate.class)
+                ))
+                .into_response();
+            }
+            let in_queue = InQueue(&gate.waiting);
+            let waited = tokio::time::timeout(gate.queue_timeout, gate.permits.acquire()).await;
+            drop(in_queue);
+            match waited {
+                Ok(Ok(permit)) => permit,
+                _ => {
+                    state.fault(Kind::CapacityQueueTimeout);
+                    return ApiError::unavailable(format!(
+                        "waited {:?} in the {} queue",
+                        gate.queue_timeout,
+                        label(gate.class)
+                    ))
+                    .into_response();
+                }
+            }
+        }
+    };
+    tokio::time::sleep(gate.service_time()).await;
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_times_follow_the_log_normal() {
+        let c = Capacity {
+            median: Duration::from_millis(100),
+            p99: Duration::from_millis(800),
+            concurrency: 1,
+            queue: 0,
+            queue_timeout: Duration::from_secs(1),
+        };
+        let gate = Gate::new(EndpointClass::Browse, &c, 5);
+        let mut draws: Vec<f64> = (0..20_000)
+            .map(|_| gate.service_time().as_secs_f64())
+            .collect();
+        draws.sort_by(f64::total_cmp);
+        let median = draws[draws.len() / 2];
+        let p99 = draws[draws.len() * 99 / 100];
+        assert!((median - 0.1).abs() < 0.01, "median {median}");
+        assert!((p99 - 0.8).abs() < 0.12, "p99 {p99}");
+        // Deterministic: a gate with the same seed draws the same times.
+        let again = Gate::new(EndpointClass::Browse, &c, 5);
+        assert_eq!(
+            again.service_time(),
+            Duration::from_secs_f64(draws_first(&c))
+        );
+    }
+
+    fn draws_first(c: &Capacity) -> f64 {
+        Gate::new(EndpointClass::Browse, c, 5)
+            .service_time()
+            .as_secs_f64()
+    }
+
+    #[test]
+    fn routes_map_to_classes() {
+        assert_eq!(
+            class_of("/api/v1/plans/search"),
+            Some(EndpointClass::Browse)
+        );
+        assert_eq!(
+            class_of("/api/v1/households/eligibility/estimates"),
+            Some(EndpointClass::Eligibility)
+        );
+        assert_eq!(
+            class_of("/api/v1/enrollment/applications"),
+            Some(EndpointClass::Enrollment)
+        );
+        assert_eq!(class_of("/issuers/11512/834"), Some(EndpointClass::Insurer));
+        assert_eq!(class_of("/metrics"), None);
+    }
 }

@@ -49,6 +49,9 @@ pub struct Enrollment834 {
     pub source_exchange_id: String,
     /// CCYYMMDD
     pub effective_date: String,
+    /// Whether the 2700/2750 loops (premium amounts, rating area…) are written; a defective 834
+    /// leaves them out.
+    pub with_premiums: bool,
 }
 
 const SENDER: &str = "CMSFFM";
@@ -155,6 +158,9 @@ pub fn write(out: &mut String, e: &Enrollment834) {
         s.seg(format_args!("DTP*348*D8*{eff}"));
         s.seg(format_args!("REF*CE*{}", e.plan_variant_id));
         s.seg(format_args!("REF*1L*{}", e.policy_id));
+        if !e.with_premiums {
+            continue;
+        }
         s.seg(format_args!("LS*2700"));
         let mut lx = 0;
         let mut category = |s: &mut Set<'_>, name: &str, qual: &str, value: &str, dated: bool| {
@@ -239,6 +245,7 @@ mod tests {
             rating_area: "R-NC004".into(),
             source_exchange_id: "NC0".into(),
             effective_date: "20140101".into(),
+            with_premiums: true,
         }
     }
 
@@ -263,5 +270,23 @@ mod tests {
             out.contains("PER*IP**EM*JANE DOE@EXAMPLE.COM~"),
             "delimiters are stripped"
         );
+    }
+
+    #[test]
+    fn without_premiums_the_envelope_still_counts() {
+        let mut out = String::new();
+        write(
+            &mut out,
+            &Enrollment834 {
+                with_premiums: false,
+                ..sample()
+            },
+        );
+        let segs: Vec<&str> = out.lines().map(|l| l.trim_end_matches('~')).collect();
+        let st = segs.iter().position(|s| s.starts_with("ST*")).unwrap();
+        let se = segs.iter().position(|s| s.starts_with("SE*")).unwrap();
+        assert_eq!(segs[se], format!("SE*{}*0001", se - st + 1));
+        assert!(!out.contains("N1*75*") && !out.contains("LS*2700"));
+        assert_eq!(out.matches("REF*1L*").count(), 2);
     }
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::catalog::{household_premium_cents, Metal};
 use super::eligibility;
 use super::error::{ApiError, JsonBody};
+use super::faults::{defect_834, link_fault, Defect834, Kind, LinkFault};
 use super::marketplace::{cents, lookup_plan, Household, Place};
 use super::saml;
 use super::state::{
@@ -231,11 +232,31 @@ pub async fn select_plan(
         aptc_cents: aptc,
         selected_at: Utc::now().timestamp(),
         paid: false,
+        defect: defect_834(state.seed, state.insurer_faults(plan.issuer), e),
     };
     let owed = enrollment.owed_cents();
+    let defect = enrollment.defect;
     state.enrollments.shard(e).insert(e, enrollment);
-    // Selection queues the initial 834 for the plan's insurer.
-    state.queue_834(plan.issuer, e);
+    // Selection queues the initial 834 for the plan's insurer, unless a fault says otherwise.
+    match defect {
+        Defect834::None => {
+            state.queue_834(plan.issuer, e);
+        }
+        Defect834::Missing => state.fault(Kind::Missing834),
+        Defect834::Duplicate => {
+            state.queue_834(plan.issuer, e);
+            state.queue_834(plan.issuer, e);
+            state.fault(Kind::Duplicate834);
+        }
+        Defect834::NoPremium => {
+            state.queue_834(plan.issuer, e);
+            state.fault(Kind::NoPremium834);
+        }
+        Defect834::WrongInsurer => {
+            state.queue_834(state.misrouted_to(plan.issuer), e);
+            state.fault(Kind::WrongInsurer834);
+        }
+    }
 
     let ptid = payment_transaction_id(e);
     let view = EnrollmentView {
@@ -263,6 +284,9 @@ pub fn parse_ptid(ptid: &str) -> Result<u64, ApiError> {
         ApiError::invalid(format!("invalid payment transaction ID format: {ptid:?}"))
     })
 }
+
+/// Where a dead Pay Now link points: nothing listens on port 1 of loopback.
+pub const DEAD_HOST: &str = "http://127.0.0.1:1";
 
 /// The issuer's pay-now URL, which is also the SAML Destination.
 pub fn pay_now_url(base_url: &str, issuer_id: &str) -> String {
@@ -299,8 +323,24 @@ pub async fn pay_now(
         contact_email_address: email,
         subscriber_identifier: format!("{:010}", enrollment.application),
     };
-    let action = pay_now_url(&state.base_url, issuer.id);
-    let xml = saml::build_response(&attrs, issuer.id, &action, &state.saml_key, Utc::now());
+    let destination = pay_now_url(&state.base_url, issuer.id);
+    let xml = saml::build_response(&attrs, issuer.id, &destination, &state.saml_key, Utc::now());
+    // The form posts to the Destination, unless this insurer's link is broken or dead.
+    let action = match link_fault(
+        state.seed,
+        state.insurer_faults(enrollment.issuer as usize),
+        n,
+    ) {
+        LinkFault::Working => destination,
+        LinkFault::Broken => {
+            state.fault(Kind::BrokenLink);
+            format!("{}/issuers/{}/pay-now-broken", state.base_url, issuer.id)
+        }
+        LinkFault::Dead => {
+            state.fault(Kind::DeadLink);
+            format!("{DEAD_HOST}/issuers/{}/pay-now", issuer.id)
+        }
+    };
     let saml_b64 = saml::encode(&xml);
     let html = format!(
         r#"<!DOCTYPE html>

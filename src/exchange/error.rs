@@ -81,6 +81,33 @@ impl ApiError {
     pub fn payment_refused(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "2004", "Payment refused", detail)
     }
+    /// 500/1007: the request timed out inside the exchange.
+    pub fn timed_out(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "1007",
+            "request timed-out, try again",
+            detail,
+        )
+    }
+    /// 503/1012: the exchange is saturated.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "1012",
+            "coverage data temporarily unavailable",
+            detail,
+        )
+    }
+    /// The message of a Marketplace error code.
+    pub fn message_of(code: &str) -> &'static str {
+        match code {
+            "1000" => "Internal error",
+            "1007" => "request timed-out, try again",
+            "1012" => "coverage data temporarily unavailable",
+            _ => "Service error",
+        }
+    }
     pub fn no_route(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "1003", "No such route", detail)
     }

@@ -15,6 +15,7 @@ use super::catalog::Catalog;
 use super::edi834::{self, Enrollment834, Member834};
 use super::enrollment::{made_up_first, names, parse_ptid, pay_now_url};
 use super::error::{ApiError, FormOrJson};
+use super::faults::{hits, Defect834, Kind};
 use super::marketplace::lookup_issuer;
 use super::saml::{self, SamlError};
 use super::state::{payment_transaction_id, AppState, Enrollment};
@@ -75,6 +76,13 @@ pub async fn pay_now_landing(
     let n = parse_ptid(&ptid)
         .map_err(|_| ApiError::saml_refused("ill-formed Payment Transaction ID"))?;
     enrollment_for(&state, ii, n, &ptid)?;
+    let share = state.insurer_faults(ii).map_or(0.0, |f| f.saml_rejected);
+    if hits(state.seed, "saml_rejected", n, share) {
+        state.fault(Kind::SamlRejected);
+        return Err(ApiError::saml_refused(
+            "the insurer could not process the SAML Response",
+        ));
+    }
     let token = payment_token(&state.saml_key, &ptid);
     let issuer = &state.catalog.issuers[ii];
     let esc = |s: &str| quick_xml::escape::escape(s).into_owned();
@@ -150,6 +158,14 @@ pub async fn payment(
         enrollment_for(&state, ii, n, &ptid)?;
         return Err(ApiError::payment_refused(
             "payment token does not match the enrollment",
+        ));
+    }
+    let share = state.insurer_faults(ii).map_or(0.0, |f| f.payment_fails);
+    if hits(state.seed, "payment_fails", n, share) {
+        enrollment_for(&state, ii, n, &ptid)?;
+        state.fault(Kind::PaymentFails);
+        return Err(ApiError::internal(
+            "the payment system failed; no payment was taken",
         ));
     }
     let amount_cents = if req.amount.is_finite() {
@@ -261,6 +277,7 @@ pub fn enrollment_834(state: &AppState, n: u64, ctrl: u32) -> Option<Enrollment8
         rating_area: format!("R-{st}{:03}", county.rating_area),
         source_exchange_id: format!("{st}0"),
         effective_date: "20140101".to_string(),
+        with_premiums: e.defect != Defect834::NoPremium,
     })
 }
 
@@ -292,9 +309,17 @@ pub struct StatusView {
     pub paid: bool,
     pub effectuated: bool,
     pub status: &'static str,
+    /// Why the enrollment is not effectuated although the 834 and the payment seem to be there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
 }
 
-/// `GET /issuers/{issuer_id}/enrollments/{payment_transaction_id}`
+/// `GET /issuers/{issuer_id}/enrollments/{payment_transaction_id}`: what this insurer really holds.
+///
+/// The insurer holds the 834 unless it was never sent or went to another insurer; it holds the
+/// payment once paid. An insurer that holds neither answers 404/2001. An 834 without premium
+/// amounts counts as received, but the insurer cannot effectuate without them: `awaiting_834`
+/// with a `reason`. The insurer that got a misrouted 834 holds it (and nothing else).
 pub async fn status(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -302,23 +327,46 @@ pub async fn status(
     let Path((issuer_id, ptid)) = path?;
     let ii = lookup_issuer(&state.catalog, &issuer_id)?;
     let n = parse_ptid(&ptid)?;
-    let e = enrollment_for(&state, ii, n, &ptid)?;
-    // Selection queues the 834 before it answers, so the insurer always holds it here.
-    let received = true;
-    let status = match (received, e.paid) {
-        (true, true) => "effectuated",
-        (true, false) => "awaiting_payment",
-        (false, true) => "awaiting_834",
-        (false, false) => "awaiting_834_and_payment",
+    let unknown = || ApiError::enrollment_not_found(format!("issuer has no enrollment {ptid}"));
+    let e = state.enrollment(n).ok_or_else(unknown)?;
+    let own = e.issuer as usize == ii;
+    let misrouted_here =
+        !own && e.defect == Defect834::WrongInsurer && state.misrouted_to(e.issuer as usize) == ii;
+    if !own && !misrouted_here {
+        return Err(unknown());
+    }
+    let received = !own || !matches!(e.defect, Defect834::Missing | Defect834::WrongInsurer);
+    let paid = own && e.paid;
+    if !received && !paid {
+        return Err(unknown());
+    }
+    let premiums = !(own && e.defect == Defect834::NoPremium);
+    let (status, reason) = match (received, paid) {
+        (true, true) if premiums => ("effectuated", None),
+        (true, true) => (
+            "awaiting_834",
+            Some("the 834 carries no premium amounts (no 2750 loops)"),
+        ),
+        (true, false) if !premiums => (
+            "awaiting_payment",
+            Some("the 834 carries no premium amounts (no 2750 loops)"),
+        ),
+        (true, false) if misrouted_here => (
+            "awaiting_payment",
+            Some("the 834 is for another insurer's plan"),
+        ),
+        (true, false) => ("awaiting_payment", None),
+        (false, _) => ("awaiting_834", Some("no 834 received")),
     };
     let view = StatusView {
         payment_transaction_id: ptid,
         issuer_id: state.catalog.issuers[ii].id,
         plan_id: state.catalog.plans[e.plan as usize].id.clone(),
         enrollment_834_received: received,
-        paid: e.paid,
-        effectuated: received && e.paid,
+        paid,
+        effectuated: received && paid && premiums,
         status,
+        reason,
     };
     #[derive(Serialize)]
     struct Body {

@@ -11,6 +11,8 @@ use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::capacity;
+use super::faults::Kind;
 use super::state::AppState;
 
 /// Histogram bucket upper bounds, in seconds.
@@ -135,6 +137,66 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        render_all(&state),
     )
+}
+
+/// Request metrics, then faults, capacity and the waiting room.
+pub fn render_all(state: &AppState) -> String {
+    let mut out = state.metrics.render();
+    out.push_str("# HELP exchange_faults_total Faults injected on purpose, by kind.\n");
+    out.push_str("# TYPE exchange_faults_total counter\n");
+    for kind in Kind::ALL {
+        let _ = writeln!(
+            out,
+            "exchange_faults_total{{kind=\"{}\"}} {}",
+            kind.label(),
+            state.faults.get(kind)
+        );
+    }
+    if let Some(room) = &state.room {
+        out.push_str("# HELP exchange_waiting_room_holding_pages_total Holding pages served to new visitors.\n");
+        out.push_str("# TYPE exchange_waiting_room_holding_pages_total counter\n");
+        let _ = writeln!(
+            out,
+            "exchange_waiting_room_holding_pages_total {}",
+            room.holding_pages()
+        );
+        out.push_str(
+            "# HELP exchange_waiting_room_active_sessions Sessions active within session_idle.\n",
+        );
+        out.push_str("# TYPE exchange_waiting_room_active_sessions gauge\n");
+        let _ = writeln!(
+            out,
+            "exchange_waiting_room_active_sessions {}",
+            room.active()
+        );
+    }
+    if state.gates.iter().next().is_some() {
+        out.push_str(
+            "# HELP exchange_capacity_in_service Requests being served, by endpoint class.\n",
+        );
+        out.push_str("# TYPE exchange_capacity_in_service gauge\n");
+        for gate in state.gates.iter() {
+            let _ = writeln!(
+                out,
+                "exchange_capacity_in_service{{class=\"{}\"}} {}",
+                capacity::label(gate.class()),
+                gate.in_service()
+            );
+        }
+        out.push_str(
+            "# HELP exchange_capacity_waiting Requests waiting for a server, by endpoint class.\n",
+        );
+        out.push_str("# TYPE exchange_capacity_waiting gauge\n");
+        for gate in state.gates.iter() {
+            let _ = writeln!(
+                out,
+                "exchange_capacity_waiting{{class=\"{}\"}} {}",
+                capacity::label(gate.class()),
+                gate.waiting()
+            );
+        }
+    }
+    out
 }

@@ -18,11 +18,14 @@ pub mod edi834;
 pub mod eligibility;
 pub mod enrollment;
 pub mod error;
+pub mod faults;
 pub mod issuers;
 pub mod marketplace;
 pub mod metrics;
 pub mod saml;
 pub mod state;
+pub mod waiting_room;
+pub mod windows;
 
 pub use error::ApiError;
 pub use state::AppState;
@@ -129,8 +132,21 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::handler))
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/docs", get(docs));
+    // Outermost first: metrics, waiting room, error windows, capacity, then the handler.
     api.merge(insurers)
         .merge(ops)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            capacity::gate,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            windows::inject,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            waiting_room::admit,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -168,11 +184,10 @@ pub async fn start(config: ExchangeConfig) -> std::io::Result<RunningExchange> {
     };
     // Pay Now forms and SAML Destinations use this URL; a wildcard bind is reached over loopback.
     let url = format!("http://{host}:{}", addr.port());
-    let state = AppState::new(config.saml_key, url.clone());
-    let app = capacity::with_service_time(
-        router(state.clone()),
-        config.behaviour.service_time.unwrap_or_default(),
-    );
+    let service_time = config.behaviour.service_time.unwrap_or_default();
+    let state =
+        AppState::with_behaviour(config.saml_key, url.clone(), config.behaviour, config.clock);
+    let app = capacity::with_service_time(router(state.clone()), service_time);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -7,9 +7,14 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::behaviour::{Behaviour, InsurerFaults, ScenarioClock};
+use super::capacity::Gates;
 use super::catalog::{Catalog, Member};
 use super::eligibility::Csr;
+use super::faults::{Defect834, FaultCounters, Kind};
 use super::metrics::Metrics;
+use super::waiting_room::Room;
+use super::windows::Windows;
 
 const SHARDS: usize = 32;
 
@@ -62,6 +67,8 @@ pub struct Enrollment {
     /// Unix seconds of the selection (the 834's dates and REQUEST SUBMIT TIMESTAMP).
     pub selected_at: i64,
     pub paid: bool,
+    /// What became of the initial 834 (drawn at selection from the insurer's faults).
+    pub defect: Defect834,
 }
 
 impl Enrollment {
@@ -83,6 +90,20 @@ pub struct Shared {
     /// Public base URL of this server, e.g. `http://127.0.0.1:8080`.
     pub base_url: String,
     pub metrics: Metrics,
+    /// Capacity, waiting room and faults; the default behaves perfectly.
+    pub behaviour: Behaviour,
+    /// The scenario clock that error windows and the waiting room follow.
+    pub clock: ScenarioClock,
+    /// `behaviour.seed`, or 0.
+    pub seed: u64,
+    /// Faults injected so far, by kind.
+    pub faults: FaultCounters,
+    /// Servers and queues per class of endpoint.
+    pub gates: Gates,
+    /// Error windows.
+    pub windows: Windows,
+    /// The waiting room, when the behaviour has one.
+    pub room: Option<Room>,
 }
 
 /// Cheap-to-clone handle on the shared state (axum `State`).
@@ -97,7 +118,24 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// An exchange that behaves perfectly.
     pub fn new(saml_key: Vec<u8>, base_url: impl Into<String>) -> Self {
+        Self::with_behaviour(
+            saml_key,
+            base_url,
+            Behaviour::default(),
+            ScenarioClock::default(),
+        )
+    }
+
+    /// An exchange with capacity limits and faults (see `behaviour`).
+    pub fn with_behaviour(
+        saml_key: Vec<u8>,
+        base_url: impl Into<String>,
+        behaviour: Behaviour,
+        clock: ScenarioClock,
+    ) -> Self {
+        let seed = behaviour.seed.unwrap_or(0);
         let catalog = Catalog::build();
         let inboxes = catalog
             .issuers
@@ -114,7 +152,33 @@ impl AppState {
             saml_key,
             base_url: base_url.into().trim_end_matches('/').to_string(),
             metrics: Metrics::default(),
+            seed,
+            gates: Gates::new(&behaviour.capacity, seed),
+            windows: Windows::new(&behaviour.errors),
+            room: behaviour
+                .waiting_room
+                .as_ref()
+                .map(|r| Room::new(r, &clock, seed)),
+            behaviour,
+            clock,
+            faults: FaultCounters::default(),
         }))
+    }
+
+    /// The faults of issuer number `ii` (its own entry, else `"*"`).
+    pub fn insurer_faults(&self, ii: usize) -> Option<&InsurerFaults> {
+        let id = self.catalog.issuers.get(ii)?.id;
+        self.behaviour.insurer(id)
+    }
+
+    /// Count one injected fault.
+    pub fn fault(&self, kind: Kind) {
+        self.faults.add(kind);
+    }
+
+    /// The insurer that receives another insurer's misrouted 834s: the next one of the catalog.
+    pub fn misrouted_to(&self, issuer: usize) -> usize {
+        (issuer + 1) % self.catalog.issuers.len().max(1)
     }
 
     pub fn new_application_id(&self) -> u64 {

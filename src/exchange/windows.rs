@@ -1,0 +1,116 @@
+//! Error windows: from `at` on the scenario clock, for `lasting`, a share of requests on some paths
+//! fail with a Marketplace error, or are answered late.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::behaviour::ErrorWindow;
+use super::error::ApiError;
+use super::faults::{self, Kind};
+use super::state::AppState;
+
+/// One window, ready to use.
+pub struct Window {
+    /// Seconds since midnight on the scenario clock: `[start, end)`.
+    start: f64,
+    end: f64,
+    paths: Vec<String>,
+    share: f64,
+    status: StatusCode,
+    body: Vec<u8>,
+    delay: Option<Duration>,
+    /// Requests seen per route template while the window is open: the item of each draw.
+    counters: Mutex<HashMap<String, u64>>,
+}
+
+impl Window {
+    fn new(w: &ErrorWindow) -> Self {
+        let start = crate::scenario::parse_clock(&w.at).unwrap_or(f64::INFINITY);
+        let status = StatusCode::from_u16(w.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::json!({
+            "code": w.code,
+            "status": status.as_str(),
+            "message": ApiError::message_of(&w.code),
+            "error": format!("error window from {} for {:?}", w.at, w.lasting),
+        });
+        Window {
+            start,
+            end: start + w.lasting.as_secs_f64(),
+            paths: w.paths.clone(),
+            share: w.share,
+            status,
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+            delay: w.delay,
+            counters: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn applies(&self, now: f64, path: &str) -> bool {
+        (self.start..self.end).contains(&now)
+            && (self.paths.is_empty() || self.paths.iter().any(|p| path.starts_with(p.as_str())))
+    }
+
+    /// Count this request on its route; does the window hit it?
+    fn hits(&self, seed: u64, index: usize, route: &str) -> bool {
+        let n = {
+            let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+            let n = match counters.get_mut(route) {
+                Some(n) => n,
+                None => counters.entry(route.to_string()).or_default(),
+            };
+            *n += 1;
+            *n
+        };
+        let item = faults::hash(index as u64, route, n);
+        faults::hits(seed, "error_window", item, self.share)
+    }
+}
+
+/// Every window of the behaviour.
+#[derive(Default)]
+pub struct Windows(Vec<Window>);
+
+impl Windows {
+    pub fn new(windows: &[ErrorWindow]) -> Self {
+        Windows(windows.iter().map(Window::new).collect())
+    }
+}
+
+/// Middleware: fail or delay the requests an open window hits; never `/metrics` or `/healthz`.
+pub async fn inject(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if state.windows.0.is_empty() || path == "/metrics" || path == "/healthz" {
+        return next.run(request).await;
+    }
+    let now = state.clock.now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(path, MatchedPath::as_str);
+    for (i, w) in state.windows.0.iter().enumerate() {
+        if !w.applies(now, path) || !w.hits(state.seed, i, route) {
+            continue;
+        }
+        if let Some(delay) = w.delay {
+            state.fault(Kind::ErrorWindowDelay);
+            tokio::time::sleep(delay).await;
+            return next.run(request).await;
+        }
+        state.fault(Kind::ErrorWindow);
+        let mut response = Response::new(Body::from(w.body.clone()));
+        *response.status_mut() = w.status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
+        return response;
+    }
+    next.run(request).await
+}
