@@ -80,6 +80,16 @@ const LAST_NAMES: [&str; 12] = [
     "WALKER",
 ];
 
+/// The identity faults are drawn for: the applicant's e-mail (or name) and the plan chosen; the
+/// enrollment number `e` only when the applicant gave neither.
+fn applicant_key(app: &Application, plan: usize, e: u64) -> u64 {
+    let who = app.email.as_deref().or(app.last_name.as_deref());
+    match who {
+        Some(who) => super::faults::hash(plan as u64, who, 0),
+        None => e,
+    }
+}
+
 /// A made-up but stable name for application `n` (member `m`) when the applicant gave none.
 pub fn made_up_first(n: u64, m: usize) -> &'static str {
     FIRST_NAMES[((n as usize).wrapping_mul(7).wrapping_add(m * 5)) % FIRST_NAMES.len()]
@@ -224,7 +234,9 @@ pub async fn select_plan(
     } else {
         app.aptc_cents.min(premium)
     };
+    let fault_key = applicant_key(&app, pi, e);
     let enrollment = Enrollment {
+        fault_key,
         application: a,
         plan: pi as u16,
         issuer: plan.issuer as u16,
@@ -232,7 +244,7 @@ pub async fn select_plan(
         aptc_cents: aptc,
         selected_at: Utc::now().timestamp(),
         paid: false,
-        defect: defect_834(state.seed, state.insurer_faults(plan.issuer), e),
+        defect: defect_834(state.seed, state.insurer_faults(plan.issuer), fault_key),
     };
     let owed = enrollment.owed_cents();
     let defect = enrollment.defect;
@@ -329,7 +341,7 @@ pub async fn pay_now(
     let action = match link_fault(
         state.seed,
         state.insurer_faults(enrollment.issuer as usize),
-        n,
+        enrollment.fault_key,
     ) {
         LinkFault::Working => destination,
         LinkFault::Broken => {

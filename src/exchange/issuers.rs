@@ -75,9 +75,9 @@ pub async fn pay_now_landing(
     let ptid = attrs.payment_transaction_id;
     let n = parse_ptid(&ptid)
         .map_err(|_| ApiError::saml_refused("ill-formed Payment Transaction ID"))?;
-    enrollment_for(&state, ii, n, &ptid)?;
+    let key = enrollment_for(&state, ii, n, &ptid)?.fault_key;
     let share = state.insurer_faults(ii).map_or(0.0, |f| f.saml_rejected);
-    if hits(state.seed, "saml_rejected", n, share) {
+    if hits(state.seed, "saml_rejected", key, share) {
         state.fault(Kind::SamlRejected);
         return Err(ApiError::saml_refused(
             "the insurer could not process the SAML Response",
@@ -161,8 +161,8 @@ pub async fn payment(
         ));
     }
     let share = state.insurer_faults(ii).map_or(0.0, |f| f.payment_fails);
-    if hits(state.seed, "payment_fails", n, share) {
-        enrollment_for(&state, ii, n, &ptid)?;
+    let key = enrollment_for(&state, ii, n, &ptid)?.fault_key;
+    if hits(state.seed, "payment_fails", key, share) {
         state.fault(Kind::PaymentFails);
         return Err(ApiError::internal(
             "the payment system failed; no payment was taken",

@@ -69,6 +69,10 @@ pub struct Enrollment {
     pub paid: bool,
     /// What became of the initial 834 (drawn at selection from the insurer's faults).
     pub defect: Defect834,
+    /// The item every fault of this enrollment is drawn for: the applicant's identity, not the
+    /// enrollment number, because numbers follow the order selections happen to arrive in, and
+    /// the same seed must fault the same applicants whatever the timing.
+    pub fault_key: u64,
 }
 
 impl Enrollment {
