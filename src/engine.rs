@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub http_timeout: Duration,
     /// Where to write applicants who selected a plan.
     pub enrollments: Option<Arc<EnrollmentLog>>,
+    /// The most requests in flight at once.
+    pub max_connections: usize,
 }
 
 /// How a run ended.
@@ -96,6 +98,8 @@ struct Pool {
     env: JourneyEnv,
     deadline: Instant,
     stop_reason: OnceLock<Ending>,
+    /// The one HTTP client every pool user sends through.
+    client: reqwest::Client,
 }
 
 impl Pool {
@@ -172,10 +176,12 @@ pub async fn run(
             recorder,
             enrollments: options.enrollments.clone(),
             patience: plan.patience,
+            connections: tokio::sync::Semaphore::new(options.max_connections),
             think_time: options.think_time.clone(),
             time_scale: plan.time_scale,
         },
         stop_reason: OnceLock::new(),
+        client: http_client(options)?,
     });
 
     let users: usize = pools.iter().sum();
@@ -208,6 +214,9 @@ fn serve_visits(journey: Journey, pool: Arc<Pool>) -> Transaction {
     Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let pool = pool.clone();
         Box::pin(async move {
+            // Every pool user sends through the same client: its connection pool is bounded, which
+            // Goose's own client settings cannot do.
+            user.client = pool.client.clone();
             let queue = &pool.queues[journey as usize];
             let recorder = &pool.env.recorder;
             while !pool.must_stop() {
@@ -292,6 +301,23 @@ fn pool_sizes(pool: usize, by_journey: &[Vec<u64>]) -> Vec<usize> {
         .zip(&visits)
         .map(|(s, v)| (*s).min(*v))
         .collect()
+}
+
+/// The shared HTTP client: no cookies (each visit keeps its own), a bounded pool of idle
+/// connections that are closed after a few idle seconds, so that with `max_connections` requests in
+/// flight the open sockets stay bounded too.
+fn http_client(options: &RunOptions) -> Result<reqwest::Client, GooseError> {
+    reqwest::Client::builder()
+        .timeout(options.http_timeout)
+        .user_agent(concat!("surge/", env!("CARGO_PKG_VERSION")))
+        .pool_max_idle_per_host(options.max_connections)
+        .pool_idle_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| GooseError::InvalidOption {
+            option: "http client".into(),
+            value: e.to_string(),
+            detail: "cannot build the HTTP client".into(),
+        })
 }
 
 fn goose_config(options: &RunOptions, users: usize) -> GooseConfiguration {

@@ -152,6 +152,7 @@ pub async fn run(request: RunRequest) -> u8 {
         goose_reports: request.goose_reports.clone(),
         think_time: scenario.traffic.think_time.clone(),
         http_timeout: scenario.http.timeout,
+        max_connections: scenario.http.max_connections.0 as usize,
     };
     let outcome = engine::run(plan.clone(), &options, recorder.clone(), control).await;
     let duration_s = clock.elapsed().as_secs_f64();

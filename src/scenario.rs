@@ -340,11 +340,21 @@ pub struct Http {
     /// Per-request timeout; a request that takes longer fails with status class `timeout`.
     #[serde(default = "default_timeout", with = "duration")]
     pub timeout: std::time::Duration,
+    /// The most requests in flight at once (each holds a connection). Past it, requests wait for
+    /// a free connection — and the wait counts in their latency — instead of exhausting the
+    /// machine's file descriptors and failing with "connection refused".
+    #[serde(default = "default_max_connections")]
+    pub max_connections: Positive,
+}
+
+fn default_max_connections() -> Positive {
+    Positive(2000)
 }
 
 impl Default for Http {
     fn default() -> Self {
         Self {
+            max_connections: default_max_connections(),
             timeout: default_timeout(),
         }
     }

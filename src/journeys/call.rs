@@ -74,6 +74,9 @@ pub async fn call<T>(
             .expect_status_code(expected)
             .set_request_builder(builder)
             .build();
+        // Wait for a free connection inside the measured time: a saturated generator shows up as
+        // latency, never as requests that were quietly not sent.
+        let permit = state.run.connections.acquire().await;
         let GooseResponse {
             request: metric,
             response,
@@ -86,7 +89,9 @@ pub async fn call<T>(
                 let status = response.status().as_u16();
                 state.cookies.store(response.headers());
                 let hold = waiting_room_hold(status, response.headers());
-                match response.text().await {
+                let body = response.text().await;
+                drop(permit);
+                match body {
                     Ok(body) => (Ok(Reply { status, body }), hold),
                     Err(e) => (Err((classify(&e), format!("{name}: body cut short"))), None),
                 }

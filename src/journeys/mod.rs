@@ -75,6 +75,8 @@ pub struct JourneyEnv {
     pub enrollments: Option<Arc<EnrollmentLog>>,
     /// How long (wall time) a visitor waits in a waiting room before giving up.
     pub patience: Duration,
+    /// One permit per request in flight: the bound on open connections.
+    pub connections: tokio::sync::Semaphore,
     /// Real-world think times; divided by `time_scale` when slept.
     pub think_time: ThinkTime,
     pub time_scale: f64,
