@@ -207,6 +207,17 @@ def table(results_path, overhead_log=None):
             add(f"5 {r['name']}: valid, lateness p99, connect/timeout failures",
                 f"{r.get('valid')} ({r.get('reason') or 'ok'}), {r.get('lateness_p99_ms')} ms, {r.get('connect')}/{r.get('timeout')}", "")
 
+    for r in by.get("in-flight-50k-ext", []):
+        ex = by.get("exchange-process-50k", [{}])[0].get("rss_mib")
+        add("5b in-flight 50k, exchange in its own process: surge peak RSS / exchange peak RSS",
+            f"{r.get('rss_mib', 0):.0f} MiB / {ex or 0:.0f} MiB", "surge < 1024 MiB", yes((r.get("rss_mib") or 1e9) < 1024))
+        add("5b in-flight 50k ext: max in_flight, valid, lateness p99, connect failures",
+            f"{r.get('max_in_flight_timeline')}, {r.get('valid')}, {r.get('lateness_p99_ms')} ms, {r.get('connect')}", "")
+        if a and r.get("rss_mib") and r.get("max_in_flight_timeline"):
+            base = statistics.median([x.get("rss_mib") for x in a])
+            add("5b memory per visit in flight, ext: (RSS_ext - RSS5k)/(max_in_flight - 5000)",
+                f"{(r['rss_mib'] - base) * 1024 / max(1, r['max_in_flight_timeline'] - 5000):.1f} KiB", "")
+
     w = max(len(l[0]) for l in lines) if lines else 10
     for fig, val, tgt, ver in lines:
         print(f"{fig:<{w}}  {val}  [target: {tgt or '-'}]  {ver}")

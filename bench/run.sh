@@ -94,6 +94,29 @@ for i in $(seq 1 "$ROUNDS"); do
   run_surge in-flight-50k "$OUT/in-flight-50k-$i" -- bench/in-flight.toml
 done
 
+# 5b. Diagnostic (full mode): the 50k run again with the exchange in its own process (`surge exchange`), so
+# the harness's sockets and the exchange's do not share one process's `ulimit -n`. Peak RSS of both.
+if [ $QUICK = 0 ]; then
+  dir="$OUT/in-flight-50k-ext"
+  timeout 10m "$SURGE" exchange --bind 127.0.0.1:0 > "$dir.exchange.out" 2> "$dir.exchange.err" &
+  EXCHANGE_PID=$!
+  url=""
+  for _ in $(seq 1 50); do
+    url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$dir.exchange.out" 2>/dev/null | head -n 1 || true)
+    [ -n "$url" ] && break
+    sleep 0.2
+  done
+  if [ -n "$url" ]; then
+    run_surge in-flight-50k-ext "$dir" -- bench/in-flight.toml --target "$url"
+    ex_rss=$(awk '/VmHWM/ {print $2}' "/proc/$EXCHANGE_PID/status" 2>/dev/null || echo 0)
+    echo "{\"name\": \"exchange-process-50k\", \"rss_mib\": $(( ${ex_rss:-0} / 1024 ))}" >> "$RESULTS"
+  else
+    log "in-flight-50k-ext: the exchange did not start"
+  fi
+  kill "$EXCHANGE_PID" 2>/dev/null || true
+  wait "$EXCHANGE_PID" 2>/dev/null || true
+fi
+
 # 3. The whole first morning, then the highest time_scale that stays valid (full mode only)
 if [ $QUICK = 0 ]; then
   run_surge first-morning "$OUT/first-morning-120" time_scale=120 -- scenarios/first-morning.toml

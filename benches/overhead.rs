@@ -21,7 +21,7 @@ use surge::exchange::{self, ExchangeConfig};
 use surge::journeys::{call, Body, JourneyEnv, VisitState};
 use surge::measure::{Recorder, Step};
 use surge::plan::{Visit, VisitPlanner};
-use surge::scenario::{Scenario, ThinkTime};
+use surge::scenario::{Scenario as SurgeScenario, ThinkTime};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -167,7 +167,7 @@ async fn main() {
     assert_eq!(check.status().as_u16(), 200, "plan {plan_id} not served");
     let body_len = check.text().await.map(|b| b.len()).unwrap_or(0);
 
-    let scenario = Scenario::parse(
+    let scenario = SurgeScenario::parse(
         std::path::Path::new("bench.toml"),
         "[traffic]\nvisits = 1\n[traffic.mix]\nbrowse = 1\n",
     )
