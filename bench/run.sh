@@ -108,7 +108,9 @@ if [ $QUICK = 0 ]; then
   done
   if [ -n "$url" ]; then
     run_surge in-flight-50k-ext "$dir" -- bench/in-flight.toml --target "$url"
-    ex_rss=$(awk '/VmHWM/ {print $2}' "/proc/$EXCHANGE_PID/status" 2>/dev/null || echo 0)
+    # $EXCHANGE_PID is `timeout`; the exchange is its child.
+    ex_pid=$(pgrep -P "$EXCHANGE_PID" -x surge | head -n 1 || true)
+    ex_rss=$(awk '/VmHWM/ {print $2}' "/proc/${ex_pid:-0}/status" 2>/dev/null || echo 0)
     echo "{\"name\": \"exchange-process-50k\", \"rss_mib\": $(( ${ex_rss:-0} / 1024 ))}" >> "$RESULTS"
   else
     log "in-flight-50k-ext: the exchange did not start"
