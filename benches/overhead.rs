@@ -163,7 +163,9 @@ async fn main() {
     let catalog = surge::exchange::catalog::Catalog::build();
     let plan_id = catalog.plans[0].id.clone();
     let path: Arc<str> = format!("/api/v1/plans/{plan_id}").into();
-    let check = reqwest::get(format!("{host}{path}")).await.expect("GET plan");
+    let check = reqwest::get(format!("{host}{path}"))
+        .await
+        .expect("GET plan");
     assert_eq!(check.status().as_u16(), 200, "plan {plan_id} not served");
     let body_len = check.text().await.map(|b| b.len()).unwrap_or(0);
 
@@ -176,6 +178,9 @@ async fn main() {
     let recorder = Arc::new(Recorder::new());
     let env = Arc::new(JourneyEnv {
         recorder: recorder.clone(),
+        enrollments: None,
+        patience: std::time::Duration::from_secs(60),
+        connections: tokio::sync::Semaphore::new(2000),
         think_time: ThinkTime::default(),
         time_scale: 1.0,
     });

@@ -11,7 +11,7 @@ use crate::exchange::behaviour::{Behaviour, ScenarioClock};
 use crate::exchange::{self, ExchangeConfig};
 use crate::gate::command::GateRequest;
 use crate::gate::Tolerance;
-use crate::run::{self, RunRequest};
+use crate::run;
 
 /// Exit codes, shared by every command.
 pub mod exit {
@@ -52,43 +52,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario's visits and write summary.json and the tables to the run directory.
     #[command(after_help = EXIT_CODES)]
-    Run {
-        /// Scenario file (TOML); see scenarios/README.md for every key.
-        scenario: PathBuf,
-        /// Base URL of the exchange to load. Default: the scenario's `target`, or the embedded
-        /// exchange started in-process on a free loopback port.
-        #[arg(long, value_name = "URL")]
-        target: Option<String>,
-        /// Write the run's files into DIR itself. Default: reports/<scenario>-<UTC timestamp>/.
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Override the scenario's number of visits.
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-        visits: Option<u64>,
-        /// Override the scenario's time_scale: run the curve N times faster than real time.
-        #[arg(long, value_name = "N", value_parser = parse_time_scale)]
-        time_scale: Option<f64>,
-        /// Override the scenario's seed.
-        #[arg(long, value_name = "N")]
-        seed: Option<u64>,
-        /// Wall time per interval of latency.hlog and timeline.csv (e.g. 1s, 500ms).
-        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
-        interval: Duration,
-        /// Also write Goose's own report (.html, .json or .md by extension); may repeat.
-        #[arg(long, value_name = "FILE")]
-        goose_report: Vec<String>,
-        /// Add a threshold rule to the scenario's, e.g. "p95(browse) < 800ms"; may repeat.
-        /// See docs/gates.md for the grammar.
-        #[arg(long = "threshold", value_name = "RULE")]
-        thresholds: Vec<String>,
-        /// With --target: run a scenario that has an [exchange] section (faults for the embedded
-        /// exchange) anyway, without it.
-        #[arg(long)]
-        ignore_exchange_section: bool,
-        /// Print only errors and the final tables.
-        #[arg(long, short)]
-        quiet: bool,
-    },
+    Run(RunArgs),
     /// Judge a finished run again: its thresholds, any added here, and a baseline comparison.
     /// Writes junit.xml, gate.md and the verdicts in summary.json into RUN_DIR.
     #[command(after_help = EXIT_CODES)]
@@ -141,6 +105,46 @@ pub enum Command {
     },
 }
 
+/// `surge run`'s options.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML); see scenarios/README.md for every key.
+    pub scenario: PathBuf,
+    /// Base URL of the exchange to load. Default: the scenario's `target`, or the embedded
+    /// exchange started in-process on a free loopback port.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Write the run's files into DIR itself. Default: reports/<scenario>-<UTC timestamp>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Override the scenario's number of visits.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub visits: Option<u64>,
+    /// Override the scenario's time_scale: run the curve N times faster than real time.
+    #[arg(long, value_name = "N", value_parser = parse_time_scale)]
+    pub time_scale: Option<f64>,
+    /// Override the scenario's seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Wall time per interval of latency.hlog and timeline.csv (e.g. 1s, 500ms).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    pub interval: Duration,
+    /// Also write Goose's own report (.html, .json or .md by extension); may repeat.
+    #[arg(long, value_name = "FILE")]
+    pub goose_report: Vec<String>,
+    /// Add a threshold rule to the scenario's, e.g. "p95(browse) < 800ms"; may repeat.
+    /// See docs/gates.md for the grammar.
+    #[arg(long = "threshold", value_name = "RULE")]
+    pub thresholds: Vec<String>,
+    /// With --target: run a scenario that has an [exchange] section (faults for the embedded
+    /// exchange) anyway, without it.
+    #[arg(long)]
+    pub ignore_exchange_section: bool,
+    /// Print only errors and the final tables.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::logging::init();
@@ -156,34 +160,7 @@ pub fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         match cli.command {
-            Command::Run {
-                scenario,
-                target,
-                out,
-                visits,
-                time_scale,
-                seed,
-                interval,
-                goose_report,
-                thresholds,
-                ignore_exchange_section,
-                quiet,
-            } => {
-                run::run(RunRequest {
-                    scenario,
-                    target,
-                    out,
-                    visits,
-                    time_scale,
-                    seed,
-                    interval,
-                    goose_reports: goose_report,
-                    thresholds,
-                    ignore_exchange_section,
-                    quiet,
-                })
-                .await
-            }
+            Command::Run(args) => run::run(args).await,
             Command::Gate {
                 run_dir,
                 baseline,

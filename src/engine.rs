@@ -324,8 +324,9 @@ fn goose_config(options: &RunOptions, users: usize) -> GooseConfiguration {
     let mut config = GooseConfiguration::default();
     config.host = Some(options.target.clone());
     config.users = Some(users.max(1));
-    // Launch the whole pool within about 0.1 s: visits wait for their own start times.
-    config.increase_rate = Some((users.max(1) * 10).to_string());
+    // Launch the pool quickly — visits wait for their own start times — but not so fast that
+    // Goose's launch loop starves the runtime of a large pool.
+    config.increase_rate = Some((users.max(1) * 10).min(5000).to_string());
     config.iterations = Some(1);
     config.no_telnet = true;
     config.no_print_metrics = true;

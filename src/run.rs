@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::cli::exit;
+use crate::cli::{exit, RunArgs};
 use crate::cracks;
 use crate::engine::{self, Ending, RunControl, RunOptions};
 use crate::exchange::behaviour::ScenarioClock;
@@ -19,26 +19,8 @@ use crate::report;
 use crate::scenario::{format_clock, Scenario};
 use crate::summary::{RunFacts, Summary};
 
-/// What the command line asked for.
-pub struct RunRequest {
-    pub scenario: PathBuf,
-    pub target: Option<String>,
-    pub out: Option<PathBuf>,
-    pub visits: Option<u64>,
-    pub time_scale: Option<f64>,
-    pub seed: Option<u64>,
-    /// Wall time per interval of `latency.hlog` and `timeline.csv`.
-    pub interval: Duration,
-    pub goose_reports: Vec<String>,
-    /// Threshold rules added to the scenario's.
-    pub thresholds: Vec<String>,
-    /// Run a scenario with an `[exchange]` section against another target, without it.
-    pub ignore_exchange_section: bool,
-    pub quiet: bool,
-}
-
 /// Run and return the process exit code.
-pub async fn run(request: RunRequest) -> u8 {
+pub async fn run(request: RunArgs) -> u8 {
     let mut scenario = match Scenario::load(&request.scenario) {
         Ok(scenario) => scenario,
         Err(e) => {
@@ -149,7 +131,7 @@ pub async fn run(request: RunRequest) -> u8 {
     let options = RunOptions {
         enrollments: Some(enrollments.clone()),
         target: target.clone(),
-        goose_reports: request.goose_reports.clone(),
+        goose_reports: request.goose_report.clone(),
         think_time: scenario.traffic.think_time.clone(),
         http_timeout: scenario.http.timeout,
         max_connections: scenario.http.max_connections.0 as usize,

@@ -100,7 +100,7 @@ fn broken_and_dead_payment_links_are_broken_redirects_at_their_rate() {
     assert!(
         reasons
             .iter()
-            .any(|r| r.contains("insurer landing: connection refused")),
+            .any(|r| r.contains("insurer landing: cannot connect (Connection refused")),
         "{reasons:?}"
     );
 }

@@ -8,6 +8,9 @@ use std::process::Command;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
+mod common;
+use common::tolerant_smoke;
+
 fn surge(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_surge"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -38,22 +41,6 @@ fn recorded_run(name: &str) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     dir
-}
-
-/// The shipped smoke scenario, with lateness judged loosely: tests run side by side on a small
-/// machine, and these are not about the generator's validity.
-fn tolerant_smoke(dir: &std::path::Path) -> std::path::PathBuf {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/smoke.toml"))
-            .unwrap();
-    let path = dir.join("smoke-tolerant.toml");
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(
-        &path,
-        text.replacen("[traffic]\n", "[traffic]\nlate_after = \"3s\"\n", 1),
-    )
-    .unwrap();
-    path
 }
 
 /// The text of an SVG's elements, checking on the way that it is well-formed XML.

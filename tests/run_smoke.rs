@@ -5,6 +5,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
+mod common;
+use common::tolerant_smoke;
+
 fn run_scenario(visits: &str, extra: &[&str]) -> (i32, Value, String) {
     let out_dir =
         std::env::temp_dir().join(format!("surge-run-test-{}-{visits}", std::process::id()));
@@ -37,22 +40,6 @@ fn run_scenario(visits: &str, extra: &[&str]) -> (i32, Value, String) {
         serde_json::from_str(&summary).unwrap(),
         stdout,
     )
-}
-
-/// The shipped smoke scenario, with lateness judged loosely: tests run side by side on a small
-/// machine, and these are not about the generator's validity.
-fn tolerant_smoke(dir: &std::path::Path) -> std::path::PathBuf {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/smoke.toml"))
-            .unwrap();
-    let path = dir.join("smoke-tolerant.toml");
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(
-        &path,
-        text.replacen("[traffic]\n", "[traffic]\nlate_after = \"3s\"\n", 1),
-    )
-    .unwrap();
-    path
 }
 
 #[test]

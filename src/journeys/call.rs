@@ -99,9 +99,9 @@ pub async fn call<T>(
             Err(e) => {
                 let outcome = classify(&e);
                 let what = match outcome {
-                    Outcome::Timeout => "timed out",
-                    Outcome::Connect => "connection refused",
-                    _ => "transport error",
+                    Outcome::Timeout => "timed out".to_string(),
+                    Outcome::Connect => format!("cannot connect ({})", root_cause(&e)),
+                    _ => format!("transport error ({})", root_cause(&e)),
                 };
                 (Err((outcome, format!("{name}: {what}"))), None)
             }
@@ -182,6 +182,16 @@ fn waiting_room_hold(status: u16, headers: &HeaderMap) -> Option<Duration> {
         .filter(|s| s.is_finite() && *s >= 0.0)
         .unwrap_or(1.0);
     Some(Duration::from_secs_f64(seconds.max(0.05)))
+}
+
+/// The innermost cause of a transport error — "Connection refused (os error 111)", "Too many open
+/// files (os error 24)" — so the failure table says which wall was hit.
+fn root_cause(error: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
 }
 
 fn classify(error: &reqwest::Error) -> Outcome {
