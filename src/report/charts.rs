@@ -460,6 +460,10 @@ impl Chart for ArrivalsChart {
             .clocked()
             .map(|(c, p)| (c, rate(p.late, p.seconds)))
             .collect();
+        let held: Vec<(f64, f64)> = data
+            .clocked()
+            .map(|(c, p)| (c, rate(p.held, p.seconds)))
+            .collect();
         let top = intended
             .iter()
             .chain(&started)
@@ -504,6 +508,13 @@ impl Chart for ArrivalsChart {
             .legend(|(x, y)| {
                 Rectangle::new([(x, y - 5), (x + 20, y + 5)], VERMILLION.mix(0.5).filled())
             });
+        if held.iter().any(|p| p.1 > 0.0) {
+            chart
+                .draw_series(LineSeries::new(held, ORANGE.stroke_width(2)))
+                .map_err(err)?
+                .label("left the waiting room (let in or gave up)")
+                .legend(legend_line(ORANGE));
+        }
         chart
             .draw_series(LineSeries::new(intended, BLACK.stroke_width(2)))
             .map_err(err)?

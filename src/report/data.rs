@@ -28,6 +28,8 @@ pub struct Point {
     pub intended: Option<u64>,
     pub started: u64,
     pub late: u64,
+    /// Waits on a waiting room's holding page that ended in the point.
+    pub held: u64,
     pub requests: u64,
     pub failures: u64,
     /// Requests by outcome class, in `OUTCOME_CLASSES` order.
@@ -113,6 +115,7 @@ fn merge(group: &[(Row, IntervalData)], previous_elapsed: f64) -> Point {
         };
         point.started += row.started;
         point.late += row.late;
+        point.held += row.held;
         point.requests += row.requests;
         point.failures += row.failures;
         for i in 0..6 {
