@@ -119,6 +119,21 @@ fn clock_axis(data: &RunData) -> String {
     )
 }
 
+/// Every chart's legend: a framed, mostly opaque box at `position`.
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    mut labels: plotters::chart::SeriesLabelStyle<'a, '_, DB, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
+) -> Drawn {
+    labels
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, font_size))
+        .draw()
+        .map_err(err)
+}
+
 fn legend_line(colour: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
     move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
 }
@@ -200,14 +215,11 @@ impl Chart for PercentileChart {
                 .label(tag)
                 .legend(legend_line(colour));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 14))
-            .draw()
-            .map_err(err)
+        legend(
+            chart.configure_series_labels(),
+            SeriesLabelPosition::UpperLeft,
+            14,
+        )
     }
 }
 
@@ -291,14 +303,11 @@ impl Chart for LatencyOverTime {
                     .legend(legend_line(*colour));
             }
             if index == 0 {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperLeft)
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .label_font((FONT, 12))
-                    .draw()
-                    .map_err(err)?;
+                legend(
+                    chart.configure_series_labels(),
+                    SeriesLabelPosition::UpperLeft,
+                    12,
+                )?;
             }
         }
         Ok(())
@@ -431,14 +440,11 @@ impl Chart for ThroughputErrors {
                 .label(format!("limit: {name}"))
                 .legend(legend_line(VERMILLION));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(err)
+        legend(
+            chart.configure_series_labels(),
+            SeriesLabelPosition::UpperLeft,
+            13,
+        )
     }
 }
 
@@ -525,14 +531,11 @@ impl Chart for ArrivalsChart {
             .map_err(err)?
             .label("started")
             .legend(legend_line(SKY));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 14))
-            .draw()
-            .map_err(err)
+        legend(
+            chart.configure_series_labels(),
+            SeriesLabelPosition::UpperLeft,
+            14,
+        )
     }
 }
 
@@ -675,14 +678,11 @@ impl Chart for FunnelChart {
             })
             .collect();
         chart.draw_series(labels).map_err(err)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 12))
-            .draw()
-            .map_err(err)
+        legend(
+            chart.configure_series_labels(),
+            SeriesLabelPosition::LowerRight,
+            12,
+        )
     }
 }
 
