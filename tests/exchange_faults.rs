@@ -13,6 +13,9 @@ use surge::exchange::behaviour::{
 use surge::exchange::faults::{defect_834, Defect834};
 use surge::exchange::{self, ExchangeConfig, RunningExchange};
 
+mod common;
+use common::html_attr;
+
 async fn start(behaviour: Behaviour, clock: ScenarioClock) -> (RunningExchange, Client) {
     behaviour.check().expect("a valid behaviour");
     let config = ExchangeConfig {
@@ -56,19 +59,6 @@ fn assert_error(body: &Value, status: StatusCode, code: &str) {
         body["message"].is_string() && body["error"].is_string(),
         "{body}"
     );
-}
-
-/// The value of attribute `attr` in the first tag containing `anchor`.
-fn html_attr(html: &str, anchor: &str, attr: &str) -> String {
-    let at = html
-        .find(anchor)
-        .unwrap_or_else(|| panic!("{anchor} in {html}"));
-    let tag_start = html[..at].rfind('<').expect("tag start");
-    let tag_end = at + html[at..].find('>').expect("tag end");
-    let tag = &html[tag_start..tag_end];
-    let key = format!("{attr}=\"");
-    let v = tag.find(&key).unwrap_or_else(|| panic!("{attr} in {tag}")) + key.len();
-    tag[v..v + tag[v..].find('"').expect("closing quote")].to_string()
 }
 
 const NC: (&str, &str, &str) = ("37183", "NC", "27601");

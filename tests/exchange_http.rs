@@ -8,6 +8,9 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use surge::exchange::{self, saml, ExchangeConfig, RunningExchange};
 
+mod common;
+use common::html_attr;
+
 async fn server() -> (RunningExchange, Client) {
     let config = ExchangeConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -27,19 +30,6 @@ async fn post(c: &Client, url: String, body: &Value) -> (StatusCode, Value) {
     let r = c.post(url).json(body).send().await.expect("POST");
     let status = r.status();
     (status, r.json().await.expect("JSON body"))
-}
-
-/// The value of attribute `attr` in the first tag containing `anchor` (enough for our own pages).
-fn html_attr(html: &str, anchor: &str, attr: &str) -> String {
-    let at = html
-        .find(anchor)
-        .unwrap_or_else(|| panic!("{anchor} in {html}"));
-    let tag_start = html[..at].rfind('<').expect("tag start");
-    let tag_end = at + html[at..].find('>').expect("tag end");
-    let tag = &html[tag_start..tag_end];
-    let key = format!("{attr}=\"");
-    let v = tag.find(&key).unwrap_or_else(|| panic!("{attr} in {tag}")) + key.len();
-    tag[v..v + tag[v..].find('"').expect("closing quote")].to_string()
 }
 
 fn household(income: f64, ages: &[u32]) -> Value {

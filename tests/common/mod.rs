@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests. Each test file uses some of them.
+#![allow(dead_code)]
 
 /// The shipped smoke scenario, with lateness judged loosely: tests run side by side on a small
 /// machine, and these are not about the generator's validity.
@@ -14,4 +15,17 @@ pub fn tolerant_smoke(dir: &std::path::Path) -> std::path::PathBuf {
     )
     .unwrap();
     path
+}
+
+/// The value of attribute `attr` in the first tag containing `anchor` (enough for our own pages).
+pub fn html_attr(html: &str, anchor: &str, attr: &str) -> String {
+    let at = html
+        .find(anchor)
+        .unwrap_or_else(|| panic!("{anchor} in {html}"));
+    let tag_start = html[..at].rfind('<').expect("tag start");
+    let tag_end = at + html[at..].find('>').expect("tag end");
+    let tag = &html[tag_start..tag_end];
+    let key = format!("{attr}=\"");
+    let v = tag.find(&key).unwrap_or_else(|| panic!("{attr} in {tag}")) + key.len();
+    tag[v..v + tag[v..].find('"').expect("closing quote")].to_string()
 }
