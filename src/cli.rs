@@ -67,7 +67,7 @@ pub enum Command {
         #[arg(long, value_name = "PERCENT", default_value = "10%", value_parser = parse_percent)]
         tolerance: f64,
         /// Latency changes below this never fail a comparison (so 0.2 ms → 0.3 ms passes).
-        #[arg(long, value_name = "DURATION", default_value = "2ms", value_parser = crate::scenario::parse_duration)]
+        #[arg(long, value_name = "DURATION", default_value = "2ms", value_parser = crate::units::parse_duration)]
         latency_floor: Duration,
         /// Error-rate and conversion changes below this many percentage points never fail.
         #[arg(long, value_name = "PERCENT", default_value = "0.5%", value_parser = parse_percent)]
@@ -90,7 +90,7 @@ pub enum Command {
         #[arg(long, value_name = "KEY")]
         saml_key: Option<String>,
         /// Time added to every API and insurer request (e.g. 50ms): a deliberately slow exchange.
-        #[arg(long, value_name = "DURATION", value_parser = crate::scenario::parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = crate::units::parse_duration)]
         service_time: Option<Duration>,
         /// Capacity, waiting room and faults, as a TOML file with the keys of a scenario's
         /// [exchange] section (see scenarios/README.md). Its clock starts when the exchange does.
@@ -100,7 +100,7 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value = "1", value_parser = parse_time_scale)]
         time_scale: f64,
         /// The fault file's clock at start-up, HH:MM[:SS].
-        #[arg(long, value_name = "HH:MM", default_value = "00:00", value_parser = crate::scenario::parse_clock)]
+        #[arg(long, value_name = "HH:MM", default_value = "00:00", value_parser = crate::units::parse_clock)]
         clock_start: f64,
     },
 }
@@ -244,7 +244,7 @@ fn parse_time_scale(text: &str) -> Result<f64, String> {
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
-    let interval = crate::scenario::parse_duration(text)?;
+    let interval = crate::units::parse_duration(text).map_err(|e| e.to_string())?;
     if interval < Duration::from_millis(100) {
         return Err("the interval must be at least 100ms".into());
     }

@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
 
-use crate::journeys::{run_visit, Journey, JourneyEnv, VisitState};
+use crate::journeys::{run_visit, JourneyEnv, VisitState};
 use crate::measure::enrollments::EnrollmentLog;
 use crate::measure::Recorder;
 use crate::plan::RunPlan;
 use crate::scenario::ThinkTime;
+use crate::vocab::Journey;
 
 /// Longest single sleep while waiting for a visit's start, so a stop is noticed promptly.
 const WAIT_SLICE: Duration = Duration::from_millis(200);

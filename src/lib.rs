@@ -21,3 +21,5 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod summary;
+pub mod units;
+pub mod vocab;

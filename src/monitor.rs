@@ -18,7 +18,7 @@ use crate::gate::{Judge, Rule};
 use crate::measure::timeline::TimelineWriter;
 use crate::measure::{hlog, timeline, Interval, Recorder};
 use crate::plan::RunPlan;
-use crate::scenario::format_clock;
+use crate::units::format_clock;
 
 pub struct MonitorConfig {
     pub run_dir: PathBuf,

@@ -16,8 +16,9 @@ use crate::measure::Recorder;
 use crate::monitor::{stdout_is_terminal, Monitor, MonitorConfig};
 use crate::plan::RunPlan;
 use crate::report;
-use crate::scenario::{format_clock, Scenario};
+use crate::scenario::Scenario;
 use crate::summary::{RunFacts, Summary};
+use crate::units::format_clock;
 
 /// Run and return the process exit code.
 pub async fn run(request: RunArgs) -> u8 {

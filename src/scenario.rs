@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::journeys::Journey;
 use crate::plan::{Arrivals, Curve};
+use crate::units::{duration, duration_option, ClockTime, Positive, PositiveFloat, Share};
+use crate::vocab::Journey;
 
 /// A whole scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -190,48 +191,6 @@ pub struct StageSpec {
     pub rate: Share,
 }
 
-/// A time of day, `"HH:MM"` or `"HH:MM:SS"` (up to `"24:00"`), as seconds since midnight.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ClockTime(pub f64);
-
-impl<'de> Deserialize<'de> for ClockTime {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        parse_clock(&text)
-            .map(ClockTime)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-/// Parse `"08:30"` or `"08:30:15"` into seconds since midnight.
-pub fn parse_clock(text: &str) -> Result<f64, String> {
-    let bad = || format!("`{text}` is not a time of day; write \"HH:MM\" or \"HH:MM:SS\"");
-    let parts: Vec<&str> = text.trim().split(':').collect();
-    if !(2..=3).contains(&parts.len()) {
-        return Err(bad());
-    }
-    let numbers: Vec<u32> = parts
-        .iter()
-        .map(|p| p.parse::<u32>().map_err(|_| bad()))
-        .collect::<Result<_, _>>()?;
-    let (h, m, s) = (numbers[0], numbers[1], numbers.get(2).copied().unwrap_or(0));
-    if m >= 60 || s >= 60 || h > 24 || (h == 24 && (m, s) != (0, 0)) {
-        return Err(bad());
-    }
-    Ok(f64::from(h * 3600 + m * 60 + s))
-}
-
-/// Write seconds since midnight as `HH:MM:SS`.
-pub fn format_clock(seconds: f64) -> String {
-    let total = seconds.max(0.0).round() as u64;
-    format!(
-        "{:02}:{:02}:{:02}",
-        total / 3600,
-        total / 60 % 60,
-        total % 60
-    )
-}
-
 fn default_time_scale() -> PositiveFloat {
     PositiveFloat(1.0)
 }
@@ -362,93 +321,6 @@ impl Default for Http {
 
 fn default_timeout() -> std::time::Duration {
     std::time::Duration::from_secs(30)
-}
-
-/// A whole number above zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Positive(pub u64);
-
-impl<'de> Deserialize<'de> for Positive {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = u64::deserialize(d)?;
-        if n == 0 {
-            return Err(serde::de::Error::custom("must be at least 1"));
-        }
-        Ok(Positive(n))
-    }
-}
-
-/// A number above zero.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PositiveFloat(pub f64);
-
-impl<'de> Deserialize<'de> for PositiveFloat {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = f64::deserialize(d)?;
-        if !(n.is_finite() && n > 0.0) {
-            return Err(serde::de::Error::custom("must be a number above 0"));
-        }
-        Ok(PositiveFloat(n))
-    }
-}
-
-/// A share: a number from 0 upward (relative weight or fraction).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Share(pub f64);
-
-impl<'de> Deserialize<'de> for Share {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = f64::deserialize(d)?;
-        if !(n.is_finite() && n >= 0.0) {
-            return Err(serde::de::Error::custom("must be a number of 0 or more"));
-        }
-        Ok(Share(n))
-    }
-}
-
-/// Durations are written as `"30s"`, `"500ms"`, `"10m"`, `"1h"`.
-mod duration {
-    use serde::Deserialize;
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        super::parse_duration(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-mod duration_option {
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        super::duration::deserialize(d).map(Some)
-    }
-}
-
-/// Parse `"250ms"`, `"30s"`, `"10m"`, `"2h"` (a number, then a unit).
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| {
-        format!("`{text}` is not a duration; write e.g. \"500ms\", \"30s\", \"10m\" or \"1h\"")
-    })?;
-    let seconds = match unit.trim() {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => {
-            return Err(format!(
-                "`{text}` has no known unit; write e.g. \"500ms\", \"30s\", \"10m\" or \"1h\""
-            ))
-        }
-    };
-    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 /// A scenario file that cannot be used, located as precisely as the problem allows.
@@ -803,21 +675,5 @@ mod tests {
     fn visits_are_required_without_a_curve() {
         let err = parse("[traffic]\npool = 3\n[traffic.mix]\nbrowse = 1\n").unwrap_err();
         assert!(err.message.contains("visits"), "{err}");
-    }
-
-    #[test]
-    fn clock_times_parse_and_print() {
-        assert_eq!(parse_clock("08:30").unwrap(), 30_600.0);
-        assert_eq!(parse_clock("24:00").unwrap(), 86_400.0);
-        assert!(parse_clock("25:00").is_err());
-        assert_eq!(format_clock(30_615.0), "08:30:15");
-    }
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
-        assert_eq!(parse_duration("1.5s").unwrap().as_millis(), 1500);
-        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
-        assert!(parse_duration("5 parsecs").is_err());
     }
 }

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::cracks::{Cracks, CLASSES};
 use crate::gate::{Comparison, Verdict};
-use crate::measure::{Snapshot, Stage, Step, OUTCOME_CLASSES};
+use crate::measure::Snapshot;
+use crate::vocab::{Stage, Step, OUTCOME_CLASSES};
 
 pub const FILE_NAME: &str = "summary.json";
 
@@ -469,7 +470,8 @@ fn micros_to_ms(micros: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::{Outcome, Recorder};
+    use crate::measure::Recorder;
+    use crate::vocab::Outcome;
     use std::time::Duration;
 
     fn facts() -> RunFacts {

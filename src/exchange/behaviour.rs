@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use crate::units::{duration, duration_option};
+
 /// Everything the `[exchange]` section can say.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,7 +66,7 @@ impl Behaviour {
             }
         }
         for (i, window) in self.errors.iter().enumerate() {
-            crate::scenario::parse_clock(&window.at).map_err(|e| format!("errors[{i}].at: {e}"))?;
+            crate::units::parse_clock(&window.at).map_err(|e| format!("errors[{i}].at: {e}"))?;
             fraction(&format!("errors[{i}].share"), window.share)?;
             if !(100..=599).contains(&window.status) {
                 return Err(format!(
@@ -261,25 +263,5 @@ impl ScenarioClock {
     /// A span of scenario time, in wall time.
     pub fn to_wall(&self, scenario: Duration) -> Duration {
         scenario.div_f64(self.time_scale)
-    }
-}
-
-mod duration {
-    use serde::Deserialize;
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        crate::scenario::parse_duration(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-mod duration_option {
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        super::duration::deserialize(d).map(Some)
     }
 }

@@ -32,7 +32,7 @@ pub struct Window {
 
 impl Window {
     fn new(w: &ErrorWindow) -> Self {
-        let start = crate::scenario::parse_clock(&w.at).unwrap_or(f64::INFINITY);
+        let start = crate::units::parse_clock(&w.at).unwrap_or(f64::INFINITY);
         let status = StatusCode::from_u16(w.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::json!({
             "code": w.code,

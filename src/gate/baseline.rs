@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::measure::Stage;
 use crate::summary::Summary;
+use crate::vocab::Stage;
 
 /// How much worse is still acceptable.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::data::IntervalData;
 use super::rule::{Metric, Op, Rule, Target};
-use crate::measure::{new_histogram, percentile, Step};
+use crate::measure::{new_histogram, percentile};
+use crate::vocab::Step;
 
 /// A rule's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

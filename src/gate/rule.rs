@@ -13,8 +13,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::measure::{Stage, Step};
-use crate::scenario::parse_duration;
+use crate::units::{parse_duration, UnitError};
+use crate::vocab::{Stage, Step};
 
 /// One parsed rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,6 +101,38 @@ impl fmt::Display for RuleError {
 
 impl std::error::Error for RuleError {}
 
+impl RuleError {
+    /// The same problem, naming the whole rule it was found in.
+    fn in_rule(self, rule: &str) -> RuleError {
+        RuleError {
+            rule: rule.to_string(),
+            message: self.message,
+        }
+    }
+}
+
+/// A problem found in a part of a rule; `parse` names the whole rule.
+impl From<String> for RuleError {
+    fn from(message: String) -> Self {
+        RuleError {
+            rule: String::new(),
+            message,
+        }
+    }
+}
+
+impl From<&str> for RuleError {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
+impl From<UnitError> for RuleError {
+    fn from(e: UnitError) -> Self {
+        e.to_string().into()
+    }
+}
+
 impl Metric {
     pub fn is_latency(&self) -> bool {
         matches!(self, Metric::Latency { .. })
@@ -146,13 +178,13 @@ pub fn parse(text: &str) -> Result<Rule, RuleError> {
     } else {
         (Op::Gt, &right[1..])
     };
-    let metric = parse_metric(left.trim()).map_err(fail)?;
+    let metric = parse_metric(left.trim()).map_err(|e| e.in_rule(text))?;
 
     let mut words = right.split_whitespace();
     let value = words
         .next()
         .ok_or_else(|| fail("no limit after the comparison".into()))?;
-    let limit = parse_limit(&metric, value).map_err(fail)?;
+    let limit = parse_limit(&metric, value).map_err(|e| e.in_rule(text))?;
     let (mut window, mut abort) = (None, None);
     let rest: Vec<&str> = words.collect();
     let mut i = 0;
@@ -162,7 +194,7 @@ pub fn parse(text: &str) -> Result<Rule, RuleError> {
                 let length = rest.get(i + 2).ok_or_else(|| {
                     fail("`in every` needs a window length, e.g. `in every 1m`".into())
                 })?;
-                let length = parse_duration(length).map_err(fail)?;
+                let length = parse_duration(length).map_err(|e| fail(e.to_string()))?;
                 if length.is_zero() {
                     return Err(fail("the window must be longer than 0".into()));
                 }
@@ -176,7 +208,7 @@ pub fn parse(text: &str) -> Result<Rule, RuleError> {
                     let grace = rest.get(i + 1).ok_or_else(|| {
                         fail("`abort after` needs a grace period, e.g. `abort after 30s`".into())
                     })?;
-                    abort = Some(parse_duration(grace).map_err(fail)?);
+                    abort = Some(parse_duration(grace).map_err(|e| fail(e.to_string()))?);
                     i += 2;
                 }
             }
@@ -193,7 +225,7 @@ pub fn parse(text: &str) -> Result<Rule, RuleError> {
     })
 }
 
-fn parse_metric(text: &str) -> Result<Metric, String> {
+fn parse_metric(text: &str) -> Result<Metric, RuleError> {
     let (name, argument) = match text.split_once('(') {
         Some((name, rest)) => {
             let argument = rest
@@ -219,7 +251,8 @@ fn parse_metric(text: &str) -> Result<Metric, String> {
                     "conversion({}/{}): the first stage must come after the second in the funnel",
                     stage.name(),
                     over.name()
-                ));
+                )
+                .into());
             }
             Ok(Metric::Conversion { stage, over })
         }
@@ -249,7 +282,7 @@ fn parse_metric(text: &str) -> Result<Metric, String> {
     }
 }
 
-fn parse_target(argument: Option<&str>, latency: bool) -> Result<Target, String> {
+fn parse_target(argument: Option<&str>, latency: bool) -> Result<Target, RuleError> {
     match argument {
         None | Some("all") => Ok(Target::AllSteps),
         Some("visit") if latency => Ok(Target::Visit),
@@ -260,26 +293,29 @@ fn parse_target(argument: Option<&str>, latency: bool) -> Result<Target, String>
             .ok_or_else(|| {
                 let steps: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
                 let extra = if latency { ", visit" } else { "" };
-                format!(
+                RuleError::from(format!(
                     "unknown step `{name}`: use {}{extra} or all",
                     steps.join(", ")
-                )
+                ))
             }),
     }
 }
 
-fn parse_stage(name: &str) -> Result<Stage, String> {
+fn parse_stage(name: &str) -> Result<Stage, RuleError> {
     Stage::ALL
         .iter()
         .find(|s| s.name() == name)
         .copied()
         .ok_or_else(|| {
             let stages: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
-            format!("unknown funnel stage `{name}`: use {}", stages.join(", "))
+            RuleError::from(format!(
+                "unknown funnel stage `{name}`: use {}",
+                stages.join(", ")
+            ))
         })
 }
 
-fn parse_limit(metric: &Metric, value: &str) -> Result<f64, String> {
+fn parse_limit(metric: &Metric, value: &str) -> Result<f64, RuleError> {
     if metric.is_latency() {
         let duration = if value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
             // A bare number is milliseconds, as in Goose's thresholds.
@@ -303,7 +339,7 @@ fn parse_limit(metric: &Metric, value: &str) -> Result<f64, String> {
         .map_err(|_| format!("`{value}` is not a rate; write e.g. 1% or 0.01"))?;
     let rate = rate / scale;
     if !(0.0..=1.0).contains(&rate) {
-        return Err(format!("`{value}` is not a rate between 0% and 100%"));
+        return Err(format!("`{value}` is not a rate between 0% and 100%").into());
     }
     Ok(rate)
 }

@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 
 use super::call::{call, Body, StepFailed};
 use super::VisitState;
-use crate::measure::Step;
 use crate::plan::Household;
+use crate::vocab::Step;
 
 /// Plan results shown per page by the Marketplace API.
 const PAGE_SIZE: u64 = 10;

@@ -9,7 +9,7 @@ use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
 use super::VisitState;
-use crate::measure::{Outcome, Step};
+use crate::vocab::{Outcome, Step};
 
 /// What to send.
 pub enum Body<'a> {

@@ -8,7 +8,7 @@ use super::call::{call, Body, StepFailed};
 use super::pay::PaymentPage;
 use super::select::Enrollment;
 use super::VisitState;
-use crate::measure::Step;
+use crate::vocab::Step;
 
 #[derive(Deserialize)]
 struct StatusAnswer {

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::browse::household_json;
 use super::call::{call, Body, StepFailed};
 use super::VisitState;
-use crate::measure::Step;
+use crate::vocab::Step;
 
 #[derive(Deserialize)]
 struct Estimates {

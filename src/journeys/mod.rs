@@ -27,46 +27,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::measure::enrollments::{Enrollment, EnrollmentLog};
-use crate::measure::{Recorder, Stage};
+use crate::measure::Recorder;
 use crate::plan::Visit;
 use crate::scenario::ThinkTime;
-
-/// How deep a visitor goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Journey {
-    Browse,
-    Eligibility,
-    Enroll,
-    Confirm,
-}
-
-impl Journey {
-    pub const ALL: [Journey; 4] = [
-        Journey::Browse,
-        Journey::Eligibility,
-        Journey::Enroll,
-        Journey::Confirm,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Journey::Browse => "browse",
-            Journey::Eligibility => "eligibility",
-            Journey::Enroll => "enroll",
-            Journey::Confirm => "confirm",
-        }
-    }
-
-    /// Rough HTTP requests per visit, to size each journey's share of the pool.
-    pub fn typical_requests(self) -> f64 {
-        match self {
-            Journey::Browse => 4.0,
-            Journey::Eligibility => 5.0,
-            Journey::Enroll => 10.0,
-            Journey::Confirm => 11.0,
-        }
-    }
-}
+use crate::vocab::Journey;
+use crate::vocab::Stage;
 
 /// What every visit of a run shares.
 pub struct JourneyEnv {

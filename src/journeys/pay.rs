@@ -12,7 +12,7 @@ use super::call::{call, Body, StepFailed};
 use super::form::{first_form, Form};
 use super::select::Enrollment;
 use super::VisitState;
-use crate::measure::Step;
+use crate::vocab::Step;
 
 /// The insurer's payment page, as reached through the redirect.
 pub struct PaymentPage {

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::browse::{household_json, Browsed};
 use super::call::{call, Body, StepFailed};
 use super::VisitState;
-use crate::measure::Step;
+use crate::vocab::Step;
 
 #[derive(Deserialize)]
 struct ApplicationCreated {

@@ -52,7 +52,8 @@ pub fn write_interval<W: io::Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::{Outcome, Recorder, Step};
+    use crate::measure::Recorder;
+    use crate::vocab::{Outcome, Step};
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
     use hdrhistogram::serialization::Deserializer;
 

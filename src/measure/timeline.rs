@@ -133,7 +133,7 @@ pub fn read(path: &Path) -> Result<Vec<Row>, String> {
         "late",
         "held",
     ])?;
-    let outcomes = columns(&super::OUTCOME_CLASSES)?;
+    let outcomes = columns(&crate::vocab::OUTCOME_CLASSES)?;
     let stages = columns(&[
         "browsed",
         "eligibility",
@@ -142,7 +142,7 @@ pub fn read(path: &Path) -> Result<Vec<Row>, String> {
         "paid",
         "effectuated",
     ])?;
-    let step_names: Vec<String> = crate::measure::Step::ALL
+    let step_names: Vec<String> = crate::vocab::Step::ALL
         .iter()
         .flat_map(|s| {
             [
@@ -208,7 +208,8 @@ pub fn read(path: &Path) -> Result<Vec<Row>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::{Outcome, Recorder, Stage, Step};
+    use crate::measure::Recorder;
+    use crate::vocab::{Outcome, Stage, Step};
     use std::time::Duration as D;
 
     #[test]

@@ -8,8 +8,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::journeys::Journey;
 use crate::scenario::Scenario;
+use crate::vocab::Journey;
 
 /// One person of a household.
 #[derive(Debug, Clone, PartialEq, Serialize)]

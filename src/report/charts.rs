@@ -12,8 +12,9 @@ use plotters::style::FontStyle;
 
 use super::data::RunData;
 use crate::gate::rule::{Metric, Target};
-use crate::measure::{percentile, Stage, Step};
-use crate::scenario::format_clock;
+use crate::measure::percentile;
+use crate::units::format_clock;
+use crate::vocab::{Stage, Step};
 
 pub const ORANGE: RGBColor = RGBColor(230, 159, 0);
 pub const SKY: RGBColor = RGBColor(86, 180, 233);

@@ -9,9 +9,10 @@ use hdrhistogram::Histogram;
 
 use crate::gate::data::{for_each_interval, IntervalData};
 use crate::measure::timeline::{self, Row};
-use crate::measure::{new_histogram, percentile, Step};
-use crate::scenario::parse_clock;
+use crate::measure::{new_histogram, percentile};
 use crate::summary::Summary;
+use crate::units::parse_clock;
+use crate::vocab::Step;
 
 /// Points per time series at most: a 12-hour run still draws quickly and reads cleanly.
 pub const MAX_POINTS: usize = 600;

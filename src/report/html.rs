@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use super::{headline, share};
-use crate::measure::{Stage, Step};
 use crate::summary::Summary;
+use crate::vocab::{Stage, Step};
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'DejaVu Sans',sans-serif;margin:2em auto;max-width:1450px;color:#222;padding:0 1em}\
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}\

@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use super::{charts, headline, share, CHARTS_DIR};
-use crate::measure::{Stage, Step};
 use crate::summary::Summary;
+use crate::vocab::{Stage, Step};
 
 pub fn page(summary: &Summary) -> String {
     let s = summary;

@@ -11,8 +11,8 @@ use std::path::Path;
 
 pub use data::RunData;
 
-use crate::measure::Stage;
 use crate::summary::Summary;
+use crate::vocab::Stage;
 
 pub const CHARTS_DIR: &str = "charts";
 pub const HTML_FILE: &str = "index.html";

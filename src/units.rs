@@ -1,0 +1,195 @@
+//! Units a scenario is written in: durations (`"30s"`), times of day (`"08:30"`), whole numbers above
+//! zero, numbers above zero, and shares. A leaf: it imports nothing of the crate, so every layer —
+//! scenario, plan, exchange, gate — reads and prints these the same way.
+
+use serde::Deserialize;
+use std::time::Duration;
+
+/// A value that is not what its unit allows; the message says what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    #[error("`{0}` is not a time of day; write \"HH:MM\" or \"HH:MM:SS\"")]
+    NotAClockTime(String),
+    #[error("`{0}` is not a duration; write e.g. \"500ms\", \"30s\", \"10m\" or \"1h\"")]
+    NotADuration(String),
+    #[error("`{0}` has no known unit; write e.g. \"500ms\", \"30s\", \"10m\" or \"1h\"")]
+    UnknownDurationUnit(String),
+    #[error("`{0}` is not a percentage; write e.g. 10% or 0.1")]
+    NotAPercentage(String),
+    #[error("`{0}` is not a number above 0")]
+    NotPositive(String),
+}
+
+/// A time of day, `"HH:MM"` or `"HH:MM:SS"` (up to `"24:00"`), as seconds since midnight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClockTime(pub f64);
+
+impl<'de> Deserialize<'de> for ClockTime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_clock(&text)
+            .map(ClockTime)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parse `"08:30"` or `"08:30:15"` into seconds since midnight.
+pub fn parse_clock(text: &str) -> Result<f64, UnitError> {
+    let bad = || UnitError::NotAClockTime(text.to_string());
+    let parts: Vec<&str> = text.trim().split(':').collect();
+    if !(2..=3).contains(&parts.len()) {
+        return Err(bad());
+    }
+    let numbers: Vec<u32> = parts
+        .iter()
+        .map(|p| p.parse::<u32>().map_err(|_| bad()))
+        .collect::<Result<_, _>>()?;
+    let (h, m, s) = (numbers[0], numbers[1], numbers.get(2).copied().unwrap_or(0));
+    if m >= 60 || s >= 60 || h > 24 || (h == 24 && (m, s) != (0, 0)) {
+        return Err(bad());
+    }
+    Ok(f64::from(h * 3600 + m * 60 + s))
+}
+
+/// Write seconds since midnight as `HH:MM:SS`.
+pub fn format_clock(seconds: f64) -> String {
+    let total = seconds.max(0.0).round() as u64;
+    format!(
+        "{:02}:{:02}:{:02}",
+        total / 3600,
+        total / 60 % 60,
+        total % 60
+    )
+}
+
+/// Parse `"250ms"`, `"30s"`, `"10m"`, `"2h"` (a number, then a unit).
+pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| UnitError::NotADuration(text.to_string()))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(UnitError::UnknownDurationUnit(text.to_string())),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// `"10%"` or `"0.1"` as a fraction.
+pub fn parse_percent(text: &str) -> Result<f64, UnitError> {
+    let (number, scale) = match text.trim().strip_suffix('%') {
+        Some(number) => (number, 100.0),
+        None => (text.trim(), 1.0),
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok(n / scale),
+        _ => Err(UnitError::NotAPercentage(text.to_string())),
+    }
+}
+
+/// A number above zero, from text (a time scale on the command line).
+pub fn parse_positive(text: &str) -> Result<f64, UnitError> {
+    match text.parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        _ => Err(UnitError::NotPositive(text.to_string())),
+    }
+}
+
+/// A whole number above zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Positive(pub u64);
+
+impl<'de> Deserialize<'de> for Positive {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u64::deserialize(d)?;
+        if n == 0 {
+            return Err(serde::de::Error::custom("must be at least 1"));
+        }
+        Ok(Positive(n))
+    }
+}
+
+/// A number above zero.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PositiveFloat(pub f64);
+
+impl<'de> Deserialize<'de> for PositiveFloat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = f64::deserialize(d)?;
+        if !(n.is_finite() && n > 0.0) {
+            return Err(serde::de::Error::custom("must be a number above 0"));
+        }
+        Ok(PositiveFloat(n))
+    }
+}
+
+/// A share: a number from 0 upward (relative weight or fraction).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Share(pub f64);
+
+impl<'de> Deserialize<'de> for Share {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = f64::deserialize(d)?;
+        if !(n.is_finite() && n >= 0.0) {
+            return Err(serde::de::Error::custom("must be a number of 0 or more"));
+        }
+        Ok(Share(n))
+    }
+}
+
+/// serde `with` for a duration written as `"30s"`, `"500ms"`, `"10m"`, `"1h"`.
+pub mod duration {
+    use serde::Deserialize;
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// serde `with` for an optional duration (use with `#[serde(default)]`).
+pub mod duration_option {
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        super::duration::deserialize(d).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_times_parse_and_print() {
+        assert_eq!(parse_clock("08:30").unwrap(), 30_600.0);
+        assert_eq!(parse_clock("24:00").unwrap(), 86_400.0);
+        assert!(parse_clock("25:00").is_err());
+        assert_eq!(format_clock(30_615.0), "08:30:15");
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
+        assert_eq!(parse_duration("1.5s").unwrap().as_millis(), 1500);
+        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
+        assert!(parse_duration("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn percentages_parse() {
+        assert_eq!(parse_percent("10%").unwrap(), 0.1);
+        assert_eq!(parse_percent("0.25").unwrap(), 0.25);
+        assert!(parse_percent("ten").is_err());
+    }
+}
