@@ -12,65 +12,25 @@
 //! - and the 834 defects seen in the inboxes: `duplicate_834`, `834_without_premium`,
 //!   `wrong_insurer_834` (their 834 went to another insurer).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::measure::enrollments::{self, Enrollment};
+use crate::rundir::enrollments::{self, Enrollment};
+use crate::rundir::summary::{Cracks, InsurerCracks, CRACK_CLASSES as CLASSES};
+use crate::rundir::RunDirError;
+
+/// The insurers' records could not be fetched from a target that offers them.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot fetch the insurers' records from {url}: {cause}")]
+pub struct RecordsError {
+    pub url: String,
+    pub cause: String,
+}
 
 /// Visit ids kept as examples per class.
 const EXAMPLES: usize = 10;
-
-/// The classes, in report order.
-pub const CLASSES: [&str; 8] = [
-    "never_redirected",
-    "broken_redirect",
-    "paid_no_834",
-    "834_no_payment",
-    "unknown_to_insurer",
-    "duplicate_834",
-    "834_without_premium",
-    "wrong_insurer_834",
-];
-
-/// One insurer's applicants and cracks.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct InsurerCracks {
-    pub name: String,
-    /// Applicants who selected one of its plans.
-    pub applications: u64,
-    /// Sent on by the exchange's Pay Now page.
-    pub redirected: u64,
-    /// Reached the insurer's payment page.
-    pub reached_payment: u64,
-    pub paid: u64,
-    /// Paid, and the insurer holds their 834 with its premium: covered.
-    pub effectuated: u64,
-    /// Count per class (every class present, zero or not).
-    pub classes: BTreeMap<String, u64>,
-    /// The first visits of each class that has any (replay them with the same seed).
-    pub examples: BTreeMap<String, Vec<u64>>,
-}
-
-/// The whole report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Cracks {
-    /// Whether the insurers' records (834 inboxes) could be read; without them only the classes
-    /// the harness sees itself are counted.
-    pub insurer_records: bool,
-    pub insurers: BTreeMap<String, InsurerCracks>,
-}
-
-impl Cracks {
-    /// Applicants in `class`, over every insurer.
-    pub fn total(&self, class: &str) -> u64 {
-        self.insurers
-            .values()
-            .map(|i| i.classes.get(class).copied().unwrap_or(0))
-            .sum()
-    }
-}
 
 /// What the insurers hold: for each Payment Transaction ID, the 834s found, by inbox.
 #[derive(Debug, Default)]
@@ -119,7 +79,7 @@ pub fn scan_834(x12: &str) -> Vec<(String, bool)> {
 pub fn reconcile(applicants: &[Enrollment], records: Option<&InsurerRecords>) -> Cracks {
     let mut cracks = Cracks {
         insurer_records: records.is_some(),
-        insurers: BTreeMap::new(),
+        ..Cracks::default()
     };
     for applicant in applicants {
         let insurer = cracks
@@ -186,8 +146,8 @@ pub fn reconcile(applicants: &[Enrollment], records: Option<&InsurerRecords>) ->
 }
 
 /// Fetch every insurer's inbox from `target` (the Marketplace `GET /api/v1/issuers` list, then
-/// `GET /issuers/{id}/834`). `None` when the target does not offer them.
-pub async fn fetch_records(target: &str) -> Option<InsurerRecords> {
+/// `GET /issuers/{id}/834`). `Ok(None)` when the target does not offer them (404 on the list).
+pub async fn fetch_records(target: &str) -> Result<Option<InsurerRecords>, RecordsError> {
     #[derive(Deserialize)]
     struct Page {
         issuers: Vec<Issuer>,
@@ -197,23 +157,31 @@ pub async fn fetch_records(target: &str) -> Option<InsurerRecords> {
     struct Issuer {
         id: String,
     }
+    let failed = |url: &str, cause: &dyn std::fmt::Display| RecordsError {
+        url: url.to_string(),
+        cause: cause.to_string(),
+    };
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(120))
         .build()
-        .ok()?;
+        .map_err(|e| failed(target, &e))?;
     let mut ids = Vec::new();
     loop {
         let url = format!("{target}/api/v1/issuers?limit=100&offset={}", ids.len());
-        let page: Page = client
-            .get(url)
+        let response = client
+            .get(&url)
             .send()
             .await
-            .ok()?
+            .map_err(|e| failed(&url, &e))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND && ids.is_empty() {
+            return Ok(None);
+        }
+        let page: Page = response
             .error_for_status()
-            .ok()?
+            .map_err(|e| failed(&url, &e))?
             .json()
             .await
-            .ok()?;
+            .map_err(|e| failed(&url, &e))?;
         let got = page.issuers.len();
         ids.extend(page.issuers.into_iter().map(|i| i.id));
         if got == 0 || ids.len() >= page.total {
@@ -222,30 +190,36 @@ pub async fn fetch_records(target: &str) -> Option<InsurerRecords> {
     }
     let mut records = InsurerRecords::default();
     for id in ids {
+        let url = format!("{target}/issuers/{id}/834");
         let inbox = client
-            .get(format!("{target}/issuers/{id}/834"))
+            .get(&url)
             .send()
             .await
-            .ok()?
-            .error_for_status()
-            .ok()?
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| failed(&url, &e))?
             .text()
             .await
-            .ok()?;
+            .map_err(|e| failed(&url, &e))?;
         records.add_inbox(&id, &inbox);
     }
-    Some(records)
+    Ok(Some(records))
 }
 
-/// The whole report for a finished run: its applicants, reconciled with `target`'s insurers.
-pub async fn report(run_dir: &Path, target: &str) -> Result<Cracks, String> {
+/// The whole report for a finished run: its applicants, reconciled with `target`'s insurers. When
+/// the target offers the insurers' records but they cannot be fetched, the report says why
+/// (`records_error`) and counts only what the harness saw itself.
+pub async fn report(run_dir: &Path, target: &str) -> Result<Cracks, RunDirError> {
     let applicants = enrollments::read(&run_dir.join(enrollments::FILE_NAME))?;
-    let records = if applicants.is_empty() {
-        None
-    } else {
-        fetch_records(target).await
-    };
-    Ok(reconcile(&applicants, records.as_ref()))
+    if applicants.is_empty() {
+        return Ok(reconcile(&applicants, None));
+    }
+    Ok(match fetch_records(target).await {
+        Ok(records) => reconcile(&applicants, records.as_ref()),
+        Err(e) => Cracks {
+            records_error: Some(e.to_string()),
+            ..reconcile(&applicants, None)
+        },
+    })
 }
 
 #[cfg(test)]

@@ -14,9 +14,9 @@ use goose::config::GooseConfiguration;
 use goose::prelude::*;
 
 use crate::journeys::{run_visit, JourneyEnv, VisitState};
-use crate::measure::enrollments::EnrollmentLog;
 use crate::measure::Recorder;
 use crate::plan::RunPlan;
+use crate::rundir::enrollments::EnrollmentLog;
 use crate::scenario::ThinkTime;
 use crate::vocab::Journey;
 

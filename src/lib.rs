@@ -1,25 +1,32 @@
 //! surge: rehearse a launch morning.
 //!
-//! Two worlds that talk only over HTTP:
-//! - the harness: [`scenario`] (the file) → [`plan`] (visitors from the seed) → [`engine`] (Goose pool)
-//!   running [`journeys`] → [`measure`] (histograms, funnel) → [`summary`] (summary.json, tables),
-//!   wired together by [`run`] and [`cli`];
+//! Data flows one way, down this list (`scripts/check-structure.py` checks it):
+//! - leaves, importing nothing of the crate: [`units`] (durations, clock times, shares), [`vocab`]
+//!   (journey, step, stage, outcome), [`histogram`] (HdrHistogram as surge keeps it);
 //! - the embedded staging [`exchange`]: an axum server that behaves like a health-insurance exchange
-//!   and its insurers.
+//!   and its insurers; it imports only the leaves, and the harness talks to it only over HTTP;
+//! - [`scenario`] (the file, as data, with located errors) → [`plan`] (arrivals and visitors from
+//!   the seed) → [`engine`] (Goose) running [`journeys`] → [`measure`] (histograms, funnel) →
+//!   [`rundir`] (every file of a run directory) ← [`monitor`] (writes it while the run goes);
+//! - after the run, reading only the run directory: [`gate`] (verdicts), [`report`] (charts, pages,
+//!   tables), [`cracks`] (applicants × the insurers' 834s);
+//! - [`cli`] (clap definitions) and [`commands`] (each command as stages; the one place that turns
+//!   errors into exit codes).
 
 pub mod cli;
+pub mod commands;
 pub mod cracks;
 pub mod engine;
 pub mod exchange;
 pub mod gate;
+pub mod histogram;
 pub mod journeys;
 pub mod logging;
 pub mod measure;
 pub mod monitor;
 pub mod plan;
 pub mod report;
-pub mod run;
+pub mod rundir;
 pub mod scenario;
-pub mod summary;
 pub mod units;
 pub mod vocab;

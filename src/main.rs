@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    surge::cli::main()
+    surge::commands::main()
 }

@@ -13,11 +13,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::engine::RunControl;
-use crate::gate::data::IntervalData;
 use crate::gate::{Judge, Rule};
-use crate::measure::timeline::TimelineWriter;
-use crate::measure::{hlog, timeline, Interval, Recorder};
+use crate::histogram::percentile_ms;
+use crate::measure::{Interval, Recorder};
 use crate::plan::RunPlan;
+use crate::rundir::timeline::{self, TimelineWriter};
+use crate::rundir::{hlog, RunDirError};
 use crate::units::format_clock;
 
 pub struct MonitorConfig {
@@ -37,24 +38,29 @@ pub struct MonitorConfig {
 /// A running monitor; `finish` writes the last interval and closes the files.
 pub struct Monitor {
     stop: watch::Sender<bool>,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<Result<(), RunDirError>>,
 }
 
 impl Monitor {
     /// Create the files (so a bad run directory fails before any traffic) and start writing.
-    pub fn start(config: MonitorConfig) -> std::io::Result<Monitor> {
-        let hlog_file = std::fs::File::create(config.run_dir.join(hlog::FILE_NAME))?;
+    pub fn start(config: MonitorConfig) -> Result<Monitor, RunDirError> {
+        let hlog_path = config.run_dir.join(hlog::FILE_NAME);
+        let hlog_file =
+            std::fs::File::create(&hlog_path).map_err(|e| RunDirError::write(&hlog_path, e))?;
         let timeline = TimelineWriter::create(&config.run_dir.join(timeline::FILE_NAME))?;
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(run(config, hlog_file, timeline, stopped));
         Ok(Monitor { stop, task })
     }
 
-    pub async fn finish(self) -> std::io::Result<()> {
+    pub async fn finish(self) -> Result<(), RunDirError> {
         let _ = self.stop.send(true);
-        self.task
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        self.task.await.unwrap_or_else(|e| {
+            Err(RunDirError::write(
+                std::path::Path::new(hlog::FILE_NAME),
+                std::io::Error::other(e),
+            ))
+        })
     }
 }
 
@@ -68,7 +74,9 @@ async fn run(
     mut hlog_file: std::fs::File,
     mut timeline: TimelineWriter,
     mut stopped: watch::Receiver<bool>,
-) -> std::io::Result<()> {
+) -> Result<(), RunDirError> {
+    let hlog_path = config.run_dir.join(hlog::FILE_NAME);
+    let hlog_error = |e| RunDirError::write(&hlog_path, e);
     let mut serializer = V2DeflateSerializer::new();
     let started_wall = SystemTime::now();
     let started = Instant::now();
@@ -77,7 +85,8 @@ async fn run(
         &mut serializer,
         &config.run_name,
         started_wall,
-    )?;
+    )
+    .map_err(hlog_error)?;
     let progress = progress_bar(&config);
 
     let mut judge = Judge::new(
@@ -98,10 +107,11 @@ async fn run(
         let interval = config.recorder.take_interval();
         hlog::write_interval(
             &mut log,
-            &interval,
+            interval.latencies.iter().map(|(tag, h)| (*tag, h)),
             interval_start - started,
             now - interval_start,
-        )?;
+        )
+        .map_err(hlog_error)?;
         let origin = config.control.origin.get().copied();
         let clock = origin.map_or(String::new(), |o| {
             format_clock(config.plan.clock_at(now.saturating_duration_since(o)))
@@ -112,9 +122,10 @@ async fn run(
                 now.saturating_duration_since(o),
             )
         });
-        timeline.write(now - started, &clock, intended, &interval)?;
+        let row = interval.row(now - started, clock.clone(), intended);
+        timeline.write(&row)?;
         if !config.abort_rules.is_empty() {
-            judge.add(&IntervalData::from_interval(&interval, clock.clone()));
+            judge.add(&interval.data(row));
             if let Some(reason) = judge.abort_now((now - started).as_secs_f64()) {
                 config.control.abort(reason);
             }
@@ -162,9 +173,7 @@ fn show_progress(
         .latencies
         .last()
         .filter(|(_, h)| !h.is_empty())
-        .map_or(0.0, |(_, h)| {
-            crate::measure::percentile(h, 95.0) as f64 / 1000.0
-        });
+        .map_or(0.0, |(_, h)| percentile_ms(h, 95.0));
     bar.set_message(format!(
         "clock {clock}  {rate:.0}/s  errors {errors:.2}%  visit p95 {p95:.0} ms  in flight {}/{}",
         interval.in_flight, config.plan.pool

@@ -162,7 +162,7 @@ fn the_interval_log_holds_the_summary_percentiles() {
             .unwrap();
         assert_eq!(histogram.len(), count.as_u64().unwrap(), "{tag}");
         for (p, key) in [(50.0, "p50_ms"), (99.0, "p99_ms")] {
-            let from_log = surge::measure::percentile(histogram, p) as f64 / 1000.0;
+            let from_log = surge::histogram::percentile(histogram, p) as f64 / 1000.0;
             assert_eq!(from_log, f(&summary[key]), "{tag} {key}");
         }
     }

@@ -2,9 +2,7 @@
 //! conversion at every stage. A comparison fails only when the change is both beyond the relative
 //! tolerance and beyond an absolute floor, so 0.2 ms → 0.3 ms does not fail a build.
 
-use serde::{Deserialize, Serialize};
-
-use crate::summary::Summary;
+use crate::rundir::summary::{Comparison, Summary};
 use crate::vocab::Stage;
 
 /// How much worse is still acceptable.
@@ -26,37 +24,6 @@ impl Default for Tolerance {
             latency_floor_ms: 2.0,
             rate_floor: 0.005,
         }
-    }
-}
-
-/// One comparison with the baseline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Comparison {
-    /// What is compared: `p95(browse)`, `error_rate(pay)`, `conversion(paid/redirected)`.
-    pub name: String,
-    pub baseline: f64,
-    pub observed: f64,
-    /// `ms` for latency, `rate` for fractions.
-    pub unit: String,
-    pub pass: bool,
-}
-
-impl Comparison {
-    /// The two values and the change, for people.
-    pub fn describe(&self) -> String {
-        let show = |v: f64| {
-            if self.unit == "ms" {
-                format!("{v:.2} ms")
-            } else {
-                format!("{:.2}%", v * 100.0)
-            }
-        };
-        let change = if self.baseline != 0.0 {
-            format!(" ({:+.1}%)", (self.observed / self.baseline - 1.0) * 100.0)
-        } else {
-            String::new()
-        };
-        format!("{} → {}{change}", show(self.baseline), show(self.observed))
     }
 }
 

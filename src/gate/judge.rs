@@ -4,36 +4,20 @@
 
 use std::collections::BTreeMap;
 
-use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
-
-use super::data::IntervalData;
 use super::rule::{Metric, Op, Rule, Target};
-use crate::measure::{new_histogram, percentile};
-use crate::vocab::Step;
-
-/// A rule's verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
-    /// The rule as written.
-    pub name: String,
-    /// The limit, for people: `< 800.0 ms`.
-    pub limit: String,
-    /// The observed value (ms for latency, a fraction for rates); for a windowed rule the worst
-    /// window's. `None` when there was no data to judge.
-    pub observed: Option<f64>,
-    /// The observed value for people, with where it was seen.
-    pub observed_text: String,
-    pub pass: bool,
-}
+use crate::histogram::{new_histogram, percentile};
+use crate::rundir::summary::Verdict;
+use crate::rundir::IntervalData;
+use crate::vocab::{Stage, Step};
+use hdrhistogram::Histogram;
 
 /// Sums of one stretch of intervals.
 #[derive(Debug, Clone, Default)]
 struct Totals {
     latencies: BTreeMap<String, Histogram<u64>>,
-    step_requests: [u64; 6],
-    step_failures: [u64; 6],
-    funnel: [u64; 7],
+    step_requests: [u64; Step::COUNT],
+    step_failures: [u64; Step::COUNT],
+    funnel: [u64; Stage::COUNT],
     started: u64,
     late: u64,
     intervals: usize,
@@ -49,15 +33,16 @@ impl Totals {
             // Same bounds on both sides, so adding cannot fail.
             let _ = total.add(histogram);
         }
-        for i in 0..6 {
-            self.step_requests[i] += data.step_requests[i];
-            self.step_failures[i] += data.step_failures[i];
+        let row = &data.row;
+        for i in 0..Step::COUNT {
+            self.step_requests[i] += row.step_requests[i];
+            self.step_failures[i] += row.step_failures[i];
         }
-        for i in 0..7 {
-            self.funnel[i] += data.funnel[i];
+        for (total, n) in self.funnel.iter_mut().zip(row.funnel()) {
+            *total += n;
         }
-        self.started += data.started;
-        self.late += data.late;
+        self.started += row.started;
+        self.late += row.late;
         self.intervals += 1;
     }
 
@@ -150,7 +135,7 @@ impl Judge {
             state.current.add(data);
             state.last_closed_failed = None;
             if state.current.intervals >= state.intervals_per_window {
-                close_window(rule, state, &data.clock);
+                close_window(rule, state, &data.row.clock);
             }
         }
     }
@@ -266,15 +251,14 @@ mod tests {
         for ms in browse_ms {
             histogram.record(ms * 1000).unwrap();
         }
-        let mut data = IntervalData {
-            clock: clock.into(),
-            ..IntervalData::default()
-        };
+        let mut data = IntervalData::default();
+        data.row.clock = clock.into();
         data.latencies.insert("browse".into(), histogram);
-        data.step_requests[Step::Browse as usize] = requests;
-        data.step_failures[Step::Browse as usize] = failures;
-        data.funnel = [10, 10, 8, 6, 6, 5, 5];
-        data.started = 10;
+        data.row.step_requests[Step::Browse as usize] = requests;
+        data.row.step_failures[Step::Browse as usize] = failures;
+        data.row.completed = 10;
+        data.row.stages = [10, 8, 6, 6, 5, 5];
+        data.row.started = 10;
         data
     }
 

@@ -1,22 +1,21 @@
 //! Gates for CI: threshold rules judged over a run (overall and in every window), comparison with a
-//! baseline run, and the verdicts as exit code, `junit.xml`, `gate.md` and `thresholds` in
-//! `summary.json`. `surge run` and `surge gate` judge the same files the same way.
+//! baseline run, and the verdicts as `junit.xml`, `gate.md` and `thresholds` in `summary.json`.
+//! `surge run` and `surge gate` judge the same files the same way. What the verdicts mean for the
+//! process's exit code is the command layer's business: this module says only pass or fail.
 
 pub mod baseline;
-pub mod command;
-pub mod data;
 pub mod judge;
 pub mod report;
 pub mod rule;
 
 use std::path::Path;
 
-pub use baseline::{Comparison, Tolerance};
-pub use judge::{Judge, Verdict};
+pub use baseline::Tolerance;
+pub use judge::Judge;
 pub use rule::{parse, Rule, RuleError};
 
-use crate::cli::exit;
-use crate::summary::Summary;
+use crate::rundir::summary::{Comparison, Summary, Verdict};
+use crate::rundir::{for_each_interval, RunDirError, GATE_FILE, JUNIT_FILE};
 
 /// Everything a gate decided.
 #[derive(Debug, Clone)]
@@ -27,25 +26,32 @@ pub struct GateOutcome {
     pub generator_reason: String,
 }
 
+/// What a gate decided, in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateStatus {
+    /// Every rule and comparison held, and the generator delivered its load.
+    Passed,
+    /// A rule or a baseline comparison failed.
+    Failed,
+    /// The rules held, but the generator did not deliver its load: the run proves nothing.
+    GeneratorInvalid,
+}
+
 impl GateOutcome {
-    /// Passed: every rule and comparison held, and the generator delivered its load.
-    pub fn passed(&self) -> bool {
-        self.rules_passed() && self.generator_valid
-    }
-
-    fn rules_passed(&self) -> bool {
-        self.verdicts.iter().all(|v| v.pass) && self.comparisons.iter().all(|c| c.pass)
-    }
-
-    /// 0 passed, 1 a rule or comparison failed, 3 the rules held but the generator was not valid.
-    pub fn exit_code(&self) -> u8 {
-        if !self.rules_passed() {
-            exit::GATE_FAILED
+    pub fn status(&self) -> GateStatus {
+        let rules_passed =
+            self.verdicts.iter().all(|v| v.pass) && self.comparisons.iter().all(|c| c.pass);
+        if !rules_passed {
+            GateStatus::Failed
         } else if !self.generator_valid {
-            exit::GENERATOR_INVALID
+            GateStatus::GeneratorInvalid
         } else {
-            exit::OK
+            GateStatus::Passed
         }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.status() == GateStatus::Passed
     }
 }
 
@@ -61,9 +67,9 @@ pub fn judge_run(
     summary: &Summary,
     rules: Vec<Rule>,
     baseline: Option<(&Summary, Tolerance)>,
-) -> Result<GateOutcome, String> {
+) -> Result<GateOutcome, RunDirError> {
     let mut judge = Judge::new(rules, summary.interval_s, summary.time_scale);
-    data::for_each_interval(run_dir, |interval| judge.add(&interval))?;
+    for_each_interval(run_dir, |interval| judge.add(&interval))?;
     Ok(GateOutcome {
         verdicts: judge.verdicts(),
         comparisons: baseline
@@ -76,16 +82,20 @@ pub fn judge_run(
 
 /// Write the verdicts into the run directory: `junit.xml`, `gate.md`, and `summary.json` with its
 /// `thresholds` and `baseline` arrays.
-pub fn write(run_dir: &Path, summary: &mut Summary, outcome: &GateOutcome) -> std::io::Result<()> {
+pub fn write(
+    run_dir: &Path,
+    summary: &mut Summary,
+    outcome: &GateOutcome,
+) -> Result<(), RunDirError> {
     summary.thresholds = outcome.verdicts.clone();
     summary.baseline = outcome.comparisons.clone();
     summary.write(run_dir)?;
-    std::fs::write(
-        run_dir.join(report::JUNIT_FILE),
-        report::junit(outcome, &summary.scenario),
-    )?;
-    std::fs::write(
-        run_dir.join(report::MARKDOWN_FILE),
-        report::markdown(outcome, &summary.scenario),
-    )
+    for (file, text) in [
+        (JUNIT_FILE, report::junit(outcome, &summary.scenario)),
+        (GATE_FILE, report::markdown(outcome, &summary.scenario)),
+    ] {
+        let path = run_dir.join(file);
+        std::fs::write(&path, text).map_err(|e| RunDirError::write(&path, e))?;
+    }
+    Ok(())
 }

@@ -8,9 +8,6 @@ use quick_xml::Writer;
 
 use super::GateOutcome;
 
-pub const JUNIT_FILE: &str = "junit.xml";
-pub const MARKDOWN_FILE: &str = "gate.md";
-
 /// One JUnit test case.
 struct Case {
     class: &'static str,

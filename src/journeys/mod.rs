@@ -26,9 +26,9 @@ use goose::prelude::GooseUser;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::measure::enrollments::{Enrollment, EnrollmentLog};
 use crate::measure::Recorder;
 use crate::plan::Visit;
+use crate::rundir::enrollments::{Enrollment, EnrollmentLog};
 use crate::scenario::ThinkTime;
 use crate::vocab::Journey;
 use crate::vocab::Stage;

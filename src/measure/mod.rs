@@ -6,9 +6,7 @@
 //! Every value goes into the run's total and into the current interval; [`Recorder::take_interval`]
 //! hands the interval to the writers of `latency.hlog` and `timeline.csv` and starts the next one.
 
-pub mod enrollments;
-pub mod hlog;
-pub mod timeline;
+pub mod summarize;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,35 +15,10 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::histogram::{new_histogram, percentile_ms, HIGHEST_MICROS};
+use crate::rundir::timeline::Row;
+use crate::rundir::IntervalData;
 use crate::vocab::{Outcome, Stage, Step};
-
-/// Latency histograms cover 1 µs to one hour at 3 significant digits.
-const HIGHEST_MICROS: u64 = 3_600_000_000;
-
-/// The value at `percentile` (0–100), by HdrHistogram's reference definition (Java, C, Go, Python):
-/// the highest value equivalent to the sample of rank `round(p/100 · count)`, at least 1. The Rust
-/// crate's own `value_at_quantile` rounds the rank up instead, which reads one sample higher on small
-/// counts; using the reference rule makes summary.json agree with any HdrHistogram reader of latency.hlog.
-pub fn percentile(histogram: &Histogram<u64>, percentile: f64) -> u64 {
-    let total = histogram.len();
-    if total == 0 {
-        return 0;
-    }
-    let rank = ((percentile.clamp(0.0, 100.0) / 100.0 * total as f64) + 0.5).floor() as u64;
-    let rank = rank.clamp(1, total);
-    let mut seen = 0;
-    for value in histogram.iter_recorded() {
-        seen += value.count_since_last_iteration();
-        if seen >= rank {
-            return histogram.highest_equivalent(value.value_iterated_to());
-        }
-    }
-    histogram.max()
-}
-
-pub fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, HIGHEST_MICROS, 3).expect("static histogram bounds are valid")
-}
 
 /// A latency distribution for the whole run and for the interval in progress.
 struct Latencies(Mutex<(Histogram<u64>, Histogram<u64>)>);
@@ -80,7 +53,7 @@ struct StepStats {
     latency: Latencies,
     requests: AtomicU64,
     failures: AtomicU64,
-    outcomes: [AtomicU64; 6],
+    outcomes: [AtomicU64; Step::COUNT],
 }
 
 impl StepStats {
@@ -100,16 +73,20 @@ struct IntervalCounts {
     started: AtomicU64,
     held: AtomicU64,
     late: AtomicU64,
-    step_requests: [AtomicU64; 6],
-    step_failures: [AtomicU64; 6],
+    step_requests: [AtomicU64; Step::COUNT],
+    step_failures: [AtomicU64; Step::COUNT],
     completed: AtomicU64,
     requests: AtomicU64,
     failures: AtomicU64,
-    outcomes: [AtomicU64; 6],
-    funnel: [AtomicU64; 7],
+    outcomes: [AtomicU64; Step::COUNT],
+    funnel: [AtomicU64; Stage::COUNT],
 }
 
 /// One interval's measurements, for the interval log and the timeline.
+/// The tag of whole visits in `latency.hlog`, beside the step names.
+pub const VISIT_TAG: &str = "visit";
+
+/// One interval's measurements, handed to the run directory's writers.
 #[derive(Debug, Clone)]
 pub struct Interval {
     /// Latency per step, then whole visits (`visit`), in that order.
@@ -123,14 +100,57 @@ pub struct Interval {
     pub requests: u64,
     pub failures: u64,
     /// Requests and failures per step, in `Step::ALL` order.
-    pub step_requests: [u64; 6],
-    pub step_failures: [u64; 6],
+    pub step_requests: [u64; Step::COUNT],
+    pub step_failures: [u64; Step::COUNT],
     /// Requests by outcome class, in `OUTCOME_CLASSES` order.
-    pub outcomes: [u64; 6],
+    pub outcomes: [u64; Outcome::CLASS_COUNT],
     /// Visits that finished in the interval having reached each funnel stage.
-    pub funnel: [u64; 7],
+    pub funnel: [u64; Stage::COUNT],
     /// Visits in flight when the interval was taken.
     pub in_flight: u64,
+}
+
+impl Interval {
+    /// The interval as a `timeline.csv` row, ending `elapsed` after the run started; `clock` is the
+    /// scenario clock then (empty before the first arrival), `intended` the arrivals scheduled in it.
+    pub fn row(&self, elapsed: Duration, clock: String, intended: Option<u64>) -> Row {
+        let visit = self
+            .latencies
+            .iter()
+            .find(|(tag, _)| *tag == VISIT_TAG)
+            .map(|(_, h)| h);
+        let mut stages = [0; Stage::COUNT - 1];
+        stages.copy_from_slice(&self.funnel[1..]);
+        Row {
+            elapsed_s: elapsed.as_secs_f64(),
+            clock,
+            intended,
+            started: self.started,
+            completed: self.completed,
+            in_flight: self.in_flight,
+            requests: self.requests,
+            failures: self.failures,
+            outcomes: self.outcomes,
+            stages,
+            visit_p95_ms: visit.map_or(0.0, |h| percentile_ms(h, 95.0)),
+            late: self.late,
+            step_requests: self.step_requests,
+            step_failures: self.step_failures,
+            held: self.held,
+        }
+    }
+
+    /// The interval as the gate reads it from a run directory.
+    pub fn data(&self, row: Row) -> IntervalData {
+        IntervalData {
+            row,
+            latencies: self
+                .latencies
+                .iter()
+                .map(|(tag, h)| (tag.to_string(), h.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// Distinct failure reasons kept per run; more are folded into one "other" row.
@@ -141,7 +161,7 @@ pub struct Recorder {
     steps: Vec<StepStats>,
     visit_latency: Latencies,
     lateness: Mutex<Histogram<u64>>,
-    funnel: [AtomicU64; 7],
+    funnel: [AtomicU64; Stage::COUNT],
     visits_started: AtomicU64,
     visits_completed: AtomicU64,
     visits_late: AtomicU64,
@@ -303,7 +323,7 @@ impl Recorder {
                 )
             })
             .collect();
-        latencies.push(("visit", self.visit_latency.take_interval()));
+        latencies.push((VISIT_TAG, self.visit_latency.take_interval()));
         Interval {
             latencies,
             started: take(&self.interval.started),
@@ -359,7 +379,7 @@ pub struct Snapshot {
     pub steps: Vec<StepSnapshot>,
     pub visit_latency: Histogram<u64>,
     pub lateness: Histogram<u64>,
-    pub funnel: [u64; 7],
+    pub funnel: [u64; Stage::COUNT],
     pub visits_started: u64,
     pub visits_completed: u64,
     pub visits_late: u64,
@@ -376,7 +396,7 @@ pub struct StepSnapshot {
     pub step: Step,
     pub requests: u64,
     pub failures: u64,
-    pub outcomes: [u64; 6],
+    pub outcomes: [u64; Outcome::CLASS_COUNT],
     pub latency: Histogram<u64>,
 }
 
@@ -396,6 +416,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::histogram::percentile;
 
     #[test]
     fn funnel_counts_every_stage_up_to_the_one_reached() {

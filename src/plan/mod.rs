@@ -9,10 +9,20 @@ pub mod visitors;
 use std::time::Duration;
 
 pub use curve::Curve;
-pub use schedule::{Arrivals, Schedule};
+pub use schedule::Schedule;
 pub use visitors::{Household, Person, Visit, VisitPlanner};
 
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Traffic};
+
+/// A scenario the plan cannot be made from. The scenario's checks refuse these first, so this
+/// means a check is missing.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "the arrival curve is not usable: it needs two points, increasing times and a rate above 0"
+    )]
+    Curve,
+}
 
 /// Everything the engine needs, resolved from the scenario and the command line.
 pub struct RunPlan {
@@ -29,29 +39,36 @@ pub struct RunPlan {
     pub patience: Duration,
     pub max_duration: Duration,
     pub visitors: VisitPlanner,
+    /// Visits per wall-clock second at the curve's peak (0 for a closed run).
+    pub peak_wall_rate: f64,
 }
 
 impl RunPlan {
-    /// Resolve a checked scenario. The curve was validated when the scenario was loaded.
-    pub fn new(scenario: &Scenario) -> RunPlan {
+    /// Resolve a checked scenario. `default_zips` are the ZIP codes households are drawn from when
+    /// the scenario lists none (the embedded exchange's catalog).
+    pub fn new(scenario: &Scenario, default_zips: &[&str]) -> Result<RunPlan, PlanError> {
         let traffic = &scenario.traffic;
-        let curve = traffic.curve().ok().flatten();
-        let visits = traffic.visit_count(curve.as_ref());
+        let curve = match traffic.curve_points() {
+            Some(points) => Some(Curve::new(points).ok_or(PlanError::Curve)?),
+            None => None,
+        };
+        let visits = visit_count(traffic, curve.as_ref());
         let schedule = curve
             .as_ref()
             .map(|c| Schedule::new(c, visits, traffic.arrivals, traffic.seed));
-        RunPlan {
+        Ok(RunPlan {
             visits,
-            pool: traffic.pool_size(curve.as_ref()) as usize,
+            pool: pool_size(traffic, curve.as_ref()) as usize,
             schedule,
             time_scale: traffic.time_scale.0,
             clock_start: traffic.clock_start(),
             late_after: traffic.late_after,
             patience: traffic.patience.div_f64(traffic.time_scale.0),
-            max_duration: traffic.max_duration(curve.as_ref()),
-            visitors: VisitPlanner::new(scenario),
+            max_duration: max_duration(traffic, curve.as_ref()),
+            visitors: VisitPlanner::new(scenario, default_zips),
+            peak_wall_rate: curve.as_ref().map_or(0.0, |c| peak_wall_rate(traffic, c)),
             curve,
-        }
+        })
     }
 
     /// Wall-clock offset from the run's origin at which visit `k` is meant to start.
@@ -74,5 +91,87 @@ impl RunPlan {
     /// The scenario clock (seconds since midnight) at a wall-clock offset from the origin.
     pub fn clock_at(&self, offset: Duration) -> f64 {
         self.clock_start + offset.as_secs_f64() * self.time_scale
+    }
+}
+
+/// Visits to run: `visits`, or the area under a curve of absolute rates.
+fn visit_count(traffic: &Traffic, curve: Option<&Curve>) -> u64 {
+    match (traffic.visits, curve) {
+        (Some(visits), _) => visits.0,
+        (None, Some(curve)) => curve.area().round().max(1.0) as u64,
+        (None, None) => 1,
+    }
+}
+
+/// Visits per wall-clock second at the curve's peak.
+fn peak_wall_rate(traffic: &Traffic, curve: &Curve) -> f64 {
+    let visits = visit_count(traffic, Some(curve)) as f64;
+    curve.peak() / curve.area() * visits * traffic.time_scale.0
+}
+
+/// Pauses in the deepest journey (between its six steps).
+const THINKS_PER_VISIT: f64 = 5.0;
+
+/// The pool: `pool`, or enough users for the peak if each visit lasts its (scaled) think times
+/// plus one second of responses, with room to spare; 32 for a closed run.
+fn pool_size(traffic: &Traffic, curve: Option<&Curve>) -> u64 {
+    if let Some(pool) = traffic.pool {
+        return pool.0;
+    }
+    let Some(curve) = curve else { return 32 };
+    let think = (traffic.think_time.min_ms + traffic.think_time.max_ms) as f64 / 2.0 / 1000.0;
+    let visit_seconds = THINKS_PER_VISIT * think / traffic.time_scale.0 + 1.0;
+    let wanted = 2.0 * peak_wall_rate(traffic, curve) * visit_seconds;
+    (wanted.ceil() as u64).clamp(16, 20_000)
+}
+
+/// The run's wall-time limit: `max_duration`, or the scaled curve plus 5 minutes, or 10 minutes.
+fn max_duration(traffic: &Traffic, curve: Option<&Curve>) -> Duration {
+    traffic.max_duration.unwrap_or_else(|| match curve {
+        Some(curve) => Duration::from_secs_f64(curve.span() / traffic.time_scale.0 + 300.0),
+        None => Duration::from_secs(600),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn plan(text: &str) -> RunPlan {
+        let scenario = Scenario::parse(Path::new("t.toml"), text).unwrap();
+        RunPlan::new(&scenario, &["27601"]).unwrap()
+    }
+
+    #[test]
+    fn a_closed_run_has_no_curve_and_a_pool_of_32() {
+        let plan = plan("[traffic]\nvisits = 10\n[traffic.mix]\nbrowse = 1\n");
+        assert!(plan.curve.is_none());
+        assert_eq!(plan.pool, 32);
+        assert_eq!(plan.visits, 10);
+    }
+
+    #[test]
+    fn profile_on_the_clock_makes_a_curve() {
+        let plan = plan(
+            "[traffic]\nvisits = 1000\ntime_scale = 60\nprofile = [{at = \"06:00\", rate = 1}, \
+             {at = \"08:00\", rate = 5}, {at = \"12:00\", rate = 5}]\n[traffic.mix]\nbrowse = 1\n",
+        );
+        let curve = plan.curve.as_ref().unwrap();
+        assert_eq!(curve.span(), 6.0 * 3600.0);
+        assert_eq!(plan.clock_start, 6.0 * 3600.0);
+        // 1000 visits over 6 h at 60x: area 21,600 + 72,000: peak 1000·5/93,600 per second, times 60.
+        assert!((plan.peak_wall_rate - 1000.0 * 5.0 / 93_600.0 * 60.0).abs() < 1e-6);
+        assert_eq!(plan.max_duration.as_secs(), 360 + 300);
+    }
+
+    #[test]
+    fn stages_with_absolute_rates_give_the_visit_count() {
+        let plan = plan(
+            "[traffic]\nstages = [{duration = \"10s\", rate = 20}, {duration = \"20s\", rate = 20}]\n\
+             [traffic.mix]\nbrowse = 1\n",
+        );
+        // Ramp 0→20 over 10 s (100 visits), then hold 20/s for 20 s (400 visits).
+        assert_eq!(plan.visits, 500);
     }
 }

@@ -5,22 +5,10 @@
 //! exponentials (no sort needed). `uniform` spaces them evenly in cumulative rate. Times are kept as
 //! `f32` seconds-offsets from the visit before, so 380,000 arrivals cost 1.5 MB whatever the span.
 
+use super::Curve;
+use crate::scenario::Arrivals;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Deserialize;
-
-use super::Curve;
-
-/// How arrivals are spaced along the curve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Arrivals {
-    /// Random, as independent visitors arrive (the default).
-    #[default]
-    Poisson,
-    /// Evenly spaced in cumulative rate: deterministic pacing.
-    Uniform,
-}
 
 /// Intended start of every visit, in seconds of scenario time from the curve's start.
 #[derive(Debug, Clone)]

@@ -44,7 +44,7 @@ pub struct Visit {
 #[derive(Debug, Clone)]
 pub struct VisitPlanner {
     seed: u64,
-    weights: [f64; 4],
+    weights: [f64; Journey::COUNT],
     zips: Vec<String>,
     income: [u32; 2],
     size: [u8; 2],
@@ -53,14 +53,13 @@ pub struct VisitPlanner {
 }
 
 impl VisitPlanner {
-    pub fn new(scenario: &Scenario) -> Self {
+    /// `default_zips` are drawn from when the scenario lists no ZIP codes.
+    pub fn new(scenario: &Scenario, default_zips: &[&str]) -> Self {
         let households = &scenario.households;
-        let zips = households.zips.clone().unwrap_or_else(|| {
-            crate::exchange::catalog::zips()
-                .into_iter()
-                .map(String::from)
-                .collect()
-        });
+        let zips = households
+            .zips
+            .clone()
+            .unwrap_or_else(|| default_zips.iter().map(|z| z.to_string()).collect());
         Self {
             seed: scenario.traffic.seed,
             weights: scenario.traffic.mix.weights(),
@@ -116,7 +115,7 @@ impl VisitPlanner {
     }
 }
 
-fn pick_weighted(rng: &mut ChaCha8Rng, weights: &[f64; 4]) -> Journey {
+fn pick_weighted(rng: &mut ChaCha8Rng, weights: &[f64; Journey::COUNT]) -> Journey {
     let total: f64 = weights.iter().sum();
     let mut point = rng.random::<f64>() * total;
     for (journey, weight) in Journey::ALL.iter().zip(weights) {
@@ -144,7 +143,7 @@ mod tests {
         let text = format!(
             "[traffic]\nvisits = 100\nseed = {seed}\n[traffic.mix]\n{mix}\n[households]\nzips = [\"27601\", \"33101\"]\n"
         );
-        VisitPlanner::new(&Scenario::parse(Path::new("t.toml"), &text).unwrap())
+        VisitPlanner::new(&Scenario::parse(Path::new("t.toml"), &text).unwrap(), &[])
     }
 
     #[test]

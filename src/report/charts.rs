@@ -12,7 +12,7 @@ use plotters::style::FontStyle;
 
 use super::data::RunData;
 use crate::gate::rule::{Metric, Target};
-use crate::measure::percentile;
+use crate::histogram::percentile;
 use crate::units::format_clock;
 use crate::vocab::{Stage, Step};
 
@@ -39,10 +39,16 @@ pub const CHARTS: [(&str, &str); 5] = [
     ("funnel", "Enrollment funnel"),
 ];
 
-type Drawn = Result<(), String>;
+/// A chart that could not be drawn: plotters' errors are generic over the backend, so the
+/// message is kept.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ChartError(String);
 
-fn err<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
+type Drawn = Result<(), ChartError>;
+
+fn err<E: std::fmt::Display>(e: E) -> ChartError {
+    ChartError(e.to_string())
 }
 
 /// A chart that can be drawn on any plotters backend.
@@ -610,7 +616,7 @@ impl Chart for FunnelChart {
         }
 
         // Per insurer, from plan selection on; the busiest twelve.
-        let mut rows: Vec<(&String, &crate::summary::InsurerSummary)> =
+        let mut rows: Vec<(&String, &crate::rundir::summary::InsurerSummary)> =
             data.summary.funnel_by_insurer.iter().collect();
         rows.sort_by_key(|r| std::cmp::Reverse(r.1.selected));
         rows.truncate(12);

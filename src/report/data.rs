@@ -7,12 +7,11 @@ use std::path::Path;
 
 use hdrhistogram::Histogram;
 
-use crate::gate::data::{for_each_interval, IntervalData};
-use crate::measure::timeline::{self, Row};
-use crate::measure::{new_histogram, percentile};
-use crate::summary::Summary;
+use crate::histogram::{new_histogram, percentile};
+use crate::rundir::summary::Summary;
+use crate::rundir::{for_each_interval, timeline, IntervalData, RunDirError};
 use crate::units::parse_clock;
-use crate::vocab::Step;
+use crate::vocab::{Outcome, Step};
 
 /// Points per time series at most: a 12-hour run still draws quickly and reads cleanly.
 pub const MAX_POINTS: usize = 600;
@@ -34,9 +33,9 @@ pub struct Point {
     pub requests: u64,
     pub failures: u64,
     /// Requests by outcome class, in `OUTCOME_CLASSES` order.
-    pub outcomes: [u64; 6],
+    pub outcomes: [u64; Outcome::CLASS_COUNT],
     /// p50, p95, p99 in ms per step (in `Step::ALL` order), `None` where the step had no requests.
-    pub step_percentiles: [Option<[f64; 3]>; 6],
+    pub step_percentiles: [Option<[f64; 3]>; Step::COUNT],
 }
 
 /// Everything the charts and pages need.
@@ -50,14 +49,15 @@ pub struct RunData {
 }
 
 impl RunData {
-    pub fn read(run_dir: &Path) -> Result<RunData, String> {
+    pub fn read(run_dir: &Path) -> Result<RunData, RunDirError> {
         let summary = Summary::read(run_dir)?;
-        let rows = timeline::read(&run_dir.join(timeline::FILE_NAME))?;
-        let per_point = rows.len().div_ceil(MAX_POINTS).max(1);
+        // Points are a whole number of intervals each: count them first (the timeline alone is
+        // cheap), then merge in one pass over the intervals.
+        let intervals = timeline::read(&run_dir.join(timeline::FILE_NAME))?.len();
+        let per_point = intervals.div_ceil(MAX_POINTS).max(1);
         let mut totals: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
         let mut points = Vec::new();
-        let mut pending: Vec<(Row, IntervalData)> = Vec::new();
-        let mut rows = rows.into_iter();
+        let mut pending: Vec<IntervalData> = Vec::new();
         let mut previous_elapsed = 0.0;
         for_each_interval(run_dir, |interval| {
             for (tag, histogram) in &interval.latencies {
@@ -66,9 +66,7 @@ impl RunData {
                     .or_insert_with(new_histogram)
                     .add(histogram);
             }
-            if let Some(row) = rows.next() {
-                pending.push((row, interval));
-            }
+            pending.push(interval);
             if pending.len() == per_point {
                 let point = merge(&pending, previous_elapsed);
                 previous_elapsed = point.elapsed_s;
@@ -100,8 +98,8 @@ impl RunData {
     }
 }
 
-fn merge(group: &[(Row, IntervalData)], previous_elapsed: f64) -> Point {
-    let last = &group[group.len() - 1].0;
+fn merge(group: &[IntervalData], previous_elapsed: f64) -> Point {
+    let last = &group[group.len() - 1].row;
     let mut point = Point {
         elapsed_s: last.elapsed_s,
         clock_s: parse_clock(&last.clock).ok(),
@@ -109,7 +107,8 @@ fn merge(group: &[(Row, IntervalData)], previous_elapsed: f64) -> Point {
         ..Point::default()
     };
     let mut latencies: Vec<Histogram<u64>> = Step::ALL.iter().map(|_| new_histogram()).collect();
-    for (row, interval) in group {
+    for interval in group {
+        let row = &interval.row;
         point.intended = match (point.intended, row.intended) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
@@ -119,8 +118,8 @@ fn merge(group: &[(Row, IntervalData)], previous_elapsed: f64) -> Point {
         point.held += row.held;
         point.requests += row.requests;
         point.failures += row.failures;
-        for i in 0..6 {
-            point.outcomes[i] += row.outcomes[i];
+        for (total, n) in point.outcomes.iter_mut().zip(row.outcomes) {
+            *total += n;
         }
         for (i, step) in Step::ALL.iter().enumerate() {
             if let Some(h) = interval.latencies.get(step.name()) {

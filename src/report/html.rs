@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{headline, share};
-use crate::summary::Summary;
+use crate::rundir::summary::Summary;
 use crate::vocab::{Stage, Step};
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'DejaVu Sans',sans-serif;margin:2em auto;max-width:1450px;color:#222;padding:0 1em}\
@@ -176,7 +176,7 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
             out,
             "<h2>Cracks</h2><p>Every applicant who selected a plan, {records}.</p><table><tr><th>insurer</th><th>applications</th><th>redirected</th><th>reached payment</th><th>paid</th><th>effectuated</th>"
         );
-        for class in crate::cracks::CLASSES {
+        for class in crate::rundir::summary::CRACK_CLASSES {
             let _ = write!(out, "<th>{}</th>", class.replace('_', " "));
         }
         let _ = write!(out, "</tr>");
@@ -192,7 +192,7 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
                 i.paid,
                 i.effectuated
             );
-            for class in crate::cracks::CLASSES {
+            for class in crate::rundir::summary::CRACK_CLASSES {
                 let n = i.classes.get(class).copied().unwrap_or(0);
                 let examples = i
                     .examples

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{charts, headline, share, CHARTS_DIR};
-use crate::summary::Summary;
+use crate::rundir::summary::Summary;
 use crate::vocab::{Stage, Step};
 
 pub fn page(summary: &Summary) -> String {
@@ -61,7 +61,7 @@ pub fn page(summary: &Summary) -> String {
         let _ = writeln!(out, "| {} | {count} | {conversion} |", stage.name());
         previous = Some(count);
     }
-    let cracked: Vec<&str> = crate::cracks::CLASSES
+    let cracked: Vec<&str> = crate::rundir::summary::CRACK_CLASSES
         .iter()
         .copied()
         .filter(|c| s.cracks.total(c) > 0)

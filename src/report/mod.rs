@@ -1,43 +1,58 @@
 //! The report of a run, drawn from its run directory alone: five charts (SVG and PNG, with
-//! plotters), a self-contained `index.html` that works offline, and `summary.md` for a pull request.
-//! `surge run` draws it at the end; `surge report RUN_DIR` draws it again from the saved files.
+//! plotters), a self-contained `index.html` that works offline, `summary.md` for a pull request,
+//! and the tables printed at the end of a run. `surge run` draws it at the end; `surge report RUN_DIR`
+//! draws it again from the saved files.
 
 pub mod charts;
 pub mod data;
 mod html;
 mod markdown;
+pub mod text;
 
 use std::path::Path;
 
 pub use data::RunData;
 
-use crate::summary::Summary;
+use crate::rundir::summary::Summary;
+use crate::rundir::{RunDirError, CHARTS_DIR, HTML_FILE, MARKDOWN_FILE};
 use crate::vocab::Stage;
 
-pub const CHARTS_DIR: &str = "charts";
-pub const HTML_FILE: &str = "index.html";
-pub const MARKDOWN_FILE: &str = "summary.md";
+/// A report that could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    RunDir(#[from] RunDirError),
+    #[error("cannot draw the charts in {dir}: {source}")]
+    Chart {
+        dir: std::path::PathBuf,
+        source: charts::ChartError,
+    },
+}
 
 /// Draw every chart and page of the run in `run_dir`.
-pub fn render(run_dir: &Path) -> Result<(), String> {
+pub fn render(run_dir: &Path) -> Result<(), ReportError> {
     let data = RunData::read(run_dir)?;
-    charts::draw_all(&data, &run_dir.join(CHARTS_DIR))
-        .map_err(|e| format!("cannot draw the charts in {}: {e}", run_dir.display()))?;
+    let charts_dir = run_dir.join(CHARTS_DIR);
+    charts::draw_all(&data, &charts_dir).map_err(|source| ReportError::Chart {
+        dir: charts_dir.clone(),
+        source,
+    })?;
     let svgs: Vec<(String, String)> = charts::CHARTS
         .iter()
         .map(|(name, caption)| {
-            let path = run_dir.join(CHARTS_DIR).join(format!("{name}.svg"));
+            let path = charts_dir.join(format!("{name}.svg"));
             std::fs::read_to_string(&path)
                 .map(|svg| (caption.to_string(), svg))
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                .map_err(|e| RunDirError::read(&path, e))
         })
         .collect::<Result<_, _>>()?;
     let write = |file: &str, text: String| {
-        std::fs::write(run_dir.join(file), text)
-            .map_err(|e| format!("cannot write {}: {e}", run_dir.join(file).display()))
+        let path = run_dir.join(file);
+        std::fs::write(&path, text).map_err(|e| RunDirError::write(&path, e))
     };
     write(HTML_FILE, html::page(&data.summary, &svgs))?;
-    write(MARKDOWN_FILE, markdown::page(&data.summary))
+    write(MARKDOWN_FILE, markdown::page(&data.summary))?;
+    Ok(())
 }
 
 /// The one-line verdict both pages open with.

@@ -9,8 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use hdrhistogram::serialization::interval_log::{IntervalLogWriter, IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
-
-use super::Interval;
+use hdrhistogram::Histogram;
 
 pub const FILE_NAME: &str = "latency.hlog";
 
@@ -35,14 +34,14 @@ pub fn begin<'a, 'b, W: io::Write>(
         .begin_log_with(file, serializer)
 }
 
-/// Write every histogram of one interval, `start` after the log's base time.
-pub fn write_interval<W: io::Write>(
+/// Write every histogram of one interval, tagged, `start` after the log's base time.
+pub fn write_interval<'h, W: io::Write>(
     log: &mut IntervalLogWriter<'_, '_, W, V2DeflateSerializer>,
-    interval: &Interval,
+    tagged: impl IntoIterator<Item = (&'h str, &'h Histogram<u64>)>,
     start: Duration,
     length: Duration,
 ) -> io::Result<()> {
-    for (name, histogram) in &interval.latencies {
+    for (name, histogram) in tagged {
         log.write_histogram(histogram, start, length, Tag::new(name))
             .map_err(|e| io::Error::other(e.to_string()))?;
     }
@@ -76,7 +75,7 @@ mod tests {
                 begin(&mut buffer, &mut serializer, "test", SystemTime::UNIX_EPOCH).unwrap();
             write_interval(
                 &mut log,
-                &interval,
+                interval.latencies.iter().map(|(tag, h)| (*tag, h)),
                 Duration::from_secs(3),
                 Duration::from_secs(1),
             )

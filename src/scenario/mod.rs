@@ -1,16 +1,20 @@
 //! The scenario file: what to run, how much of it, and against what.
 //!
-//! Parsed with serde + toml. Unknown keys are refused (a misspelled key must not be silently ignored),
-//! and every error names the file, the line and the key.
+//! Plain data and its checks: what the user wrote, with defaults, nothing derived (the plan is
+//! derived from it in `plan`). Parsed with serde + toml. Unknown keys are refused (a misspelled key
+//! must not be silently ignored), and every error names the file, the line and the key, located with
+//! the TOML parser's spans ([`locate`]).
+
+pub mod locate;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::plan::{Arrivals, Curve};
 use crate::units::{duration, duration_option, ClockTime, Positive, PositiveFloat, Share};
 use crate::vocab::Journey;
+pub use locate::KeyPath;
 
 /// A whole scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -34,6 +38,29 @@ pub struct Scenario {
     /// Threshold rules judged at the end of the run (see docs/gates.md), e.g. `"p95(browse) < 800ms"`.
     #[serde(default)]
     pub thresholds: Vec<String>,
+    /// The file it came from, to locate problems found after loading (a bad threshold rule).
+    #[serde(skip)]
+    pub source: Source,
+}
+
+/// A scenario file's path and text.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl Source {
+    /// An error at `key` of this file.
+    pub fn error_at(&self, key: &KeyPath, message: impl Into<String>) -> ScenarioError {
+        ScenarioError {
+            path: self.path.clone(),
+            location: key
+                .offset_in(&self.text)
+                .map(|offset| locate::line_and_column(&self.text, offset)),
+            message: message.into(),
+        }
+    }
 }
 
 /// How many visits, when they arrive, how they are spread over the journeys, and how many run at once.
@@ -85,45 +112,18 @@ pub struct Traffic {
     pub max_duration: Option<std::time::Duration>,
 }
 
-impl Traffic {
-    /// The arrival curve in seconds of scenario time, or `None` for a closed run (each visit starts
-    /// as soon as a pool user is free). Errors name the key at fault.
-    pub fn curve(&self) -> Result<Option<Curve>, (&'static str, String)> {
-        if let Some(span) = self.span {
-            return Curve::flat(span.as_secs_f64())
-                .map(Some)
-                .ok_or(("span", "must be longer than 0".into()));
-        }
-        if let Some(profile) = &self.profile {
-            let Some(first) = profile.first() else {
-                return Err(("profile", "needs at least two points".into()));
-            };
-            let points = profile
-                .iter()
-                .map(|p| (p.at.0 - first.at.0, p.rate.0))
-                .collect();
-            return Curve::new(points).map(Some).ok_or((
-                "profile",
-                "needs at least two points, times that strictly increase, and a rate above 0 somewhere"
-                    .into(),
-            ));
-        }
-        if let Some(stages) = &self.stages {
-            let mut points = vec![(0.0, self.start_rate.0)];
-            let mut clock = 0.0;
-            for stage in stages {
-                clock += stage.duration.as_secs_f64();
-                points.push((clock, stage.rate.0));
-            }
-            return Curve::new(points).map(Some).ok_or((
-                "stages",
-                "needs at least one stage, every duration above 0, and a rate above 0 somewhere"
-                    .into(),
-            ));
-        }
-        Ok(None)
-    }
+/// How arrivals are spaced along the curve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrivals {
+    /// Random, as independent visitors arrive (the default).
+    #[default]
+    Poisson,
+    /// Evenly spaced in cumulative rate: deterministic pacing.
+    Uniform,
+}
 
+impl Traffic {
     /// Seconds since midnight at which the curve starts (a profile's first point, otherwise 0).
     pub fn clock_start(&self) -> f64 {
         self.profile
@@ -132,47 +132,27 @@ impl Traffic {
             .map_or(0.0, |p| p.at.0)
     }
 
-    /// Visits to run: `visits`, or the area under a curve of absolute rates.
-    pub fn visit_count(&self, curve: Option<&Curve>) -> u64 {
-        match (self.visits, curve) {
-            (Some(visits), _) => visits.0,
-            (None, Some(curve)) => curve.area().round().max(1.0) as u64,
-            (None, None) => 1,
+    /// The arrival curve as `(seconds of scenario time from its start, rate)` points, or `None` for
+    /// a closed run (each visit starts as soon as a pool user is free). Checked when the scenario is
+    /// loaded: at least two points, times strictly increasing, a rate above 0 somewhere.
+    pub fn curve_points(&self) -> Option<Vec<(f64, f64)>> {
+        if let Some(span) = self.span {
+            return Some(vec![(0.0, 1.0), (span.as_secs_f64(), 1.0)]);
         }
-    }
-
-    /// Visits per wall-clock second at the curve's peak.
-    pub fn peak_wall_rate(&self, curve: &Curve) -> f64 {
-        let visits = self.visit_count(Some(curve)) as f64;
-        curve.peak() / curve.area() * visits * self.time_scale.0
-    }
-
-    /// The pool: `pool`, or enough users for the peak if each visit lasts its (scaled) think times
-    /// plus one second of responses, with room to spare; 32 for a closed run.
-    pub fn pool_size(&self, curve: Option<&Curve>) -> u64 {
-        if let Some(pool) = self.pool {
-            return pool.0;
+        if let Some(profile) = &self.profile {
+            let start = self.clock_start();
+            return Some(profile.iter().map(|p| (p.at.0 - start, p.rate.0)).collect());
         }
-        let Some(curve) = curve else { return 32 };
-        let think = (self.think_time.min_ms + self.think_time.max_ms) as f64 / 2.0 / 1000.0;
-        let visit_seconds = THINKS_PER_VISIT * think / self.time_scale.0 + 1.0;
-        let wanted = 2.0 * self.peak_wall_rate(curve) * visit_seconds;
-        (wanted.ceil() as u64).clamp(16, 20_000)
-    }
-
-    /// The run's wall-time limit.
-    pub fn max_duration(&self, curve: Option<&Curve>) -> std::time::Duration {
-        self.max_duration.unwrap_or_else(|| match curve {
-            Some(curve) => {
-                std::time::Duration::from_secs_f64(curve.span() / self.time_scale.0 + 300.0)
-            }
-            None => std::time::Duration::from_secs(600),
-        })
+        let stages = self.stages.as_ref()?;
+        let mut points = vec![(0.0, self.start_rate.0)];
+        let mut clock = 0.0;
+        for stage in stages {
+            clock += stage.duration.as_secs_f64();
+            points.push((clock, stage.rate.0));
+        }
+        Some(points)
     }
 }
-
-/// Pauses in the deepest journey (between its six steps).
-const THINKS_PER_VISIT: f64 = 5.0;
 
 /// One point of a clock profile: `{ at = "08:00", rate = 12 }`.
 #[derive(Debug, Clone, Deserialize)]
@@ -220,7 +200,7 @@ pub struct Mix {
 
 impl Mix {
     /// Weights in `Journey::ALL` order.
-    pub fn weights(&self) -> [f64; 4] {
+    pub fn weights(&self) -> [f64; Journey::COUNT] {
         [
             self.browse.0,
             self.eligibility.0,
@@ -348,6 +328,24 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
+/// A check that failed: the key at fault and what is wrong.
+struct Problem {
+    key: KeyPath,
+    message: String,
+}
+
+fn problem(keys: &[&str], message: impl Into<String>) -> Problem {
+    let key = KeyPath::of(keys);
+    Problem {
+        message: format!(
+            "{}: {}",
+            keys.last().copied().unwrap_or_default(),
+            message.into()
+        ),
+        key,
+    }
+}
+
 impl Scenario {
     /// Read and check a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
@@ -361,86 +359,50 @@ impl Scenario {
 
     /// Parse and check scenario text; `path` is used only in messages.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        let source = Source {
+            path: path.to_owned(),
+            text: text.to_string(),
+        };
         let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError {
             path: path.to_owned(),
-            location: e.span().map(|span| line_and_column(text, span.start)),
+            location: e
+                .span()
+                .map(|span| locate::line_and_column(text, span.start)),
             message: e.message().trim().to_string(),
         })?;
-        scenario.check(path, text)?;
+        if let Err(problem) = scenario.check() {
+            return Err(source.error_at(&problem.key, problem.message));
+        }
         if scenario.name.is_none() {
             scenario.name = path
                 .file_stem()
                 .map(|stem| stem.to_string_lossy().into_owned());
         }
+        scenario.source = source;
         Ok(scenario)
     }
 
-    /// Checks that span several keys, located by the key's line.
-    fn check(&self, path: &Path, text: &str) -> Result<(), ScenarioError> {
-        let fail = |key: &str, message: String| ScenarioError {
-            path: path.to_owned(),
-            location: find_key(text, key),
-            message: format!("{key}: {message}"),
-        };
-        for rule in &self.thresholds {
-            if let Err(e) = crate::gate::parse(rule) {
-                return Err(ScenarioError {
-                    path: path.to_owned(),
-                    location: find_text(text, rule),
-                    message: format!("thresholds: {e}"),
-                });
-            }
-        }
+    /// Checks serde cannot make: values that depend on each other.
+    fn check(&self) -> Result<(), Problem> {
         if let Some(exchange) = &self.exchange {
-            exchange.check().map_err(|message| {
-                let key = message
-                    .split([' ', '.', ':', '['])
-                    .next()
-                    .unwrap_or("exchange")
-                    .to_string();
-                ScenarioError {
-                    path: path.to_owned(),
-                    location: find_key(text, &key).or_else(|| find_text(text, "[exchange")),
-                    message: format!("exchange.{message}"),
-                }
+            exchange.check().map_err(|e| Problem {
+                key: KeyPath::parse(e.split([' ', ':']).next().unwrap_or_default())
+                    .under(&["exchange"]),
+                message: format!("exchange.{e}"),
             })?;
         }
+        self.check_curve()?;
         let traffic = &self.traffic;
-        let shapes = [
-            ("span", traffic.span.is_some()),
-            ("profile", traffic.profile.is_some()),
-            ("stages", traffic.stages.is_some()),
-        ];
-        let given: Vec<&str> = shapes.iter().filter(|s| s.1).map(|s| s.0).collect();
-        if given.len() > 1 {
-            return Err(fail(
-                given[1],
-                format!(
-                    "give the arrival curve one way: {} and {} are both set",
-                    given[0], given[1]
-                ),
+        if traffic.mix.weights().iter().sum::<f64>() <= 0.0 {
+            return Err(problem(
+                &["traffic", "mix"],
+                "at least one journey needs a share above 0 (browse, eligibility, enroll, confirm)",
             ));
         }
-        let curve = traffic
-            .curve()
-            .map_err(|(key, message)| fail(key, message))?;
-        if curve.is_none() && traffic.visits.is_none() {
-            return Err(fail(
-                "traffic",
-                "traffic.visits is required when there is no arrival curve (span, profile or stages)".into(),
-            ));
-        }
-        if self.traffic.mix.weights().iter().sum::<f64>() <= 0.0 {
-            return Err(fail(
-                "mix",
-                "at least one journey needs a share above 0 (browse, eligibility, enroll, confirm)"
-                    .into(),
-            ));
-        }
-        let think = &self.traffic.think_time;
+        let think = &traffic.think_time;
         if think.min_ms > think.max_ms {
-            return Err(fail(
-                "max_ms",
+            return Err(problem(
+                &["traffic", "think_time", "max_ms"],
                 format!(
                     "think_time.max_ms ({}) is below min_ms ({})",
                     think.max_ms, think.min_ms
@@ -449,49 +411,107 @@ impl Scenario {
         }
         let households = &self.households;
         if households.income[0] > households.income[1] {
-            return Err(fail(
-                "income",
-                "households.income must be [low, high] with low <= high".into(),
+            return Err(problem(
+                &["households", "income"],
+                "households.income must be [low, high] with low <= high",
             ));
         }
         let [low, high] = households.size;
         if !(1..=8).contains(&low) || !(1..=8).contains(&high) || low > high {
-            return Err(fail(
-                "size",
-                "households.size must be [low, high] with 1 <= low <= high <= 8".into(),
+            return Err(problem(
+                &["households", "size"],
+                "households.size must be [low, high] with 1 <= low <= high <= 8",
             ));
         }
         if households.tobacco_share.0 > 1.0 {
-            return Err(fail(
-                "tobacco_share",
-                "households.tobacco_share is a fraction from 0 to 1".into(),
+            return Err(problem(
+                &["households", "tobacco_share"],
+                "households.tobacco_share is a fraction from 0 to 1",
             ));
         }
         if let Some(zips) = &households.zips {
             if zips.is_empty() {
-                return Err(fail(
-                    "zips",
-                    "households.zips must list at least one ZIP code".into(),
+                return Err(problem(
+                    &["households", "zips"],
+                    "households.zips must list at least one ZIP code",
                 ));
             }
             if let Some(bad) = zips
                 .iter()
                 .find(|z| z.len() != 5 || !z.bytes().all(|b| b.is_ascii_digit()))
             {
-                return Err(fail("zips", format!("`{bad}` is not a 5-digit ZIP code")));
+                return Err(problem(
+                    &["households", "zips"],
+                    format!("`{bad}` is not a 5-digit ZIP code"),
+                ));
             }
         }
         if let Some(target) = &self.target {
             if target != "embedded"
                 && !(target.starts_with("http://") || target.starts_with("https://"))
             {
-                return Err(fail(
-                    "target",
+                return Err(problem(
+                    &["target"],
                     format!("`{target}` is neither \"embedded\" nor an http(s) URL"),
                 ));
             }
         }
         Ok(())
+    }
+
+    /// One arrival curve at most, and a usable one.
+    fn check_curve(&self) -> Result<(), Problem> {
+        let traffic = &self.traffic;
+        let shapes = [
+            ("span", traffic.span.is_some()),
+            ("profile", traffic.profile.is_some()),
+            ("stages", traffic.stages.is_some()),
+        ];
+        let given: Vec<&str> = shapes.iter().filter(|s| s.1).map(|s| s.0).collect();
+        if given.len() > 1 {
+            return Err(problem(
+                &["traffic", given[1]],
+                format!(
+                    "give the arrival curve one way: {} and {} are both set",
+                    given[0], given[1]
+                ),
+            ));
+        }
+        let Some(points) = traffic.curve_points() else {
+            if traffic.visits.is_none() {
+                return Err(problem(
+                    &["traffic"],
+                    "traffic.visits is required when there is no arrival curve (span, profile or stages)",
+                ));
+            }
+            return Ok(());
+        };
+        let increasing = points.windows(2).all(|w| w[1].0 > w[0].0);
+        let some_rate = points.iter().any(|(_, rate)| *rate > 0.0);
+        let shape = given.first().copied().unwrap_or("span");
+        let usable = match shape {
+            "span" => points[1].0 > 0.0,
+            _ => points.len() >= 2 && increasing && some_rate,
+        };
+        if !usable {
+            let message = match shape {
+                "span" => "must be longer than 0",
+                "profile" => "needs at least two points, times that strictly increase, and a rate above 0 somewhere",
+                _ => "needs at least one stage, every duration above 0, and a rate above 0 somewhere",
+            };
+            return Err(problem(&["traffic", shape], message));
+        }
+        Ok(())
+    }
+
+    /// An error at the `index`th threshold rule of the file (rules are parsed by the gate).
+    pub fn threshold_error(&self, index: usize, message: impl Into<String>) -> ScenarioError {
+        let key = KeyPath(vec![
+            locate::Segment::Key("thresholds".into()),
+            locate::Segment::Index(index),
+        ]);
+        self.source
+            .error_at(&key, format!("thresholds: {}", message.into()))
     }
 
     /// Whether the scenario runs against the embedded exchange, given the command line's `--target`.
@@ -525,34 +545,6 @@ impl Scenario {
     }
 }
 
-/// Where `needle` first appears in the file, as line and column.
-fn find_text(text: &str, needle: &str) -> Option<(usize, usize)> {
-    text.find(needle)
-        .map(|offset| line_and_column(text, offset))
-}
-
-fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    (line, column)
-}
-
-/// The first line that assigns `key` (or opens a table named `key`), for messages about checks
-/// that involve more than one value.
-fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
-    text.lines().enumerate().find_map(|(index, line)| {
-        let trimmed = line.trim_start();
-        let is_assignment = trimmed
-            .strip_prefix(key)
-            .is_some_and(|rest| rest.trim_start().starts_with('='));
-        let is_table = trimmed.starts_with('[')
-            && trimmed.trim_end().ends_with(&format!(".{key}]"))
-            || trimmed.trim_end() == format!("[{key}]");
-        (is_assignment || is_table).then(|| (index + 1, line.len() - trimmed.len() + 1))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -568,9 +560,8 @@ mod tests {
         let scenario = parse(MINIMAL).unwrap();
         assert_eq!(scenario.name(), "test");
         assert_eq!(scenario.traffic.visits, Some(Positive(10)));
-        assert_eq!(scenario.traffic.pool_size(None), 32);
         assert_eq!(
-            scenario.traffic.curve().unwrap(),
+            scenario.traffic.curve_points(),
             None,
             "no curve: a closed run"
         );
@@ -613,34 +604,6 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.location.map(|l| l.0), Some(3));
         assert!(err.message.contains("duration"), "{err}");
-    }
-
-    #[test]
-    fn profile_on_the_clock_makes_a_curve() {
-        let scenario = parse(
-            "[traffic]\nvisits = 1000\ntime_scale = 60\nprofile = [{at = \"06:00\", rate = 1}, \
-             {at = \"08:00\", rate = 5}, {at = \"12:00\", rate = 5}]\n[traffic.mix]\nbrowse = 1\n",
-        )
-        .unwrap();
-        let traffic = &scenario.traffic;
-        let curve = traffic.curve().unwrap().unwrap();
-        assert_eq!(curve.span(), 6.0 * 3600.0);
-        assert_eq!(traffic.clock_start(), 6.0 * 3600.0);
-        // 1000 visits over 6 h at 60x: area 21,600 + 72,000: peak 1000·5/93,600 per second, times 60.
-        assert!((traffic.peak_wall_rate(&curve) - 1000.0 * 5.0 / 93_600.0 * 60.0).abs() < 1e-6);
-        assert_eq!(traffic.max_duration(Some(&curve)).as_secs(), 360 + 300);
-    }
-
-    #[test]
-    fn stages_with_absolute_rates_give_the_visit_count() {
-        let scenario = parse(
-            "[traffic]\nstages = [{duration = \"10s\", rate = 20}, {duration = \"20s\", rate = 20}]\n\
-             [traffic.mix]\nbrowse = 1\n",
-        )
-        .unwrap();
-        let curve = scenario.traffic.curve().unwrap().unwrap();
-        // Ramp 0→20 over 10 s (100 visits), then hold 20/s for 20 s (400 visits).
-        assert_eq!(scenario.traffic.visit_count(Some(&curve)), 500);
     }
 
     #[test]

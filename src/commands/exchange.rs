@@ -1,0 +1,69 @@
+//! `surge exchange`: serve the staging exchange and its insurers until Ctrl-C.
+
+use crate::cli::ExchangeArgs;
+use crate::exchange::behaviour::{Behaviour, ScenarioClock};
+use crate::exchange::{self, ExchangeConfig};
+
+use super::{Error, Outcome};
+
+pub async fn serve(args: ExchangeArgs) -> Result<Outcome, Error> {
+    let mut behaviour = match args.faults.as_deref() {
+        Some(path) => load_faults(path)?,
+        None => Behaviour::default(),
+    };
+    if args.service_time.is_some() {
+        behaviour.service_time = args.service_time;
+    }
+    let clock = ScenarioClock {
+        time_scale: args.time_scale,
+        clock_start: args.clock_start,
+        ..ScenarioClock::default()
+    };
+    let _ = clock.origin.set(std::time::Instant::now());
+    let mut config = ExchangeConfig {
+        bind: args.bind,
+        behaviour,
+        clock,
+        ..ExchangeConfig::default()
+    };
+    if let Some(key) = args.saml_key {
+        config.saml_key = key.into_bytes();
+    }
+    let running = exchange::start(config)
+        .await
+        .map_err(|source| Error::Listen {
+            addr: args.bind,
+            source,
+        })?;
+    println!("surge exchange listening on {}", running.url());
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("error: cannot wait for Ctrl-C: {e}");
+    }
+    running.shutdown().await;
+    Ok(Outcome::Done)
+}
+
+// Until the exchange offers `Behaviour::load` (merge of the exchange branch).
+fn load_faults(path: &std::path::Path) -> Result<Behaviour, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Usage(format!(
+            "{}: cannot read the faults file: {e}",
+            path.display()
+        ))
+    })?;
+    let behaviour: Behaviour = toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        match line {
+            Some(line) => {
+                Error::Usage(format!("{}:{line}: {}", path.display(), e.message().trim()))
+            }
+            None => Error::Usage(format!("{}: {}", path.display(), e.message().trim())),
+        }
+    })?;
+    behaviour
+        .check()
+        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    Ok(behaviour)
+}

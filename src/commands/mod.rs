@@ -1,0 +1,129 @@
+//! The commands, each as a function from its arguments to an [`Outcome`] or an [`Error`], and the
+//! one place that turns either into the process's exit code and prints the error. No module below
+//! this one knows an exit code.
+
+pub mod exchange;
+pub mod gate;
+pub mod report;
+pub mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::gate::{GateStatus, RuleError};
+use crate::report::ReportError;
+use crate::rundir::RunDirError;
+use crate::scenario::ScenarioError;
+
+/// Exit codes, as `surge --help` documents them.
+pub mod exit {
+    /// The run completed and every gate passed (or the command did what it was asked).
+    pub const OK: u8 = 0;
+    /// A threshold or baseline comparison failed (or a rule aborted the run).
+    pub const GATE_FAILED: u8 = 1;
+    /// Bad command line, scenario file, threshold rule or run directory; nothing was sent.
+    pub const USAGE: u8 = 2;
+    /// The rules held, but the load generator did not deliver the planned load (late or missing
+    /// visits, or stopped by max_duration): the run proves nothing.
+    pub const GENERATOR_INVALID: u8 = 3;
+    /// The run could not be carried out (exchange could not start, output not writable, …).
+    pub const RUN_ERROR: u8 = 4;
+    /// Interrupted by Ctrl-C; what was measured is still written.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// How a command ended when it did its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done (a report drawn, an exchange served).
+    Done,
+    /// A run or a gate, judged.
+    Judged(GateStatus),
+    /// Stopped by Ctrl-C; what was measured is written.
+    Interrupted,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Done | Outcome::Judged(GateStatus::Passed) => exit::OK,
+            Outcome::Judged(GateStatus::Failed) => exit::GATE_FAILED,
+            Outcome::Judged(GateStatus::GeneratorInvalid) => exit::GENERATOR_INVALID,
+            Outcome::Interrupted => exit::INTERRUPTED,
+        }
+    }
+}
+
+/// Why a command could not do its job.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    /// A file or flag that cannot be used, with what is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// The run directory (or baseline) given to read cannot be read.
+    #[error(transparent)]
+    Input(RunDirError),
+    /// The run's own files could not be written.
+    #[error(transparent)]
+    Output(RunDirError),
+    #[error(transparent)]
+    Report(ReportError),
+    #[error("cannot start the embedded exchange: {0}")]
+    ExchangeStart(std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("the load generator failed: {0}")]
+    Engine(String),
+    #[error("the plan cannot be made: {0}")]
+    Plan(#[from] crate::plan::PlanError),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Scenario(_) | Error::Rule(_) | Error::Usage(_) | Error::Input(_) => exit::USAGE,
+            Error::Output(e) if e.is_usage() => exit::USAGE,
+            Error::Report(ReportError::RunDir(e)) if e.is_usage() => exit::USAGE,
+            _ => exit::RUN_ERROR,
+        }
+    }
+}
+
+/// `surge`: parse the command line, run the command, print any error, and exit with its code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::logging::init();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
+        .and_then(|runtime| runtime.block_on(dispatch(cli.command)));
+    let code = match result {
+        Ok(outcome) => outcome.exit_code(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    };
+    ExitCode::from(code)
+}
+
+async fn dispatch(command: Command) -> Result<Outcome, Error> {
+    match command {
+        Command::Run(args) => run::run(args).await,
+        Command::Gate(args) => gate::gate(args),
+        Command::Report(args) => report::report(args),
+        Command::Exchange(args) => exchange::serve(args).await,
+    }
+}

@@ -1,0 +1,324 @@
+//! `surge run`, in four stages, each a typed value handed to the next:
+//! [`prepare`] (scenario, rules, plan, run directory; nothing is sent if it fails) →
+//! [`start_target`] (the given URL, or the embedded exchange in-process) →
+//! [`execute`] (the visits, with the monitor writing every interval) →
+//! [`conclude`] (summary, cracks, verdicts, report — written also when the run was interrupted).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::cli::RunArgs;
+use crate::cracks;
+use crate::engine::{self, Ending, RunControl, RunOptions};
+use crate::exchange::behaviour::ScenarioClock;
+use crate::exchange::{self, ExchangeConfig, RunningExchange};
+use crate::gate::{self, GateStatus, Rule};
+use crate::measure::summarize::{summarize, RunFacts};
+use crate::measure::{Recorder, Snapshot};
+use crate::monitor::{stdout_is_terminal, Monitor, MonitorConfig};
+use crate::plan::RunPlan;
+use crate::report;
+use crate::rundir::enrollments::{self, EnrollmentLog};
+use crate::rundir::summary::Summary;
+use crate::rundir::{self, RunDirError};
+use crate::scenario::Scenario;
+use crate::units::format_clock;
+
+use super::{Error, Outcome};
+
+/// Run and return how it ended; every file of the run directory is written whenever traffic was sent.
+pub async fn run(args: RunArgs) -> Result<Outcome, Error> {
+    let prepared = prepare(&args)?;
+    let control = Arc::new(RunControl::default());
+    let target = start_target(&prepared, &control).await?;
+    if !args.quiet {
+        println!("{}", describe(&prepared, &target.url));
+    }
+    let executed = execute(&prepared, &target.url, &args, control).await?;
+    let concluded = conclude(&prepared, &target.url, executed).await;
+    print!("{}", report::text::tables(&concluded.summary));
+    println!("\nrun directory: {}", prepared.run_dir.display());
+    if let Some(running) = target.embedded {
+        running.shutdown().await;
+    }
+    concluded.result
+}
+
+/// Everything checked before any traffic.
+pub struct Prepared {
+    pub scenario: Scenario,
+    pub rules: Vec<Rule>,
+    pub plan: Arc<RunPlan>,
+    /// `--target`, else the scenario's `target`; `None` or `"embedded"` for the embedded exchange.
+    pub target: Option<String>,
+    pub run_dir: PathBuf,
+    pub interval: std::time::Duration,
+}
+
+/// Load and check the scenario and rules, resolve the plan, and make the run directory ready.
+pub fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
+    let mut scenario = Scenario::load(&args.scenario)?;
+    scenario.override_with(args.visits, args.time_scale, args.seed);
+    let mut rules = Vec::new();
+    for (index, text) in scenario.thresholds.iter().enumerate() {
+        rules.push(gate::parse(text).map_err(|e| scenario.threshold_error(index, e.to_string()))?);
+    }
+    for text in &args.thresholds {
+        rules.push(gate::parse(text)?);
+    }
+    let target = args.target.clone().or_else(|| scenario.target.clone());
+    if scenario.exchange.is_some()
+        && !args.ignore_exchange_section
+        && !scenario.targets_embedded(args.target.as_deref())
+    {
+        return Err(Error::Usage(format!(
+            "{}: the [exchange] section (capacity and faults) applies to the embedded \
+             exchange only; remove it, or pass --ignore-exchange-section to run against {} without it",
+            args.scenario.display(),
+            target.as_deref().unwrap_or_default()
+        )));
+    }
+    if let Some(url) = target.as_deref().filter(|t| *t != "embedded") {
+        reqwest::Url::parse(url)
+            .map_err(|e| Error::Usage(format!("--target `{url}` is not a URL: {e}")))?;
+    }
+    let plan = Arc::new(RunPlan::new(&scenario, &exchange::catalog::zips())?);
+    let run_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_run_dir(scenario.name()));
+    rundir::prepare(&run_dir, &args.scenario, args.force).map_err(Error::Output)?;
+    Ok(Prepared {
+        scenario,
+        rules,
+        plan,
+        target,
+        run_dir,
+        interval: args.interval,
+    })
+}
+
+/// Where the visits go.
+pub struct Target {
+    pub url: String,
+    /// The embedded exchange, when the run started one.
+    pub embedded: Option<RunningExchange>,
+}
+
+/// The target URL, or the embedded exchange started on a free loopback port, its scenario clock
+/// shared with the run.
+pub async fn start_target(prepared: &Prepared, control: &RunControl) -> Result<Target, Error> {
+    if let Some(url) = prepared.target.as_deref().filter(|t| *t != "embedded") {
+        return Ok(Target {
+            url: url.trim_end_matches('/').to_string(),
+            embedded: None,
+        });
+    }
+    let scenario = &prepared.scenario;
+    let mut behaviour = scenario.exchange.clone().unwrap_or_default();
+    behaviour.seed.get_or_insert(scenario.traffic.seed);
+    let running = exchange::start(ExchangeConfig {
+        bind: ([127, 0, 0, 1], 0).into(),
+        behaviour,
+        clock: ScenarioClock {
+            origin: control.origin.clone(),
+            time_scale: prepared.plan.time_scale,
+            clock_start: prepared.plan.clock_start,
+        },
+        ..ExchangeConfig::default()
+    })
+    .await
+    .map_err(Error::ExchangeStart)?;
+    Ok(Target {
+        url: running.url().to_string(),
+        embedded: Some(running),
+    })
+}
+
+/// What the visits produced.
+pub struct Executed {
+    pub snapshot: Snapshot,
+    pub ending: Ending,
+    /// The engine's own failure, if it failed (the run is then concluded as stopped).
+    pub engine_error: Option<String>,
+    /// Writing the interval log, timeline or enrollments failed.
+    pub files_error: Option<RunDirError>,
+    pub started_at: String,
+    pub duration_s: f64,
+}
+
+/// Run the visits with the monitor writing every interval; an error here comes before any traffic.
+pub async fn execute(
+    prepared: &Prepared,
+    target: &str,
+    args: &RunArgs,
+    control: Arc<RunControl>,
+) -> Result<Executed, Error> {
+    let recorder = Arc::new(Recorder::new());
+    let monitor = Monitor::start(MonitorConfig {
+        run_dir: prepared.run_dir.clone(),
+        run_name: prepared.scenario.name().to_string(),
+        interval: prepared.interval,
+        plan: prepared.plan.clone(),
+        recorder: recorder.clone(),
+        control: control.clone(),
+        abort_rules: prepared
+            .rules
+            .iter()
+            .filter(|r| r.abort.is_some())
+            .cloned()
+            .collect(),
+        progress: !args.quiet && stdout_is_terminal(),
+    })
+    .map_err(Error::Output)?;
+    let enrollments = Arc::new(
+        EnrollmentLog::create(&prepared.run_dir.join(enrollments::FILE_NAME))
+            .map_err(Error::Output)?,
+    );
+    let started_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let clock = Instant::now();
+    let scenario = &prepared.scenario;
+    let options = RunOptions {
+        enrollments: Some(enrollments.clone()),
+        target: target.to_string(),
+        goose_reports: args.goose_report.clone(),
+        think_time: scenario.traffic.think_time.clone(),
+        http_timeout: scenario.http.timeout,
+        max_connections: scenario.http.max_connections.0 as usize,
+    };
+    let outcome = engine::run(prepared.plan.clone(), &options, recorder.clone(), control).await;
+    let duration_s = clock.elapsed().as_secs_f64();
+    let files_error = monitor.finish().await.and(enrollments.flush()).err();
+    let (ending, engine_error) = match outcome {
+        Ok(ending) => (ending, None),
+        Err(e) => (
+            Ending::Deadline(format!("the load generator failed: {e}")),
+            Some(e.to_string()),
+        ),
+    };
+    Ok(Executed {
+        snapshot: recorder.snapshot(),
+        ending,
+        engine_error,
+        files_error,
+        started_at,
+        duration_s,
+    })
+}
+
+/// The summary, and how the run ended.
+pub struct Concluded {
+    pub summary: Summary,
+    pub result: Result<Outcome, Error>,
+}
+
+/// Summarise, reconcile the cracks, judge, and draw the report; every file is written even when the
+/// run was interrupted or failed part-way.
+pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> Concluded {
+    let plan = &prepared.plan;
+    let mut summary = summarize(
+        RunFacts {
+            scenario: prepared.scenario.name().to_string(),
+            target: target.to_string(),
+            seed: prepared.scenario.traffic.seed,
+            started_at: executed.started_at,
+            duration_s: executed.duration_s,
+            completed: executed.ending == Ending::Completed,
+            ending: executed.ending.describe(),
+            planned: plan.visits,
+            time_scale: plan.time_scale,
+            span_s: plan.curve.as_ref().map_or(0.0, |c| c.span()),
+            clock_start: format_clock(plan.clock_start),
+            interval_s: prepared.interval.as_secs_f64(),
+            late_after_ms: plan.late_after.as_secs_f64() * 1000.0,
+            pool: plan.pool as u64,
+        },
+        &executed.snapshot,
+    );
+    let run_dir = &prepared.run_dir;
+    match cracks::report(run_dir, &summary.target).await {
+        Ok(cracks) => summary.cracks = cracks,
+        Err(e) => eprintln!("error: cannot reconcile the applicants: {e}"),
+    }
+    let judged = judge(
+        run_dir,
+        &mut summary,
+        prepared.rules.clone(),
+        executed.files_error,
+    );
+    let result = match (judged, executed.engine_error) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Some(e)) => Err(Error::Engine(e)),
+        (Ok(_), None) if executed.ending == Ending::Interrupted => Ok(Outcome::Interrupted),
+        (Ok(status), None) => Ok(Outcome::Judged(status)),
+    };
+    Concluded { summary, result }
+}
+
+/// Write the summary, judge the run from its files (exactly as `surge gate` will), write the
+/// verdicts, and draw the report.
+fn judge(
+    run_dir: &Path,
+    summary: &mut Summary,
+    rules: Vec<Rule>,
+    files_error: Option<RunDirError>,
+) -> Result<GateStatus, Error> {
+    if let Some(e) = files_error {
+        let _ = summary.write(run_dir);
+        return Err(Error::Output(e));
+    }
+    summary.write(run_dir).map_err(Error::Output)?;
+    let outcome = gate::judge_run(run_dir, summary, rules, None).map_err(Error::Output)?;
+    gate::write(run_dir, summary, &outcome).map_err(Error::Output)?;
+    let status = outcome.status();
+    match report::render(run_dir) {
+        Ok(()) => Ok(status),
+        // A verdict that failed stays the outcome; otherwise the missing report is the error.
+        Err(e) if status == GateStatus::Passed => Err(Error::Report(e)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(status)
+        }
+    }
+}
+
+/// The line that opens a run: what is about to happen, and where the results go.
+fn describe(prepared: &Prepared, target: &str) -> String {
+    let plan = &prepared.plan;
+    let scenario = &prepared.scenario;
+    let shape = match &plan.curve {
+        Some(curve) => format!(
+            "{} of scenario time from {} at {}x ({:.0} s of wall time, peak {:.0} visits/s)",
+            format_span(curve.span()),
+            format_clock(plan.clock_start),
+            plan.time_scale,
+            curve.span() / plan.time_scale,
+            plan.peak_wall_rate
+        ),
+        None => "each as soon as a pool user is free".to_string(),
+    };
+    format!(
+        "surge: {} visits of {} against {target}, {shape}; pool {}, seed {} → {}",
+        plan.visits,
+        scenario.name(),
+        plan.pool,
+        scenario.traffic.seed,
+        prepared.run_dir.display()
+    )
+}
+
+fn format_span(seconds: f64) -> String {
+    if seconds >= 3600.0 {
+        format!("{:.1} h", seconds / 3600.0)
+    } else if seconds >= 60.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else {
+        format!("{seconds:.0} s")
+    }
+}
+
+fn default_run_dir(scenario: &str) -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    PathBuf::from("reports").join(format!("{scenario}-{stamp}"))
+}

@@ -1,0 +1,262 @@
+//! From what the recorder measured to `summary.json`: per-step percentiles and outcomes, the funnel,
+//! the waiting room, failures by reason, and whether the generator delivered its load.
+
+use crate::histogram::{micros_to_ms, percentile_ms};
+use crate::rundir::summary::{
+    Cracks, FailureRow, Generator, InsurerSummary, Latency, StepSummary, Summary, Visits,
+    WaitingRoom, FORMAT_VERSION,
+};
+use crate::vocab::{Stage, OUTCOME_CLASSES};
+
+use super::Snapshot;
+
+/// Facts about the run that the measurements do not hold.
+pub struct RunFacts {
+    pub scenario: String,
+    pub target: String,
+    pub seed: u64,
+    pub started_at: String,
+    pub duration_s: f64,
+    pub ending: String,
+    pub completed: bool,
+    pub planned: u64,
+    pub time_scale: f64,
+    pub span_s: f64,
+    pub clock_start: String,
+    pub interval_s: f64,
+    pub late_after_ms: f64,
+    pub pool: u64,
+}
+
+/// The summary of a run: its facts and what the recorder measured.
+pub fn summarize(facts: RunFacts, snap: &Snapshot) -> Summary {
+    let steps = snap
+        .steps
+        .iter()
+        .map(|s| {
+            let error_rate = if s.requests == 0 {
+                0.0
+            } else {
+                s.failures as f64 / s.requests as f64
+            };
+            let summary = StepSummary {
+                requests: s.requests,
+                failures: s.failures,
+                error_rate,
+                p50_ms: percentile_ms(&s.latency, 50.0),
+                p95_ms: percentile_ms(&s.latency, 95.0),
+                p99_ms: percentile_ms(&s.latency, 99.0),
+                p999_ms: percentile_ms(&s.latency, 99.9),
+                max_ms: micros_to_ms(s.latency.max()),
+                outcomes: OUTCOME_CLASSES
+                    .iter()
+                    .zip(s.outcomes)
+                    .map(|(name, n)| (name.to_string(), n))
+                    .collect(),
+            };
+            (s.step.name().to_string(), summary)
+        })
+        .collect();
+    let lateness_p99_ms = percentile_ms(&snap.lateness, 99.0);
+    let generator = judge_generator(&facts, snap, lateness_p99_ms);
+    Summary {
+        format_version: FORMAT_VERSION,
+        surge_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario: facts.scenario,
+        target: facts.target,
+        seed: facts.seed,
+        started_at: facts.started_at,
+        duration_s: facts.duration_s,
+        ending: facts.ending,
+        time_scale: facts.time_scale,
+        span_s: facts.span_s,
+        clock_start: facts.clock_start,
+        interval_s: facts.interval_s,
+        visits: Visits {
+            planned: facts.planned,
+            started: snap.visits_started,
+            completed: snap.visits_completed,
+            late: snap.visits_late,
+            lateness_p99_ms,
+        },
+        generator,
+        steps,
+        visit_latency: Latency {
+            count: snap.visit_latency.len(),
+            p50_ms: percentile_ms(&snap.visit_latency, 50.0),
+            p95_ms: percentile_ms(&snap.visit_latency, 95.0),
+            p99_ms: percentile_ms(&snap.visit_latency, 99.0),
+            max_ms: micros_to_ms(snap.visit_latency.max()),
+        },
+        funnel: Stage::ALL
+            .iter()
+            .map(|stage| (stage.name().to_string(), snap.funnel(*stage)))
+            .collect(),
+        cracks: Cracks::default(),
+        waiting_room: WaitingRoom {
+            waits: snap.waiting.len(),
+            gave_up: snap.gave_up_waiting,
+            wait_p50_ms: percentile_ms(&snap.waiting, 50.0),
+            wait_p95_ms: percentile_ms(&snap.waiting, 95.0),
+            wait_max_ms: micros_to_ms(snap.waiting.max()),
+        },
+        funnel_by_insurer: snap
+            .insurers
+            .iter()
+            .map(|(id, f)| {
+                let summary = InsurerSummary {
+                    name: f.name.clone(),
+                    selected: f.selected,
+                    redirected: f.redirected,
+                    paid: f.paid,
+                    effectuated: f.effectuated,
+                };
+                (id.clone(), summary)
+            })
+            .collect(),
+        failures: snap
+            .reasons
+            .iter()
+            .map(|((step, reason), row)| FailureRow {
+                step: step.name().to_string(),
+                reason: reason.clone(),
+                count: row.count,
+                example_visits: row.visits.clone(),
+            })
+            .collect(),
+        thresholds: Vec::new(),
+        baseline: Vec::new(),
+    }
+}
+
+/// A load test that could not deliver its load must not pass: not every visit started, or they
+/// started too late.
+fn judge_generator(facts: &RunFacts, snap: &Snapshot, lateness_p99_ms: f64) -> Generator {
+    let reason = if !facts.completed {
+        format!("the run did not complete ({})", facts.ending)
+    } else if snap.visits_started < facts.planned {
+        format!(
+            "{} of {} visits started",
+            snap.visits_started, facts.planned
+        )
+    } else if lateness_p99_ms > facts.late_after_ms {
+        format!(
+            "visits started late: lateness p99 {lateness_p99_ms:.1} ms is above late_after {:.1} ms \
+             ({} of {} visits late; peak {} in flight for a pool of {}): raise traffic.pool, \
+             or lower time_scale",
+            facts.late_after_ms, snap.visits_late, snap.visits_started, snap.max_in_flight, facts.pool
+        )
+    } else {
+        String::new()
+    };
+    Generator {
+        valid: reason.is_empty(),
+        reason,
+        late_after_ms: facts.late_after_ms,
+        pool: facts.pool,
+        max_in_flight: snap.max_in_flight,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::Recorder;
+    use crate::vocab::{Outcome, Step};
+    use std::time::Duration;
+
+    fn facts() -> RunFacts {
+        RunFacts {
+            scenario: "t".into(),
+            target: "http://127.0.0.1:1".into(),
+            seed: 1,
+            started_at: "2026-11-27T00:00:00Z".into(),
+            duration_s: 1.0,
+            ending: "completed".into(),
+            completed: true,
+            planned: 2,
+            time_scale: 1.0,
+            span_s: 0.0,
+            clock_start: "00:00:00".into(),
+            interval_s: 1.0,
+            late_after_ms: 100.0,
+            pool: 4,
+        }
+    }
+
+    #[test]
+    fn summary_has_the_documented_keys_and_percentiles_from_the_histograms() {
+        let recorder = Recorder::new();
+        for ms in 1..=100 {
+            recorder.request(
+                Step::Browse,
+                Duration::from_millis(ms),
+                Outcome::Status(200),
+                ms != 100,
+            );
+        }
+        recorder.visit_finished(Duration::from_millis(300), Stage::Effectuated);
+        let summary = summarize(facts(), &recorder.snapshot());
+        let json = serde_json::to_value(&summary).unwrap();
+        let browse = &json["steps"]["browse"];
+        assert_eq!(browse["requests"], 100);
+        assert_eq!(browse["failures"], 1);
+        assert!(
+            (browse["p50_ms"].as_f64().unwrap() - 50.0).abs() < 0.1,
+            "{browse}"
+        );
+        assert!(
+            (browse["p99_ms"].as_f64().unwrap() - 99.0).abs() < 0.1,
+            "{browse}"
+        );
+        assert!(
+            (browse["max_ms"].as_f64().unwrap() - 100.0).abs() < 0.1,
+            "{browse}"
+        );
+        assert_eq!(json["funnel"]["effectuated"], 1);
+        assert_eq!(json["visits"]["planned"], 2);
+        assert_eq!(json["visits"]["completed"], 1);
+        for stage in [
+            "visits",
+            "browsed",
+            "eligibility",
+            "selected",
+            "redirected",
+            "paid",
+            "effectuated",
+        ] {
+            assert!(
+                json["funnel"].get(stage).is_some(),
+                "funnel.{stage} missing"
+            );
+        }
+        // One visit finished but none started: the generator did not deliver the plan.
+        assert_eq!(json["generator"]["valid"], false);
+    }
+
+    #[test]
+    fn late_visits_make_the_generator_invalid() {
+        let recorder = Recorder::new();
+        for late_ms in [0, 0, 250] {
+            recorder.visit_started(Duration::from_millis(late_ms), Duration::from_millis(100));
+        }
+        let mut facts = facts();
+        facts.planned = 3;
+        let summary = summarize(facts, &recorder.snapshot());
+        assert!(!summary.generator.valid);
+        assert!(
+            summary.generator.reason.contains("late"),
+            "{}",
+            summary.generator.reason
+        );
+        assert_eq!(summary.visits.late, 1);
+
+        let on_time = Recorder::new();
+        for _ in 0..3 {
+            on_time.visit_started(Duration::from_millis(2), Duration::from_millis(100));
+        }
+        let mut facts = self::facts();
+        facts.planned = 3;
+        assert!(summarize(facts, &on_time.snapshot()).generator.valid);
+    }
+}

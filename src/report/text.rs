@@ -1,0 +1,148 @@
+//! The tables printed at the end of a run: visits and the generator, steps, the funnel, the cracks,
+//! the thresholds and the failures.
+
+use std::fmt::Write as _;
+
+use crate::rundir::summary::{Summary, CRACK_CLASSES};
+use crate::vocab::{Stage, Step};
+
+/// The tables printed at the end of a run.
+pub fn tables(summary: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nsurge: {} against {} — {} ({:.1} s, seed {})",
+        summary.scenario, summary.target, summary.ending, summary.duration_s, summary.seed
+    );
+    let _ = writeln!(
+        out,
+        "visits: {} planned, {} started, {} completed, {} late (lateness p99 {:.1} ms)",
+        summary.visits.planned,
+        summary.visits.started,
+        summary.visits.completed,
+        summary.visits.late,
+        summary.visits.lateness_p99_ms
+    );
+    if summary.generator.valid {
+        let _ = writeln!(out, "generator: valid\n");
+    } else {
+        let _ = writeln!(out, "generator: NOT VALID — {}\n", summary.generator.reason);
+    }
+    let _ = writeln!(
+        out,
+        "{:<12} {:>9} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "step", "requests", "failures", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"
+    );
+    for step in Step::ALL {
+        let Some(s) = summary.steps.get(step.name()) else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "{:<12} {:>9} {:>9} {:>7.2}% {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            step.name(),
+            s.requests,
+            s.failures,
+            s.error_rate * 100.0,
+            s.p50_ms,
+            s.p95_ms,
+            s.p99_ms,
+            s.max_ms
+        );
+    }
+    let v = &summary.visit_latency;
+    let _ = writeln!(
+        out,
+        "{:<12} {:>9} {:>9} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+        "(visit)", v.count, "", "", v.p50_ms, v.p95_ms, v.p99_ms, v.max_ms
+    );
+
+    let w = &summary.waiting_room;
+    if w.waits > 0 {
+        let _ = writeln!(
+            out,
+            "(waiting)    {:>9} waits in the waiting room, {} gave up; wait p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+            w.waits, w.gave_up, w.wait_p50_ms, w.wait_p95_ms, w.wait_max_ms
+        );
+    }
+
+    let _ = writeln!(out, "\nfunnel");
+    let mut previous: Option<u64> = None;
+    for stage in Stage::ALL {
+        let count = summary.funnel.get(stage.name()).copied().unwrap_or(0);
+        let conversion = match previous {
+            Some(0) | None => String::new(),
+            Some(before) => {
+                format!("{:>6.1}% of previous", 100.0 * count as f64 / before as f64)
+            }
+        };
+        let _ = writeln!(out, "  {:<12} {:>9}  {}", stage.name(), count, conversion);
+        previous = Some(count);
+    }
+
+    let cracked: Vec<&str> = CRACK_CLASSES
+        .iter()
+        .copied()
+        .filter(|c| summary.cracks.total(c) > 0)
+        .collect();
+    if !summary.cracks.insurers.is_empty() {
+        let records = if summary.cracks.insurer_records {
+            "reconciled with the insurers' 834 inboxes"
+        } else {
+            "insurers' records not available"
+        };
+        let _ = writeln!(out, "\ncracks ({records})");
+        if cracked.is_empty() {
+            let _ = writeln!(
+                out,
+                "  none: every applicant who selected a plan is accounted for"
+            );
+        } else {
+            let _ = write!(
+                out,
+                "  {:<28} {:>6} {:>6} {:>6} {:>6} {:>6}",
+                "insurer", "apps", "redir", "payp", "paid", "effec"
+            );
+            for class in &cracked {
+                let _ = write!(out, " {class:>18}");
+            }
+            let _ = writeln!(out);
+            for (id, i) in &summary.cracks.insurers {
+                let name: String = format!("{id} {}", i.name).chars().take(28).collect();
+                let _ = write!(
+                    out,
+                    "  {name:<28} {:>6} {:>6} {:>6} {:>6} {:>6}",
+                    i.applications, i.redirected, i.reached_payment, i.paid, i.effectuated
+                );
+                for class in &cracked {
+                    let _ = write!(out, " {:>18}", i.classes.get(*class).copied().unwrap_or(0));
+                }
+                let _ = writeln!(out);
+            }
+        }
+    }
+
+    if !summary.thresholds.is_empty() {
+        let _ = writeln!(out, "\nthresholds");
+        for v in &summary.thresholds {
+            let mark = if v.pass { "pass" } else { "FAIL" };
+            let _ = writeln!(
+                out,
+                "  {mark}  {:<40} limit {:<12} observed {}",
+                v.name, v.limit, v.observed_text
+            );
+        }
+    }
+
+    if !summary.failures.is_empty() {
+        let _ = writeln!(out, "\nfailures");
+        for row in &summary.failures {
+            let _ = writeln!(
+                out,
+                "  {:>7}  {:<12} {}  (e.g. visits {:?})",
+                row.count, row.step, row.reason, row.example_visits
+            );
+        }
+    }
+    out
+}

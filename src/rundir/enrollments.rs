@@ -1,0 +1,127 @@
+//! `enrollments.csv`: one row for every visit that selected a plan — which insurer, its Payment
+//! Transaction ID, and how far it got — written as visits finish. It is what the cracks report
+//! reconciles with the insurers' own records after the run. Written and read with serde and the
+//! csv crate, so an insurer named "Tar Heel, Mutual" reads back as it was written.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use super::RunDirError;
+
+pub const FILE_NAME: &str = "enrollments.csv";
+
+/// What one applicant who selected a plan got to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrollment {
+    pub visit: u64,
+    pub issuer_id: String,
+    pub issuer_name: String,
+    pub payment_transaction_id: String,
+    /// The exchange's Pay Now page came with its SAML form.
+    pub pay_now: bool,
+    /// The insurer's payment page was reached.
+    pub reached_payment: bool,
+    pub paid: bool,
+    /// The insurer's answer when asked (confirm journeys): `effectuated`, or its status; empty when
+    /// the visit did not ask.
+    pub confirmed: String,
+}
+
+/// Appends rows from every visit.
+pub struct EnrollmentLog {
+    path: PathBuf,
+    out: Mutex<csv::Writer<BufWriter<File>>>,
+}
+
+impl EnrollmentLog {
+    pub fn create(path: &Path) -> Result<Self, RunDirError> {
+        let file = File::create(path).map_err(|e| RunDirError::write(path, e))?;
+        // Headers by hand: serde's would come only with the first row, and an empty run needs them.
+        let mut out = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(BufWriter::new(file));
+        out.write_record([
+            "visit",
+            "issuer_id",
+            "issuer_name",
+            "payment_transaction_id",
+            "pay_now",
+            "reached_payment",
+            "paid",
+            "confirmed",
+        ])
+        .map_err(|e| RunDirError::csv(path, e))?;
+        Ok(Self {
+            path: path.to_owned(),
+            out: Mutex::new(out),
+        })
+    }
+
+    pub fn record(&self, e: &Enrollment) {
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        // A failed write shows up at `flush`, which the run checks.
+        let _ = out.serialize(e);
+    }
+
+    pub fn flush(&self) -> Result<(), RunDirError> {
+        self.out
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .flush()
+            .map_err(|e| RunDirError::write(&self.path, e))
+    }
+}
+
+/// Read a run's `enrollments.csv` back.
+pub fn read(path: &Path) -> Result<Vec<Enrollment>, RunDirError> {
+    let mut reader = csv::Reader::from_path(path).map_err(|e| RunDirError::csv(path, e))?;
+    reader
+        .deserialize()
+        .map(|row| row.map_err(|e| RunDirError::csv(path, e)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_with_commas_and_quotes() {
+        let path =
+            std::env::temp_dir().join(format!("surge-enrollments-{}.csv", std::process::id()));
+        let log = EnrollmentLog::create(&path).unwrap();
+        let row = Enrollment {
+            visit: 7,
+            issuer_id: "11512".into(),
+            issuer_name: "Tar Heel, \"Mutual\"".into(),
+            payment_transaction_id: "0000000000007".into(),
+            pay_now: true,
+            reached_payment: false,
+            paid: false,
+            confirmed: String::new(),
+        };
+        log.record(&row);
+        log.flush().unwrap();
+        let back = read(&path).unwrap();
+        assert_eq!(back, vec![row]);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn an_empty_run_has_the_header() {
+        let path = std::env::temp_dir().join(format!(
+            "surge-enrollments-empty-{}.csv",
+            std::process::id()
+        ));
+        EnrollmentLog::create(&path).unwrap().flush().unwrap();
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .starts_with("visit,issuer_id,"));
+        assert!(read(&path).unwrap().is_empty());
+        std::fs::remove_file(path).unwrap();
+    }
+}

@@ -1,0 +1,263 @@
+//! `summary.json`: the whole run for machines — what was measured, whether the generator delivered
+//! its load, the cracks, and the gate's verdicts. Every tool after the run reads it from here.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::RunDirError;
+
+pub const FILE_NAME: &str = "summary.json";
+
+/// Version of the summary's shape, so later tools can refuse what they cannot read.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub format_version: u32,
+    pub surge_version: String,
+    pub scenario: String,
+    pub target: String,
+    pub seed: u64,
+    pub started_at: String,
+    pub duration_s: f64,
+    /// `"completed"`, or why the run stopped early.
+    pub ending: String,
+    /// Scenario seconds per wall second.
+    pub time_scale: f64,
+    /// Real-world length of the arrival curve in seconds (0 for a closed run).
+    pub span_s: f64,
+    /// Scenario clock at the curve's start, `HH:MM:SS`.
+    pub clock_start: String,
+    /// Seconds of wall time per row of `timeline.csv` and per histogram of `latency.hlog`.
+    pub interval_s: f64,
+    pub visits: Visits,
+    /// Whether the load generator delivered the load it was asked for.
+    pub generator: Generator,
+    pub steps: BTreeMap<String, StepSummary>,
+    /// Whole visits, from intended start to outcome.
+    pub visit_latency: Latency,
+    pub funnel: BTreeMap<String, u64>,
+    /// Time visitors spent on a waiting room's holding page.
+    #[serde(default)]
+    pub waiting_room: WaitingRoom,
+    /// Applicants who selected a plan, reconciled with the insurers' records, per insurer.
+    #[serde(default)]
+    pub cracks: Cracks,
+    /// The funnel from plan selection on, per insurer (HIOS id).
+    #[serde(default)]
+    pub funnel_by_insurer: BTreeMap<String, InsurerSummary>,
+    pub failures: Vec<FailureRow>,
+    /// Verdicts of the threshold rules (filled in by the gate).
+    #[serde(default)]
+    pub thresholds: Vec<Verdict>,
+    /// Comparisons with a baseline run, when one was given (filled in by `surge gate`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline: Vec<Comparison>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Visits {
+    pub planned: u64,
+    pub started: u64,
+    pub completed: u64,
+    pub late: u64,
+    pub lateness_p99_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Generator {
+    pub valid: bool,
+    /// Why not, when not valid; empty when valid.
+    pub reason: String,
+    /// The limit on lateness p99 (`traffic.late_after`), in ms.
+    pub late_after_ms: f64,
+    pub pool: u64,
+    pub max_in_flight: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepSummary {
+    pub requests: u64,
+    pub failures: u64,
+    pub error_rate: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    /// Requests by outcome class: 2xx, 3xx, 4xx, 5xx, timeout, connect.
+    pub outcomes: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Latency {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WaitingRoom {
+    /// Times a visitor was held (and waited) before being let in or giving up.
+    pub waits: u64,
+    pub gave_up: u64,
+    pub wait_p50_ms: f64,
+    pub wait_p95_ms: f64,
+    pub wait_max_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InsurerSummary {
+    pub name: String,
+    pub selected: u64,
+    pub redirected: u64,
+    pub paid: u64,
+    pub effectuated: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FailureRow {
+    pub step: String,
+    pub reason: String,
+    pub count: u64,
+    /// The first visits that failed this way (replay them with the same seed).
+    pub example_visits: Vec<u64>,
+}
+
+impl Summary {
+    /// Read `summary.json` from a run directory, or a summary file itself. A summary written by
+    /// another version of surge is refused with a message, not misread.
+    pub fn read(path: &Path) -> Result<Summary, RunDirError> {
+        let file = if path.is_dir() {
+            path.join(FILE_NAME)
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&file).map_err(|e| RunDirError::read(&file, e))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| RunDirError::json(&file, e))?;
+        let version = value.get("format_version").and_then(|v| v.as_u64());
+        if version != Some(u64::from(FORMAT_VERSION)) {
+            let written_by = value
+                .get("surge_version")
+                .and_then(|v| v.as_str())
+                .unwrap_or("an older surge");
+            return Err(RunDirError::OtherVersion {
+                path: file,
+                written_by: written_by.to_string(),
+                format: version.map_or("none".to_string(), |v| v.to_string()),
+            });
+        }
+        serde_json::from_value(value).map_err(|e| RunDirError::json(&file, e))
+    }
+
+    /// Write `summary.json` into a run directory.
+    pub fn write(&self, run_dir: &Path) -> Result<(), RunDirError> {
+        let path = run_dir.join(FILE_NAME);
+        let json = serde_json::to_string_pretty(self).map_err(|e| RunDirError::json(&path, e))?;
+        std::fs::write(&path, json + "\n").map_err(|e| RunDirError::write(&path, e))
+    }
+}
+
+/// A threshold rule's verdict (written by the gate).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The rule as written.
+    pub name: String,
+    /// The limit, for people: `< 800.0 ms`.
+    pub limit: String,
+    /// The observed value (ms for latency, a fraction for rates); for a windowed rule the worst
+    /// window's. `None` when there was no data to judge.
+    pub observed: Option<f64>,
+    /// The observed value for people, with where it was seen.
+    pub observed_text: String,
+    pub pass: bool,
+}
+
+/// One comparison with a baseline run (written by `surge gate --baseline`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// What is compared: `p95(browse)`, `error_rate(pay)`, `conversion(paid/redirected)`.
+    pub name: String,
+    pub baseline: f64,
+    pub observed: f64,
+    /// `ms` for latency, `rate` for fractions.
+    pub unit: String,
+    pub pass: bool,
+}
+
+impl Comparison {
+    /// The two values and the change, for people.
+    pub fn describe(&self) -> String {
+        let show = |v: f64| {
+            if self.unit == "ms" {
+                format!("{v:.2} ms")
+            } else {
+                format!("{:.2}%", v * 100.0)
+            }
+        };
+        let change = if self.baseline != 0.0 {
+            format!(" ({:+.1}%)", (self.observed / self.baseline - 1.0) * 100.0)
+        } else {
+            String::new()
+        };
+        format!("{} → {}{change}", show(self.baseline), show(self.observed))
+    }
+}
+
+/// The cracks classes, in report order (the cracks module says what each means).
+pub const CRACK_CLASSES: [&str; 8] = [
+    "never_redirected",
+    "broken_redirect",
+    "paid_no_834",
+    "834_no_payment",
+    "unknown_to_insurer",
+    "duplicate_834",
+    "834_without_premium",
+    "wrong_insurer_834",
+];
+
+/// One insurer's applicants and cracks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InsurerCracks {
+    pub name: String,
+    /// Applicants who selected one of its plans.
+    pub applications: u64,
+    /// Sent on by the exchange's Pay Now page.
+    pub redirected: u64,
+    /// Reached the insurer's payment page.
+    pub reached_payment: u64,
+    pub paid: u64,
+    /// Paid, and the insurer holds their 834 with its premium: covered.
+    pub effectuated: u64,
+    /// Count per class (every class present, zero or not).
+    pub classes: BTreeMap<String, u64>,
+    /// The first visits of each class that has any (replay them with the same seed).
+    pub examples: BTreeMap<String, Vec<u64>>,
+}
+
+/// The cracks report: applicants who selected a plan, reconciled with the insurers' records.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cracks {
+    /// Whether the insurers' records (834 inboxes) could be read; without them only the classes
+    /// the harness sees itself are counted.
+    pub insurer_records: bool,
+    /// Why the insurers' records could not be read, when the target offers them but fetching failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_error: Option<String>,
+    pub insurers: BTreeMap<String, InsurerCracks>,
+}
+
+impl Cracks {
+    /// Applicants in `class`, over every insurer.
+    pub fn total(&self, class: &str) -> u64 {
+        self.insurers
+            .values()
+            .map(|i| i.classes.get(class).copied().unwrap_or(0))
+            .sum()
+    }
+}
