@@ -18,7 +18,7 @@ use goose::config::GooseConfiguration;
 use goose::metrics::GooseMetrics;
 use goose::prelude::*;
 use surge::exchange::{self, ExchangeConfig};
-use surge::journeys::{call, Body, JourneyEnv, VisitState};
+use surge::journeys::{call, Body, JourneyEnv, Method, VisitState};
 use surge::measure::Recorder;
 use surge::plan::{Visit, VisitPlanner};
 use surge::scenario::{Scenario as SurgeScenario, ThinkTime};
@@ -69,13 +69,12 @@ fn surge_transaction(path: Arc<str>, env: Arc<JourneyEnv>, visit: Arc<Visit>) ->
         let env = env.clone();
         let visit = visit.clone();
         Box::pin(async move {
-            let mut state = VisitState::new(&env, &visit, Instant::now());
+            let mut state = VisitState::new(user, &env, &visit, Instant::now());
             let _ = call(
-                user,
                 &mut state,
                 Step::Browse,
                 "bench",
-                GooseMethod::Get,
+                Method::Get,
                 &path,
                 Body::None,
                 200,

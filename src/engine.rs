@@ -232,8 +232,8 @@ fn serve_visits(journey: Journey, pool: Arc<Pool>) -> Transaction {
                 );
 
                 let visit = pool.plan.visitors.visit(id);
-                let mut state = VisitState::new(&pool.env, &visit, intended);
-                let (reached, failure) = run_visit(user, &mut state).await;
+                let mut state = VisitState::new(user, &pool.env, &visit, intended);
+                let (reached, failure) = run_visit(&mut state).await;
                 let latency = Instant::now().saturating_duration_since(intended);
                 if let Some(failure) = &failure {
                     recorder.failure(failure.step, &failure.reason, id);

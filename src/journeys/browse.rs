@@ -1,10 +1,9 @@
 //! Browse: ZIP → county → a few pages of plan search → the chosen plan's details.
 
-use goose::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::call::{call, Body, StepFailed};
+use super::call::{call, Body, Method, StepFailed};
 use super::VisitState;
 use crate::plan::Household;
 use crate::vocab::Step;
@@ -71,17 +70,13 @@ pub fn household_json(household: &Household) -> Value {
     json!({"income": household.income, "people": people})
 }
 
-pub async fn browse(
-    user: &mut GooseUser,
-    state: &mut VisitState<'_>,
-) -> Result<Browsed, StepFailed> {
+pub async fn browse(state: &mut VisitState<'_>) -> Result<Browsed, StepFailed> {
     let zip = state.visit.household.zip.clone();
     let county = call(
-        user,
         state,
         Step::Browse,
         "browse: county by zip",
-        GooseMethod::Get,
+        Method::Get,
         &format!("/api/v1/counties/by/zip/{zip}"),
         Body::None,
         200,
@@ -91,7 +86,7 @@ pub async fn browse(
                 .counties
                 .into_iter()
                 .next()
-                .ok_or_else(|| "no county in the answer".to_string())
+                .ok_or_else(|| "no county in the answer".into())
         },
     )
     .await?;
@@ -105,18 +100,17 @@ pub async fn browse(
             "offset": page * PAGE_SIZE, "order": "asc", "sort": "premium",
         });
         let result = call(
-            user,
             state,
             Step::Browse,
             "browse: plan search",
-            GooseMethod::Post,
+            Method::Post,
             "/api/v1/plans/search",
             Body::Json(&query),
             200,
             |reply| {
                 let page: SearchPage = reply.json()?;
                 if page.plans.len() as u64 > PAGE_SIZE {
-                    return Err(format!("{} plans on one page", page.plans.len()));
+                    return Err(format!("{} plans on one page", page.plans.len()).into());
                 }
                 if let Some(plan) = page
                     .plans
@@ -126,7 +120,8 @@ pub async fn browse(
                     return Err(format!(
                         "plan {} priced above its premium or without issuer",
                         plan.id
-                    ));
+                    )
+                    .into());
                 }
                 Ok(page)
             },
@@ -153,11 +148,10 @@ pub async fn browse(
 
     let wanted = chosen.id.clone();
     call(
-        user,
         state,
         Step::Browse,
         "browse: plan details",
-        GooseMethod::Get,
+        Method::Get,
         &format!("/api/v1/plans/{wanted}"),
         Body::None,
         200,
@@ -166,7 +160,7 @@ pub async fn browse(
             if details.plan.id == wanted {
                 Ok(())
             } else {
-                Err(format!("asked for plan {wanted}, got {}", details.plan.id))
+                Err(format!("asked for plan {wanted}, got {}", details.plan.id).into())
             }
         },
     )

@@ -11,6 +11,29 @@ use serde::de::DeserializeOwned;
 use super::VisitState;
 use crate::vocab::{Outcome, Step};
 
+/// The HTTP methods the journeys use (Goose's own type stays inside this module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl From<Method> for GooseMethod {
+    fn from(method: Method) -> Self {
+        match method {
+            Method::Get => GooseMethod::Get,
+            Method::Post => GooseMethod::Post,
+        }
+    }
+}
+
+impl VisitState<'_> {
+    /// A path made absolute against the target (a full URL is kept as it is).
+    pub fn absolute_url(&self, path: &str) -> Option<String> {
+        self.user.build_url(path).ok()
+    }
+}
+
 /// What to send.
 pub enum Body<'a> {
     None,
@@ -25,6 +48,22 @@ pub struct StepFailed {
     pub reason: String,
 }
 
+/// Why a reply is not the right answer: a short, low-cardinality reason (it keys the failure table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrongReply(pub String);
+
+impl From<String> for WrongReply {
+    fn from(reason: String) -> Self {
+        WrongReply(reason)
+    }
+}
+
+impl From<&str> for WrongReply {
+    fn from(reason: &str) -> Self {
+        WrongReply(reason.to_string())
+    }
+}
+
 /// A finished request: status and body text.
 pub struct Reply {
     pub status: u16,
@@ -32,8 +71,8 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, String> {
-        serde_json::from_str(&self.body).map_err(|e| format!("unexpected body ({e})"))
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, WrongReply> {
+        serde_json::from_str(&self.body).map_err(|e| WrongReply(format!("unexpected body ({e})")))
     }
 }
 
@@ -41,22 +80,22 @@ impl Reply {
 /// `expected` and `judge` accepts the body.
 #[allow(clippy::too_many_arguments)]
 pub async fn call<T>(
-    user: &mut GooseUser,
     state: &mut VisitState<'_>,
     step: Step,
     name: &'static str,
-    method: GooseMethod,
+    method: Method,
     url: &str,
     body: Body<'_>,
     expected: u16,
-    judge: impl FnOnce(&Reply) -> Result<T, String>,
+    judge: impl FnOnce(&Reply) -> Result<T, WrongReply>,
 ) -> Result<T, StepFailed> {
     let fail = |reason: String| StepFailed { step, reason };
     let mut started = state.request_start();
     let mut held_since: Option<Instant> = None;
     let (mut metric, received) = loop {
-        let builder = user
-            .get_request_builder(&method, url)
+        let builder = state
+            .user
+            .get_request_builder(&method.into(), url)
             .map_err(|e| fail(format!("{name}: bad URL {url} ({e})")))?;
         let builder = match &body {
             Body::None => builder,
@@ -68,7 +107,7 @@ pub async fn call<T>(
             None => builder,
         };
         let request = GooseRequest::builder()
-            .method(method)
+            .method(method.into())
             .path(url)
             .name(name)
             .expect_status_code(expected)
@@ -80,7 +119,7 @@ pub async fn call<T>(
         let GooseResponse {
             request: metric,
             response,
-        } = match user.request(request).await {
+        } = match state.user.request(request).await {
             Ok(goose) => goose,
             Err(e) => return Err(fail(format!("{name}: not sent ({e})"))),
         };
@@ -139,7 +178,7 @@ pub async fn call<T>(
     let verdict = if reply.status != expected {
         Err(status_reason(name, &reply))
     } else {
-        judge(&reply).map_err(|why| format!("{name}: {why}"))
+        judge(&reply).map_err(|why| format!("{name}: {}", why.0))
     };
     recorder.request(
         step,
@@ -152,7 +191,7 @@ pub async fn call<T>(
         Err(reason) => {
             if reply.status == expected {
                 // Goose saw a good status; tell it the answer was wrong so its report agrees with ours.
-                let _ = user.set_failure(&reason, &mut metric, None, None);
+                let _ = state.user.set_failure(&reason, &mut metric, None, None);
             }
             Err(fail(reason))
         }

@@ -1,10 +1,9 @@
 //! Confirm: ask the insurer whether the applicant is covered. A visit that paid but is not
 //! effectuated fell through the cracks, and fails here even though every HTTP answer was 200.
 
-use goose::prelude::*;
 use serde::Deserialize;
 
-use super::call::{call, Body, StepFailed};
+use super::call::{call, Body, Method, StepFailed};
 use super::pay::PaymentPage;
 use super::select::Enrollment;
 use super::VisitState;
@@ -22,7 +21,6 @@ struct Status {
 }
 
 pub async fn confirm(
-    user: &mut GooseUser,
     state: &mut VisitState<'_>,
     enrollment: &Enrollment,
     page: &PaymentPage,
@@ -41,11 +39,10 @@ pub async fn confirm(
     // The judge runs inside `call`; it leaves the insurer's status here for the cracks report.
     let answered = std::sync::Mutex::new(String::new());
     let verdict = call(
-        user,
         state,
         Step::Confirm,
         "confirm: enrollment status",
-        GooseMethod::Get,
+        Method::Get,
         url.as_str(),
         Body::None,
         200,
@@ -57,10 +54,7 @@ pub async fn confirm(
             if answer.enrollment.effectuated {
                 Ok(())
             } else {
-                Err(format!(
-                    "paid but not effectuated ({})",
-                    answer.enrollment.status
-                ))
+                Err(format!("paid but not effectuated ({})", answer.enrollment.status).into())
             }
         },
     )

@@ -1,11 +1,10 @@
 //! Eligibility: the household's tax-credit (APTC) and cost-sharing estimate.
 
-use goose::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::browse::household_json;
-use super::call::{call, Body, StepFailed};
+use super::call::{call, Body, Method, StepFailed};
 use super::VisitState;
 use crate::vocab::Step;
 
@@ -21,30 +20,24 @@ struct Estimate {
     is_medicaid_chip: bool,
 }
 
-pub async fn estimate(
-    user: &mut GooseUser,
-    state: &mut VisitState<'_>,
-    place: &Value,
-) -> Result<(), StepFailed> {
+pub async fn estimate(state: &mut VisitState<'_>, place: &Value) -> Result<(), StepFailed> {
     let people = state.visit.household.people.len();
     let body =
         json!({"household": household_json(&state.visit.household), "place": place, "year": 2014});
     call(
-        user,
         state,
         Step::Eligibility,
         "eligibility: estimate",
-        GooseMethod::Post,
+        Method::Post,
         "/api/v1/households/eligibility/estimates",
         Body::Json(&body),
         200,
         |reply| {
             let answer: Estimates = reply.json()?;
             if answer.estimates.len() != people {
-                return Err(format!(
-                    "{} estimates for {people} people",
-                    answer.estimates.len()
-                ));
+                return Err(
+                    format!("{} estimates for {people} people", answer.estimates.len()).into(),
+                );
             }
             if answer
                 .estimates

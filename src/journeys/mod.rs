@@ -16,7 +16,7 @@ mod form;
 mod pay;
 mod select;
 
-pub use call::{call, Body, Reply, StepFailed};
+pub use call::{call, Body, Method, Reply, StepFailed};
 pub use form::{first_form, Form};
 
 use std::sync::Arc;
@@ -49,6 +49,8 @@ pub struct JourneyEnv {
 
 /// One visit in progress.
 pub struct VisitState<'a> {
+    /// The Goose user the visit's requests go through (only the request call touches it).
+    pub(crate) user: &'a mut GooseUser,
     pub run: &'a JourneyEnv,
     pub visit: &'a Visit,
     intended_start: Instant,
@@ -100,8 +102,14 @@ impl CookieJar {
 }
 
 impl<'a> VisitState<'a> {
-    pub fn new(run: &'a JourneyEnv, visit: &'a Visit, intended_start: Instant) -> Self {
+    pub fn new(
+        user: &'a mut GooseUser,
+        run: &'a JourneyEnv,
+        visit: &'a Visit,
+        intended_start: Instant,
+    ) -> Self {
         Self {
+            user,
             run,
             visit,
             intended_start,
@@ -140,34 +148,27 @@ impl<'a> VisitState<'a> {
 
 /// Run one visit to the end of its journey (or its first failure). Returns the funnel stage reached
 /// and, if it stopped early, why.
-pub async fn run_visit(
-    user: &mut GooseUser,
-    state: &mut VisitState<'_>,
-) -> (Stage, Option<StepFailed>) {
+pub async fn run_visit(state: &mut VisitState<'_>) -> (Stage, Option<StepFailed>) {
     let mut reached = Stage::Visits;
-    let result = walk(user, state, &mut reached).await;
+    let result = walk(state, &mut reached).await;
     (reached, result.err())
 }
 
-async fn walk(
-    user: &mut GooseUser,
-    state: &mut VisitState<'_>,
-    reached: &mut Stage,
-) -> Result<(), StepFailed> {
+async fn walk(state: &mut VisitState<'_>, reached: &mut Stage) -> Result<(), StepFailed> {
     let journey = state.visit.journey;
-    let browsed = browse::browse(user, state).await?;
+    let browsed = browse::browse(state).await?;
     *reached = Stage::Browsed;
     if journey == Journey::Browse {
         return Ok(());
     }
     state.think().await;
-    eligibility::estimate(user, state, &browsed.place).await?;
+    eligibility::estimate(state, &browsed.place).await?;
     *reached = Stage::Eligibility;
     if journey == Journey::Eligibility {
         return Ok(());
     }
     state.think().await;
-    let enrollment = select::select(user, state, &browsed).await?;
+    let enrollment = select::select(state, &browsed).await?;
     *reached = Stage::Selected;
     let (issuer_id, issuer_name) = state.insurer.clone().unwrap_or_default();
     state.enrollment = Some(Enrollment {
@@ -178,13 +179,13 @@ async fn walk(
         ..Enrollment::default()
     });
     state.think().await;
-    let payment_page = pay::follow_redirect(user, state, &enrollment).await?;
+    let payment_page = pay::follow_redirect(state, &enrollment).await?;
     *reached = Stage::Redirected;
     if let Some(e) = state.enrollment.as_mut() {
         e.reached_payment = true;
     }
     state.think().await;
-    pay::pay(user, state, &payment_page).await?;
+    pay::pay(state, &payment_page).await?;
     *reached = Stage::Paid;
     if let Some(e) = state.enrollment.as_mut() {
         e.paid = true;
@@ -193,7 +194,7 @@ async fn walk(
         return Ok(());
     }
     state.think().await;
-    confirm::confirm(user, state, &enrollment, &payment_page).await?;
+    confirm::confirm(state, &enrollment, &payment_page).await?;
     *reached = Stage::Effectuated;
     Ok(())
 }

@@ -4,11 +4,10 @@
 //! Anything that keeps the applicant from reaching the payment page — a page without the form, a dead
 //! or broken insurer link, a refused SAML Response — is a failure of the `redirect` step.
 
-use goose::prelude::*;
 use reqwest::Url;
 use serde::Deserialize;
 
-use super::call::{call, Body, StepFailed};
+use super::call::{call, Body, Method, StepFailed};
 use super::form::{first_form, Form};
 use super::select::Enrollment;
 use super::VisitState;
@@ -33,7 +32,6 @@ struct Payment {
 }
 
 pub async fn follow_redirect(
-    user: &mut GooseUser,
     state: &mut VisitState<'_>,
     enrollment: &Enrollment,
 ) -> Result<PaymentPage, StepFailed> {
@@ -41,24 +39,22 @@ pub async fn follow_redirect(
         step: Step::Redirect,
         reason: reason.to_string(),
     };
-    let pay_now_url = user
-        .build_url(&enrollment.pay_now_url)
-        .ok()
+    let pay_now_url = state
+        .absolute_url(&enrollment.pay_now_url)
         .and_then(|u| Url::parse(&u).ok())
         .ok_or_else(|| fail("redirect: pay-now URL is not a URL"))?;
     let redirect = call(
-        user,
         state,
         Step::Redirect,
         "redirect: pay now",
-        GooseMethod::Get,
+        Method::Get,
         pay_now_url.as_str(),
         Body::None,
         200,
         |reply| {
             let form = first_form(&reply.body).ok_or("no auto-submit form on the Pay Now page")?;
             if form.field("SAMLResponse").is_none_or(str::is_empty) {
-                return Err("the Pay Now form carries no SAMLResponse".to_string());
+                return Err("the Pay Now form carries no SAMLResponse".into());
             }
             Ok(form)
         },
@@ -73,11 +69,10 @@ pub async fn follow_redirect(
 
     let owed = enrollment.total_amount_owed;
     let payment_form = call(
-        user,
         state,
         Step::Redirect,
         "redirect: insurer landing",
-        GooseMethod::Post,
+        Method::Post,
         landing.as_str(),
         Body::Form(&redirect.fields),
         200,
@@ -85,7 +80,7 @@ pub async fn follow_redirect(
             let form = first_form(&reply.body).ok_or("the insurer's page has no payment form")?;
             for field in ["payment_transaction_id", "amount", "payment_token"] {
                 if form.field(field).is_none() {
-                    return Err(format!("the payment form has no {field}"));
+                    return Err(format!("the payment form has no {field}").into());
                 }
             }
             let amount: f64 = form
@@ -93,9 +88,9 @@ pub async fn follow_redirect(
                 .and_then(|a| a.parse().ok())
                 .ok_or("the payment form's amount is not a number")?;
             if (amount - owed).abs() > 0.005 {
-                return Err(format!(
-                    "the insurer asks {amount:.2}, the exchange said {owed:.2}"
-                ));
+                return Err(
+                    format!("the insurer asks {amount:.2}, the exchange said {owed:.2}").into(),
+                );
             }
             Ok(form)
         },
@@ -113,17 +108,12 @@ pub async fn follow_redirect(
     })
 }
 
-pub async fn pay(
-    user: &mut GooseUser,
-    state: &mut VisitState<'_>,
-    page: &PaymentPage,
-) -> Result<(), StepFailed> {
+pub async fn pay(state: &mut VisitState<'_>, page: &PaymentPage) -> Result<(), StepFailed> {
     call(
-        user,
         state,
         Step::Pay,
         "pay: binder payment",
-        GooseMethod::Post,
+        Method::Post,
         &page.form.action,
         Body::Form(&page.form.fields),
         200,
@@ -132,7 +122,7 @@ pub async fn pay(
             if made.payment.status == "paid" {
                 Ok(())
             } else {
-                Err(format!("payment status `{}`", made.payment.status))
+                Err(format!("payment status `{}`", made.payment.status).into())
             }
         },
     )

@@ -1,11 +1,10 @@
 //! Select: file an application for the household, then select the plan chosen while browsing.
 
-use goose::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::browse::{household_json, Browsed};
-use super::call::{call, Body, StepFailed};
+use super::call::{call, Body, Method, StepFailed};
 use super::VisitState;
 use crate::vocab::Step;
 
@@ -34,7 +33,6 @@ pub struct Enrollment {
 }
 
 pub async fn select(
-    user: &mut GooseUser,
     state: &mut VisitState<'_>,
     browsed: &Browsed,
 ) -> Result<Enrollment, StepFailed> {
@@ -47,11 +45,10 @@ pub async fn select(
                       "email": format!("visitor{visit}@example.com")},
     });
     let application = call(
-        user,
         state,
         Step::Select,
         "select: application",
-        GooseMethod::Post,
+        Method::Post,
         "/api/v1/enrollment/applications",
         Body::Json(&body),
         201,
@@ -63,11 +60,10 @@ pub async fn select(
     let issuer_id = browsed.chosen.issuer.id.clone();
     let body = json!({"plan_id": plan_id});
     call(
-        user,
         state,
         Step::Select,
         "select: plan",
-        GooseMethod::Post,
+        Method::Post,
         &format!(
             "/api/v1/enrollment/applications/{}/selection",
             application.id
@@ -83,7 +79,8 @@ pub async fn select(
                 return Err(format!(
                     "plan of issuer {issuer_id} enrolled with issuer {}",
                     enrollment.issuer_id
-                ));
+                )
+                .into());
             }
             Ok(enrollment)
         },
