@@ -3,9 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::{headline, share};
-use crate::rundir::summary::Summary;
-use crate::vocab::{Stage, Step};
+use super::tables::{funnel, headline, share, steps, RunVerdict};
+use crate::rundir::summary::{Summary, CRACK_CLASSES};
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'DejaVu Sans',sans-serif;margin:2em auto;max-width:1450px;color:#222;padding:0 1em}\
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}\
@@ -26,7 +25,7 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
     let mut out = String::new();
     let s = summary;
     let headline = headline(s);
-    let bad = !headline.starts_with("PASSED") && !headline.starts_with("COMPLETED");
+    let bad = !RunVerdict::of(s).is_good();
     let _ = write!(
         out,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>surge: {}</title><style>{STYLE}</style></head><body>",
@@ -116,14 +115,12 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
         out,
         "<h2>Steps</h2><table><tr><th>step</th><th>requests</th><th>failures</th><th>error rate</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th></tr>"
     );
-    for step in Step::ALL {
-        if let Some(st) = s.steps.get(step.name()) {
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}%</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td></tr>",
-                step.name(), st.requests, st.failures, st.error_rate * 100.0, st.p50_ms, st.p95_ms, st.p99_ms, st.p999_ms, st.max_ms
-            );
-        }
+    for (name, st) in steps(s) {
+        let _ = write!(
+            out,
+            "<tr><td>{name}</td><td>{}</td><td>{}</td><td>{:.2}%</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td></tr>",
+            st.requests, st.failures, st.error_rate * 100.0, st.p50_ms, st.p95_ms, st.p99_ms, st.p999_ms, st.max_ms
+        );
     }
     let v = &s.visit_latency;
     let _ = write!(
@@ -136,16 +133,13 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
         out,
         "<h2>Funnel</h2><table><tr><th>stage</th><th>visits</th><th>of the stage before</th></tr>"
     );
-    let mut previous = None;
-    for stage in Stage::ALL {
-        let count = s.funnel.get(stage.name()).copied().unwrap_or(0);
-        let conversion = previous.map_or(String::new(), |p| share(count, p));
+    for row in funnel(s) {
+        let conversion = row.previous.map_or(String::new(), |p| share(row.count, p));
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{count}</td><td>{conversion}</td></tr>",
-            stage.name()
+            "<tr><td>{}</td><td>{}</td><td>{conversion}</td></tr>",
+            row.stage, row.count
         );
-        previous = Some(count);
     }
     let _ = write!(out, "</table>");
     if !s.funnel_by_insurer.is_empty() {
@@ -176,7 +170,7 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
             out,
             "<h2>Cracks</h2><p>Every applicant who selected a plan, {records}.</p><table><tr><th>insurer</th><th>applications</th><th>redirected</th><th>reached payment</th><th>paid</th><th>effectuated</th>"
         );
-        for class in crate::rundir::summary::CRACK_CLASSES {
+        for class in CRACK_CLASSES {
             let _ = write!(out, "<th>{}</th>", class.replace('_', " "));
         }
         let _ = write!(out, "</tr>");
@@ -192,7 +186,7 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
                 i.paid,
                 i.effectuated
             );
-            for class in crate::rundir::summary::CRACK_CLASSES {
+            for class in CRACK_CLASSES {
                 let n = i.classes.get(class).copied().unwrap_or(0);
                 let examples = i
                     .examples

@@ -2,9 +2,10 @@
 
 use std::fmt::Write as _;
 
-use super::{charts, headline, share, CHARTS_DIR};
+use super::charts;
+use super::tables::{cracked_classes, funnel, headline, share, steps};
 use crate::rundir::summary::Summary;
-use crate::vocab::{Stage, Step};
+use crate::rundir::CHARTS_DIR;
 
 pub fn page(summary: &Summary) -> String {
     let s = summary;
@@ -38,34 +39,24 @@ pub fn page(summary: &Summary) -> String {
         let _ = writeln!(out);
     }
     let _ = writeln!(out, "| step | requests | errors | p50 ms | p95 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|");
-    for step in Step::ALL {
-        if let Some(st) = s.steps.get(step.name()) {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {:.2}% | {:.1} | {:.1} | {:.1} | {:.1} |",
-                step.name(),
-                st.requests,
-                st.error_rate * 100.0,
-                st.p50_ms,
-                st.p95_ms,
-                st.p99_ms,
-                st.max_ms
-            );
-        }
+    for (name, st) in steps(s) {
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {:.2}% | {:.1} | {:.1} | {:.1} | {:.1} |",
+            st.requests,
+            st.error_rate * 100.0,
+            st.p50_ms,
+            st.p95_ms,
+            st.p99_ms,
+            st.max_ms
+        );
     }
     let _ = writeln!(out, "\n| funnel | visits | of previous |\n|---|---:|---:|");
-    let mut previous = None;
-    for stage in Stage::ALL {
-        let count = s.funnel.get(stage.name()).copied().unwrap_or(0);
-        let conversion = previous.map_or(String::new(), |p| share(count, p));
-        let _ = writeln!(out, "| {} | {count} | {conversion} |", stage.name());
-        previous = Some(count);
+    for row in funnel(s) {
+        let conversion = row.previous.map_or(String::new(), |p| share(row.count, p));
+        let _ = writeln!(out, "| {} | {} | {conversion} |", row.stage, row.count);
     }
-    let cracked: Vec<&str> = crate::rundir::summary::CRACK_CLASSES
-        .iter()
-        .copied()
-        .filter(|c| s.cracks.total(c) > 0)
-        .collect();
+    let cracked = cracked_classes(s);
     if !cracked.is_empty() {
         let _ = write!(
             out,

@@ -7,15 +7,14 @@ pub mod charts;
 pub mod data;
 mod html;
 mod markdown;
+pub mod tables;
 pub mod text;
 
 use std::path::Path;
 
 pub use data::RunData;
 
-use crate::rundir::summary::Summary;
 use crate::rundir::{RunDirError, CHARTS_DIR, HTML_FILE, MARKDOWN_FILE};
-use crate::vocab::Stage;
 
 /// A report that could not be drawn.
 #[derive(Debug, thiserror::Error)]
@@ -53,37 +52,4 @@ pub fn render(run_dir: &Path) -> Result<(), ReportError> {
     write(HTML_FILE, html::page(&data.summary, &svgs))?;
     write(MARKDOWN_FILE, markdown::page(&data.summary))?;
     Ok(())
-}
-
-/// The one-line verdict both pages open with.
-pub fn headline(summary: &Summary) -> String {
-    let failed = summary.thresholds.iter().filter(|t| !t.pass).count()
-        + summary.baseline.iter().filter(|c| !c.pass).count();
-    let effectuated = summary
-        .funnel
-        .get(Stage::Effectuated.name())
-        .copied()
-        .unwrap_or(0);
-    let verdict = if failed > 0 {
-        format!("FAILED — {failed} threshold(s) or comparison(s) failed")
-    } else if !summary.generator.valid {
-        format!("NOT VALID — {}", summary.generator.reason)
-    } else if summary.thresholds.is_empty() {
-        "COMPLETED (no thresholds set)".to_string()
-    } else {
-        "PASSED".to_string()
-    };
-    format!(
-        "{verdict}. {} of {} visits completed; {effectuated} applicants effectuated.",
-        summary.visits.completed, summary.visits.planned
-    )
-}
-
-/// Percentage of `part` in `whole`, or a dash.
-fn share(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        "–".into()
-    } else {
-        format!("{:.1}%", 100.0 * part as f64 / whole as f64)
-    }
 }

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::rundir::summary::{Summary, CRACK_CLASSES};
-use crate::vocab::{Stage, Step};
+use super::tables::{cracked_classes, funnel, steps};
+use crate::rundir::summary::Summary;
 
 /// The tables printed at the end of a run.
 pub fn tables(summary: &Summary) -> String {
@@ -33,14 +33,11 @@ pub fn tables(summary: &Summary) -> String {
         "{:<12} {:>9} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9}",
         "step", "requests", "failures", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"
     );
-    for step in Step::ALL {
-        let Some(s) = summary.steps.get(step.name()) else {
-            continue;
-        };
+    for (name, s) in steps(summary) {
         let _ = writeln!(
             out,
             "{:<12} {:>9} {:>9} {:>7.2}% {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
-            step.name(),
+            name,
             s.requests,
             s.failures,
             s.error_rate * 100.0,
@@ -67,29 +64,28 @@ pub fn tables(summary: &Summary) -> String {
     }
 
     let _ = writeln!(out, "\nfunnel");
-    let mut previous: Option<u64> = None;
-    for stage in Stage::ALL {
-        let count = summary.funnel.get(stage.name()).copied().unwrap_or(0);
-        let conversion = match previous {
+    for row in funnel(summary) {
+        let conversion = match row.previous {
             Some(0) | None => String::new(),
             Some(before) => {
-                format!("{:>6.1}% of previous", 100.0 * count as f64 / before as f64)
+                format!(
+                    "{:>6.1}% of previous",
+                    100.0 * row.count as f64 / before as f64
+                )
             }
         };
-        let _ = writeln!(out, "  {:<12} {:>9}  {}", stage.name(), count, conversion);
-        previous = Some(count);
+        let _ = writeln!(out, "  {:<12} {:>9}  {}", row.stage, row.count, conversion);
     }
 
-    let cracked: Vec<&str> = CRACK_CLASSES
-        .iter()
-        .copied()
-        .filter(|c| summary.cracks.total(c) > 0)
-        .collect();
+    let cracked = cracked_classes(summary);
     if !summary.cracks.insurers.is_empty() {
-        let records = if summary.cracks.insurer_records {
-            "reconciled with the insurers' 834 inboxes"
-        } else {
-            "insurers' records not available"
+        let records = match (
+            &summary.cracks.records_error,
+            summary.cracks.insurer_records,
+        ) {
+            (_, true) => "reconciled with the insurers' 834 inboxes".to_string(),
+            (Some(error), false) => format!("insurers' records not available: {error}"),
+            (None, false) => "insurers' records not available".to_string(),
         };
         let _ = writeln!(out, "\ncracks ({records})");
         if cracked.is_empty() {

@@ -1,0 +1,113 @@
+//! The report's tables, computed once from the summary — the verdict, the steps in funnel order, the
+//! funnel with each stage's predecessor, the cracks classes that occurred — and rendered by the
+//! console text, `summary.md` and `index.html` alike, each in its own layout.
+
+use crate::rundir::summary::{StepSummary, Summary, CRACK_CLASSES};
+use crate::vocab::{Stage, Step};
+
+/// What a run came to, in one word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunVerdict {
+    /// This many threshold rules or baseline comparisons failed.
+    Failed(usize),
+    /// The generator did not deliver its load (the reason).
+    NotValid(String),
+    /// It ran and was not judged: no thresholds.
+    Completed,
+    Passed,
+}
+
+impl RunVerdict {
+    pub fn of(summary: &Summary) -> RunVerdict {
+        let failed = summary.thresholds.iter().filter(|t| !t.pass).count()
+            + summary.baseline.iter().filter(|c| !c.pass).count();
+        if failed > 0 {
+            RunVerdict::Failed(failed)
+        } else if !summary.generator.valid {
+            RunVerdict::NotValid(summary.generator.reason.clone())
+        } else if summary.thresholds.is_empty() {
+            RunVerdict::Completed
+        } else {
+            RunVerdict::Passed
+        }
+    }
+
+    /// Nothing failed and the run is valid.
+    pub fn is_good(&self) -> bool {
+        matches!(self, RunVerdict::Completed | RunVerdict::Passed)
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            RunVerdict::Failed(n) => format!("FAILED — {n} threshold(s) or comparison(s) failed"),
+            RunVerdict::NotValid(reason) => format!("NOT VALID — {reason}"),
+            RunVerdict::Completed => "COMPLETED (no thresholds set)".to_string(),
+            RunVerdict::Passed => "PASSED".to_string(),
+        }
+    }
+}
+
+/// The one-line verdict the pages open with.
+pub fn headline(summary: &Summary) -> String {
+    let effectuated = summary
+        .funnel
+        .get(Stage::Effectuated.name())
+        .copied()
+        .unwrap_or(0);
+    format!(
+        "{}. {} of {} visits completed; {effectuated} applicants effectuated.",
+        RunVerdict::of(summary).describe(),
+        summary.visits.completed,
+        summary.visits.planned
+    )
+}
+
+/// The steps the run measured, in funnel order.
+pub fn steps(summary: &Summary) -> Vec<(&'static str, &StepSummary)> {
+    Step::ALL
+        .iter()
+        .filter_map(|step| summary.steps.get(step.name()).map(|s| (step.name(), s)))
+        .collect()
+}
+
+/// One stage of the funnel, with the count of the stage before it (`None` for the first).
+pub struct FunnelRow {
+    pub stage: &'static str,
+    pub count: u64,
+    pub previous: Option<u64>,
+}
+
+pub fn funnel(summary: &Summary) -> Vec<FunnelRow> {
+    let mut previous = None;
+    Stage::ALL
+        .iter()
+        .map(|stage| {
+            let count = summary.funnel.get(stage.name()).copied().unwrap_or(0);
+            let row = FunnelRow {
+                stage: stage.name(),
+                count,
+                previous,
+            };
+            previous = Some(count);
+            row
+        })
+        .collect()
+}
+
+/// The cracks classes that have at least one applicant, in report order.
+pub fn cracked_classes(summary: &Summary) -> Vec<&'static str> {
+    CRACK_CLASSES
+        .iter()
+        .copied()
+        .filter(|c| summary.cracks.total(c) > 0)
+        .collect()
+}
+
+/// Percentage of `part` in `whole`, or a dash.
+pub fn share(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "–".into()
+    } else {
+        format!("{:.1}%", 100.0 * part as f64 / whole as f64)
+    }
+}
