@@ -1,27 +1,43 @@
 #!/usr/bin/env bash
 # surge performance measurements, all in one script on one machine (loopback only).
 #
-#   bench/run.sh           the full set (about 35 minutes on 2 cores)
-#   bench/run.sh --quick   a short version (a few minutes): no first-morning, shorter runs, fewer rounds
+#   bench/run.sh                  the full set: every step below (about 60 minutes on 2 cores)
+#   bench/run.sh --quick          a short version (a few minutes): pacing, overhead, flat and in-flight only,
+#                                 shorter runs, fewer rounds
+#   bench/run.sh STEP...          only the named steps, in the order given (with --quick: their short versions)
 #
-# Builds release into $CARGO_TARGET_DIR (default: target/), then runs
-#   1. pacing accuracy          scenarios/ci.toml                      (full: 3 runs, quick: 1)
-#   2. recording overhead       cargo bench --bench overhead           (full: 3 rounds x 10 s, quick: 2 x 5 s)
-#   3. the whole first morning  scenarios/first-morning.toml at 120, then 240, then 480 or 180   (full only)
-#   4. RSS flat with run length bench/flat.toml (60 s) vs bench/flat-long.toml (240 s), alternating
-#                               (quick: bench/flat-short.toml (15 s) vs bench/flat.toml (60 s))
-#   5. visits in flight         bench/in-flight.toml at 5,000 and 50,000 visits, alternating
+# Steps (the README's performance figures name the step that reproduces each):
+#   pacing          1. pacing accuracy: scenarios/ci.toml                      (full: 3 runs, quick: 1)
+#   overhead        2. recording overhead: cargo bench --bench overhead        (full: 3 rounds x 10 s, quick: 2 x 5 s)
+#   flat            4. RSS flat with run length: bench/flat.toml (60 s) vs bench/flat-long.toml (240 s),
+#                      alternating (quick: bench/flat-short.toml (15 s) vs bench/flat.toml (60 s))
+#   flat-ext        4b. the same two runs against a separate `surge exchange` (--target), harness RSS only
+#   in-flight       5. visits in flight: bench/in-flight.toml at 5,000 and 50,000 visits, alternating
+#   in-flight-ext   5b. the 50,000 run with the exchange in its own process
+#   first-morning-60  3a. the whole first morning as shipped (60x, about 12 minutes), then `surge report`
+#                      on its run directory, timed (figure: drawing every chart)
+#   first-morning   3. the first morning at 120x, sampling the process's CPU, open fds and the load
+#                      average every 5 s; then 240x, then 480x (if 240x was valid) or 180x
 # Raw outputs go to reports/bench-<UTC stamp>/; the table at the end is also written to its table.txt.
 # Every run is bounded: each scenario has a max_duration, and each command runs under `timeout`.
+# SURGE_BIN=path/to/surge uses that binary instead of building one (the overhead step still builds
+# its bench with cargo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 QUICK=0
-case "${1:-}" in
-  --quick) QUICK=1 ;;
-  "") ;;
-  *) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
-esac
+STEPS=()
+ALL_STEPS=(pacing overhead flat flat-ext in-flight in-flight-ext first-morning-60 first-morning)
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    pacing|overhead|flat|flat-ext|in-flight|in-flight-ext|first-morning-60|first-morning) STEPS+=("$arg") ;;
+    *) echo "usage: bench/run.sh [--quick] [STEP...]; steps: ${ALL_STEPS[*]}" >&2; exit 2 ;;
+  esac
+done
+if [ ${#STEPS[@]} -eq 0 ]; then
+  if [ $QUICK = 1 ]; then STEPS=(pacing overhead flat in-flight); else STEPS=("${ALL_STEPS[@]}"); fi
+fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -29,7 +45,7 @@ OUT="$PWD/reports/bench-$STAMP"
 mkdir -p "$OUT"
 RESULTS="$OUT/results.jsonl"
 : > "$RESULTS"
-SURGE="$CARGO_TARGET_DIR/release/surge"
+SURGE="${SURGE_BIN:-$CARGO_TARGET_DIR/release/surge}"
 REPORT="python3 bench/report.py"
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/run.log"; }
@@ -41,94 +57,254 @@ log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/run.log"; }
   echo "memory: $(free -m | awk '/Mem:/ {print $2 " MiB"}')"
   echo "kernel: $(uname -r); ulimit -n: $(ulimit -n)"
   echo "rustc: $(rustc --version)"
-  echo "mode: $([ $QUICK = 1 ] && echo quick || echo full)"
+  echo "mode: $([ $QUICK = 1 ] && echo quick || echo full); steps: ${STEPS[*]}"
   echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$OUT/machine.txt"
 cat "$OUT/machine.txt"
 
-log "building release (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-cargo build --release --locked --bin surge 2>&1 | tail -n 3
-cargo bench --locked --bench overhead --no-run 2>&1 | tail -n 2
+if [ -z "${SURGE_BIN:-}" ]; then
+  log "building release (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  cargo build --release --locked --bin surge 2>&1 | tail -n 3
+else
+  log "using SURGE_BIN=$SURGE_BIN (not building)"
+fi
+case " ${STEPS[*]} " in
+  *" overhead "*) cargo bench --locked --bench overhead --no-run 2>&1 | tail -n 2 ;;
+esac
+
+# sample DIR: while the surge process whose pid is in DIR.pid lives, every 5 s one row of DIR.samples.csv:
+# its CPU (% of one core, from utime+stime in /proc/PID/stat), open fds, soft `ulimit -n`, RSS, the 1-minute
+# load average, and how busy the whole machine was (% of all cores, from /proc/stat). Another process
+# (a compile) shows up as machine_busy_pct above this process's share.
+sample() {
+  python3 - "$1" <<'PY'
+import os, sys, time
+dir = sys.argv[1]
+pid = None
+for _ in range(100):
+    try:
+        pid = open(dir + ".pid").read().strip()
+        break
+    except OSError:
+        time.sleep(0.1)
+if not pid:
+    sys.exit(0)
+tick = os.sysconf("SC_CLK_TCK")
+cores = os.cpu_count()
+
+def cpu_s():
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick
+
+def machine():
+    v = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
+    return sum(v) - v[3] - v[4], sum(v)
+
+with open(dir + ".samples.csv", "w") as out:
+    out.write("t_s,cpu_pct_one_core,fds,nofile_soft,rss_mib,load1,machine_busy_pct\n")
+    t0 = last_t = time.monotonic()
+    try:
+        last_cpu, (last_busy, last_total) = cpu_s(), machine()
+        while True:
+            time.sleep(5)
+            now, cpu, (busy, total) = time.monotonic(), cpu_s(), machine()
+            fds = len(os.listdir(f"/proc/{pid}/fd"))
+            limits = open(f"/proc/{pid}/limits").read()
+            nofile = next(l.split()[3] for l in limits.splitlines() if l.startswith("Max open files"))
+            rss = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS"))
+            load1 = open("/proc/loadavg").read().split()[0]
+            out.write(f"{now - t0:.1f},{100 * (cpu - last_cpu) / (now - last_t):.0f},{fds},{nofile},"
+                      f"{rss / 1024:.0f},{load1},{100 * (busy - last_busy) / max(1, total - last_total):.0f}\n")
+            out.flush()
+            last_t, last_cpu, last_busy, last_total = now, cpu, busy, total
+    except (OSError, StopIteration):
+        pass  # the process ended
+PY
+}
+
+# samples_line DIR: one line about DIR.samples.csv, for the log.
+samples_line() {
+  python3 - "$1.samples.csv" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+if not rows:
+    sys.exit(0)
+col = lambda k: [float(r[k]) for r in rows]
+print(f"    samples (n={len(rows)}, every 5 s): surge CPU median {statistics.median(col('cpu_pct_one_core')):.0f} %"
+      f" / max {max(col('cpu_pct_one_core')):.0f} % of one core; open fds max {max(col('fds')):.0f}"
+      f" of {rows[0]['nofile_soft']}; machine busy median {statistics.median(col('machine_busy_pct')):.0f} %;"
+      f" load average {min(col('load1')):.2f}-{max(col('load1')):.2f}")
+PY
+}
 
 # run_surge NAME DIR [report extras...] -- ARGS...: one surge run under /usr/bin/time -v, bounded by
-# `timeout`, appended to results.jsonl. A run that stops early (exit 130) is still recorded.
+# `timeout` ($RUN_TIMEOUT, default 15m), appended to results.jsonl; with SAMPLE=1, sampled as above.
+# A run that stops early (exit 130) is still recorded.
 run_surge() {
   local name=$1 dir=$2; shift 2
   local extras=()
   while [ "$1" != "--" ]; do extras+=("$1"); shift; done
   shift
   log "$name: surge run $* --quiet --out $dir"
-  local rc=0
-  timeout --signal=INT --kill-after=30s 15m \
-    /usr/bin/time -v -o "$dir.time" "$SURGE" run "$@" --quiet --out "$dir" > "$dir.stdout" 2> "$dir.stderr" || rc=$?
+  local rc=0 job sampler=""
+  # `sh -c … exec` leaves surge's own pid in $dir.pid for the sampler; /usr/bin/time still measures surge.
+  timeout --signal=INT --kill-after=30s "${RUN_TIMEOUT:-15m}" \
+    /usr/bin/time -v -o "$dir.time" sh -c 'echo $$ > "$0"; exec "$@"' "$dir.pid" \
+    "$SURGE" run "$@" --quiet --out "$dir" > "$dir.stdout" 2> "$dir.stderr" &
+  job=$!
+  if [ "${SAMPLE:-0}" = 1 ]; then sample "$dir" & sampler=$!; fi
+  wait "$job" || rc=$?
+  if [ -n "$sampler" ]; then wait "$sampler" || true; fi
   log "$name: exit $rc, load average $(cut -d' ' -f1 /proc/loadavg)"
   $REPORT run "$name" "$dir" "$dir.time" rc=$rc "${extras[@]}" >> "$RESULTS"
   tail -n 1 "$RESULTS" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("   ", {k: r.get(k) for k in ("wall_s","rss_mib","req_per_s","valid","lateness_p99_ms","worst_window_dev","max_in_flight_timeline","connect")})'
+  if [ -n "$sampler" ]; then samples_line "$dir" | tee -a "$OUT/run.log" || true; fi
+}
+
+# with_exchange NAME: start `surge exchange` on a free loopback port in the background; sets
+# EXCHANGE_URL (empty if it did not start) and EXCHANGE_PID (`timeout`'s pid; the exchange is its child).
+with_exchange() {
+  local out="$OUT/$1.exchange"
+  timeout 20m "$SURGE" exchange --bind 127.0.0.1:0 > "$out.out" 2> "$out.err" &
+  EXCHANGE_PID=$!
+  EXCHANGE_URL=""
+  for _ in $(seq 1 50); do
+    EXCHANGE_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$out.out" 2>/dev/null | head -n 1 || true)
+    [ -n "$EXCHANGE_URL" ] && break
+    sleep 0.2
+  done
+  [ -n "$EXCHANGE_URL" ] || log "$1: the exchange did not start"
+}
+
+# stop_exchange NAME: record the exchange's peak RSS (its own VmHWM) and stop it.
+stop_exchange() {
+  local ex_pid ex_rss
+  ex_pid=$(pgrep -P "$EXCHANGE_PID" -x surge | head -n 1 || true)
+  ex_rss=$(awk '/VmHWM/ {print $2}' "/proc/${ex_pid:-0}/status" 2>/dev/null || echo 0)
+  echo "{\"name\": \"exchange-process-$1\", \"rss_mib\": $(( ${ex_rss:-0} / 1024 ))}" >> "$RESULTS"
+  log "$1: exchange process peak RSS $(( ${ex_rss:-0} / 1024 )) MiB"
+  kill "$EXCHANGE_PID" 2>/dev/null || true
+  wait "$EXCHANGE_PID" 2>/dev/null || true
+}
+
+flat_name() {
+  python3 -c 'import re,sys; print(re.search(r"^name = \"(.*)\"", open(sys.argv[1]).read(), re.M).group(1))' "bench/$1.toml"
 }
 
 # 1. Pacing accuracy
-PACING_RUNS=$([ $QUICK = 1 ] && echo 1 || echo 3)
-for i in $(seq 1 "$PACING_RUNS"); do
-  run_surge pacing "$OUT/pacing-$i" -- scenarios/ci.toml
-done
+step_pacing() {
+  local runs i
+  runs=$([ $QUICK = 1 ] && echo 1 || echo 3)
+  for i in $(seq 1 "$runs"); do
+    run_surge pacing "$OUT/pacing-$i" -- scenarios/ci.toml
+  done
+}
 
 # 2. Recording overhead (plain Goose vs surge's recording path, alternating, in one process)
-if [ $QUICK = 1 ]; then export BENCH_ROUNDS=2 BENCH_SECS=5; else export BENCH_ROUNDS=3 BENCH_SECS=10; fi
-log "overhead: cargo bench --bench overhead (BENCH_ROUNDS=$BENCH_ROUNDS BENCH_SECS=$BENCH_SECS)"
-timeout --kill-after=30s 10m cargo bench --locked --bench overhead > "$OUT/overhead.log" 2> "$OUT/overhead.stderr" || log "overhead: exit $?"
-grep -v '^RESULT' "$OUT/overhead.log" | tee -a "$OUT/run.log"
+step_overhead() {
+  if [ $QUICK = 1 ]; then export BENCH_ROUNDS=2 BENCH_SECS=5; else export BENCH_ROUNDS=3 BENCH_SECS=10; fi
+  log "overhead: cargo bench --bench overhead (BENCH_ROUNDS=$BENCH_ROUNDS BENCH_SECS=$BENCH_SECS)"
+  timeout --kill-after=30s 10m cargo bench --locked --bench overhead > "$OUT/overhead.log" 2> "$OUT/overhead.stderr" || log "overhead: exit $?"
+  grep -v '^RESULT' "$OUT/overhead.log" | tee -a "$OUT/run.log" || true
+}
 
 # 4. RSS flat with run length (alternating short, long)
-if [ $QUICK = 1 ]; then FLAT=(flat-short flat); ROUNDS=1; else FLAT=(flat flat-long); ROUNDS=2; fi
-for i in $(seq 1 "$ROUNDS"); do
-  for f in "${FLAT[@]}"; do
-    name=$(python3 -c 'import re,sys; print(re.search(r"^name = \"(.*)\"", open(sys.argv[1]).read(), re.M).group(1))' "bench/$f.toml")
-    run_surge "$name" "$OUT/$name-$i" -- "bench/$f.toml"
+flat_files() {
+  if [ $QUICK = 1 ]; then FLAT=(flat-short flat); ROUNDS=1; else FLAT=(flat flat-long); ROUNDS=2; fi
+}
+step_flat() {
+  local i f name
+  flat_files
+  for i in $(seq 1 "$ROUNDS"); do
+    for f in "${FLAT[@]}"; do
+      name=$(flat_name "$f")
+      run_surge "$name" "$OUT/$name-$i" -- "bench/$f.toml"
+    done
   done
-done
+}
+
+# 4b. The same, against a separate `surge exchange`: the harness's RSS without the exchange's state.
+step_flat_ext() {
+  local f name
+  flat_files
+  for f in "${FLAT[@]}"; do
+    name=$(flat_name "$f")
+    with_exchange "$name-ext"
+    if [ -n "$EXCHANGE_URL" ]; then
+      run_surge "$name-ext" "$OUT/$name-ext" -- "bench/$f.toml" --target "$EXCHANGE_URL"
+    fi
+    stop_exchange "$name-ext"
+  done
+}
 
 # 5. Visits in flight (alternating 5k, 50k)
-ROUNDS=$([ $QUICK = 1 ] && echo 1 || echo 2)
-for i in $(seq 1 "$ROUNDS"); do
-  run_surge in-flight-5k "$OUT/in-flight-5k-$i" -- bench/in-flight.toml --visits 5000
-  run_surge in-flight-50k "$OUT/in-flight-50k-$i" -- bench/in-flight.toml
-done
-
-# 5b. Diagnostic (full mode): the 50k run again with the exchange in its own process (`surge exchange`), so
-# the harness's sockets and the exchange's do not share one process's `ulimit -n`. Peak RSS of both.
-if [ $QUICK = 0 ]; then
-  dir="$OUT/in-flight-50k-ext"
-  timeout 10m "$SURGE" exchange --bind 127.0.0.1:0 > "$dir.exchange.out" 2> "$dir.exchange.err" &
-  EXCHANGE_PID=$!
-  url=""
-  for _ in $(seq 1 50); do
-    url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$dir.exchange.out" 2>/dev/null | head -n 1 || true)
-    [ -n "$url" ] && break
-    sleep 0.2
+step_in_flight() {
+  local rounds i
+  rounds=$([ $QUICK = 1 ] && echo 1 || echo 2)
+  for i in $(seq 1 "$rounds"); do
+    run_surge in-flight-5k "$OUT/in-flight-5k-$i" -- bench/in-flight.toml --visits 5000
+    run_surge in-flight-50k "$OUT/in-flight-50k-$i" -- bench/in-flight.toml
   done
-  if [ -n "$url" ]; then
-    run_surge in-flight-50k-ext "$dir" -- bench/in-flight.toml --target "$url"
-    # $EXCHANGE_PID is `timeout`; the exchange is its child.
-    ex_pid=$(pgrep -P "$EXCHANGE_PID" -x surge | head -n 1 || true)
-    ex_rss=$(awk '/VmHWM/ {print $2}' "/proc/${ex_pid:-0}/status" 2>/dev/null || echo 0)
-    echo "{\"name\": \"exchange-process-50k\", \"rss_mib\": $(( ${ex_rss:-0} / 1024 ))}" >> "$RESULTS"
-  else
-    log "in-flight-50k-ext: the exchange did not start"
-  fi
-  kill "$EXCHANGE_PID" 2>/dev/null || true
-  wait "$EXCHANGE_PID" 2>/dev/null || true
-fi
+}
 
-# 3. The whole first morning, then the highest time_scale that stays valid (full mode only)
-if [ $QUICK = 0 ]; then
-  run_surge first-morning "$OUT/first-morning-120" time_scale=120 -- scenarios/first-morning.toml
+# 5b. The 50k run again with the exchange in its own process (`surge exchange`), so the harness's
+# sockets and the exchange's do not share one process's `ulimit -n`. Peak RSS of both.
+step_in_flight_ext() {
+  with_exchange in-flight-50k-ext
+  if [ -n "$EXCHANGE_URL" ]; then
+    run_surge in-flight-50k-ext "$OUT/in-flight-50k-ext" -- bench/in-flight.toml --target "$EXCHANGE_URL"
+  fi
+  stop_exchange 50k
+}
+
+# 3a. The whole first morning as shipped (60x), then the report drawn again from its run directory.
+step_first_morning_60() {
+  local dir="$OUT/first-morning-60"
+  SAMPLE=1 RUN_TIMEOUT=20m run_surge first-morning-60 "$dir" time_scale=60 -- scenarios/first-morning.toml
+  python3 - "$dir" <<'PY' | tee -a "$OUT/run.log" || true
+import csv, json, sys
+d = sys.argv[1]
+s = json.load(open(f"{d}/summary.json"))
+rows = list(csv.DictReader(open(f"{d}/timeline.csv")))
+requests = sum(v["requests"] for v in s["steps"].values())
+peak, prev = 0.0, 0.0
+for r in rows:
+    t = float(r["elapsed_s"])
+    peak = max(peak, int(r["requests"]) / max(t - prev, 1e-3))
+    prev = t
+held = next((r["clock"] for r in rows if int(r["held"]) > 0), "")
+w = s["waiting_room"]
+print(f"    first morning 60x: valid {s['generator']['valid']}, {s['visits']['late']} late, lateness p99 "
+      f"{s['visits']['lateness_p99_ms']} ms, {s['duration_s']:.0f} s; {requests} requests, "
+      f"{requests / s['duration_s']:.0f}/s on average, {peak:.0f}/s in the busiest interval; "
+      f"{w['waits']} waits in the waiting room (first ended at {held}), {w['gave_up']} gave up; "
+      f"{len(rows)} intervals")
+PY
+  log "report: surge report $dir"
+  /usr/bin/time -v -o "$dir.report.time" "$SURGE" report "$dir" > "$dir.report.stdout" 2> "$dir.report.stderr" || log "report: exit $?"
+  python3 - "$dir.report.time" <<'PY' | tee -a "$OUT/run.log" || true
+import re, sys
+t = open(sys.argv[1]).read()
+wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", t).group(1)
+rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) / 1024
+print(f"    surge report (every chart, SVG and PNG, and both pages): {wall} wall, peak RSS {rss:.0f} MiB")
+PY
+}
+
+# 3. The first morning at 120x (sampled: CPU, fds, load), then the highest time_scale that stays valid.
+step_first_morning() {
+  SAMPLE=1 run_surge first-morning "$OUT/first-morning-120" time_scale=120 -- scenarios/first-morning.toml --time-scale 120
   run_surge first-morning-ts "$OUT/first-morning-240" time_scale=240 -- scenarios/first-morning.toml --time-scale 240
   if python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])][-1]; sys.exit(0 if r.get("valid") else 1)' "$RESULTS"; then
     run_surge first-morning-ts "$OUT/first-morning-480" time_scale=480 -- scenarios/first-morning.toml --time-scale 480
   else
     run_surge first-morning-ts "$OUT/first-morning-180" time_scale=180 -- scenarios/first-morning.toml --time-scale 180
   fi
-fi
+}
+
+for step in "${STEPS[@]}"; do
+  "step_${step//-/_}"
+done
 
 echo
 echo "== results ($(nproc) cores, shared machine; load average at end: $(cut -d' ' -f1-3 /proc/loadavg))"
