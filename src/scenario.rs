@@ -392,17 +392,10 @@ impl Scenario {
             }
         }
         if let Some(exchange) = &self.exchange {
-            exchange.check().map_err(|message| {
-                let key = message
-                    .split([' ', '.', ':', '['])
-                    .next()
-                    .unwrap_or("exchange")
-                    .to_string();
-                ScenarioError {
-                    path: path.to_owned(),
-                    location: find_key(text, &key).or_else(|| find_text(text, "[exchange")),
-                    message: format!("exchange.{message}"),
-                }
+            exchange.check().map_err(|e| ScenarioError {
+                path: path.to_owned(),
+                location: find_key(text, &e.section()).or_else(|| find_text(text, "[exchange")),
+                message: format!("exchange.{e}"),
             })?;
         }
         let traffic = &self.traffic;
