@@ -19,9 +19,10 @@ use goose::metrics::GooseMetrics;
 use goose::prelude::*;
 use surge::exchange::{self, ExchangeConfig};
 use surge::journeys::{call, Body, JourneyEnv, VisitState};
-use surge::measure::{Recorder, Step};
+use surge::measure::Recorder;
 use surge::plan::{Visit, VisitPlanner};
 use surge::scenario::{Scenario as SurgeScenario, ThinkTime};
+use surge::vocab::Step;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
