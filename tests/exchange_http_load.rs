@@ -1,126 +1,86 @@
-//! A rough throughput check of whole journeys against the exchange (ignored by default):
-//! `cargo test --release --test exchange_load -- --ignored --nocapture`
+//! Level: a real exchange on 127.0.0.1:0 driven over loopback HTTP with reqwest. A rough
+//! throughput check of whole journeys (ignored by default):
+//! `cargo test --release --test exchange_http_load -- --ignored --nocapture`
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
-use reqwest::Client;
-use serde_json::{json, Value};
-use surge::exchange::{self, ExchangeConfig};
+use serde_json::json;
+use surge::exchange::behaviour::{Behaviour, ScenarioClock};
+use surge::exchange::catalog;
 
-fn attr(html: &str, anchor: &str) -> String {
-    let at = html.find(anchor).expect("anchor");
-    let v = at + html[at..].find("value=\"").expect("value") + 7;
-    html[v..v + html[v..].find('"').expect("quote")].to_string()
-}
+mod common;
+use common::{html_attr, Exchange};
 
-async fn journey(c: &Client, base: &str, i: usize) {
-    let zips = exchange::catalog::zips();
+async fn journey(ex: &Exchange, i: usize) {
+    let zips = catalog::zips();
     let zip = zips[i % zips.len()];
-    let counties: Value = c
-        .get(format!("{base}/api/v1/counties/by/zip/{zip}"))
-        .send()
+    let counties = ex
+        .get(&format!("/api/v1/counties/by/zip/{zip}"))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     let county = &counties["counties"][0];
     let place = json!({"countyfips": county["fips"], "state": county["state"], "zipcode": zip});
     let household = json!({"income": 20000 + (i % 40) * 1000, "people": [{"age": 20 + i % 40}]});
     let search =
         json!({"household": household, "place": place, "market": "Individual", "offset": 10});
-    let res: Value = c
-        .post(format!("{base}/api/v1/plans/search"))
-        .json(&search)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let res = ex.post_json("/api/v1/plans/search", &search).await.json();
     let plan = res["plans"][i % 10]["id"].as_str().unwrap().to_string();
-    let _ = c
-        .get(format!("{base}/api/v1/plans/{plan}"))
-        .send()
+    let _ = ex.get(&format!("/api/v1/plans/{plan}")).await;
+    let app = ex
+        .post_json(
+            "/api/v1/enrollment/applications",
+            &json!({"household": household, "place": place}),
+        )
         .await
-        .unwrap()
-        .bytes()
-        .await;
-    let app: Value = c
-        .post(format!("{base}/api/v1/enrollment/applications"))
-        .json(&json!({"household": household, "place": place}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     let app = app["application"]["id"].as_str().unwrap();
-    let e: Value = c
-        .post(format!(
-            "{base}/api/v1/enrollment/applications/{app}/selection"
-        ))
-        .json(&json!({"plan_id": plan}))
-        .send()
+    let e = ex
+        .post_json(
+            &format!("/api/v1/enrollment/applications/{app}/selection"),
+            &json!({"plan_id": plan}),
+        )
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     let ptid = e["enrollment"]["payment_transaction_id"].as_str().unwrap();
     let issuer = e["enrollment"]["issuer_id"].as_str().unwrap();
-    let html = c
-        .get(format!("{base}/api/v1/enrollment/{ptid}/pay-now"))
-        .send()
+    let html = ex
+        .get(&format!("/api/v1/enrollment/{ptid}/pay-now"))
         .await
-        .unwrap()
-        .text()
+        .text();
+    let saml = html_attr(&html, "name=\"SAMLResponse\"", "value");
+    let page = ex
+        .post_form(
+            &format!("/issuers/{issuer}/pay-now"),
+            &[("SAMLResponse", saml)],
+        )
         .await
-        .unwrap();
-    let saml = attr(&html, "name=\"SAMLResponse\"");
-    let page = c
-        .post(format!("{base}/issuers/{issuer}/pay-now"))
-        .form(&[("SAMLResponse", saml)])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text();
     let form = [
         ("payment_transaction_id", ptid.to_string()),
-        ("amount", attr(&page, "name=\"amount\"")),
-        ("payment_token", attr(&page, "name=\"payment_token\"")),
+        ("amount", html_attr(&page, "name=\"amount\"", "value")),
+        (
+            "payment_token",
+            html_attr(&page, "name=\"payment_token\"", "value"),
+        ),
     ];
-    let r = c
-        .post(format!("{base}/issuers/{issuer}/payments"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    let r = ex
+        .post_form(&format!("/issuers/{issuer}/payments"), &form)
+        .await;
+    assert!(r.status.is_success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn journeys_per_second() {
-    let ex = exchange::start(ExchangeConfig {
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let base = ex.url().to_string();
-    let c = Client::new();
+    let (running, ex) = Exchange::serve(Behaviour::default(), ScenarioClock::default()).await;
     let n = 4000;
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..32 {
-        let (c, base) = (c.clone(), base.clone());
+        let ex = ex.clone();
         tasks.spawn(async move {
             for i in (w..n).step_by(32) {
-                journey(&c, &base, i).await;
+                journey(&ex, i).await;
             }
         });
     }
@@ -133,19 +93,12 @@ async fn journeys_per_second() {
         (n * 9) as f64 / secs
     );
     let t = Instant::now();
-    let inbox = c
-        .get(format!("{base}/issuers/11512/834"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let inbox = ex.get("/issuers/11512/834").await.text();
     println!(
         "inbox of {} interchanges, {} bytes, in {:?}",
         inbox.matches("ISA*").count(),
         inbox.len(),
         t.elapsed()
     );
-    ex.shutdown().await;
+    running.shutdown().await;
 }
