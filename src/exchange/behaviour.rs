@@ -2,7 +2,11 @@
 //! queue per class of endpoint), a waiting room, error windows on the scenario's clock, and per
 //! insurer broken payment links, refused SAML, failing payment pages and defective 834s.
 //!
-//! Read from a scenario's `[exchange]` section, or from the file `surge exchange --faults FILE`.
+//! Read from a scenario's `[exchange]` section, or from the file `surge exchange --faults FILE`
+//! ([`Behaviour::load`]). Their errors are typed ([`BehaviourError`], [`BehaviourFileError`]) and
+//! name the key path, so whoever reads the section can place an error in its file without parsing
+//! the message, and the exchange needs nothing of the scenario or the command line.
+//!
 //! Every random choice is drawn from `seed` and the request's own identity (enrollment id, path and
 //! a per-path counter), so the same scenario fails the same visits the same way.
 
