@@ -8,7 +8,7 @@ use super::{Error, Outcome};
 
 pub async fn serve(args: ExchangeArgs) -> Result<Outcome, Error> {
     let mut behaviour = match args.faults.as_deref() {
-        Some(path) => load_faults(path)?,
+        Some(path) => Behaviour::load(path).map_err(|e| Error::Usage(e.to_string()))?,
         None => Behaviour::default(),
     };
     if args.service_time.is_some() {
@@ -41,29 +41,4 @@ pub async fn serve(args: ExchangeArgs) -> Result<Outcome, Error> {
     }
     running.shutdown().await;
     Ok(Outcome::Done)
-}
-
-// Until the exchange offers `Behaviour::load` (merge of the exchange branch).
-fn load_faults(path: &std::path::Path) -> Result<Behaviour, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::Usage(format!(
-            "{}: cannot read the faults file: {e}",
-            path.display()
-        ))
-    })?;
-    let behaviour: Behaviour = toml::from_str(&text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
-        match line {
-            Some(line) => {
-                Error::Usage(format!("{}:{line}: {}", path.display(), e.message().trim()))
-            }
-            None => Error::Usage(format!("{}: {}", path.display(), e.message().trim())),
-        }
-    })?;
-    behaviour
-        .check()
-        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
-    Ok(behaviour)
 }

@@ -2,17 +2,22 @@
 //! queue per class of endpoint), a waiting room, error windows on the scenario's clock, and per
 //! insurer broken payment links, refused SAML, failing payment pages and defective 834s.
 //!
-//! Read from a scenario's `[exchange]` section, or from the file `surge exchange --faults FILE`.
+//! Read from a scenario's `[exchange]` section, or from the file `surge exchange --faults FILE`
+//! ([`Behaviour::load`]). Their errors are typed ([`BehaviourError`], [`BehaviourFileError`]) and
+//! name the key path, so whoever reads the section can place an error in its file without parsing
+//! the message, and the exchange needs nothing of the scenario or the command line.
+//!
 //! Every random choice is drawn from `seed` and the request's own identity (enrollment id, path and
 //! a per-path counter), so the same scenario fails the same visits the same way.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::units::{duration, duration_option};
+use crate::units::{duration, duration_option, UnitError};
 
 /// Everything the `[exchange]` section can say.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -38,48 +43,68 @@ pub struct Behaviour {
 }
 
 impl Behaviour {
+    /// Read a faults file (what `surge exchange --faults FILE` reads): the TOML of an `[exchange]`
+    /// section without its header, checked. Every error names the file, and the line when TOML
+    /// knows it.
+    pub fn load(path: &Path) -> Result<Behaviour, BehaviourFileError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| BehaviourFileError::Unreadable {
+                path: path.to_owned(),
+                source,
+            })?;
+        let behaviour: Behaviour = toml::from_str(&text).map_err(|e| BehaviourFileError::Toml {
+            path: path.to_owned(),
+            line: e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1),
+            message: e.message().trim().to_string(),
+        })?;
+        behaviour
+            .check()
+            .map_err(|source| BehaviourFileError::Invalid {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(behaviour)
+    }
+
     /// Check values serde cannot: shares are fractions, clocks parse, ids are HIOS ids. Errors name
     /// the key.
-    pub fn check(&self) -> Result<(), String> {
-        let fraction = |key: &str, value: f64| {
+    pub fn check(&self) -> Result<(), BehaviourError> {
+        let fraction = |key: String, value: f64| {
             if (0.0..=1.0).contains(&value) {
                 Ok(())
             } else {
-                Err(format!(
-                    "{key} = {value}: a share is a fraction from 0 to 1"
-                ))
+                Err(BehaviourError::NotAFraction { key, value })
             }
         };
-        for (class, capacity) in &self.capacity {
+        for (&class, capacity) in &self.capacity {
             if capacity.concurrency == 0 {
-                return Err(
-                    format!("capacity.{class:?}.concurrency must be at least 1").to_lowercase()
-                );
+                return Err(BehaviourError::NoServers { class });
             }
             if capacity.median > capacity.p99 {
-                return Err(format!("capacity.{class:?}: median is above p99").to_lowercase());
+                return Err(BehaviourError::MedianAboveP99 { class });
             }
         }
         if let Some(room) = &self.waiting_room {
             if room.at == 0 {
-                return Err("waiting_room.at must be at least 1 session".into());
+                return Err(BehaviourError::EmptyWaitingRoom);
             }
         }
-        for (i, window) in self.errors.iter().enumerate() {
-            crate::units::parse_clock(&window.at).map_err(|e| format!("errors[{i}].at: {e}"))?;
-            fraction(&format!("errors[{i}].share"), window.share)?;
+        for (index, window) in self.errors.iter().enumerate() {
+            crate::units::parse_clock(&window.at)
+                .map_err(|source| BehaviourError::WindowStart { index, source })?;
+            fraction(format!("errors[{index}].share"), window.share)?;
             if !(100..=599).contains(&window.status) {
-                return Err(format!(
-                    "errors[{i}].status {} is not an HTTP status",
-                    window.status
-                ));
+                return Err(BehaviourError::NotAStatus {
+                    index,
+                    status: window.status,
+                });
             }
         }
         for (id, faults) in &self.insurers {
             if id != "*" && !(id.len() == 5 && id.bytes().all(|b| b.is_ascii_digit())) {
-                return Err(format!(
-                    "insurers.\"{id}\": an insurer is a 5-digit HIOS id, or \"*\" for all"
-                ));
+                return Err(BehaviourError::NotAnInsurer { id: id.clone() });
             }
             for (key, value) in [
                 ("broken_link", faults.broken_link),
@@ -91,12 +116,10 @@ impl Behaviour {
                 ("no_premium_834", faults.no_premium_834),
                 ("wrong_insurer_834", faults.wrong_insurer_834),
             ] {
-                fraction(&format!("insurers.\"{id}\".{key}"), value)?;
+                fraction(format!("insurers.\"{id}\".{key}"), value)?;
             }
             if faults.broken_link + faults.dead_link > 1.0 {
-                return Err(format!(
-                    "insurers.\"{id}\": broken_link + dead_link is above 1"
-                ));
+                return Err(BehaviourError::LinksAboveOne { id: id.clone() });
             }
         }
         Ok(())
@@ -106,6 +129,88 @@ impl Behaviour {
     pub fn insurer(&self, id: &str) -> Option<&InsurerFaults> {
         self.insurers.get(id).or_else(|| self.insurers.get("*"))
     }
+}
+
+/// A value of the `[exchange]` section that serde accepts but the exchange cannot use. The message
+/// starts with the key path (`capacity.browse.concurrency`, `errors[0].at`, …), relative to the
+/// section, so a scenario can print it as `exchange.{message}`; [`BehaviourError::key`] gives the
+/// path alone, to locate it in the file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BehaviourError {
+    #[error("capacity.{}.concurrency must be at least 1", .class.label())]
+    NoServers { class: EndpointClass },
+    #[error("capacity.{}: median is above p99", .class.label())]
+    MedianAboveP99 { class: EndpointClass },
+    #[error("waiting_room.at must be at least 1 session")]
+    EmptyWaitingRoom,
+    #[error("errors[{index}].at: {source}")]
+    WindowStart { index: usize, source: UnitError },
+    #[error("errors[{index}].status {status} is not an HTTP status")]
+    NotAStatus { index: usize, status: u16 },
+    /// `key` is the whole path, e.g. `errors[0].share` or `insurers."*".dead_link`.
+    #[error("{key} = {value}: a share is a fraction from 0 to 1")]
+    NotAFraction { key: String, value: f64 },
+    #[error("insurers.\"{id}\": an insurer is a 5-digit HIOS id, or \"*\" for all")]
+    NotAnInsurer { id: String },
+    #[error("insurers.\"{id}\": broken_link + dead_link is above 1")]
+    LinksAboveOne { id: String },
+}
+
+impl BehaviourError {
+    /// The key path the error is about, relative to the `[exchange]` section, e.g.
+    /// `capacity.browse.concurrency`, `errors[0].at` or `insurers."12345"`; the message starts with
+    /// it.
+    pub fn key(&self) -> String {
+        match self {
+            BehaviourError::NoServers { class } => {
+                format!("capacity.{}.concurrency", class.label())
+            }
+            BehaviourError::MedianAboveP99 { class } => format!("capacity.{}", class.label()),
+            BehaviourError::EmptyWaitingRoom => "waiting_room.at".into(),
+            BehaviourError::WindowStart { index, .. } => format!("errors[{index}].at"),
+            BehaviourError::NotAStatus { index, .. } => format!("errors[{index}].status"),
+            BehaviourError::NotAFraction { key, .. } => key.clone(),
+            BehaviourError::NotAnInsurer { id } | BehaviourError::LinksAboveOne { id } => {
+                format!("insurers.\"{id}\"")
+            }
+        }
+    }
+
+    /// The first key of [`BehaviourError::key`]: `capacity`, `waiting_room`, `errors` or
+    /// `insurers`, the word a scenario's loader looks for to give the error a line.
+    pub fn section(&self) -> String {
+        let key = self.key();
+        let end = key.find(['.', '[']).unwrap_or(key.len());
+        key[..end].to_string()
+    }
+}
+
+/// A faults file that cannot be used: unreadable, not TOML of the `[exchange]` section, or with a
+/// value the exchange cannot use. The message names the file (and the line, when TOML knows it), as
+/// `surge exchange --faults FILE` prints it.
+#[derive(Debug, thiserror::Error)]
+pub enum BehaviourFileError {
+    #[error("{}: cannot read the faults file: {source}", .path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}{}: {message}", .path.display(), at_line(.line))]
+    Toml {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    #[error("{}: {source}", .path.display())]
+    Invalid {
+        path: PathBuf,
+        source: BehaviourError,
+    },
+}
+
+/// `:12` for line 12; nothing when the line is unknown.
+fn at_line(line: &Option<usize>) -> String {
+    line.map(|line| format!(":{line}")).unwrap_or_default()
 }
 
 /// Endpoints grouped by the part of the exchange that serves them.
@@ -120,6 +225,18 @@ pub enum EndpointClass {
     Enrollment,
     /// Every `/issuers/{id}/…` route.
     Insurer,
+}
+
+impl EndpointClass {
+    /// The class as the `[exchange.capacity]` keys and the metrics' `class` label write it.
+    pub fn label(self) -> &'static str {
+        match self {
+            EndpointClass::Browse => "browse",
+            EndpointClass::Eligibility => "eligibility",
+            EndpointClass::Enrollment => "enrollment",
+            EndpointClass::Insurer => "insurer",
+        }
+    }
 }
 
 /// One class's capacity: `concurrency` requests served at once, each taking a service time drawn
@@ -263,5 +380,192 @@ impl ScenarioClock {
     /// A span of scenario time, in wall time.
     pub fn to_wall(&self, scenario: Duration) -> Duration {
         scenario.div_f64(self.time_scale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn faults(f: impl FnOnce(&mut InsurerFaults)) -> Behaviour {
+        let mut faults = InsurerFaults::default();
+        f(&mut faults);
+        Behaviour {
+            insurers: BTreeMap::from([("*".to_string(), faults)]),
+            ..Default::default()
+        }
+    }
+
+    fn window(at: &str, share: f64, status: u16) -> Behaviour {
+        Behaviour {
+            errors: vec![ErrorWindow {
+                at: at.into(),
+                lasting: Duration::from_secs(60),
+                paths: Vec::new(),
+                share,
+                status,
+                code: default_code(),
+                delay: None,
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn capacity(median: u64, p99: u64, concurrency: u32) -> Behaviour {
+        Behaviour {
+            capacity: BTreeMap::from([(
+                EndpointClass::Eligibility,
+                Capacity {
+                    median: Duration::from_millis(median),
+                    p99: Duration::from_millis(p99),
+                    concurrency,
+                    queue: 0,
+                    queue_timeout: default_queue_timeout(),
+                },
+            )]),
+            ..Default::default()
+        }
+    }
+
+    /// (behaviour, message, key, section): the messages are those the scenario loader has always
+    /// printed after `exchange.`.
+    fn cases() -> Vec<(Behaviour, &'static str, &'static str, &'static str)> {
+        let mut insurer = faults(|_| {});
+        insurer.insurers = BTreeMap::from([("1234".to_string(), InsurerFaults::default())]);
+        vec![
+            (
+                capacity(10, 20, 0),
+                "capacity.eligibility.concurrency must be at least 1",
+                "capacity.eligibility.concurrency",
+                "capacity",
+            ),
+            (
+                capacity(30, 20, 1),
+                "capacity.eligibility: median is above p99",
+                "capacity.eligibility",
+                "capacity",
+            ),
+            (
+                Behaviour {
+                    waiting_room: Some(WaitingRoom {
+                        at: 0,
+                        session_idle: default_session_idle(),
+                        retry_after: default_retry_after(),
+                    }),
+                    ..Default::default()
+                },
+                "waiting_room.at must be at least 1 session",
+                "waiting_room.at",
+                "waiting_room",
+            ),
+            (
+                window("8h30", 0.5, 500),
+                "errors[0].at: `8h30` is not a time of day; write \"HH:MM\" or \"HH:MM:SS\"",
+                "errors[0].at",
+                "errors",
+            ),
+            (
+                window("08:30", 1.5, 500),
+                "errors[0].share = 1.5: a share is a fraction from 0 to 1",
+                "errors[0].share",
+                "errors",
+            ),
+            (
+                window("08:30", 0.5, 99),
+                "errors[0].status 99 is not an HTTP status",
+                "errors[0].status",
+                "errors",
+            ),
+            (
+                insurer,
+                "insurers.\"1234\": an insurer is a 5-digit HIOS id, or \"*\" for all",
+                "insurers.\"1234\"",
+                "insurers",
+            ),
+            (
+                faults(|f| f.dead_link = -0.1),
+                "insurers.\"*\".dead_link = -0.1: a share is a fraction from 0 to 1",
+                "insurers.\"*\".dead_link",
+                "insurers",
+            ),
+            (
+                faults(|f| {
+                    f.broken_link = 0.6;
+                    f.dead_link = 0.5;
+                }),
+                "insurers.\"*\": broken_link + dead_link is above 1",
+                "insurers.\"*\"",
+                "insurers",
+            ),
+        ]
+    }
+
+    #[test]
+    fn check_names_the_key_its_message_starts_with() {
+        for (behaviour, message, key, section) in cases() {
+            let e = behaviour.check().expect_err(message);
+            assert_eq!(e.to_string(), message);
+            assert_eq!(e.key(), key, "{message}");
+            assert!(message.starts_with(&e.key()), "{message}");
+            assert_eq!(e.section(), section, "{message}");
+        }
+        assert_eq!(Behaviour::default().check(), Ok(()));
+        assert_eq!(faults(|f| f.broken_link = 1.0).check(), Ok(()));
+    }
+
+    fn scratch(name: &str, text: Option<&str>) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("surge-behaviour-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        if let Some(text) = text {
+            std::fs::write(&path, text).unwrap();
+        }
+        path
+    }
+
+    #[test]
+    fn load_reads_a_faults_file_and_locates_its_errors() {
+        let good = scratch(
+            "good.toml",
+            Some("seed = 3\n[insurers.\"*\"]\nbroken_link = 0.2\n"),
+        );
+        let behaviour = Behaviour::load(&good).unwrap();
+        assert_eq!(behaviour.seed, Some(3));
+        assert_eq!(behaviour.insurer("11512").unwrap().broken_link, 0.2);
+
+        let typo = scratch(
+            "typo.toml",
+            Some("seed = 3\n[insurers.\"*\"]\nbroken_lnk = 0.2\n"),
+        );
+        let e = Behaviour::load(&typo).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{}:3: unknown field `broken_lnk`", typo.display())),
+            "{e}"
+        );
+
+        let invalid = scratch("invalid.toml", Some("[insurers.\"*\"]\ndead_link = 2\n"));
+        assert_eq!(
+            Behaviour::load(&invalid).unwrap_err().to_string(),
+            format!(
+                "{}: insurers.\"*\".dead_link = 2: a share is a fraction from 0 to 1",
+                invalid.display()
+            )
+        );
+        match Behaviour::load(&invalid) {
+            Err(BehaviourFileError::Invalid { source, .. }) => {
+                assert_eq!(source.key(), "insurers.\"*\".dead_link")
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let missing = scratch("missing.toml", None);
+        let e = Behaviour::load(&missing).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!(
+                "{}: cannot read the faults file: ",
+                missing.display()
+            )),
+            "{e}"
+        );
     }
 }

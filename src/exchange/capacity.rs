@@ -1,9 +1,14 @@
 //! How fast the exchange answers: a fixed service time added to every API and insurer request,
 //! and a capacity per class of endpoint (servers, a queue, log-normal service times). Service is
 //! simulated by sleeping, so a slow or saturated exchange costs no CPU.
+//!
+//! The capacity owns its state, [`CapacityState`]: the gates and a handle on the fault counters its
+//! refusals count in. The `gate` middleware takes only that part of the exchange's state (axum's
+//! `FromRef`), so the capacity knows nothing of the catalog, the records or the other faults.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -14,8 +19,7 @@ use tokio::sync::Semaphore;
 
 use super::behaviour::{Capacity, EndpointClass};
 use super::error::ApiError;
-use super::faults::{self, Kind};
-use super::state::AppState;
+use super::faults::{self, FaultCounters, Kind};
 
 /// Wrap `app` so that every request except the operational routes waits `service_time` first.
 pub fn with_service_time(app: Router, service_time: Duration) -> Router {
@@ -132,36 +136,55 @@ impl Gate {
     }
 }
 
-/// The gates of the classes that have a capacity.
+/// The gates of the classes that have a capacity, and where their refusals are counted.
 #[derive(Default)]
-pub struct Gates(Vec<Gate>);
+pub struct Gates {
+    gates: Vec<Gate>,
+    faults: FaultCounters,
+}
 
 impl Gates {
-    pub fn new(capacity: &BTreeMap<EndpointClass, Capacity>, seed: u64) -> Self {
-        Gates(
-            capacity
+    pub fn new(
+        capacity: &BTreeMap<EndpointClass, Capacity>,
+        seed: u64,
+        faults: FaultCounters,
+    ) -> Self {
+        Gates {
+            gates: capacity
                 .iter()
                 .map(|(&class, c)| Gate::new(class, c, seed))
                 .collect(),
-        )
+            faults,
+        }
     }
 
     pub fn get(&self, class: EndpointClass) -> Option<&Gate> {
-        self.0.iter().find(|g| g.class == class)
+        self.gates.iter().find(|g| g.class == class)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Gate> {
-        self.0.iter()
+        self.gates.iter()
     }
 }
 
-/// The class label in metrics.
-pub fn label(class: EndpointClass) -> &'static str {
-    match class {
-        EndpointClass::Browse => "browse",
-        EndpointClass::Eligibility => "eligibility",
-        EndpointClass::Enrollment => "enrollment",
-        EndpointClass::Insurer => "insurer",
+/// The capacity's part of the exchange's state: a cheap handle on its [`Gates`].
+#[derive(Clone, Default)]
+pub struct CapacityState(Arc<Gates>);
+
+impl CapacityState {
+    pub fn new(
+        capacity: &BTreeMap<EndpointClass, Capacity>,
+        seed: u64,
+        faults: FaultCounters,
+    ) -> Self {
+        CapacityState(Arc::new(Gates::new(capacity, seed, faults)))
+    }
+}
+
+impl std::ops::Deref for CapacityState {
+    type Target = Gates;
+    fn deref(&self) -> &Gates {
+        &self.0
     }
 }
 
@@ -176,8 +199,8 @@ impl Drop for InQueue<'_> {
 
 /// Middleware: take a server of the request's class (or wait in line for one, or be refused with
 /// 503/1012), hold it for a service time, then serve.
-pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(gate) = class_of(request.uri().path()).and_then(|c| state.gates.get(c)) else {
+pub async fn gate(State(capacity): State<CapacityState>, request: Request, next: Next) -> Response {
+    let Some(gate) = class_of(request.uri().path()).and_then(|c| capacity.get(c)) else {
         return next.run(request).await;
     };
     let _permit = match gate.permits.try_acquire() {
@@ -190,10 +213,10 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
                     (w < queue).then_some(w + 1)
                 });
             if joined.is_err() {
-                state.fault(Kind::CapacityQueueFull);
+                capacity.faults.add(Kind::CapacityQueueFull);
                 return ApiError::unavailable(format!(
                     "the {} servers are busy and their queue is full",
-                    label(gate.class)
+                    gate.class.label()
                 ))
                 .into_response();
             }
@@ -203,11 +226,11 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
             match waited {
                 Ok(Ok(permit)) => permit,
                 _ => {
-                    state.fault(Kind::CapacityQueueTimeout);
+                    capacity.faults.add(Kind::CapacityQueueTimeout);
                     return ApiError::unavailable(format!(
                         "waited {:?} in the {} queue",
                         gate.queue_timeout,
-                        label(gate.class)
+                        gate.class.label()
                     ))
                     .into_response();
                 }

@@ -1,4 +1,7 @@
 //! The Marketplace error shape, returned by every route on every failure.
+//!
+//! Each error the exchange answers with (HTTP status, Marketplace code and message) is declared
+//! once, in one table, which gives both its constructor and what an error window's code means.
 
 use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, Request};
@@ -25,99 +28,56 @@ struct Body<'a> {
     error: &'a str,
 }
 
-impl ApiError {
-    fn new(
-        status: StatusCode,
-        code: &'static str,
-        message: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
-        Self {
-            status,
-            code,
-            message,
-            detail: detail.into(),
+/// Declares every Marketplace error once: a constructor per line, taking the detail, and the table
+/// [`ApiError::message_of`] reads.
+macro_rules! marketplace_errors {
+    ($($(#[$doc:meta])* $name:ident => $status:ident, $code:literal, $message:literal;)*) => {
+        impl ApiError {
+            $(
+                $(#[$doc])*
+                pub fn $name(detail: impl Into<String>) -> Self {
+                    Self {
+                        status: StatusCode::$status,
+                        code: $code,
+                        message: $message,
+                        detail: detail.into(),
+                    }
+                }
+            )*
         }
-    }
-    pub fn internal(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "1000",
-            "Internal error",
-            detail,
-        )
-    }
-    pub fn county_not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "1001", "County not found", detail)
-    }
-    pub fn invalid(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "1003", "Invalid input", detail)
-    }
-    pub fn issuer_not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "1004", "Issuer not found", detail)
-    }
-    pub fn plan_not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "1006", "Plan not found", detail)
-    }
-    pub fn enrollment_not_found(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "2001",
-            "Application or enrollment not found",
-            detail,
-        )
-    }
-    pub fn conflict(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "2002", "Conflict", detail)
-    }
-    pub fn saml_refused(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "2003",
-            "SAML Response refused",
-            detail,
-        )
-    }
-    pub fn payment_refused(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "2004", "Payment refused", detail)
-    }
+
+        /// (status, code, message) of every Marketplace error.
+        const MARKETPLACE_ERRORS: &[(StatusCode, &str, &str)] =
+            &[$((StatusCode::$status, $code, $message)),*];
+    };
+}
+
+marketplace_errors! {
+    internal => INTERNAL_SERVER_ERROR, "1000", "Internal error";
+    county_not_found => NOT_FOUND, "1001", "County not found";
+    invalid => BAD_REQUEST, "1003", "Invalid input";
+    issuer_not_found => NOT_FOUND, "1004", "Issuer not found";
+    plan_not_found => NOT_FOUND, "1006", "Plan not found";
+    enrollment_not_found => NOT_FOUND, "2001", "Application or enrollment not found";
+    conflict => CONFLICT, "2002", "Conflict";
+    saml_refused => FORBIDDEN, "2003", "SAML Response refused";
+    payment_refused => FORBIDDEN, "2004", "Payment refused";
     /// 500/1007: the request timed out inside the exchange.
-    pub fn timed_out(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "1007",
-            "request timed-out, try again",
-            detail,
-        )
-    }
+    timed_out => INTERNAL_SERVER_ERROR, "1007", "request timed-out, try again";
     /// 503/1012: the exchange is saturated.
-    pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "1012",
-            "coverage data temporarily unavailable",
-            detail,
-        )
-    }
-    /// The message of a Marketplace error code.
+    unavailable => SERVICE_UNAVAILABLE, "1012", "coverage data temporarily unavailable";
+    no_route => NOT_FOUND, "1003", "No such route";
+    method_not_allowed => METHOD_NOT_ALLOWED, "1003", "Method not allowed";
+}
+
+impl ApiError {
+    /// The message of a Marketplace server error code (an error window's body): that of the
+    /// exchange's own 5xx error with this code, else `Service error`.
     pub fn message_of(code: &str) -> &'static str {
-        match code {
-            "1000" => "Internal error",
-            "1007" => "request timed-out, try again",
-            "1012" => "coverage data temporarily unavailable",
-            _ => "Service error",
-        }
-    }
-    pub fn no_route(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "1003", "No such route", detail)
-    }
-    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "1003",
-            "Method not allowed",
-            detail,
-        )
+        MARKETPLACE_ERRORS
+            .iter()
+            .find(|(status, c, _)| status.is_server_error() && *c == code)
+            .map_or("Service error", |(_, _, message)| message)
     }
 }
 
@@ -204,6 +164,108 @@ where
             serde_urlencoded::from_bytes(&bytes)
                 .map(FormOrJson)
                 .map_err(|e| ApiError::invalid(format!("malformed form body: {e}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bodies clients have always received, byte for byte.
+    #[tokio::test]
+    async fn every_error_keeps_its_status_and_body() {
+        let cases = [
+            (
+                ApiError::internal("d\"1"),
+                500,
+                r#"{"code":"1000","status":"500","message":"Internal error","error":"d\"1"}"#,
+            ),
+            (
+                ApiError::county_not_found("d"),
+                404,
+                r#"{"code":"1001","status":"404","message":"County not found","error":"d"}"#,
+            ),
+            (
+                ApiError::invalid("d"),
+                400,
+                r#"{"code":"1003","status":"400","message":"Invalid input","error":"d"}"#,
+            ),
+            (
+                ApiError::issuer_not_found("d"),
+                404,
+                r#"{"code":"1004","status":"404","message":"Issuer not found","error":"d"}"#,
+            ),
+            (
+                ApiError::plan_not_found("d"),
+                404,
+                r#"{"code":"1006","status":"404","message":"Plan not found","error":"d"}"#,
+            ),
+            (
+                ApiError::enrollment_not_found("d"),
+                404,
+                r#"{"code":"2001","status":"404","message":"Application or enrollment not found","error":"d"}"#,
+            ),
+            (
+                ApiError::conflict("d"),
+                409,
+                r#"{"code":"2002","status":"409","message":"Conflict","error":"d"}"#,
+            ),
+            (
+                ApiError::saml_refused("d"),
+                403,
+                r#"{"code":"2003","status":"403","message":"SAML Response refused","error":"d"}"#,
+            ),
+            (
+                ApiError::payment_refused("d"),
+                403,
+                r#"{"code":"2004","status":"403","message":"Payment refused","error":"d"}"#,
+            ),
+            (
+                ApiError::timed_out("d"),
+                500,
+                r#"{"code":"1007","status":"500","message":"request timed-out, try again","error":"d"}"#,
+            ),
+            (
+                ApiError::unavailable("d"),
+                503,
+                r#"{"code":"1012","status":"503","message":"coverage data temporarily unavailable","error":"d"}"#,
+            ),
+            (
+                ApiError::no_route("d"),
+                404,
+                r#"{"code":"1003","status":"404","message":"No such route","error":"d"}"#,
+            ),
+            (
+                ApiError::method_not_allowed("d"),
+                405,
+                r#"{"code":"1003","status":"405","message":"Method not allowed","error":"d"}"#,
+            ),
+        ];
+        assert_eq!(cases.len(), MARKETPLACE_ERRORS.len());
+        for (error, status, body) in cases {
+            let response = error.into_response();
+            assert_eq!(response.status().as_u16(), status, "{body}");
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            assert_eq!(std::str::from_utf8(&bytes).unwrap(), body);
+        }
+    }
+
+    #[test]
+    fn error_window_codes_read_as_server_errors() {
+        for (code, message) in [
+            ("1000", "Internal error"),
+            ("1007", "request timed-out, try again"),
+            ("1012", "coverage data temporarily unavailable"),
+            ("1001", "Service error"),
+            ("1003", "Service error"),
+            ("2003", "Service error"),
+            ("x", "Service error"),
+        ] {
+            assert_eq!(ApiError::message_of(code), message, "{code}");
         }
     }
 }

@@ -5,6 +5,7 @@
 //! same seed and scenario fail the same enrollments the same way, run after run.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::behaviour::InsurerFaults;
 
@@ -160,9 +161,11 @@ impl Kind {
     }
 }
 
-/// Faults injected so far, by kind.
-#[derive(Default)]
-pub struct FaultCounters([AtomicU64; Kind::ALL.len()]);
+/// Faults injected so far, by kind. A cheap handle on one set of counters: every part of the
+/// exchange that injects faults (the handlers, capacity, error windows, the waiting room) holds a
+/// clone and counts into the same set, which `/metrics` reports.
+#[derive(Clone, Default)]
+pub struct FaultCounters(Arc<[AtomicU64; Kind::ALL.len()]>);
 
 impl FaultCounters {
     pub fn add(&self, kind: Kind) {

@@ -1,5 +1,10 @@
 //! The embedded staging exchange: Marketplace API, enrollment, Pay Now SAML, insurers and their 834 inboxes.
 //! See `docs/exchange-api.md` for the HTTP contract.
+//!
+//! It imports nothing of the crate but the leaves `units` and `vocab`: the harness and the exchange
+//! meet only over HTTP, so either can change without the other, and `surge exchange` serves it
+//! alone. Its state is split by part (see `state`): the handlers share the records, while capacity,
+//! error windows, the waiting room and the metrics each own theirs.
 
 use std::net::SocketAddr;
 

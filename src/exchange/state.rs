@@ -2,19 +2,27 @@
 //!
 //! Records are compact structs in sharded maps (short lock holds under load); 834 text is rendered
 //! only when an inbox is read, so hundreds of thousands of enrollments stay within modest memory.
+//!
+//! [`AppState`] is made of parts that each own their state: [`Shared`] for the handlers (catalog,
+//! records, keys, the insurers' faults), and the capacity, the error windows, the waiting room and
+//! the metrics with theirs. The middleware of each part takes only its own through axum's
+//! `FromRef`, so none of those modules depends on this one, and a change to one part's state
+//! touches only that part. The fault counters are the one thing they share: a handle each.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::extract::FromRef;
+
 use super::behaviour::{Behaviour, InsurerFaults, ScenarioClock};
-use super::capacity::Gates;
+use super::capacity::CapacityState;
 use super::catalog::{Catalog, Member};
 use super::eligibility::Csr;
 use super::faults::{Defect834, FaultCounters, Kind};
-use super::metrics::Metrics;
-use super::waiting_room::Room;
-use super::windows::Windows;
+use super::metrics::MetricsState;
+use super::waiting_room::RoomState;
+use super::windows::WindowsState;
 
 const SHARDS: usize = 32;
 
@@ -81,7 +89,7 @@ impl Enrollment {
     }
 }
 
-/// Everything the handlers share.
+/// What the handlers share: the catalog, the records, the keys and the insurers' faults.
 pub struct Shared {
     pub catalog: Catalog,
     pub applications: Sharded<Application>,
@@ -93,31 +101,55 @@ pub struct Shared {
     pub saml_key: Vec<u8>,
     /// Public base URL of this server, e.g. `http://127.0.0.1:8080`.
     pub base_url: String,
-    pub metrics: Metrics,
     /// Capacity, waiting room and faults; the default behaves perfectly.
     pub behaviour: Behaviour,
-    /// The scenario clock that error windows and the waiting room follow.
-    pub clock: ScenarioClock,
     /// `behaviour.seed`, or 0.
     pub seed: u64,
-    /// Faults injected so far, by kind.
+    /// Faults injected so far, by kind (a handle on the counters every part counts in).
     pub faults: FaultCounters,
-    /// Servers and queues per class of endpoint.
-    pub gates: Gates,
-    /// Error windows.
-    pub windows: Windows,
-    /// The waiting room, when the behaviour has one.
-    pub room: Option<Room>,
 }
 
-/// Cheap-to-clone handle on the shared state (axum `State`).
+struct Parts {
+    shared: Shared,
+    capacity: CapacityState,
+    windows: WindowsState,
+    room: RoomState,
+    metrics: MetricsState,
+}
+
+/// Cheap-to-clone handle on the exchange's state (axum `State`); it dereferences to the handlers'
+/// [`Shared`] part, and each other part is a sub-state (`FromRef`).
 #[derive(Clone)]
-pub struct AppState(pub Arc<Shared>);
+pub struct AppState(Arc<Parts>);
 
 impl std::ops::Deref for AppState {
     type Target = Shared;
     fn deref(&self) -> &Shared {
-        &self.0
+        &self.0.shared
+    }
+}
+
+impl FromRef<AppState> for CapacityState {
+    fn from_ref(state: &AppState) -> Self {
+        state.0.capacity.clone()
+    }
+}
+
+impl FromRef<AppState> for WindowsState {
+    fn from_ref(state: &AppState) -> Self {
+        state.0.windows.clone()
+    }
+}
+
+impl FromRef<AppState> for RoomState {
+    fn from_ref(state: &AppState) -> Self {
+        state.0.room.clone()
+    }
+}
+
+impl FromRef<AppState> for MetricsState {
+    fn from_ref(state: &AppState) -> Self {
+        state.0.metrics.clone()
     }
 }
 
@@ -140,13 +172,23 @@ impl AppState {
         clock: ScenarioClock,
     ) -> Self {
         let seed = behaviour.seed.unwrap_or(0);
+        let faults = FaultCounters::default();
+        let capacity = CapacityState::new(&behaviour.capacity, seed, faults.clone());
+        let windows = WindowsState::new(&behaviour.errors, clock.clone(), seed, faults.clone());
+        let room = RoomState::new(
+            behaviour.waiting_room.as_ref(),
+            &clock,
+            seed,
+            faults.clone(),
+        );
+        let metrics = MetricsState::new(faults.clone(), capacity.clone(), room.clone());
         let catalog = Catalog::build();
         let inboxes = catalog
             .issuers
             .iter()
             .map(|_| Mutex::new(Vec::new()))
             .collect();
-        AppState(Arc::new(Shared {
+        let shared = Shared {
             catalog,
             applications: Sharded::default(),
             enrollments: Sharded::default(),
@@ -155,20 +197,26 @@ impl AppState {
             next_enrollment: AtomicU64::new(1),
             saml_key,
             base_url: base_url.into().trim_end_matches('/').to_string(),
-            metrics: Metrics::default(),
-            seed,
-            gates: Gates::new(&behaviour.capacity, seed),
-            windows: Windows::new(&behaviour.errors),
-            room: behaviour
-                .waiting_room
-                .as_ref()
-                .map(|r| Room::new(r, &clock, seed)),
             behaviour,
-            clock,
-            faults: FaultCounters::default(),
+            seed,
+            faults,
+        };
+        AppState(Arc::new(Parts {
+            shared,
+            capacity,
+            windows,
+            room,
+            metrics,
         }))
     }
 
+    /// The metrics' part: what `/metrics` reports.
+    pub fn metrics(&self) -> &MetricsState {
+        &self.0.metrics
+    }
+}
+
+impl Shared {
     /// The faults of issuer number `ii` (its own entry, else `"*"`).
     pub fn insurer_faults(&self, ii: usize) -> Option<&InsurerFaults> {
         let id = self.catalog.issuers.get(ii)?.id;

@@ -2,10 +2,14 @@
 //! `Retry-After`) until a place frees up. A session is an `exchange_session` cookie handed out on
 //! admission; it stays active while it makes a request at least every `session_idle` (scenario
 //! time, converted to wall time with the scenario clock's scale).
+//!
+//! The room owns its state, [`RoomState`]: its sessions and counts, and a handle on the fault
+//! counters. The `admit` middleware takes only that part of the exchange's state (axum's
+//! `FromRef`); an exchange without a waiting room has an empty `RoomState`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
@@ -14,8 +18,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::behaviour::{ScenarioClock, WaitingRoom};
-use super::faults::{self, Kind};
-use super::state::AppState;
+use super::faults::{self, FaultCounters, Kind};
 
 pub const COOKIE: &str = "exchange_session";
 
@@ -47,10 +50,16 @@ pub struct Room {
     sessions: Mutex<Sessions>,
     issued: AtomicU64,
     holding_pages: AtomicU64,
+    faults: FaultCounters,
 }
 
 impl Room {
-    pub fn new(room: &WaitingRoom, clock: &ScenarioClock, seed: u64) -> Self {
+    pub fn new(
+        room: &WaitingRoom,
+        clock: &ScenarioClock,
+        seed: u64,
+        faults: FaultCounters,
+    ) -> Self {
         Room {
             at: usize::try_from(room.at).unwrap_or(usize::MAX),
             idle: clock.to_wall(room.session_idle),
@@ -62,6 +71,7 @@ impl Room {
             }),
             issued: AtomicU64::new(0),
             holding_pages: AtomicU64::new(0),
+            faults,
         }
     }
 
@@ -122,6 +132,28 @@ impl Room {
     }
 }
 
+/// The waiting room's part of the exchange's state: a cheap handle on its [`Room`], if the
+/// behaviour has one.
+#[derive(Clone, Default)]
+pub struct RoomState(Option<Arc<Room>>);
+
+impl RoomState {
+    /// The room of `room`, or none.
+    pub fn new(
+        room: Option<&WaitingRoom>,
+        clock: &ScenarioClock,
+        seed: u64,
+        faults: FaultCounters,
+    ) -> Self {
+        RoomState(room.map(|r| Arc::new(Room::new(r, clock, seed, faults))))
+    }
+
+    /// The room, when the behaviour has one.
+    pub fn room(&self) -> Option<&Room> {
+        self.0.as_deref()
+    }
+}
+
 /// The `exchange_session` token in the request's cookies.
 fn session_token(request: &Request) -> Option<u64> {
     request
@@ -142,8 +174,8 @@ fn guarded(path: &str) -> bool {
 }
 
 /// Middleware: admit sessions, let new visitors in while there is room, hold the others.
-pub async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(room) = state.room.as_ref() else {
+pub async fn admit(State(room): State<RoomState>, request: Request, next: Next) -> Response {
+    let Some(room) = room.room() else {
         return next.run(request).await;
     };
     if !guarded(request.uri().path()) {
@@ -165,7 +197,7 @@ pub async fn admit(State(state): State<AppState>, request: Request, next: Next) 
         }
         None => {
             room.holding_pages.fetch_add(1, Ordering::Relaxed);
-            state.fault(Kind::WaitingRoom);
+            room.faults.add(Kind::WaitingRoom);
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 [

@@ -1,8 +1,13 @@
 //! Error windows: from `at` on the scenario clock, for `lasting`, a share of requests on some paths
 //! fail with a Marketplace error, or are answered late.
+//!
+//! The windows own their state, [`WindowsState`]: the windows with their per-route counters, the
+//! scenario clock they open and close on, the seed of their draws, and a handle on the fault
+//! counters. The `inject` middleware takes only that part of the exchange's state (axum's
+//! `FromRef`).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -11,10 +16,9 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::behaviour::ErrorWindow;
+use super::behaviour::{ErrorWindow, ScenarioClock};
 use super::error::ApiError;
-use super::faults::{self, Kind};
-use super::state::AppState;
+use super::faults::{self, FaultCounters, Kind};
 
 /// One window, ready to use.
 pub struct Window {
@@ -73,37 +77,59 @@ impl Window {
     }
 }
 
-/// Every window of the behaviour.
-#[derive(Default)]
-pub struct Windows(Vec<Window>);
+/// Every window of the behaviour, with what they need to open, draw and count.
+pub struct Windows {
+    windows: Vec<Window>,
+    clock: ScenarioClock,
+    seed: u64,
+    faults: FaultCounters,
+}
 
-impl Windows {
-    pub fn new(windows: &[ErrorWindow]) -> Self {
-        Windows(windows.iter().map(Window::new).collect())
+/// The error windows' part of the exchange's state: a cheap handle on its [`Windows`].
+#[derive(Clone)]
+pub struct WindowsState(Arc<Windows>);
+
+impl WindowsState {
+    pub fn new(
+        windows: &[ErrorWindow],
+        clock: ScenarioClock,
+        seed: u64,
+        faults: FaultCounters,
+    ) -> Self {
+        WindowsState(Arc::new(Windows {
+            windows: windows.iter().map(Window::new).collect(),
+            clock,
+            seed,
+            faults,
+        }))
     }
 }
 
 /// Middleware: fail or delay the requests an open window hits; never `/metrics` or `/healthz`.
-pub async fn inject(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn inject(
+    State(WindowsState(windows)): State<WindowsState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path();
-    if state.windows.0.is_empty() || path == "/metrics" || path == "/healthz" {
+    if windows.windows.is_empty() || path == "/metrics" || path == "/healthz" {
         return next.run(request).await;
     }
-    let now = state.clock.now();
+    let now = windows.clock.now();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or(path, MatchedPath::as_str);
-    for (i, w) in state.windows.0.iter().enumerate() {
-        if !w.applies(now, path) || !w.hits(state.seed, i, route) {
+    for (i, w) in windows.windows.iter().enumerate() {
+        if !w.applies(now, path) || !w.hits(windows.seed, i, route) {
             continue;
         }
         if let Some(delay) = w.delay {
-            state.fault(Kind::ErrorWindowDelay);
+            windows.faults.add(Kind::ErrorWindowDelay);
             tokio::time::sleep(delay).await;
             return next.run(request).await;
         }
-        state.fault(Kind::ErrorWindow);
+        windows.faults.add(Kind::ErrorWindow);
         let mut response = Response::new(Body::from(w.body.clone()));
         *response.status_mut() = w.status;
         response.headers_mut().insert(

@@ -386,8 +386,7 @@ impl Scenario {
     fn check(&self) -> Result<(), Problem> {
         if let Some(exchange) = &self.exchange {
             exchange.check().map_err(|e| Problem {
-                key: KeyPath::parse(e.split([' ', ':']).next().unwrap_or_default())
-                    .under(&["exchange"]),
+                key: KeyPath::parse(&e.key()).under(&["exchange"]),
                 message: format!("exchange.{e}"),
             })?;
         }

@@ -1,12 +1,11 @@
+//! Level: the `surge` binary run end to end, as a user or CI runs it.
 //! A small run against the embedded exchange over loopback: the journeys really walk the funnel,
 //! and what the summary says adds up.
-
-use std::process::Command;
 
 use serde_json::Value;
 
 mod common;
-use common::tolerant_smoke;
+use common::{surge, tolerant_smoke};
 
 fn run_scenario(visits: &str, extra: &[&str]) -> (i32, Value, String) {
     let out_dir =
@@ -23,11 +22,7 @@ fn run_scenario(visits: &str, extra: &[&str]) -> (i32, Value, String) {
         out_dir.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let out = Command::new(env!("CARGO_BIN_EXE_surge"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(&args)
-        .output()
-        .expect("surge runs");
+    let out = surge(&args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let summary = std::fs::read_to_string(out_dir.join("summary.json")).unwrap_or_else(|e| {
         panic!(

@@ -1,15 +1,18 @@
+//! Level: the `surge` binary run end to end, as a user or CI runs it.
 //! The open model as a user relies on it: arrivals keep their schedule whatever the exchange does,
 //! a slow exchange shows up as latency (from each visit's intended start), a pool too small for the
 //! load makes the run invalid instead of quietly sending less, and latency.hlog holds the same
 //! numbers as summary.json.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use serde_json::Value;
+
+mod common;
+use common::surge;
 
 struct Run {
     code: i32,
@@ -23,18 +26,15 @@ fn run(name: &str, scenario: &str) -> Run {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("scenario-in.toml");
     std::fs::write(&file, scenario).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_surge"))
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--quiet",
-            "--interval",
-            "500ms",
-            "--out",
-        ])
-        .arg(dir.join("run"))
-        .output()
-        .expect("surge runs");
+    let out = surge(&[
+        "run",
+        file.to_str().unwrap(),
+        "--quiet",
+        "--interval",
+        "500ms",
+        "--out",
+        dir.join("run").to_str().unwrap(),
+    ]);
     let summary = std::fs::read_to_string(dir.join("run/summary.json"))
         .unwrap_or_else(|e| panic!("no summary ({e}): {}", String::from_utf8_lossy(&out.stderr)));
     Run {

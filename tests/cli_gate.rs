@@ -1,12 +1,16 @@
+//! Level: the `surge` binary run end to end, as a user or CI runs it.
 //! Gates as CI relies on them: a broken rule stops before any traffic (exit 2), a healthy run
 //! passes (0), a slow or failing exchange fails its rules (1) with the failing rules named in
 //! junit.xml and gate.md, an invalid generator never passes (3), a run compared with itself passes
 //! and with a much faster baseline fails, and an `abort` rule stops a run early.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
+
+mod common;
+use common::surge;
 
 struct Scratch(PathBuf);
 
@@ -27,13 +31,6 @@ impl Scratch {
     fn run_dir(&self) -> PathBuf {
         self.0.join("run")
     }
-}
-
-fn surge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_surge"))
-        .args(args)
-        .output()
-        .expect("surge runs")
 }
 
 fn run(scratch: &Scratch, scenario: &str, extra: &[&str]) -> Output {

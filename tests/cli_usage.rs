@@ -1,15 +1,11 @@
+//! Level: the `surge` binary run end to end, as a user or CI runs it.
 //! The command line as a user meets it: bad input gets a located message and exit code 2, before
 //! any traffic.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn surge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_surge"))
-        .args(args)
-        .output()
-        .expect("the surge binary runs")
-}
+mod common;
+use common::surge;
 
 fn scratch_file(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("surge-cli-test-{}", std::process::id()));

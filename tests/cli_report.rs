@@ -1,23 +1,15 @@
+//! Level: the `surge` binary run end to end, as a user or CI runs it.
 //! The report as a reader meets it: five charts as valid SVG and PNG of the expected size with
 //! the expected series, an index.html that needs no network, a summary.md, and `surge report`
 //! drawing the same again from the run directory alone.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
 mod common;
-use common::tolerant_smoke;
-
-fn surge(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_surge"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("surge runs")
-}
+use common::{surge, tolerant_smoke};
 
 fn recorded_run(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("surge-report-{}-{name}", std::process::id()));
@@ -57,7 +49,8 @@ fn svg_texts(path: &Path) -> Vec<String> {
             Ok(Event::Text(t)) => texts.push(t.decode().unwrap().into_owned()),
             // `&lt;` and friends come as their own events: put the character back in its text.
             Ok(Event::GeneralRef(r)) => {
-                let c = match r.as_ref() {
+                let name: &[u8] = r.as_ref();
+                let c = match name {
                     b"lt" => "<",
                     b"gt" => ">",
                     b"amp" => "&",

@@ -1,18 +1,14 @@
+//! Level: the `surge` binary run end to end, as a user or CI runs it.
 //! Each fault class of the embedded exchange, switched on from a scenario file, shows up where a
 //! user looks — the cracks report, the steps' failures, the waiting-room figures — at the
 //! configured rate, the same way for the same seed; and faults are refused against a real target.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn surge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_surge"))
-        .args(args)
-        .output()
-        .expect("surge runs")
-}
+mod common;
+use common::surge;
 
 /// Run `exchange` (the body of an `[exchange]` section) under a scenario of `visits` applicants
 /// who all go as far as confirming their coverage.
