@@ -320,4 +320,23 @@ mod tests {
         assert!(CLASSES.iter().all(|c| cracks.total(c) == 0));
         assert_eq!(cracks.insurers["11512"].effectuated, 2);
     }
+
+    #[tokio::test]
+    async fn records_that_cannot_be_fetched_are_an_error_with_its_cause() {
+        let dir = std::env::temp_dir().join(format!("surge-cracks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = enrollments::EnrollmentLog::create(&dir.join(enrollments::FILE_NAME)).unwrap();
+        log.record(&applicant(1, "a", true, true, true));
+        log.flush().unwrap();
+        // Port 9 (discard) on loopback: nothing listens, the connection is refused.
+        let cracks = report(&dir, "http://127.0.0.1:9").await.unwrap();
+        assert!(!cracks.insurer_records);
+        let error = cracks.records_error.expect("the failed fetch is reported");
+        assert!(error.contains("127.0.0.1:9/api/v1/issuers"), "{error}");
+        assert_eq!(
+            cracks.insurers["11512"].applications, 1,
+            "the harness's own counts remain"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -1,0 +1,144 @@
+//! Level: the `surge` binary run end to end, as a user or CI runs it.
+//! The run directory never mixes two runs: `--out DIR` into a directory that holds a run is refused
+//! (exit 2, nothing sent) unless `--force`, which replaces that run's files and keeps the user's own.
+
+use std::path::PathBuf;
+
+mod common;
+use common::surge;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("surge-rundir-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A run of a few visits, closed (no curve), against the embedded exchange.
+fn tiny_scenario(dir: &std::path::Path) -> PathBuf {
+    let path = dir.join("tiny.toml");
+    std::fs::write(
+        &path,
+        "[traffic]\nvisits = 3\nlate_after = \"5s\"\n[traffic.mix]\nbrowse = 1\n",
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn a_directory_holding_a_run_is_refused_then_replaced_with_force() {
+    let dir = scratch("force");
+    let scenario = tiny_scenario(&dir);
+    let out = dir.join("run");
+    let first = surge(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+
+    let again = surge(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("already holds a run") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert!(again.stdout.is_empty(), "nothing ran");
+    assert_eq!(
+        std::fs::read_to_string(out.join("summary.json")).unwrap(),
+        summary,
+        "the first run is untouched"
+    );
+
+    // A stale file of the old run (a verdict from `surge gate`) must not survive the new run.
+    std::fs::write(out.join("charts").join("stale.svg"), "<svg/>").unwrap();
+    let forced = surge(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--force",
+    ]);
+    assert_eq!(
+        forced.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    assert!(
+        !out.join("charts").join("stale.svg").exists(),
+        "the old run's files are cleared"
+    );
+    assert!(out.join("summary.json").exists() && out.join("index.html").exists());
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_check_error_points_at_the_key_in_its_own_table() {
+    let dir = scratch("locate");
+    // `max_ms` appears first under [households] as a comment-free key of another name; the error
+    // is about traffic.think_time.max_ms and must point at that table's line, not the first match.
+    let path = dir.join("think.toml");
+    std::fs::write(
+        &path,
+        "# max_ms = 1 in a comment\n[traffic]\nvisits = 5\nseed = 1\n[traffic.mix]\nbrowse = 1\n\
+         [traffic.think_time]\nmin_ms = 50\nmax_ms = 10\n",
+    )
+    .unwrap();
+    let out = surge(&[
+        "run",
+        path.to_str().unwrap(),
+        "--target",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("think.toml:9:"), "{stderr}");
+    assert!(stderr.contains("max_ms"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_threshold_rule_points_at_its_own_line() {
+    let dir = scratch("rule");
+    let path = dir.join("rules.toml");
+    std::fs::write(
+        &path,
+        "# was \"p95(brwose) < 800ms\" once\nthresholds = [\n  \"p95(browse) < 800ms\",\n  \"p95(brwose) < 800ms\",\n]\n\
+         [traffic]\nvisits = 5\n[traffic.mix]\nbrowse = 1\n",
+    )
+    .unwrap();
+    let out = surge(&[
+        "run",
+        path.to_str().unwrap(),
+        "--target",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The rule itself, not the comment that mentions it first.
+    assert!(stderr.contains("rules.toml:4:"), "{stderr}");
+    assert!(stderr.contains("brwose"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
