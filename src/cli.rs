@@ -11,7 +11,8 @@ use crate::units::{parse_clock, parse_duration, parse_percent, parse_positive, U
 const EXIT_CODES: &str = "Exit codes: 0 the run completed and every threshold passed; \
 1 a threshold or baseline comparison failed (or a rule aborted the run); \
 2 bad command line, scenario file or threshold rule (nothing was sent); \
-3 the thresholds held but the load generator was not valid (visits late or not started), so the \
+3 the thresholds held but the load generator was not valid (visits late or not started, or \
+max_duration reached), so the \
 run proves nothing; 4 the run could not be carried out; 130 interrupted by Ctrl-C. \
 The run directory always holds what was measured.";
 

@@ -1,5 +1,5 @@
 //! Latency histograms as surge keeps them: HdrHistogram of microseconds, 1 µs to one hour at 3
-//! significant digits, read with the reference percentile rule. A leaf: it imports nothing of the
+//! significant digits, read with the rank rule of HdrHistogram's C, Go and Python libraries. A leaf: it imports nothing of the
 //! crate, so the recorder, the run directory, the gate and the report read percentiles alike.
 
 use hdrhistogram::Histogram;
@@ -12,10 +12,11 @@ pub fn new_histogram() -> Histogram<u64> {
 }
 
 /// The value at `percentile` (0–100): the highest value equivalent to the sample of rank
-/// `round(p/100 · count)`, at least 1 — the rule of HdrHistogram's C, Go and Python implementations
-/// (HdrHistogram_py reads latency.hlog to the same numbers; `scripts/check-hlog.py` checks it in CI).
-/// The Rust crate's `value_at_quantile`, like Java's, rounds the rank up instead, which reads one
-/// sample higher on small counts.
+/// `round(p/100 · count)`, at least 1 — the rank rule of HdrHistogram_c, hdrhistogram-go and
+/// HdrHistogram_py (HdrHistogram_py reads latency.hlog back to the same p50/p95/p99;
+/// `scripts/check-hlog.py` checks it in CI). HdrHistogram's Java library and the Rust crate's
+/// `value_at_quantile` round the rank up (ceil) instead, which reads one sample higher on small
+/// counts (p99 of 158 values: the 157th, not the 156th).
 pub fn percentile(histogram: &Histogram<u64>, percentile: f64) -> u64 {
     let total = histogram.len();
     if total == 0 {

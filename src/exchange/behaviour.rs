@@ -7,8 +7,9 @@
 //! name the key path, so whoever reads the section can place an error in its file without parsing
 //! the message, and the exchange needs nothing of the scenario or the command line.
 //!
-//! Every random choice is drawn from `seed` and the request's own identity (enrollment id, path and
-//! a per-path counter), so the same scenario fails the same visits the same way.
+//! Every random choice is drawn from `seed` and the request's own identity (the applicant — their
+//! e-mail or name and the plan chosen — or a path and a per-path counter), so the same scenario fails
+//! the same visits the same way whatever order they arrive in.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -470,12 +470,12 @@ mod tests {
     }
 
     #[test]
-    fn percentiles_follow_the_reference_rank_rule() {
+    fn percentiles_follow_the_c_go_python_rank_rule() {
         let mut histogram = new_histogram();
         for v in 1..=158u64 {
             histogram.record(v * 1000).unwrap();
         }
-        // round(0.99 · 158) = 156 (Java, C, Go, Python); the crate's ceil rule would give 157.
+        // round(0.99 · 158) = 156 (C, Go, Python); Java's and the crate's ceil rule give 157.
         assert_eq!(
             histogram.highest_equivalent(percentile(&histogram, 99.0)),
             histogram.highest_equivalent(156_000)

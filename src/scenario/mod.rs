@@ -281,7 +281,7 @@ pub struct Http {
     pub timeout: std::time::Duration,
     /// The most requests in flight at once (each holds a connection). Past it, requests wait for
     /// a free connection — and the wait counts in their latency — instead of exhausting the
-    /// machine's file descriptors and failing with "connection refused".
+    /// machine's file descriptors and failing with "Too many open files".
     #[serde(default = "default_max_connections")]
     pub max_connections: Positive,
 }
