@@ -30,7 +30,7 @@ pub mod exit {
     pub const GENERATOR_INVALID: u8 = 3;
     /// The run could not be carried out (exchange could not start, output not writable, …).
     pub const RUN_ERROR: u8 = 4;
-    /// Interrupted by Ctrl-C; what was measured is still written.
+    /// Interrupted by SIGINT (Ctrl-C) or SIGTERM; what was measured is still written.
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -41,7 +41,7 @@ pub enum Outcome {
     Done,
     /// A run or a gate, judged.
     Judged(GateStatus),
-    /// Stopped by Ctrl-C; what was measured is written.
+    /// Stopped by SIGINT (Ctrl-C) or SIGTERM; what was measured is written.
     Interrupted,
 }
 

@@ -29,6 +29,8 @@ use super::{Error, Outcome};
 
 /// Run and return how it ended; every file of the run directory is written whenever traffic was sent.
 pub async fn run(args: RunArgs) -> Result<Outcome, Error> {
+    // From here on SIGINT and SIGTERM stop the run and keep what it measured.
+    engine::catch_signals();
     let prepared = prepare(&args)?;
     let control = Arc::new(RunControl::default());
     let target = start_target(&prepared, &control).await?;

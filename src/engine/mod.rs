@@ -4,11 +4,16 @@
 //!
 //! Goose is closed-loop; the pool turns it into a scheduler of visits. Each pool user runs a single
 //! Goose iteration whose transaction serves visits until its journey has none left (or the run must
-//! stop), so the run ends by itself when every visit is done.
+//! stop), so the run ends by itself when every visit is done. A pool user waiting for a visit's
+//! start sleeps until then, or until the run's [`Stop`], whichever comes first: nothing polls.
+
+mod stop;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+pub use stop::{catch_signals, Stop};
 
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
@@ -19,9 +24,6 @@ use crate::plan::RunPlan;
 use crate::rundir::enrollments::EnrollmentLog;
 use crate::scenario::ThinkTime;
 use crate::vocab::Journey;
-
-/// Longest single sleep while waiting for a visit's start, so a stop is noticed promptly.
-const WAIT_SLICE: Duration = Duration::from_millis(200);
 
 /// What a run needs besides the plan.
 pub struct RunOptions {
@@ -41,7 +43,7 @@ pub struct RunOptions {
 pub enum Ending {
     /// Every planned visit ran.
     Completed,
-    /// Ctrl-C.
+    /// SIGINT (Ctrl-C) or SIGTERM.
     Interrupted,
     /// The scenario's `max_duration` passed before every visit started.
     Deadline(String),
@@ -65,16 +67,14 @@ pub struct RunControl {
     /// The scenario clock's zero: set when the first visit is taken, so Goose's start-up is not
     /// counted as lateness. Shared with the embedded exchange, whose faults follow the same clock.
     pub origin: Arc<OnceLock<Instant>>,
-    /// Set (before Goose's killswitch is pulled) when a rule aborts the run.
-    pub abort: OnceLock<String>,
+    /// The run's stop, with its reason.
+    pub stop: Stop,
 }
 
 impl RunControl {
     /// Stop the run because a rule failed.
     pub fn abort(&self, reason: String) {
-        if self.abort.set(reason.clone()).is_ok() {
-            goose::trigger_killswitch(&reason);
-        }
+        self.stop.trigger(Ending::Aborted(reason));
     }
 }
 
@@ -97,32 +97,14 @@ struct Pool {
     control: Arc<RunControl>,
     queues: Vec<JourneyQueue>,
     env: JourneyEnv,
-    deadline: Instant,
-    stop_reason: OnceLock<Ending>,
     /// The one HTTP client every pool user sends through.
     client: reqwest::Client,
 }
 
 impl Pool {
-    /// Whether the run must stop taking visits; the first reason found is kept.
+    /// Whether the run must stop taking visits.
     fn must_stop(&self) -> bool {
-        if self.stop_reason.get().is_some() {
-            return true;
-        }
-        let reason = if let Some(why) = self.control.abort.get() {
-            Ending::Aborted(why.clone())
-        } else if goose::is_killswitch_triggered() {
-            Ending::Interrupted
-        } else if Instant::now() >= self.deadline {
-            Ending::Deadline(format!(
-                "max_duration of {} s reached",
-                self.plan.max_duration.as_secs()
-            ))
-        } else {
-            return false;
-        };
-        let _ = self.stop_reason.set(reason);
-        true
+        self.control.stop.reason().is_some()
     }
 
     /// When visit `id` is meant to start: on the schedule, or now for a closed run.
@@ -134,18 +116,12 @@ impl Pool {
         }
     }
 
-    /// Sleep until `when`, waking now and then to notice a stop. False if the run is stopping.
+    /// Sleep until `when`; false (at once) if the run stops first.
     async fn wait_until(&self, when: Instant) -> bool {
-        loop {
-            if self.must_stop() {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= when {
-                return true;
-            }
-            tokio::time::sleep((when - now).min(WAIT_SLICE)).await;
-        }
+        self.control
+            .stop
+            .sleep_until(tokio::time::Instant::from_std(when))
+            .await
     }
 }
 
@@ -163,9 +139,8 @@ pub async fn run(
     let pools = pool_sizes(plan.pool, &by_journey);
 
     let pool = Arc::new(Pool {
-        deadline: Instant::now() + plan.max_duration,
         plan: plan.clone(),
-        control,
+        control: control.clone(),
         queues: by_journey
             .into_iter()
             .map(|visits| JourneyQueue {
@@ -181,7 +156,6 @@ pub async fn run(
             think_time: options.think_time.clone(),
             time_scale: plan.time_scale,
         },
-        stop_reason: OnceLock::new(),
         client: http_client(options)?,
     });
 
@@ -204,10 +178,39 @@ pub async fn run(
                 .register_transaction(serve_visits(journey, pool.clone()).set_name(journey.name())),
         );
     }
-    if users > 0 {
-        attack.execute().await?;
+    // The reasons to stop early, each waiting for its moment: a signal, or max_duration.
+    let watchers = [
+        tokio::spawn({
+            let control = control.clone();
+            async move { control.stop.on_signal().await }
+        }),
+        tokio::spawn({
+            let control = control.clone();
+            let limit = plan.max_duration;
+            async move {
+                if control
+                    .stop
+                    .sleep_until(tokio::time::Instant::now() + limit)
+                    .await
+                {
+                    control.stop.trigger(Ending::Deadline(format!(
+                        "max_duration of {} s reached",
+                        limit.as_secs()
+                    )));
+                }
+            }
+        }),
+    ];
+    let executed = if users > 0 {
+        attack.execute().await.map(|_| ())
+    } else {
+        Ok(())
+    };
+    for watcher in watchers {
+        watcher.abort();
     }
-    Ok(pool.stop_reason.get().cloned().unwrap_or(Ending::Completed))
+    executed?;
+    Ok(control.stop.reason().cloned().unwrap_or(Ending::Completed))
 }
 
 /// The transaction each pool user runs once: take visits of `journey` until none are left.
