@@ -13,7 +13,7 @@ const EXIT_CODES: &str = "Exit codes: 0 the run completed and every threshold pa
 2 bad command line, scenario file or threshold rule (nothing was sent); \
 3 the thresholds held but the load generator was not valid (visits late or not started, or \
 max_duration reached), so the \
-run proves nothing; 4 the run could not be carried out; 130 interrupted by Ctrl-C or SIGTERM (a second signal exits at once). \
+run proves nothing; 4 the run could not be carried out, or not one request got an answer; 130 interrupted by Ctrl-C or SIGTERM (a second signal exits at once). \
 The run directory always holds what was measured.";
 
 #[derive(Debug, Parser)]

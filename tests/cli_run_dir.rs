@@ -142,3 +142,46 @@ fn a_bad_threshold_rule_points_at_its_own_line() {
     assert!(stderr.contains("brwose"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_dead_target_is_a_run_error_not_a_pass() {
+    let dir = scratch("dead");
+    let scenario = tiny_scenario(&dir);
+    let out = dir.join("run");
+    // Port 1 on loopback: nothing listens, every connection is refused.
+    let run = surge(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--target",
+        "http://127.0.0.1:1",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("no request reached the target"), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect"),
+        "the cause is named: {stderr}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert!(
+        summary["run_error"]
+            .as_str()
+            .unwrap()
+            .contains("no request reached"),
+        "{summary}"
+    );
+    assert!(
+        out.join("index.html").exists(),
+        "the run's files are still written"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

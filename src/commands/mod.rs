@@ -28,7 +28,8 @@ pub mod exit {
     /// The rules held, but the load generator did not deliver the planned load (late or missing
     /// visits, or stopped by max_duration): the run proves nothing.
     pub const GENERATOR_INVALID: u8 = 3;
-    /// The run could not be carried out (exchange could not start, output not writable, …).
+    /// The run could not be carried out (exchange could not start, output not writable, …), or
+    /// not one request got an answer.
     pub const RUN_ERROR: u8 = 4;
     /// Interrupted by SIGINT (Ctrl-C) or SIGTERM; what was measured is still written.
     pub const INTERRUPTED: u8 = 130;
@@ -85,6 +86,9 @@ pub enum Error {
     Runtime(std::io::Error),
     #[error("the load generator failed: {0}")]
     Engine(String),
+    /// Visits ran, but not one request got an answer: the run proves nothing.
+    #[error("{0}")]
+    NothingReached(String),
     #[error("the plan cannot be made: {0}")]
     Plan(#[from] crate::plan::PlanError),
 }

@@ -252,6 +252,9 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
     let result = match (judged, executed.engine_error) {
         (Err(e), _) => Err(e),
         (Ok(_), Some(e)) => Err(Error::Engine(e)),
+        (Ok(_), None) if summary.run_error.is_some() => Err(Error::NothingReached(
+            summary.run_error.clone().unwrap_or_default(),
+        )),
         (Ok(_), None) if executed.ending == Ending::Interrupted => Ok(Outcome::Interrupted),
         (Ok(status), None) => Ok(Outcome::Judged(status)),
     };

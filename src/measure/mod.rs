@@ -404,6 +404,28 @@ impl Snapshot {
     pub fn funnel(&self, stage: Stage) -> u64 {
         self.funnel[stage as usize]
     }
+
+    /// When visits ran but not one request got an HTTP answer (target down, DNS, TLS, every
+    /// connection refused or timed out): the most frequent failure, as the cause. Such a run proves
+    /// nothing, whatever its thresholds say.
+    pub fn nothing_reached(&self) -> Option<String> {
+        let answered: u64 = self
+            .steps
+            .iter()
+            .map(|s| s.outcomes[..4].iter().sum::<u64>())
+            .sum();
+        if self.visits_started == 0 || answered > 0 {
+            return None;
+        }
+        let cause = self
+            .reasons
+            .iter()
+            .max_by_key(|(_, reason)| reason.count)
+            .map_or("no request was sent".to_string(), |((_, why), reason)| {
+                format!("{why} ({} visits)", reason.count)
+            });
+        Some(format!("no request reached the target: {cause}"))
+    }
 }
 
 /// A poisoned lock only means another user panicked mid-record; the counts are still usable.

@@ -125,6 +125,7 @@ pub fn summarize(facts: RunFacts, snap: &Snapshot) -> Summary {
             })
             .collect(),
         thresholds: Vec::new(),
+        run_error: snap.nothing_reached(),
         baseline: Vec::new(),
     }
 }

@@ -8,6 +8,8 @@ use crate::vocab::{Stage, Step};
 /// What a run came to, in one word.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunVerdict {
+    /// Not one request got an answer: the run proves nothing (the cause).
+    RunError(String),
     /// This many threshold rules or baseline comparisons failed.
     Failed(usize),
     /// The generator did not deliver its load (the reason).
@@ -21,7 +23,9 @@ impl RunVerdict {
     pub fn of(summary: &Summary) -> RunVerdict {
         let failed = summary.thresholds.iter().filter(|t| !t.pass).count()
             + summary.baseline.iter().filter(|c| !c.pass).count();
-        if failed > 0 {
+        if let Some(error) = &summary.run_error {
+            RunVerdict::RunError(error.clone())
+        } else if failed > 0 {
             RunVerdict::Failed(failed)
         } else if !summary.generator.valid {
             RunVerdict::NotValid(summary.generator.reason.clone())
@@ -39,6 +43,7 @@ impl RunVerdict {
 
     fn describe(&self) -> String {
         match self {
+            RunVerdict::RunError(error) => format!("RUN ERROR — {error}"),
             RunVerdict::Failed(n) => format!("FAILED — {n} threshold(s) or comparison(s) failed"),
             RunVerdict::NotValid(reason) => format!("NOT VALID — {reason}"),
             RunVerdict::Completed => "COMPLETED (no thresholds set)".to_string(),

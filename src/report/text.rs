@@ -23,6 +23,9 @@ pub fn tables(summary: &Summary) -> String {
         summary.visits.late,
         summary.visits.lateness_p99_ms
     );
+    if let Some(error) = &summary.run_error {
+        let _ = writeln!(out, "run error: {error}");
+    }
     if summary.generator.valid {
         let _ = writeln!(out, "generator: valid\n");
     } else {

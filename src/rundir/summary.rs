@@ -52,6 +52,9 @@ pub struct Summary {
     /// Verdicts of the threshold rules (filled in by the gate).
     #[serde(default)]
     pub thresholds: Vec<Verdict>,
+    /// Why the run proves nothing although it ran: no request got an HTTP answer (exit 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_error: Option<String>,
     /// Comparisons with a baseline run, when one was given (filled in by `surge gate`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub baseline: Vec<Comparison>,
