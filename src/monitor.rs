@@ -16,7 +16,7 @@ use crate::engine::RunControl;
 use crate::gate::{Judge, Rule};
 use crate::histogram::percentile_ms;
 use crate::measure::{Interval, Recorder};
-use crate::plan::RunPlan;
+use crate::plan::{IntendedCounter, RunPlan};
 use crate::rundir::timeline::{self, TimelineWriter};
 use crate::rundir::{hlog, RunDirError};
 use crate::units::format_clock;
@@ -98,6 +98,7 @@ async fn run(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
     let mut interval_start = started;
+    let mut intended_counter = config.plan.schedule.as_ref().map(IntendedCounter::new);
     loop {
         let last = tokio::select! {
             _ = ticker.tick() => false,
@@ -117,10 +118,11 @@ async fn run(
             format_clock(config.plan.clock_at(now.saturating_duration_since(o)))
         });
         let intended = origin.and_then(|o| {
-            config.plan.intended_between(
-                interval_start.saturating_duration_since(o),
-                now.saturating_duration_since(o),
-            )
+            let scenario_seconds =
+                now.saturating_duration_since(o).as_secs_f64() * config.plan.time_scale;
+            intended_counter
+                .as_mut()
+                .map(|counter| counter.count_until(scenario_seconds))
         });
         let row = interval.row(now - started, clock.clone(), intended);
         timeline.write(&row)?;

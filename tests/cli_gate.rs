@@ -62,6 +62,10 @@ fn browse(visits: u32, span: &str, pool: u32, service_time: &str, thresholds: &[
     )
 }
 
+/// An error window that fails every request of the embedded exchange for the whole run.
+const FAIL_EVERYTHING: &str =
+    "[[exchange.errors]]\nat = \"00:00\"\nlasting = \"24h\"\nshare = 1.0\nstatus = 503\ncode = \"1012\"\n";
+
 fn summary(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
 }
@@ -152,11 +156,11 @@ fn a_slow_exchange_fails_the_rules_that_name_it() {
 
 #[test]
 fn a_failing_exchange_fails_its_error_rate_rule() {
-    let scratch = Scratch::new("dead");
-    // Nothing listens on port 9 of loopback: every request fails to connect.
-    let scenario = browse(20, "1s", 8, "0ms", &["error_rate < 1%"])
-        .replace("[exchange]\nservice_time = \"0ms\"\n", "");
-    let out = run(&scratch, &scenario, &["--target", "http://127.0.0.1:9"]);
+    let scratch = Scratch::new("failing");
+    // The embedded exchange answers every request with a 503 (an error window all run long). A
+    // target that answers nothing at all is a run error instead (exit 4; tests/cli_run_dir.rs).
+    let scenario = browse(20, "1s", 8, "0ms", &["error_rate < 1%"]) + FAIL_EVERYTHING;
+    let out = run(&scratch, &scenario, &[]);
     assert_eq!(out.status.code(), Some(1));
     let verdict = &summary(&scratch.run_dir())["thresholds"][0];
     assert_eq!(verdict["pass"], false);
@@ -244,9 +248,9 @@ fn a_run_passes_against_itself_and_fails_against_a_much_faster_baseline() {
 #[test]
 fn an_abort_rule_stops_the_run_early() {
     let scratch = Scratch::new("abort");
-    let scenario = browse(200, "20s", 8, "0ms", &["error_rate < 1% abort after 1s"])
-        .replace("[exchange]\nservice_time = \"0ms\"\n", "");
-    let out = run(&scratch, &scenario, &["--target", "http://127.0.0.1:9"]);
+    let scenario =
+        browse(200, "20s", 8, "0ms", &["error_rate < 1% abort after 1s"]) + FAIL_EVERYTHING;
+    let out = run(&scratch, &scenario, &[]);
     assert_eq!(out.status.code(), Some(1));
     let summary = summary(&scratch.run_dir());
     assert!(

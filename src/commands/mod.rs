@@ -96,7 +96,11 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Scenario(_) | Error::Rule(_) | Error::Usage(_) | Error::Input(_) => exit::USAGE,
+            Error::Scenario(_)
+            | Error::Rule(_)
+            | Error::Usage(_)
+            | Error::Input(_)
+            | Error::Plan(_) => exit::USAGE,
             Error::Output(e) if e.is_usage() => exit::USAGE,
             Error::Report(ReportError::RunDir(e)) if e.is_usage() => exit::USAGE,
             _ => exit::RUN_ERROR,

@@ -9,7 +9,6 @@
 
 mod stop;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -78,50 +77,30 @@ impl RunControl {
     }
 }
 
-/// One journey's visits, in arrival order, and how far its pool has got.
-struct JourneyQueue {
-    visits: Vec<u64>,
-    next: AtomicUsize,
-}
-
-impl JourneyQueue {
-    fn take(&self) -> Option<u64> {
-        let index = self.next.fetch_add(1, Ordering::Relaxed);
-        self.visits.get(index).copied()
-    }
+/// A visit released to the pool at its intended start.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    id: u64,
+    intended: Instant,
 }
 
 /// Everything the pool users share.
 struct Pool {
     plan: Arc<RunPlan>,
     control: Arc<RunControl>,
-    queues: Vec<JourneyQueue>,
+    /// One queue per journey, fed by the dispatcher; a free pool user of that journey takes the next.
+    queues: Vec<flume::Receiver<Due>>,
     env: JourneyEnv,
     /// The one HTTP client every pool user sends through.
     client: reqwest::Client,
+    /// Told when the first pool user is ready, so Goose's start-up is not counted as lateness.
+    first_ready: tokio::sync::Notify,
 }
 
 impl Pool {
     /// Whether the run must stop taking visits.
     fn must_stop(&self) -> bool {
         self.control.stop.reason().is_some()
-    }
-
-    /// When visit `id` is meant to start: on the schedule, or now for a closed run.
-    fn intended_start(&self, id: u64) -> Instant {
-        let origin = *self.control.origin.get_or_init(Instant::now);
-        match self.plan.intended_offset(id) {
-            Some(offset) => origin + offset,
-            None => Instant::now(),
-        }
-    }
-
-    /// Sleep until `when`; false (at once) if the run stops first.
-    async fn wait_until(&self, when: Instant) -> bool {
-        self.control
-            .stop
-            .sleep_until(tokio::time::Instant::from_std(when))
-            .await
     }
 }
 
@@ -132,22 +111,22 @@ pub async fn run(
     recorder: Arc<Recorder>,
     control: Arc<RunControl>,
 ) -> Result<Ending, GooseError> {
-    let mut by_journey: Vec<Vec<u64>> = vec![Vec::new(); Journey::ALL.len()];
-    for (id, journey) in plan.visitors.journeys(plan.visits) {
-        by_journey[journey as usize].push(id);
-    }
-    let pools = pool_sizes(plan.pool, &by_journey);
+    let shares = plan.visitors.shares();
+    let pools = pool_sizes(plan.pool, plan.visits, &shares);
+    // A closed run hands a visit over only when a pool user takes it; an open run queues the visits
+    // that are due while every pool user is busy (they start late, and say so).
+    let (senders, queues): (Vec<_>, Vec<_>) = Journey::ALL
+        .iter()
+        .map(|_| match plan.curve {
+            None => flume::bounded(0),
+            Some(_) => flume::unbounded(),
+        })
+        .unzip();
 
     let pool = Arc::new(Pool {
         plan: plan.clone(),
         control: control.clone(),
-        queues: by_journey
-            .into_iter()
-            .map(|visits| JourneyQueue {
-                visits,
-                next: AtomicUsize::new(0),
-            })
-            .collect(),
+        queues,
         env: JourneyEnv {
             recorder,
             enrollments: options.enrollments.clone(),
@@ -157,6 +136,7 @@ pub async fn run(
             time_scale: plan.time_scale,
         },
         client: http_client(options)?,
+        first_ready: tokio::sync::Notify::new(),
     });
 
     let users: usize = pools.iter().sum();
@@ -200,6 +180,7 @@ pub async fn run(
                 }
             }
         }),
+        tokio::spawn(dispatch(pool.clone(), senders, pools)),
     ];
     let executed = if users > 0 {
         attack.execute().await.map(|_| ())
@@ -213,7 +194,50 @@ pub async fn run(
     Ok(control.stop.reason().cloned().unwrap_or(Ending::Completed))
 }
 
-/// The transaction each pool user runs once: take visits of `journey` until none are left.
+/// Release every visit at its intended start to its journey's queue, sleeping in between: nothing
+/// wakes while no visit is due. The scenario clock starts when the first pool user is ready.
+async fn dispatch(pool: Arc<Pool>, senders: Vec<flume::Sender<Due>>, pools: Vec<usize>) {
+    let stop = &pool.control.stop;
+    tokio::select! {
+        _ = pool.first_ready.notified() => {}
+        _ = stop.stopped() => return,
+    }
+    let origin = *pool.control.origin.get_or_init(Instant::now);
+    let plan = &pool.plan;
+    let mut offsets = plan.intended_offsets();
+    for id in 0..plan.visits {
+        let journey = plan.visitors.journey(id) as usize;
+        if pools[journey] == 0 {
+            // Rounding gave this journey no pool user (its share is tiny): skip it, so the run
+            // ends; such a visit never starts, and the summary says so.
+            continue;
+        }
+        let intended = match offsets.as_mut().and_then(Iterator::next) {
+            Some(offset) => {
+                let intended = origin + offset;
+                if !stop
+                    .sleep_until(tokio::time::Instant::from_std(intended))
+                    .await
+                {
+                    return;
+                }
+                intended
+            }
+            // A closed run: the visit is meant to start when a pool user takes it.
+            None => Instant::now(),
+        };
+        let sent = tokio::select! {
+            sent = senders[journey].send_async(Due { id, intended }) => sent.is_ok(),
+            _ = stop.stopped() => false,
+        };
+        if !sent {
+            return;
+        }
+    }
+}
+
+/// The transaction each pool user runs once: take visits of `journey` as they come due, until none
+/// are left or the run stops.
 fn serve_visits(journey: Journey, pool: Arc<Pool>) -> Transaction {
     Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let pool = pool.clone();
@@ -223,12 +247,21 @@ fn serve_visits(journey: Journey, pool: Arc<Pool>) -> Transaction {
             user.client = pool.client.clone();
             let queue = &pool.queues[journey as usize];
             let recorder = &pool.env.recorder;
-            while !pool.must_stop() {
-                let Some(id) = queue.take() else { break };
-                let intended = pool.intended_start(id);
-                if !pool.wait_until(intended).await {
+            pool.first_ready.notify_one();
+            loop {
+                let due = tokio::select! {
+                    due = queue.recv_async() => due,
+                    _ = pool.control.stop.stopped() => break,
+                };
+                // The dispatcher has released every visit (or stopped).
+                let Ok(Due { id, intended }) = due else { break };
+                if pool.must_stop() {
                     break;
                 }
+                let intended = match pool.plan.curve {
+                    Some(_) => intended,
+                    None => Instant::now(),
+                };
                 recorder.visit_started(
                     Instant::now().saturating_duration_since(intended),
                     pool.plan.late_after,
@@ -265,14 +298,14 @@ fn serve_visits(journey: Journey, pool: Arc<Pool>) -> Transaction {
     }))
 }
 
-/// Split the pool over the journeys by the work each brings (visits × typical requests): shares
-/// rounded by largest remainder so they add up to the pool, at least one user for every journey that
-/// has visits, and never more users than visits.
-fn pool_sizes(pool: usize, by_journey: &[Vec<u64>]) -> Vec<usize> {
-    let visits: Vec<usize> = by_journey.iter().map(Vec::len).collect();
+/// Split the pool over the journeys by the work each brings (expected visits × typical requests):
+/// shares rounded by largest remainder so they add up to the pool, at least one user for every
+/// journey that has a share, and never more users than the visits it expects.
+fn pool_sizes(pool: usize, visits: u64, shares: &[f64; Journey::COUNT]) -> Vec<usize> {
+    let expected: Vec<f64> = shares.iter().map(|s| s * visits as f64).collect();
     let work: Vec<f64> = Journey::ALL
         .iter()
-        .map(|j| visits[*j as usize] as f64 * j.typical_requests())
+        .map(|j| expected[*j as usize] * j.typical_requests())
         .collect();
     let total: f64 = work.iter().sum();
     if total == 0.0 {
@@ -281,16 +314,16 @@ fn pool_sizes(pool: usize, by_journey: &[Vec<u64>]) -> Vec<usize> {
     let exact: Vec<f64> = work.iter().map(|w| pool as f64 * w / total).collect();
     let mut sizes: Vec<usize> = exact
         .iter()
-        .zip(&visits)
+        .zip(&expected)
         .map(|(e, v)| {
-            if *v == 0 {
+            if *v == 0.0 {
                 0
             } else {
                 (e.floor() as usize).max(1)
             }
         })
         .collect();
-    let mut by_remainder: Vec<usize> = (0..sizes.len()).filter(|i| visits[*i] > 0).collect();
+    let mut by_remainder: Vec<usize> = (0..sizes.len()).filter(|i| expected[*i] > 0.0).collect();
     by_remainder.sort_by(|a, b| {
         (exact[*b] - exact[*b].floor()).total_cmp(&(exact[*a] - exact[*a].floor()))
     });
@@ -302,8 +335,8 @@ fn pool_sizes(pool: usize, by_journey: &[Vec<u64>]) -> Vec<usize> {
     }
     sizes
         .iter()
-        .zip(&visits)
-        .map(|(s, v)| (*s).min(*v))
+        .zip(&expected)
+        .map(|(s, v)| (*s).min(v.ceil().max(1.0) as usize))
         .collect()
 }
 
@@ -345,13 +378,8 @@ mod tests {
 
     #[test]
     fn pool_is_split_by_work_with_one_user_at_least() {
-        let by_journey = vec![
-            (0..100).collect(),
-            (0..100).collect(),
-            Vec::new(),
-            (0..2).collect(),
-        ];
-        let sizes = pool_sizes(20, &by_journey);
+        // 100 browse, 100 eligibility, no enroll, 2 confirm visits expected.
+        let sizes = pool_sizes(20, 202, &[100.0 / 202.0, 100.0 / 202.0, 0.0, 2.0 / 202.0]);
         assert_eq!(sizes[2], 0, "no users for a journey without visits");
         assert_eq!(sizes[3], 1);
         assert_eq!(sizes.iter().sum::<usize>(), 20);
@@ -360,17 +388,15 @@ mod tests {
 
     #[test]
     fn pool_never_exceeds_the_visits_it_serves() {
-        let by_journey = vec![(0..3).collect(), Vec::new(), Vec::new(), Vec::new()];
-        assert_eq!(pool_sizes(64, &by_journey), vec![3, 0, 0, 0]);
+        assert_eq!(pool_sizes(64, 3, &[1.0, 0.0, 0.0, 0.0]), vec![3, 0, 0, 0]);
     }
 
     #[test]
     fn pool_adds_up_for_the_smoke_mix() {
-        let by_journey: Vec<Vec<u64>> =
-            [90, 60, 60, 90].iter().map(|n| (0..*n).collect()).collect();
+        let shares = [0.3, 0.2, 0.2, 0.3];
         for pool in [4, 7, 24, 33, 100] {
             assert_eq!(
-                pool_sizes(pool, &by_journey).iter().sum::<usize>(),
+                pool_sizes(pool, 300, &shares).iter().sum::<usize>(),
                 pool,
                 "pool {pool}"
             );

@@ -9,7 +9,7 @@ pub mod visitors;
 use std::time::Duration;
 
 pub use curve::Curve;
-pub use schedule::Schedule;
+pub use schedule::{IntendedCounter, Schedule, MAX_VISITS};
 pub use visitors::{Household, Person, Visit, VisitPlanner};
 
 use crate::scenario::{Scenario, Traffic};
@@ -22,6 +22,8 @@ pub enum PlanError {
         "the arrival curve is not usable: it needs two points, increasing times and a rate above 0"
     )]
     Curve,
+    #[error("{0} visits is more than a run can plan (at most {MAX_VISITS}); lower traffic.visits or --visits")]
+    TooManyVisits(u64),
 }
 
 /// Everything the engine needs, resolved from the scenario and the command line.
@@ -53,6 +55,9 @@ impl RunPlan {
             None => None,
         };
         let visits = visit_count(traffic, curve.as_ref());
+        if visits > MAX_VISITS {
+            return Err(PlanError::TooManyVisits(visits));
+        }
         let schedule = curve
             .as_ref()
             .map(|c| Schedule::new(c, visits, traffic.arrivals, traffic.seed));
@@ -71,21 +76,13 @@ impl RunPlan {
         })
     }
 
-    /// Wall-clock offset from the run's origin at which visit `k` is meant to start.
-    pub fn intended_offset(&self, visit: u64) -> Option<Duration> {
+    /// Wall-clock offsets from the run's origin at which the visits are meant to start, in visit
+    /// order; `None` for a closed run.
+    pub fn intended_offsets(&self) -> Option<impl Iterator<Item = Duration> + Send + 'static> {
+        let scale = self.time_scale;
         self.schedule
             .as_ref()
-            .map(|s| Duration::from_secs_f64(s.time_of(visit) / self.time_scale))
-    }
-
-    /// Visits meant to start between two wall-clock offsets from the origin.
-    pub fn intended_between(&self, from: Duration, to: Duration) -> Option<u64> {
-        self.schedule.as_ref().map(|s| {
-            s.count_between(
-                from.as_secs_f64() * self.time_scale,
-                to.as_secs_f64() * self.time_scale,
-            )
-        })
+            .map(|s| s.times().map(move |t| Duration::from_secs_f64(t / scale)))
     }
 
     /// The scenario clock (seconds since midnight) at a wall-clock offset from the origin.
@@ -163,6 +160,17 @@ mod tests {
         // 1000 visits over 6 h at 60x: area 21,600 + 72,000: peak 1000·5/93,600 per second, times 60.
         assert!((plan.peak_wall_rate - 1000.0 * 5.0 / 93_600.0 * 60.0).abs() < 1e-6);
         assert_eq!(plan.max_duration.as_secs(), 360 + 300);
+    }
+
+    #[test]
+    fn an_absurd_number_of_visits_is_refused_not_allocated() {
+        let scenario = Scenario::parse(
+            Path::new("t.toml"),
+            "[traffic]\nvisits = 1000000000000\nspan = \"1h\"\n[traffic.mix]\nbrowse = 1\n",
+        )
+        .unwrap();
+        let err = RunPlan::new(&scenario, &["27601"]).err().expect("refused");
+        assert!(err.to_string().contains("at most"), "{err}");
     }
 
     #[test]

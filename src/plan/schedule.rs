@@ -2,18 +2,30 @@
 //!
 //! `poisson` draws arrivals as a Poisson process conditioned on its count — the arrival times are then
 //! the sorted order statistics of i.i.d. draws from the curve, made here from normalised sums of
-//! exponentials (no sort needed). `uniform` spaces them evenly in cumulative rate. Times are kept as
-//! `f32` seconds-offsets from the visit before, so 380,000 arrivals cost 1.5 MB whatever the span.
+//! exponentials (no sort needed). `uniform` spaces them evenly in cumulative rate. Times are made one
+//! at a time as the run goes, so a schedule costs the same few bytes for 300 visits or two billion.
 
 use super::Curve;
 use crate::scenario::Arrivals;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// Intended start of every visit, in seconds of scenario time from the curve's start.
+/// The most visits a run can plan: the Poisson schedule reads its whole random stream once before
+/// the first visit (about 5 ns a visit), so far beyond this it would never start.
+pub const MAX_VISITS: u64 = 10_000_000_000;
+
+/// Intended starts of a run's visits, in seconds of scenario time from the curve's start, made as
+/// the run goes: memory does not grow with the number of visits. Visit `k`'s time is the same as
+/// when the schedule was precomputed: the Poisson normaliser (the sum of `visits + 1` exponentials)
+/// is read from the seed's stream once, up front, in the same order.
 #[derive(Debug, Clone)]
 pub struct Schedule {
-    times: Vec<f64>,
+    curve: Curve,
+    visits: u64,
+    arrivals: Arrivals,
+    seed: u64,
+    /// Poisson: the sum of `visits + 1` exponential draws, which scales the running sums to (0, 1).
+    total: f64,
 }
 
 /// Seeds the arrival stream apart from the visitors' streams, so changing the arrivals does not
@@ -22,6 +34,119 @@ const ARRIVAL_STREAM: u64 = u64::MAX;
 
 impl Schedule {
     pub fn new(curve: &Curve, visits: u64, arrivals: Arrivals, seed: u64) -> Schedule {
+        let total = match arrivals {
+            Arrivals::Uniform => 0.0,
+            Arrivals::Poisson => {
+                let mut rng = arrival_stream(seed);
+                (0..=visits).map(|_| exponential(&mut rng)).sum()
+            }
+        };
+        Schedule {
+            curve: curve.clone(),
+            visits,
+            arrivals,
+            seed,
+            total,
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.visits
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.visits == 0
+    }
+
+    /// Every visit's intended start, in visit order (which is time order).
+    pub fn times(&self) -> Times {
+        Times {
+            schedule: self.clone(),
+            next: 0,
+            rng: arrival_stream(self.seed),
+            sum: 0.0,
+        }
+    }
+}
+
+/// The intended starts, one visit at a time.
+#[derive(Debug, Clone)]
+pub struct Times {
+    schedule: Schedule,
+    next: u64,
+    rng: ChaCha8Rng,
+    /// Poisson: the running sum of exponential draws so far.
+    sum: f64,
+}
+
+impl Iterator for Times {
+    type Item = f64;
+
+    fn next(&mut self) -> Option<f64> {
+        let s = &self.schedule;
+        if self.next >= s.visits {
+            return None;
+        }
+        let fraction = match s.arrivals {
+            Arrivals::Uniform => (self.next as f64 + 0.5) / s.visits as f64,
+            Arrivals::Poisson => {
+                self.sum += exponential(&mut self.rng);
+                self.sum / s.total
+            }
+        };
+        self.next += 1;
+        Some(s.curve.time_at_fraction(fraction))
+    }
+}
+
+/// Counts the visits meant to start before a moving time, for intervals that follow each other.
+#[derive(Debug, Clone)]
+pub struct IntendedCounter {
+    times: std::iter::Peekable<Times>,
+}
+
+impl IntendedCounter {
+    pub fn new(schedule: &Schedule) -> Self {
+        Self {
+            times: schedule.times().peekable(),
+        }
+    }
+
+    /// Visits meant to start before `to` seconds of scenario time and not counted yet.
+    pub fn count_until(&mut self, to: f64) -> u64 {
+        let mut count = 0;
+        while self.times.next_if(|t| *t < to).is_some() {
+            count += 1;
+        }
+        count
+    }
+}
+
+fn arrival_stream(seed: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(ARRIVAL_STREAM);
+    rng
+}
+
+fn exponential(rng: &mut ChaCha8Rng) -> f64 {
+    // 1 - U is in (0, 1], so the log is finite.
+    -(1.0 - rng.random::<f64>()).ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts_per_window(schedule: &Schedule, span: f64, windows: usize) -> Vec<u64> {
+        let width = span / windows as f64;
+        let mut counter = IntendedCounter::new(schedule);
+        (1..=windows)
+            .map(|w| counter.count_until(w as f64 * width))
+            .collect()
+    }
+
+    /// How the schedule was made before it was lazy: every time precomputed.
+    fn precomputed(curve: &Curve, visits: u64, arrivals: Arrivals, seed: u64) -> Vec<f64> {
         let n = visits as usize;
         let fractions: Vec<f64> = match arrivals {
             Arrivals::Uniform => (0..n).map(|k| (k as f64 + 0.5) / n as f64).collect(),
@@ -38,64 +163,53 @@ impl Schedule {
                 sums.into_iter().map(|s| s / total).collect()
             }
         };
-        Schedule {
-            times: fractions
-                .into_iter()
-                .map(|f| curve.time_at_fraction(f))
-                .collect(),
-        }
-    }
-
-    /// Intended start of visit `k` in seconds of scenario time.
-    pub fn time_of(&self, visit: u64) -> f64 {
-        self.times
-            .get(visit as usize)
-            .copied()
-            .unwrap_or(f64::INFINITY)
-    }
-
-    pub fn len(&self) -> usize {
-        self.times.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.times.is_empty()
-    }
-
-    /// How many visits are meant to start in `[from, to)` seconds of scenario time.
-    pub fn count_between(&self, from: f64, to: f64) -> u64 {
-        let start = self.times.partition_point(|t| *t < from);
-        let end = self.times.partition_point(|t| *t < to);
-        end.saturating_sub(start) as u64
-    }
-}
-
-fn exponential(rng: &mut ChaCha8Rng) -> f64 {
-    // 1 - U is in (0, 1], so the log is finite.
-    -(1.0 - rng.random::<f64>()).ln()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn counts_per_window(schedule: &Schedule, span: f64, windows: usize) -> Vec<u64> {
-        let width = span / windows as f64;
-        (0..windows)
-            .map(|w| schedule.count_between(w as f64 * width, (w + 1) as f64 * width))
+        fractions
+            .into_iter()
+            .map(|f| curve.time_at_fraction(f))
             .collect()
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_times_as_the_precomputed_schedule() {
+        let morning = Curve::new(vec![(0.0, 1.0), (3600.0, 9.0), (7200.0, 2.0)]).unwrap();
+        for (curve, visits, seed) in [
+            (Curve::flat(60.0).unwrap(), 1000, 2013),
+            (morning.clone(), 20_000, 7),
+            (morning, 1, 1),
+        ] {
+            for arrivals in [Arrivals::Poisson, Arrivals::Uniform] {
+                let lazy: Vec<f64> = Schedule::new(&curve, visits, arrivals, seed)
+                    .times()
+                    .collect();
+                assert_eq!(
+                    lazy,
+                    precomputed(&curve, visits, arrivals, seed),
+                    "{arrivals:?}"
+                );
+            }
+        }
     }
 
     #[test]
     fn exactly_the_visits_asked_for_in_order() {
         let curve = Curve::flat(60.0).unwrap();
         for arrivals in [Arrivals::Poisson, Arrivals::Uniform] {
-            let schedule = Schedule::new(&curve, 10_000, arrivals, 1);
-            assert_eq!(schedule.len(), 10_000);
-            assert!((0..9_999).all(|k| schedule.time_of(k) <= schedule.time_of(k + 1)));
-            assert!(schedule.time_of(0) >= 0.0 && schedule.time_of(9_999) <= 60.0);
-            assert_eq!(schedule.count_between(0.0, 60.0 + 1e-9), 10_000);
+            let times: Vec<f64> = Schedule::new(&curve, 10_000, arrivals, 1).times().collect();
+            assert_eq!(times.len(), 10_000);
+            assert!(times.windows(2).all(|w| w[0] <= w[1]));
+            assert!(times[0] >= 0.0 && times[9_999] <= 60.0);
         }
+    }
+
+    #[test]
+    fn a_huge_schedule_costs_no_memory() {
+        let curve = Curve::flat(3600.0).unwrap();
+        // Uniform needs no normalising pass: two billion visits are planned at once.
+        let schedule = Schedule::new(&curve, 2_000_000_000, Arrivals::Uniform, 1);
+        assert!(std::mem::size_of_val(&schedule) < 256);
+        let first: Vec<f64> = schedule.times().take(3).collect();
+        assert_eq!(first.len(), 3);
+        assert!(first[0] > 0.0 && first[0] < 1e-5);
     }
 
     #[test]
@@ -142,10 +256,12 @@ mod tests {
     #[test]
     fn same_seed_same_arrivals() {
         let curve = Curve::flat(10.0).unwrap();
-        let a = Schedule::new(&curve, 1000, Arrivals::Poisson, 5);
-        let b = Schedule::new(&curve, 1000, Arrivals::Poisson, 5);
-        let c = Schedule::new(&curve, 1000, Arrivals::Poisson, 6);
-        assert!((0..1000).all(|k| a.time_of(k) == b.time_of(k)));
-        assert!((0..1000).any(|k| a.time_of(k) != c.time_of(k)));
+        let times = |seed| -> Vec<f64> {
+            Schedule::new(&curve, 1000, Arrivals::Poisson, seed)
+                .times()
+                .collect()
+        };
+        assert_eq!(times(5), times(5));
+        assert_ne!(times(5), times(6));
     }
 }

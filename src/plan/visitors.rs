@@ -105,6 +105,19 @@ impl VisitPlanner {
         }
     }
 
+    /// Which journey visit `id` takes (without drawing the rest of the visit).
+    pub fn journey(&self, id: u64) -> Journey {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(id);
+        pick_weighted(&mut rng, &self.weights)
+    }
+
+    /// Share of visits per journey, in `Journey::ALL` order.
+    pub fn shares(&self) -> [f64; Journey::COUNT] {
+        let total: f64 = self.weights.iter().sum();
+        self.weights.map(|w| w / total)
+    }
+
     /// Which journey each visit takes, for the first `visits` visits.
     pub fn journeys(&self, visits: u64) -> impl Iterator<Item = (u64, Journey)> + '_ {
         (0..visits).map(|id| {
