@@ -64,9 +64,9 @@ impl Monitor {
     }
 }
 
-/// Whether stdout is a terminal someone is watching.
-pub fn stdout_is_terminal() -> bool {
-    std::io::stdout().is_terminal()
+/// Whether stderr, where the progress line goes, is a terminal someone is watching.
+pub fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
 }
 
 async fn run(
@@ -144,7 +144,7 @@ async fn run(
 
 fn progress_bar(config: &MonitorConfig) -> ProgressBar {
     let target = if config.progress {
-        ProgressDrawTarget::stdout()
+        ProgressDrawTarget::stderr()
     } else {
         ProgressDrawTarget::hidden()
     };

@@ -78,6 +78,9 @@ fn smoke_run_walks_the_whole_funnel_without_failures() {
         assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{step}: {stats}");
     }
     assert!(stdout.contains("effectuated"), "{stdout}");
+    // Only surge speaks: Goose's own "N users launched." line does not reach the terminal.
+    assert!(!stdout.contains("launched"), "{stdout}");
+    assert!(stdout.trim_start().starts_with("surge: "), "{stdout}");
 
     // Every applicant who selected a plan is accounted for by the insurers' own records.
     let cracks = &summary["cracks"];

@@ -16,7 +16,7 @@ use crate::exchange::{self, ExchangeConfig, RunningExchange};
 use crate::gate::{self, GateStatus, Rule};
 use crate::measure::summarize::{summarize, RunFacts};
 use crate::measure::{Recorder, Snapshot};
-use crate::monitor::{stdout_is_terminal, Monitor, MonitorConfig};
+use crate::monitor::{stderr_is_terminal, Monitor, MonitorConfig};
 use crate::plan::RunPlan;
 use crate::report;
 use crate::rundir::enrollments::{self, EnrollmentLog};
@@ -171,7 +171,7 @@ pub async fn execute(
             .filter(|r| r.abort.is_some())
             .cloned()
             .collect(),
-        progress: !args.quiet && stdout_is_terminal(),
+        progress: !args.quiet && stderr_is_terminal(),
     })
     .map_err(Error::Output)?;
     let enrollments = Arc::new(

@@ -183,6 +183,10 @@ pub async fn run(
         tokio::spawn(dispatch(pool.clone(), senders, pools)),
     ];
     let executed = if users > 0 {
+        // Only surge speaks: Goose prints a line of its own ("630 users launched.") to stdout,
+        // whatever its quiet settings say. Nothing of surge's goes to stdout while Goose runs (the
+        // progress line is on stderr), so stdout is held shut for that time.
+        let _goose_quiet = gag::Gag::stdout().ok();
         attack.execute().await.map(|_| ())
     } else {
         Ok(())
