@@ -81,7 +81,8 @@ pub struct ExchangeArgs {
     /// Key for the HMAC-SHA256 signature of Pay Now SAML Responses (shared with the insurers).
     #[arg(long, value_name = "KEY")]
     pub saml_key: Option<String>,
-    /// Time added to every API and insurer request (e.g. 50ms): a deliberately slow exchange.
+    /// Time added to every API and insurer request (e.g. 50ms; scenario time, so divided by
+    /// --time-scale): a deliberately slow exchange.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub service_time: Option<Duration>,
     /// Capacity, waiting room and faults, as a TOML file with the keys of a scenario's

@@ -67,8 +67,10 @@ pub struct Gate {
     permits: Semaphore,
     waiting: AtomicU32,
     queue: u32,
+    /// How long a request waits in line before a 503, in scenario time (for messages) and wall time.
     queue_timeout: Duration,
-    /// ln(median), in seconds.
+    queue_timeout_wall: Duration,
+    /// ln(median), in wall seconds: service times are scenario time, replayed `time_scale` faster.
     mu: f64,
     sigma: f64,
     seed: u64,
@@ -76,9 +78,11 @@ pub struct Gate {
 }
 
 impl Gate {
-    fn new(class: EndpointClass, c: &Capacity, seed: u64) -> Self {
-        let median = c.median.as_secs_f64();
-        let p99 = c.p99.as_secs_f64().max(median);
+    /// A gate whose times (`median`, `p99`, `queue_timeout`: scenario time) run `time_scale` times
+    /// faster than written, so a compressed morning is the same morning, only faster.
+    fn new(class: EndpointClass, c: &Capacity, seed: u64, time_scale: f64) -> Self {
+        let median = c.median.as_secs_f64() / time_scale;
+        let p99 = (c.p99.as_secs_f64() / time_scale).max(median);
         let sigma = if median > 0.0 {
             (p99 / median).ln() / Z99
         } else {
@@ -91,6 +95,7 @@ impl Gate {
             waiting: AtomicU32::new(0),
             queue: c.queue,
             queue_timeout: c.queue_timeout,
+            queue_timeout_wall: c.queue_timeout.div_f64(time_scale),
             mu: median.ln(),
             sigma,
             seed,
@@ -147,12 +152,13 @@ impl Gates {
     pub fn new(
         capacity: &BTreeMap<EndpointClass, Capacity>,
         seed: u64,
+        time_scale: f64,
         faults: FaultCounters,
     ) -> Self {
         Gates {
             gates: capacity
                 .iter()
-                .map(|(&class, c)| Gate::new(class, c, seed))
+                .map(|(&class, c)| Gate::new(class, c, seed, time_scale))
                 .collect(),
             faults,
         }
@@ -175,9 +181,10 @@ impl CapacityState {
     pub fn new(
         capacity: &BTreeMap<EndpointClass, Capacity>,
         seed: u64,
+        time_scale: f64,
         faults: FaultCounters,
     ) -> Self {
-        CapacityState(Arc::new(Gates::new(capacity, seed, faults)))
+        CapacityState(Arc::new(Gates::new(capacity, seed, time_scale, faults)))
     }
 }
 
@@ -221,7 +228,8 @@ pub async fn gate(State(capacity): State<CapacityState>, request: Request, next:
                 .into_response();
             }
             let in_queue = InQueue(&gate.waiting);
-            let waited = tokio::time::timeout(gate.queue_timeout, gate.permits.acquire()).await;
+            let waited =
+                tokio::time::timeout(gate.queue_timeout_wall, gate.permits.acquire()).await;
             drop(in_queue);
             match waited {
                 Ok(Ok(permit)) => permit,
@@ -254,7 +262,7 @@ mod tests {
             queue: 0,
             queue_timeout: Duration::from_secs(1),
         };
-        let gate = Gate::new(EndpointClass::Browse, &c, 5);
+        let gate = Gate::new(EndpointClass::Browse, &c, 5, 1.0);
         let mut draws: Vec<f64> = (0..20_000)
             .map(|_| gate.service_time().as_secs_f64())
             .collect();
@@ -264,15 +272,37 @@ mod tests {
         assert!((median - 0.1).abs() < 0.01, "median {median}");
         assert!((p99 - 0.8).abs() < 0.12, "p99 {p99}");
         // Deterministic: a gate with the same seed draws the same times.
-        let again = Gate::new(EndpointClass::Browse, &c, 5);
+        let again = Gate::new(EndpointClass::Browse, &c, 5, 1.0);
         assert_eq!(
             again.service_time(),
             Duration::from_secs_f64(draws_first(&c))
         );
     }
 
+    #[test]
+    fn a_faster_morning_serves_in_proportionally_less_wall_time() {
+        let c = Capacity {
+            median: Duration::from_secs(6),
+            p99: Duration::from_secs(48),
+            concurrency: 1,
+            queue: 0,
+            queue_timeout: Duration::from_secs(60),
+        };
+        // The same draws, scaled: at 60x every service time is a sixtieth of the 1x one.
+        let real = Gate::new(EndpointClass::Browse, &c, 5, 1.0);
+        let fast = Gate::new(EndpointClass::Browse, &c, 5, 60.0);
+        for _ in 0..100 {
+            let (a, b) = (
+                real.service_time().as_secs_f64(),
+                fast.service_time().as_secs_f64(),
+            );
+            assert!((a / 60.0 - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        assert_eq!(fast.queue_timeout_wall, Duration::from_secs(1));
+    }
+
     fn draws_first(c: &Capacity) -> f64 {
-        Gate::new(EndpointClass::Browse, c, 5)
+        Gate::new(EndpointClass::Browse, c, 5, 1.0)
             .service_time()
             .as_secs_f64()
     }

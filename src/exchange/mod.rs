@@ -189,7 +189,10 @@ pub async fn start(config: ExchangeConfig) -> std::io::Result<RunningExchange> {
     };
     // Pay Now forms and SAML Destinations use this URL; a wildcard bind is reached over loopback.
     let url = format!("http://{host}:{}", addr.port());
-    let service_time = config.behaviour.service_time.unwrap_or_default();
+    // Scenario time, like every time of the exchange's behaviour.
+    let service_time = config
+        .clock
+        .to_wall(config.behaviour.service_time.unwrap_or_default());
     let state =
         AppState::with_behaviour(config.saml_key, url.clone(), config.behaviour, config.clock);
     let app = capacity::with_service_time(router(state.clone()), service_time);

@@ -173,7 +173,8 @@ impl AppState {
     ) -> Self {
         let seed = behaviour.seed.unwrap_or(0);
         let faults = FaultCounters::default();
-        let capacity = CapacityState::new(&behaviour.capacity, seed, faults.clone());
+        let capacity =
+            CapacityState::new(&behaviour.capacity, seed, clock.time_scale, faults.clone());
         let windows = WindowsState::new(&behaviour.errors, clock.clone(), seed, faults.clone());
         let room = RoomState::new(
             behaviour.waiting_room.as_ref(),

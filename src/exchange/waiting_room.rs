@@ -63,7 +63,9 @@ impl Room {
         Room {
             at: usize::try_from(room.at).unwrap_or(usize::MAX),
             idle: clock.to_wall(room.session_idle),
-            retry_after: (clock.to_wall(room.retry_after).as_secs_f64().ceil() as u64).max(1),
+            // Scenario seconds, as the exchange would say them; a visitor replaying the morning
+            // faster waits them `time_scale` times faster.
+            retry_after: (room.retry_after.as_secs_f64().ceil() as u64).max(1),
             seed,
             sessions: Mutex::new(Sessions {
                 last_seen: HashMap::new(),

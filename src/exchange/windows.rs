@@ -126,7 +126,7 @@ pub async fn inject(
         }
         if let Some(delay) = w.delay {
             windows.faults.add(Kind::ErrorWindowDelay);
-            tokio::time::sleep(delay).await;
+            tokio::time::sleep(windows.clock.to_wall(delay)).await;
             return next.run(request).await;
         }
         windows.faults.add(Kind::ErrorWindow);

@@ -145,7 +145,9 @@ pub async fn call<T>(
                 (Err((outcome, format!("{name}: {what}"))), None)
             }
         };
-        let Some(retry_after) = hold else {
+        // Retry-After is the exchange's word in real-world (scenario) seconds; a morning replayed
+        // `time_scale` times faster waits it that much faster.
+        let Some(retry_after) = hold.map(|r| r.div_f64(state.run.time_scale)) else {
             if let Some(since) = held_since {
                 state.run.recorder.waited(since.elapsed(), false);
             }
