@@ -373,6 +373,9 @@ fn goose_config(options: &RunOptions, users: usize) -> GooseConfiguration {
     config.no_print_metrics = true;
     config.quiet = 1;
     config.report_file = options.goose_reports.clone();
+    // Goose's own per-request metrics cost CPU on every request; surge records its own, so Goose
+    // keeps them only when its report is asked for.
+    config.no_metrics = options.goose_reports.is_empty();
     config
 }
 
