@@ -33,6 +33,8 @@ pub struct MonitorConfig {
     pub abort_rules: Vec<Rule>,
     /// Draw the live progress line (a terminal, not `--quiet`).
     pub progress: bool,
+    /// The most visits in flight at once, for the progress line (`None`: no cap).
+    pub concurrency: Option<usize>,
 }
 
 /// A running monitor; `finish` writes the last interval and closes the files.
@@ -177,7 +179,10 @@ fn show_progress(
         .filter(|(_, h)| !h.is_empty())
         .map_or(0.0, |(_, h)| percentile_ms(h, 95.0));
     bar.set_message(format!(
-        "clock {clock}  {rate:.0}/s  errors {errors:.2}%  visit p95 {p95:.0} ms  in flight {}/{}",
-        interval.in_flight, config.plan.pool
+        "clock {clock}  {rate:.0}/s  errors {errors:.2}%  visit p95 {p95:.0} ms  in flight {}{}",
+        interval.in_flight,
+        config
+            .concurrency
+            .map_or(String::new(), |limit| format!("/{limit}"))
     ));
 }

@@ -174,3 +174,17 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .decode(text)
         .unwrap()
 }
+
+#[test]
+fn without_a_pool_concurrency_follows_the_visits_in_flight() {
+    // 400 visits in 2 s against an exchange that takes 2 s a request (browse with one page is
+    // four requests): every visit is in flight at once near the end, and no pool was sized for it.
+    let scenario = browse_scenario(400, "2s", 1, "2s", "3s").replace("pool = 1\n", "");
+    let run = run("elastic", &scenario);
+    assert_eq!(run.code, 0, "{}", run.summary["generator"]);
+    let generator = &run.summary["generator"];
+    assert_eq!(generator["pool"], 0, "no cap: {generator}");
+    assert!(f(&generator["max_in_flight"]) >= 300.0, "{generator}");
+    assert_eq!(run.summary["visits"]["started"], 400);
+    assert_eq!(run.summary["visits"]["late"], 0);
+}

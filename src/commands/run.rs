@@ -56,6 +56,8 @@ pub struct Prepared {
     pub target: Option<String>,
     pub run_dir: PathBuf,
     pub interval: std::time::Duration,
+    /// The most visits in flight at once (`None`: as many as are due).
+    pub concurrency: Option<usize>,
 }
 
 /// Load and check the scenario and rules, resolve the plan, and make the run directory ready.
@@ -92,6 +94,7 @@ pub fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
         .unwrap_or_else(|| default_run_dir(scenario.name()));
     rundir::prepare(&run_dir, &args.scenario, args.force).map_err(Error::Output)?;
     Ok(Prepared {
+        concurrency: engine::concurrency_limit(&plan, !args.goose_report.is_empty()),
         scenario,
         rules,
         plan,
@@ -172,6 +175,7 @@ pub async fn execute(
             .cloned()
             .collect(),
         progress: !args.quiet && stderr_is_terminal(),
+        concurrency: prepared.concurrency,
     })
     .map_err(Error::Output)?;
     let enrollments = Arc::new(
@@ -234,7 +238,7 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
             clock_start: format_clock(plan.clock_start),
             interval_s: prepared.interval.as_secs_f64(),
             late_after_ms: plan.late_after.as_secs_f64() * 1000.0,
-            pool: plan.pool as u64,
+            pool: prepared.concurrency.unwrap_or(0) as u64,
         },
         &executed.snapshot,
     );
@@ -301,13 +305,16 @@ fn describe(prepared: &Prepared, target: &str) -> String {
             curve.span() / plan.time_scale,
             plan.peak_wall_rate
         ),
-        None => "each as soon as a pool user is free".to_string(),
+        None => "each as soon as a place is free".to_string(),
     };
     format!(
-        "surge: {} visits of {} against {target}, {shape}; pool {}, seed {} → {}",
+        "surge: {} visits of {} against {target}, {shape}; {}, seed {} → {}",
         plan.visits,
         scenario.name(),
-        plan.pool,
+        match prepared.concurrency {
+            Some(limit) => format!("at most {limit} in flight"),
+            None => "as many in flight as are due".to_string(),
+        },
         scenario.traffic.seed,
         prepared.run_dir.display()
     )

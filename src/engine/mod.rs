@@ -1,11 +1,17 @@
-//! The Goose side of a run: one Goose scenario per journey, each a bounded pool of Goose users that
-//! take that journey's visits in order, wait for each visit's intended start, and run it as a new
-//! visitor.
+//! The Goose side of a run. Goose is closed-loop: a fixed number of users, each waiting for its own
+//! responses. An open model needs visits to start on the clock whether or not earlier ones are done,
+//! so surge runs Goose in one of two ways, both releasing each visit at its intended start from a
+//! dispatcher that sleeps until the next is due (nothing polls; a [`Stop`] reaches every waiter):
 //!
-//! Goose is closed-loop; the pool turns it into a scheduler of visits. Each pool user runs a single
-//! Goose iteration whose transaction serves visits until its journey has none left (or the run must
-//! stop), so the run ends by itself when every visit is done. A pool user waiting for a visit's
-//! start sleeps until then, or until the run's [`Stop`], whichever comes first: nothing polls.
+//! - **elastic** (the default): one Goose user drives the run; each visit runs in a task of its own
+//!   with a copy of that user, so concurrency — and memory — follow the visits actually in flight
+//!   (think time and waiting rooms included), up to the scenario's `pool` when it sets one. Goose
+//!   keeps no per-request metrics then, so a copy loses nothing.
+//! - **pooled** (with `--goose-report`): Goose's own report needs every request from a user Goose
+//!   launched, so a fixed pool of Goose users per journey takes that journey's visits from a queue.
+//!
+//! Either way the requests go through a `GooseUser`, and a visit that cannot start on time (the cap
+//! or the pool is full, or the machine is too slow) starts late and says so.
 
 mod stop;
 
@@ -104,6 +110,16 @@ impl Pool {
     }
 }
 
+/// The most visits in flight at once: the pool cap of an elastic run (`None`: no cap), or the pool
+/// of a pooled one.
+pub fn concurrency_limit(plan: &RunPlan, writes_goose_report: bool) -> Option<usize> {
+    if !writes_goose_report {
+        plan.pool_cap
+    } else {
+        Some(plan.pool)
+    }
+}
+
 /// Run the plan's visits against `options.target`, recording into `recorder`.
 pub async fn run(
     plan: Arc<RunPlan>,
@@ -139,7 +155,8 @@ pub async fn run(
         first_ready: tokio::sync::Notify::new(),
     });
 
-    let users: usize = pools.iter().sum();
+    let elastic = options.goose_reports.is_empty();
+    let users: usize = if elastic { 1 } else { pools.iter().sum() };
     let mut attack = GooseAttack::initialize_with_config(goose_config(options, users))?
         .set_client_builder_without_cookies(
             goose::client::GooseClientBuilder::new()
@@ -147,7 +164,13 @@ pub async fn run(
                 .timeout(options.http_timeout)
                 .user_agent(concat!("surge/", env!("CARGO_PKG_VERSION"))),
         )?;
-    for journey in Journey::ALL {
+    if elastic {
+        attack = attack.register_scenario(
+            goose::goose::Scenario::new("visitors")
+                .register_transaction(drive(pool.clone()).set_name("visitors")),
+        );
+    }
+    for journey in Journey::ALL.into_iter().filter(|_| !elastic) {
         let size = pools[journey as usize];
         if size == 0 {
             continue;
@@ -180,8 +203,8 @@ pub async fn run(
                 }
             }
         }),
-        tokio::spawn(dispatch(pool.clone(), senders, pools)),
     ];
+    let dispatcher = (!elastic).then(|| tokio::spawn(dispatch(pool.clone(), senders, pools)));
     let executed = if users > 0 {
         // Only surge speaks: Goose prints a line of its own ("630 users launched.") to stdout,
         // whatever its quiet settings say. Nothing of surge's goes to stdout while Goose runs (the
@@ -191,7 +214,7 @@ pub async fn run(
     } else {
         Ok(())
     };
-    for watcher in watchers {
+    for watcher in watchers.into_iter().chain(dispatcher) {
         watcher.abort();
     }
     executed?;
@@ -250,7 +273,6 @@ fn serve_visits(journey: Journey, pool: Arc<Pool>) -> Transaction {
             // Goose's own client settings cannot do.
             user.client = pool.client.clone();
             let queue = &pool.queues[journey as usize];
-            let recorder = &pool.env.recorder;
             pool.first_ready.notify_one();
             loop {
                 let due = tokio::select! {
@@ -266,37 +288,99 @@ fn serve_visits(journey: Journey, pool: Arc<Pool>) -> Transaction {
                     Some(_) => intended,
                     None => Instant::now(),
                 };
-                recorder.visit_started(
-                    Instant::now().saturating_duration_since(intended),
-                    pool.plan.late_after,
-                );
-
-                let visit = pool.plan.visitors.visit(id);
-                let mut state = VisitState::new(user, &pool.env, &visit, intended);
-                let (reached, failure) = run_visit(&mut state).await;
-                let latency = Instant::now().saturating_duration_since(intended);
-                if let Some(failure) = &failure {
-                    recorder.failure(failure.step, &failure.reason, id);
-                }
-                recorder.visit_finished(latency, reached);
-                if let Some((id, name)) = &state.insurer {
-                    recorder.insurer_reached(id, name, reached);
-                }
-                if let (Some(log), Some(enrollment)) = (&pool.env.enrollments, &state.enrollment) {
-                    log.record(enrollment);
-                }
-                // Whole visits show up in Goose's own report too, timed from their intended start.
-                let _ = user
-                    .record_custom_request_duration(
-                        "VISIT",
-                        journey.name(),
-                        latency,
-                        failure.is_none(),
-                        None,
-                        failure.as_ref().map(|f| f.reason.as_str()),
-                    )
-                    .await;
+                visit(&pool, user, journey, id, intended).await;
             }
+            Ok(())
+        })
+    }))
+}
+
+/// Run visit `id` of `journey`, meant to start at `intended`, through `user`, and record it.
+async fn visit(pool: &Pool, user: &mut GooseUser, journey: Journey, id: u64, intended: Instant) {
+    let recorder = &pool.env.recorder;
+    recorder.visit_started(
+        Instant::now().saturating_duration_since(intended),
+        pool.plan.late_after,
+    );
+    let visit = pool.plan.visitors.visit(id);
+    let mut state = VisitState::new(user, &pool.env, &visit, intended);
+    let (reached, failure) = run_visit(&mut state).await;
+    let latency = Instant::now().saturating_duration_since(intended);
+    if let Some(failure) = &failure {
+        recorder.failure(failure.step, &failure.reason, id);
+    }
+    recorder.visit_finished(latency, reached);
+    if let Some((id, name)) = &state.insurer {
+        recorder.insurer_reached(id, name, reached);
+    }
+    if let (Some(log), Some(enrollment)) = (&pool.env.enrollments, &state.enrollment) {
+        log.record(enrollment);
+    }
+    // Whole visits show up in Goose's own report too, timed from their intended start.
+    let _ = user
+        .record_custom_request_duration(
+            "VISIT",
+            journey.name(),
+            latency,
+            failure.is_none(),
+            None,
+            failure.as_ref().map(|f| f.reason.as_str()),
+        )
+        .await;
+}
+
+/// The elastic run's one Goose transaction: release every visit at its intended start into a task
+/// of its own, with a copy of this Goose user, up to the pool cap if there is one; then wait for the
+/// visits in flight to finish.
+fn drive(pool: Arc<Pool>) -> Transaction {
+    Transaction::new(Arc::new(move |user: &mut GooseUser| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            user.client = pool.client.clone();
+            let template = user.clone();
+            let stop = &pool.control.stop;
+            let origin = *pool.control.origin.get_or_init(Instant::now);
+            let cap = pool
+                .plan
+                .pool_cap
+                .map(|cap| Arc::new(tokio::sync::Semaphore::new(cap)));
+            let mut offsets = pool.plan.intended_offsets();
+            let mut in_flight = tokio::task::JoinSet::new();
+            for id in 0..pool.plan.visits {
+                // Finished visits are reaped as we go, so the set holds only those in flight.
+                while in_flight.try_join_next().is_some() {}
+                let intended = match offsets.as_mut().and_then(Iterator::next) {
+                    Some(offset) => origin + offset,
+                    None => Instant::now(),
+                };
+                if !stop
+                    .sleep_until(tokio::time::Instant::from_std(intended))
+                    .await
+                {
+                    break;
+                }
+                // At the cap the visit waits for a place, and starts late.
+                let permit = match &cap {
+                    Some(cap) => tokio::select! {
+                        permit = cap.clone().acquire_owned() => permit.ok(),
+                        _ = stop.stopped() => break,
+                    },
+                    None => None,
+                };
+                // A closed run's visit is meant to start when it gets its place.
+                let intended = match pool.plan.curve {
+                    Some(_) => intended,
+                    None => Instant::now(),
+                };
+                let journey = pool.plan.visitors.journey(id);
+                let mut user = template.clone();
+                let pool = pool.clone();
+                in_flight.spawn(async move {
+                    visit(&pool, &mut user, journey, id, intended).await;
+                    drop(permit);
+                });
+            }
+            while in_flight.join_next().await.is_some() {}
             Ok(())
         })
     }))

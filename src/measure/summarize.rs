@@ -141,11 +141,26 @@ fn judge_generator(facts: &RunFacts, snap: &Snapshot, lateness_p99_ms: f64) -> G
             snap.visits_started, facts.planned
         )
     } else if lateness_p99_ms > facts.late_after_ms {
+        let why = if facts.pool > 0 && snap.max_in_flight >= facts.pool {
+            format!(
+                "peak {} in flight reached the pool of {}: raise traffic.pool, or lower time_scale",
+                snap.max_in_flight, facts.pool
+            )
+        } else {
+            format!(
+                "peak {} in flight{}: the machine could not keep up; lower time_scale",
+                snap.max_in_flight,
+                if facts.pool > 0 {
+                    format!(" of a pool of {}", facts.pool)
+                } else {
+                    String::new()
+                }
+            )
+        };
         format!(
             "visits started late: lateness p99 {lateness_p99_ms:.1} ms is above late_after {:.1} ms \
-             ({} of {} visits late; peak {} in flight for a pool of {}): raise traffic.pool, \
-             or lower time_scale",
-            facts.late_after_ms, snap.visits_late, snap.visits_started, snap.max_in_flight, facts.pool
+             ({} of {} visits late; {why})",
+            facts.late_after_ms, snap.visits_late, snap.visits_started
         )
     } else {
         String::new()

@@ -29,7 +29,11 @@ pub enum PlanError {
 /// Everything the engine needs, resolved from the scenario and the command line.
 pub struct RunPlan {
     pub visits: u64,
+    /// Goose users of a fixed pool (runs that write a Goose report, and closed runs).
     pub pool: usize,
+    /// The most visits in flight at once when the scenario sets `pool`; `None`: as many as are due.
+    /// A closed run is always capped, at `pool`.
+    pub pool_cap: Option<usize>,
     /// `None` for a closed run: each visit starts as soon as a pool user is free.
     pub schedule: Option<Schedule>,
     pub curve: Option<Curve>,
@@ -64,6 +68,11 @@ impl RunPlan {
         Ok(RunPlan {
             visits,
             pool: pool_size(traffic, curve.as_ref()) as usize,
+            pool_cap: match (traffic.pool, &curve) {
+                (Some(pool), _) => Some(pool.0 as usize),
+                (None, None) => Some(pool_size(traffic, None) as usize),
+                (None, Some(_)) => None,
+            },
             schedule,
             time_scale: traffic.time_scale.0,
             clock_start: traffic.clock_start(),
