@@ -183,7 +183,7 @@ fn without_a_pool_concurrency_follows_the_visits_in_flight() {
     let run = run("elastic", &scenario);
     assert_eq!(run.code, 0, "{}", run.summary["generator"]);
     let generator = &run.summary["generator"];
-    assert_eq!(generator["pool"], 0, "no cap: {generator}");
+    assert_eq!(generator["pool"], 50_000, "the default cap: {generator}");
     assert!(f(&generator["max_in_flight"]) >= 300.0, "{generator}");
     assert_eq!(run.summary["visits"]["started"], 400);
     assert_eq!(run.summary["visits"]["late"], 0);

@@ -31,8 +31,8 @@ pub struct RunPlan {
     pub visits: u64,
     /// Goose users of a fixed pool (runs that write a Goose report, and closed runs).
     pub pool: usize,
-    /// The most visits in flight at once when the scenario sets `pool`; `None`: as many as are due.
-    /// A closed run is always capped, at `pool`.
+    /// The most visits in flight at once: the scenario's `pool`, else [`DEFAULT_POOL_CAP`] (a closed
+    /// run: `pool`). Below it, concurrency follows the visits that are due.
     pub pool_cap: Option<usize>,
     /// `None` for a closed run: each visit starts as soon as a pool user is free.
     pub schedule: Option<Schedule>,
@@ -71,7 +71,7 @@ impl RunPlan {
             pool_cap: match (traffic.pool, &curve) {
                 (Some(pool), _) => Some(pool.0 as usize),
                 (None, None) => Some(pool_size(traffic, None) as usize),
-                (None, Some(_)) => None,
+                (None, Some(_)) => Some(DEFAULT_POOL_CAP),
             },
             schedule,
             time_scale: traffic.time_scale.0,
@@ -99,6 +99,11 @@ impl RunPlan {
         self.clock_start + offset.as_secs_f64() * self.time_scale
     }
 }
+
+/// The most visits in flight when the scenario sets no `pool`: far above what a morning on one
+/// machine needs (the first morning peaks near 14,000), low enough that a curve asking for
+/// millions at once makes visits late — and the run invalid — instead of exhausting memory.
+pub const DEFAULT_POOL_CAP: usize = 50_000;
 
 /// Visits to run: `visits`, or the area under a curve of absolute rates.
 fn visit_count(traffic: &Traffic, curve: Option<&Curve>) -> u64 {

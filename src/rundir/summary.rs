@@ -76,8 +76,8 @@ pub struct Generator {
     pub reason: String,
     /// The limit on lateness p99 (`traffic.late_after`), in ms.
     pub late_after_ms: f64,
-    /// The most visits in flight at once (the scenario's `pool`, or the Goose pool of a run that
-    /// writes a Goose report); 0: no cap, as many as were due.
+    /// The most visits in flight at once: the scenario's `pool` (50,000 by default), or the Goose
+    /// pool of a run that writes a Goose report.
     pub pool: u64,
     pub max_in_flight: u64,
 }
