@@ -83,3 +83,48 @@ fn sigterm_stops_the_run_and_keeps_everything_it_measured() {
 fn sigint_does_the_same() {
     interrupted_run_is_complete("int", "INT");
 }
+
+#[test]
+fn sigterm_abandons_visits_in_flight_instead_of_waiting_for_them() {
+    let dir = std::env::temp_dir().join(format!("surge-signal-think-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Every visitor browses, then reads for ten minutes before checking eligibility.
+    let scenario = dir.join("readers.toml");
+    std::fs::write(
+        &scenario,
+        "[traffic]\nvisits = 40\nspan = \"2s\"\nlate_after = \"5s\"\n[traffic.mix]\neligibility = 1\n\
+         [traffic.think_time]\nmin_ms = 600000\nmax_ms = 600000\n",
+    )
+    .unwrap();
+    let run_dir = dir.join("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_surge"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["run", scenario.to_str().unwrap(), "--quiet", "--out"])
+        .arg(&run_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("surge starts");
+    wait_for_intervals(&run_dir, 3);
+    signal(child.id(), "TERM");
+    // The visits in flight would read for ten more minutes; the run must not wait for them.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the run waited for its visits in flight after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(130));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["visits"]["completed"], 0, "{}", summary["visits"]);
+    assert_eq!(summary["ending"], "stopped: interrupted");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -288,7 +288,10 @@ fn serve_visits(journey: Journey, pool: Arc<Pool>) -> Transaction {
                     Some(_) => intended,
                     None => Instant::now(),
                 };
-                visit(&pool, user, journey, id, intended).await;
+                tokio::select! {
+                    _ = visit(&pool, user, journey, id, intended) => {}
+                    _ = pool.control.stop.interrupted() => break,
+                }
             }
             Ok(())
         })
@@ -376,7 +379,10 @@ fn drive(pool: Arc<Pool>) -> Transaction {
                 let mut user = template.clone();
                 let pool = pool.clone();
                 in_flight.spawn(async move {
-                    visit(&pool, &mut user, journey, id, intended).await;
+                    tokio::select! {
+                        _ = visit(&pool, &mut user, journey, id, intended) => {}
+                        _ = pool.control.stop.interrupted() => {}
+                    }
                     drop(permit);
                 });
             }

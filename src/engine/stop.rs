@@ -54,6 +54,15 @@ impl Stop {
         let _ = stopped.wait_for(|stopped| *stopped).await;
     }
 
+    /// Wait until the run is interrupted by a signal (never, if it stops for another reason): then
+    /// the visits in flight are abandoned too, so SIGTERM ends a run within its grace period.
+    pub async fn interrupted(&self) {
+        self.stopped().await;
+        if self.reason() != Some(&Ending::Interrupted) {
+            std::future::pending::<()>().await;
+        }
+    }
+
     /// Sleep until `when`; false (at once) if the run stops first.
     pub async fn sleep_until(&self, when: tokio::time::Instant) -> bool {
         tokio::select! {
