@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # surge performance measurements, all in one script on one machine (loopback only).
 #
-#   bench/run.sh                  the full set: every step below (about 60 minutes on 2 cores)
+#   bench/run.sh                  the full set: every step below (about 95 minutes on 2 cores)
 #   bench/run.sh --quick          a short version (a few minutes): pacing, overhead, flat and in-flight only,
 #                                 shorter runs, fewer rounds
 #   bench/run.sh STEP...          only the named steps, in the order given (with --quick: their short versions)
@@ -18,20 +18,41 @@
 #                      on its run directory, timed (figure: drawing every chart)
 #   first-morning   3. the first morning at 120x, sampling the process's CPU, open fds and the load
 #                      average every 5 s; then 240x, then 480x (if 240x was valid) or 180x
-# Raw outputs go to reports/bench-<UTC stamp>/; the table at the end is also written to its table.txt.
-# Every run is bounded: each scenario has a max_duration, and each command runs under `timeout`.
+# Engine steps (issue 10; drivers in bench/engine.py; with SURGE_OLD_BIN set, the A/B steps alternate
+# old, new, old, new; without it they run SURGE_BIN only):
+#   idle            6. an idle pool: bench/idle.toml (30,000 visits, none due for 40 s) against a separate
+#                      `surge exchange`; harness CPU from t=5 to 30 s, RSS at 30 s, then SIGTERM (SIGKILL
+#                      if no exit within 15 s). Pool 30,000: 2 rounds (quick: 1); pool 300 and no pool
+#                      line: 1 round each
+#   ci-cpu          7. CPU per request: scenarios/ci.toml against a separate `surge exchange`, harness
+#                      CPU-seconds (rusage at exit) and the exchange's (/proc/PID/stat before and after)
+#                      divided by the requests in summary.json (full: 3 rounds, quick: 1)
+#   first-morning-speeds  8. the first morning at 60x, then at 120x (about 18 minutes), then both side
+#                      by side: funnel, errors and latency per step, waiting room, knee and waiting-room
+#                      clock times (SURGE_BIN only)
+#   huge-visits     9. --visits 2000000000 on scenarios/smoke.toml (Poisson) and bench/huge-uniform.toml,
+#                      each as it is and with pool = 64: time until the first visit starts and RSS then,
+#                      then SIGTERM (SIGKILL 30 s later; 120 s with pool = 64); the old binary's RSS for
+#                      10 s (SIGKILL at 10 s or 4 GiB); --visits 1000000000000 (refused, exit 2)
+# Raw outputs go to reports/bench-<UTC stamp>/ (or BENCH_OUT=DIR); the table at the end is also written
+# to its table.txt. Every run is bounded: each scenario has a max_duration, and each command runs under
+# `timeout` or a driver that stops it.
 # SURGE_BIN=path/to/surge uses that binary instead of building one (the overhead step still builds
-# its bench with cargo).
+# its bench with cargo). SURGE_OLD_BIN=path/to/older/surge adds it to the A/B steps (idle, ci-cpu,
+# huge-visits). EXCHANGE_BIN (default SURGE_BIN) serves the separate exchange of idle and ci-cpu.
+# Each binary is copied into the output directory (bin/) at the start and run from there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 QUICK=0
 STEPS=()
-ALL_STEPS=(pacing overhead flat flat-ext in-flight in-flight-ext first-morning-60 first-morning)
+ALL_STEPS=(pacing overhead flat flat-ext in-flight in-flight-ext first-morning-60 first-morning
+  idle ci-cpu first-morning-speeds huge-visits)
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
     pacing|overhead|flat|flat-ext|in-flight|in-flight-ext|first-morning-60|first-morning) STEPS+=("$arg") ;;
+    idle|ci-cpu|first-morning-speeds|huge-visits) STEPS+=("$arg") ;;
     *) echo "usage: bench/run.sh [--quick] [STEP...]; steps: ${ALL_STEPS[*]}" >&2; exit 2 ;;
   esac
 done
@@ -41,12 +62,14 @@ fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-OUT="$PWD/reports/bench-$STAMP"
+OUT="${BENCH_OUT:-$PWD/reports/bench-$STAMP}"
 mkdir -p "$OUT"
 RESULTS="$OUT/results.jsonl"
 : > "$RESULTS"
 SURGE="${SURGE_BIN:-$CARGO_TARGET_DIR/release/surge}"
+SURGE_OLD="${SURGE_OLD_BIN:-}"
 REPORT="python3 bench/report.py"
+ENGINE="python3 bench/engine.py"
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/run.log"; }
 
@@ -67,6 +90,24 @@ if [ -z "${SURGE_BIN:-}" ]; then
   cargo build --release --locked --bin surge 2>&1 | tail -n 3
 else
   log "using SURGE_BIN=$SURGE_BIN (not building)"
+fi
+# Every run uses a copy of each binary taken now, so that a rebuild or a new copy in place during the
+# measurements cannot mix two binaries into one figure.
+pin_bin() {
+  mkdir -p "$OUT/bin"
+  cp "$1" "$OUT/bin/$2"
+  echo "$2: $1 ($(stat -c '%y, %s bytes' "$1"), sha256 $(sha256sum "$1" | cut -c1-16)) -> $OUT/bin/$2" | tee -a "$OUT/machine.txt"
+}
+pin_bin "$SURGE" surge
+SURGE="$OUT/bin/surge"
+if [ -n "$SURGE_OLD" ]; then
+  pin_bin "$SURGE_OLD" surge-old
+  SURGE_OLD="$OUT/bin/surge-old"
+fi
+EXCHANGE="$SURGE"
+if [ -n "${EXCHANGE_BIN:-}" ]; then
+  pin_bin "$EXCHANGE_BIN" surge-exchange
+  EXCHANGE="$OUT/bin/surge-exchange"
 fi
 case " ${STEPS[*]} " in
   *" overhead "*) cargo bench --locked --bench overhead --no-run 2>&1 | tail -n 2 ;;
@@ -302,11 +343,95 @@ step_first_morning() {
   fi
 }
 
+# The binaries of an A/B step, in the order they run each round: old, new (or only new).
+ab_bins() {
+  if [ -n "$SURGE_OLD" ]; then echo "old:$SURGE_OLD new:$SURGE"; else echo "new:$SURGE"; fi
+}
+
+# engine_run STEP NAME DRIVER ARGS...: one driver of bench/engine.py, its JSON line appended to results.jsonl.
+engine_run() {
+  local step=$1 name=$2; shift 2
+  log "$step: $name: $* (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  if timeout --kill-after=30s "${RUN_TIMEOUT:-10m}" $ENGINE "$@" > "$OUT/$name.json" 2> "$OUT/$name.driver.err"; then
+    cat "$OUT/$name.json" >> "$RESULTS"
+    python3 -c 'import json,sys; r=json.load(sys.stdin); print("   ", {k: v for k, v in r.items() if k not in ("dir", "surge", "files", "rss_series_mib")})' < "$OUT/$name.json" | tee -a "$OUT/run.log"
+  else
+    log "$step: $name: driver failed (exit $?): $(tail -n 3 "$OUT/$name.driver.err")"
+  fi
+}
+
+# 6. An idle pool: 30,000 visits scheduled ahead, none due for 40 s (old, new, old, new), then pool 300.
+step_idle() {
+  local rounds i b tag bin
+  rounds=$([ $QUICK = 1 ] && echo 1 || echo "${IDLE_ROUNDS:-2}")
+  sed 's/^pool = 30000$/pool = 300/' bench/idle.toml > "$OUT/idle-pool300.toml"
+  # and without `pool`: whatever the binary does by default (a derived pool, or an elastic run)
+  grep -v '^pool = ' bench/idle.toml > "$OUT/idle-nopool.toml"
+  for i in $(seq 1 "$rounds"); do
+    for b in $(ab_bins); do
+      tag=${b%%:*} bin=${b#*:}
+      engine_run idle "idle-$tag-30000-$i" idle "$OUT/idle-$tag-30000-$i" "idle-$tag-30000" "$bin" bench/idle.toml "$EXCHANGE"
+    done
+  done
+  for b in $(ab_bins); do
+    tag=${b%%:*} bin=${b#*:}
+    engine_run idle "idle-$tag-300-1" idle "$OUT/idle-$tag-300-1" "idle-$tag-300" "$bin" "$OUT/idle-pool300.toml" "$EXCHANGE"
+  done
+  for b in $(ab_bins); do
+    tag=${b%%:*} bin=${b#*:}
+    engine_run idle "idle-$tag-nopool-1" idle "$OUT/idle-$tag-nopool-1" "idle-$tag-nopool" "$bin" "$OUT/idle-nopool.toml" "$EXCHANGE"
+  done
+}
+
+# 7. CPU per request on scenarios/ci.toml, harness and exchange in separate processes (old, new, ...).
+# There is no plain-Goose baseline at this request rate: benches/overhead.rs compares at saturation only.
+step_ci_cpu() {
+  local rounds i b tag bin
+  rounds=$([ $QUICK = 1 ] && echo 1 || echo "${CPU_ROUNDS:-3}")
+  for i in $(seq 1 "$rounds"); do
+    for b in $(ab_bins); do
+      tag=${b%%:*} bin=${b#*:}
+      engine_run ci-cpu "ci-cpu-$tag-$i" ci-cpu "$OUT/ci-cpu-$tag-$i" "ci-cpu-$tag" "$bin" scenarios/ci.toml "$EXCHANGE"
+    done
+  done
+}
+
+# 8. The first morning at 60x and at 120x (SURGE_BIN, embedded exchange), side by side.
+step_first_morning_speeds() {
+  SAMPLE=1 RUN_TIMEOUT=20m run_surge first-morning-speeds "$OUT/fm60" time_scale=60 -- scenarios/first-morning.toml
+  SAMPLE=1 RUN_TIMEOUT=12m run_surge first-morning-speeds "$OUT/fm120" time_scale=120 -- scenarios/first-morning.toml --time-scale 120
+  $ENGINE morning "$OUT/fm60" "$OUT/fm120" | tee "$OUT/first-morning-speeds.md" | tee -a "$OUT/run.log"
+}
+
+# 9. Two billion visits: how soon the first one starts, and at what RSS (Poisson and uniform arrivals);
+# the old binary's RSS growth for 10 s; a count past the limit (refused before any traffic).
+# Each arrival kind runs as the scenario is (`pool` as smoke.toml sets it, or not) and with `pool = 64`.
+step_huge_visits() {
+  local rc=0 f
+  for f in scenarios/smoke.toml bench/huge-uniform.toml; do
+    grep -v '^pool = ' "$f" | sed 's/^seed = 2013$/seed = 2013\npool = 64/' > "$OUT/$(basename "$f" .toml)-pool64.toml"
+  done
+  # After SIGTERM: 30 s for an exit (SIGKILL then), 120 s with pool = 64 (the stop has to count the
+  # rest of the schedule's intended visits before it writes the summary).
+  RUN_TIMEOUT=5m engine_run huge-visits huge-poisson huge "$OUT/huge" huge-poisson "$SURGE" scenarios/smoke.toml 2000000000 30
+  RUN_TIMEOUT=5m engine_run huge-visits huge-uniform huge "$OUT/huge-uniform" huge-uniform "$SURGE" bench/huge-uniform.toml 2000000000 30
+  RUN_TIMEOUT=6m engine_run huge-visits huge-poisson-pool64 huge "$OUT/huge-pool64" huge-poisson-pool64 "$SURGE" "$OUT/smoke-pool64.toml" 2000000000 120
+  RUN_TIMEOUT=6m engine_run huge-visits huge-uniform-pool64 huge "$OUT/huge-uniform-pool64" huge-uniform-pool64 "$SURGE" "$OUT/huge-uniform-pool64.toml" 2000000000 120
+  if [ -n "$SURGE_OLD" ]; then
+    RUN_TIMEOUT=2m engine_run huge-visits huge-old-rss rss-growth "$OUT/huge-old" huge-old-rss "$SURGE_OLD" scenarios/smoke.toml 2000000000
+  fi
+  log "huge-visits: surge run scenarios/smoke.toml --visits 1000000000000"
+  timeout --kill-after=10s 60s "$SURGE" run scenarios/smoke.toml --visits 1000000000000 --quiet --out "$OUT/absurd" --force \
+    > "$OUT/absurd.stdout" 2> "$OUT/absurd.stderr" || rc=$?
+  log "huge-visits: --visits 1000000000000: exit $rc: $(head -c 400 "$OUT/absurd.stderr")"
+  echo "{\"name\": \"huge-absurd\", \"exit\": $rc, \"stderr\": $(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$OUT/absurd.stderr")}" >> "$RESULTS"
+}
+
 for step in "${STEPS[@]}"; do
   "step_${step//-/_}"
 done
 
 echo
 echo "== results ($(nproc) cores, shared machine; load average at end: $(cut -d' ' -f1-3 /proc/loadavg))"
-$REPORT table "$RESULTS" "$OUT/overhead.log" | tee "$OUT/table.txt"
+{ $REPORT table "$RESULTS" "$OUT/overhead.log"; $ENGINE table "$RESULTS"; } | tee "$OUT/table.txt"
 echo "raw outputs: $OUT"

@@ -99,6 +99,9 @@ impl Iterator for Times {
     }
 }
 
+/// The most intended arrivals counted for one interval of `timeline.csv`.
+pub const MAX_COUNTED_PER_INTERVAL: u64 = 10_000_000;
+
 /// Counts the visits meant to start before a moving time, for intervals that follow each other.
 #[derive(Debug, Clone)]
 pub struct IntendedCounter {
@@ -112,10 +115,13 @@ impl IntendedCounter {
         }
     }
 
-    /// Visits meant to start before `to` seconds of scenario time and not counted yet.
+    /// Visits meant to start before `to` seconds of scenario time and not counted yet, at most
+    /// [`MAX_COUNTED_PER_INTERVAL`]: past that (a curve asking for tens of millions of visits in one
+    /// interval, far beyond what any run can start) the rest are counted in later intervals, so the
+    /// bookkeeping never holds up the run or its stop.
     pub fn count_until(&mut self, to: f64) -> u64 {
         let mut count = 0;
-        while self.times.next_if(|t| *t < to).is_some() {
+        while count < MAX_COUNTED_PER_INTERVAL && self.times.next_if(|t| *t < to).is_some() {
             count += 1;
         }
         count
