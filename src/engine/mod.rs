@@ -108,6 +108,46 @@ impl Pool {
     fn must_stop(&self) -> bool {
         self.control.stop.reason().is_some()
     }
+
+    /// When a visit released at `intended` is meant to start: then, or — a closed run's visit —
+    /// now, when it gets its place.
+    fn start_of(&self, intended: Instant) -> Instant {
+        match self.plan.curve {
+            Some(_) => intended,
+            None => Instant::now(),
+        }
+    }
+}
+
+/// The visits' intended starts on the run's clock, in visit order, each waited for.
+struct Starts {
+    origin: Instant,
+    /// Offsets from `origin`; `None` for a closed run, whose visits are due at once.
+    offsets: Option<Box<dyn Iterator<Item = Duration> + Send>>,
+}
+
+impl Starts {
+    /// Start the scenario clock now.
+    fn from_now(pool: &Pool) -> Starts {
+        Starts {
+            origin: *pool.control.origin.get_or_init(Instant::now),
+            offsets: pool
+                .plan
+                .intended_offsets()
+                .map(|o| Box::new(o) as Box<dyn Iterator<Item = Duration> + Send>),
+        }
+    }
+
+    /// Sleep until the next visit's intended start and return it; `None` if the run stops first.
+    async fn next(&mut self, stop: &Stop) -> Option<Instant> {
+        let intended = match self.offsets.as_mut().and_then(Iterator::next) {
+            Some(offset) => self.origin + offset,
+            None => Instant::now(),
+        };
+        stop.sleep_until(tokio::time::Instant::from_std(intended))
+            .await
+            .then_some(intended)
+    }
 }
 
 /// The most visits in flight at once: the pool cap of an elastic run (`None`: no cap), or the pool
@@ -127,12 +167,17 @@ pub async fn run(
     recorder: Arc<Recorder>,
     control: Arc<RunControl>,
 ) -> Result<Ending, GooseError> {
-    let shares = plan.visitors.shares();
-    let pools = pool_sizes(plan.pool, plan.visits, &shares);
-    // A closed run hands a visit over only when a pool user takes it; an open run queues the visits
-    // that are due while every pool user is busy (they start late, and say so).
-    let (senders, queues): (Vec<_>, Vec<_>) = Journey::ALL
+    let elastic = options.goose_reports.is_empty();
+    // The pooled engine's Goose users per journey and their queues. A closed run hands a visit over
+    // only when a pool user takes it; an open run queues the visits that are due while every pool
+    // user is busy (they start late, and say so).
+    let pools = match elastic {
+        true => vec![0; Journey::COUNT],
+        false => pool_sizes(plan.pool, plan.visits, &plan.visitors.shares()),
+    };
+    let (senders, queues): (Vec<_>, Vec<_>) = pools
         .iter()
+        .filter(|_| !elastic)
         .map(|_| match plan.curve {
             None => flume::bounded(0),
             Some(_) => flume::unbounded(),
@@ -155,7 +200,6 @@ pub async fn run(
         first_ready: tokio::sync::Notify::new(),
     });
 
-    let elastic = options.goose_reports.is_empty();
     let users: usize = if elastic { 1 } else { pools.iter().sum() };
     let mut attack = GooseAttack::initialize_with_config(goose_config(options, users))?
         .set_client_builder_without_cookies(
@@ -170,7 +214,7 @@ pub async fn run(
                 .register_transaction(drive(pool.clone()).set_name("visitors")),
         );
     }
-    for journey in Journey::ALL.into_iter().filter(|_| !elastic) {
+    for journey in Journey::ALL {
         let size = pools[journey as usize];
         if size == 0 {
             continue;
@@ -229,30 +273,17 @@ async fn dispatch(pool: Arc<Pool>, senders: Vec<flume::Sender<Due>>, pools: Vec<
         _ = pool.first_ready.notified() => {}
         _ = stop.stopped() => return,
     }
-    let origin = *pool.control.origin.get_or_init(Instant::now);
-    let plan = &pool.plan;
-    let mut offsets = plan.intended_offsets();
-    for id in 0..plan.visits {
-        let journey = plan.visitors.journey(id) as usize;
+    let mut starts = Starts::from_now(&pool);
+    for id in 0..pool.plan.visits {
+        let Some(intended) = starts.next(stop).await else {
+            return;
+        };
+        let journey = pool.plan.visitors.journey(id) as usize;
         if pools[journey] == 0 {
             // Rounding gave this journey no pool user (its share is tiny): skip it, so the run
             // ends; such a visit never starts, and the summary says so.
             continue;
         }
-        let intended = match offsets.as_mut().and_then(Iterator::next) {
-            Some(offset) => {
-                let intended = origin + offset;
-                if !stop
-                    .sleep_until(tokio::time::Instant::from_std(intended))
-                    .await
-                {
-                    return;
-                }
-                intended
-            }
-            // A closed run: the visit is meant to start when a pool user takes it.
-            None => Instant::now(),
-        };
         let sent = tokio::select! {
             sent = senders[journey].send_async(Due { id, intended }) => sent.is_ok(),
             _ = stop.stopped() => false,
@@ -284,10 +315,7 @@ fn serve_visits(journey: Journey, pool: Arc<Pool>) -> Transaction {
                 if pool.must_stop() {
                     break;
                 }
-                let intended = match pool.plan.curve {
-                    Some(_) => intended,
-                    None => Instant::now(),
-                };
+                let intended = pool.start_of(intended);
                 tokio::select! {
                     _ = visit(&pool, user, journey, id, intended) => {}
                     _ = pool.control.stop.interrupted() => break,
@@ -342,26 +370,18 @@ fn drive(pool: Arc<Pool>) -> Transaction {
             user.client = pool.client.clone();
             let template = user.clone();
             let stop = &pool.control.stop;
-            let origin = *pool.control.origin.get_or_init(Instant::now);
+            let mut starts = Starts::from_now(&pool);
             let cap = pool
                 .plan
                 .pool_cap
                 .map(|cap| Arc::new(tokio::sync::Semaphore::new(cap)));
-            let mut offsets = pool.plan.intended_offsets();
             let mut in_flight = tokio::task::JoinSet::new();
             for id in 0..pool.plan.visits {
                 // Finished visits are reaped as we go, so the set holds only those in flight.
                 while in_flight.try_join_next().is_some() {}
-                let intended = match offsets.as_mut().and_then(Iterator::next) {
-                    Some(offset) => origin + offset,
-                    None => Instant::now(),
-                };
-                if !stop
-                    .sleep_until(tokio::time::Instant::from_std(intended))
-                    .await
-                {
+                let Some(intended) = starts.next(stop).await else {
                     break;
-                }
+                };
                 // At the cap the visit waits for a place, and starts late.
                 let permit = match &cap {
                     Some(cap) => tokio::select! {
@@ -370,11 +390,7 @@ fn drive(pool: Arc<Pool>) -> Transaction {
                     },
                     None => None,
                 };
-                // A closed run's visit is meant to start when it gets its place.
-                let intended = match pool.plan.curve {
-                    Some(_) => intended,
-                    None => Instant::now(),
-                };
+                let intended = pool.start_of(intended);
                 let journey = pool.plan.visitors.journey(id);
                 let mut user = template.clone();
                 let pool = pool.clone();
