@@ -176,14 +176,6 @@ impl BehaviourError {
             }
         }
     }
-
-    /// The first key of [`BehaviourError::key`]: `capacity`, `waiting_room`, `errors` or
-    /// `insurers`, the word a scenario's loader looks for to give the error a line.
-    pub fn section(&self) -> String {
-        let key = self.key();
-        let end = key.find(['.', '[']).unwrap_or(key.len());
-        key[..end].to_string()
-    }
 }
 
 /// A faults file that cannot be used: unreadable, not TOML of the `[exchange]` section, or with a
@@ -430,7 +422,7 @@ mod tests {
 
     /// (behaviour, message, key, section): the messages are those the scenario loader has always
     /// printed after `exchange.`.
-    fn cases() -> Vec<(Behaviour, &'static str, &'static str, &'static str)> {
+    fn cases() -> Vec<(Behaviour, &'static str, &'static str)> {
         let mut insurer = faults(|_| {});
         insurer.insurers = BTreeMap::from([("1234".to_string(), InsurerFaults::default())]);
         vec![
@@ -438,13 +430,11 @@ mod tests {
                 capacity(10, 20, 0),
                 "capacity.eligibility.concurrency must be at least 1",
                 "capacity.eligibility.concurrency",
-                "capacity",
             ),
             (
                 capacity(30, 20, 1),
                 "capacity.eligibility: median is above p99",
                 "capacity.eligibility",
-                "capacity",
             ),
             (
                 Behaviour {
@@ -457,37 +447,31 @@ mod tests {
                 },
                 "waiting_room.at must be at least 1 session",
                 "waiting_room.at",
-                "waiting_room",
             ),
             (
                 window("8h30", 0.5, 500),
                 "errors[0].at: `8h30` is not a time of day; write \"HH:MM\" or \"HH:MM:SS\"",
                 "errors[0].at",
-                "errors",
             ),
             (
                 window("08:30", 1.5, 500),
                 "errors[0].share = 1.5: a share is a fraction from 0 to 1",
                 "errors[0].share",
-                "errors",
             ),
             (
                 window("08:30", 0.5, 99),
                 "errors[0].status 99 is not an HTTP status",
                 "errors[0].status",
-                "errors",
             ),
             (
                 insurer,
                 "insurers.\"1234\": an insurer is a 5-digit HIOS id, or \"*\" for all",
                 "insurers.\"1234\"",
-                "insurers",
             ),
             (
                 faults(|f| f.dead_link = -0.1),
                 "insurers.\"*\".dead_link = -0.1: a share is a fraction from 0 to 1",
                 "insurers.\"*\".dead_link",
-                "insurers",
             ),
             (
                 faults(|f| {
@@ -496,19 +480,17 @@ mod tests {
                 }),
                 "insurers.\"*\": broken_link + dead_link is above 1",
                 "insurers.\"*\"",
-                "insurers",
             ),
         ]
     }
 
     #[test]
     fn check_names_the_key_its_message_starts_with() {
-        for (behaviour, message, key, section) in cases() {
+        for (behaviour, message, key) in cases() {
             let e = behaviour.check().expect_err(message);
             assert_eq!(e.to_string(), message);
             assert_eq!(e.key(), key, "{message}");
             assert!(message.starts_with(&e.key()), "{message}");
-            assert_eq!(e.section(), section, "{message}");
         }
         assert_eq!(Behaviour::default().check(), Ok(()));
         assert_eq!(faults(|f| f.broken_link = 1.0).check(), Ok(()));

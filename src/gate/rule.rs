@@ -286,33 +286,25 @@ fn parse_target(argument: Option<&str>, latency: bool) -> Result<Target, RuleErr
     match argument {
         None | Some("all") => Ok(Target::AllSteps),
         Some("visit") if latency => Ok(Target::Visit),
-        Some(name) => Step::ALL
-            .iter()
-            .find(|s| s.name() == name)
-            .map(|s| Target::Step(*s))
-            .ok_or_else(|| {
-                let steps: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
-                let extra = if latency { ", visit" } else { "" };
-                RuleError::from(format!(
-                    "unknown step `{name}`: use {}{extra} or all",
-                    steps.join(", ")
-                ))
-            }),
+        Some(name) => Step::named(name).map(Target::Step).ok_or_else(|| {
+            let steps: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
+            let extra = if latency { ", visit" } else { "" };
+            RuleError::from(format!(
+                "unknown step `{name}`: use {}{extra} or all",
+                steps.join(", ")
+            ))
+        }),
     }
 }
 
 fn parse_stage(name: &str) -> Result<Stage, RuleError> {
-    Stage::ALL
-        .iter()
-        .find(|s| s.name() == name)
-        .copied()
-        .ok_or_else(|| {
-            let stages: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
-            RuleError::from(format!(
-                "unknown funnel stage `{name}`: use {}",
-                stages.join(", ")
-            ))
-        })
+    Stage::named(name).ok_or_else(|| {
+        let stages: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
+        RuleError::from(format!(
+            "unknown funnel stage `{name}`: use {}",
+            stages.join(", ")
+        ))
+    })
 }
 
 fn parse_limit(metric: &Metric, value: &str) -> Result<f64, RuleError> {

@@ -50,14 +50,6 @@ impl Schedule {
         }
     }
 
-    pub fn len(&self) -> u64 {
-        self.visits
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.visits == 0
-    }
-
     /// Every visit's intended start, in visit order (which is time order).
     pub fn times(&self) -> Times {
         Times {
