@@ -4,9 +4,10 @@
 //! alternates, for `BENCH_ROUNDS` rounds (default 3):
 //!  (a) plain Goose: `BENCH_USERS` users (default 50), Goose's default per-user clients, one
 //!      transaction `GET /api/v1/plans/{id}` that reads the body, no wait, `BENCH_SECS` s (default 10);
-//!  (b) surge's recording path: the same endpoint and users, one shared client without cookies, every
-//!      request made through `surge::journeys::call` with a shared `Recorder`, a `JourneyEnv`, and a
-//!      fresh `VisitState` per iteration.
+//!  (b) surge's journey path: the same endpoint and users, one shared client without cookies, every
+//!      request a one-request visit of a journey file (`surge::journeys::run_visit`: templates,
+//!      checks, recording) with a shared `Recorder`, a `JourneyEnv`, and a fresh `VisitState` per
+//!      iteration.
 //! Requests/s = total requests / `GooseMetrics::duration` (whole seconds, after the ramp). Also printed:
 //! requests/s over the wall time of `execute()` (ramp and shutdown included) as a cross-check.
 //! One machine-readable line per attack: `RESULT {json}`.
@@ -18,11 +19,11 @@ use goose::config::GooseConfiguration;
 use goose::metrics::GooseMetrics;
 use goose::prelude::*;
 use surge::exchange::{self, ExchangeConfig};
-use surge::journeys::{call, Body, JourneyEnv, Method, VisitState};
+use surge::journey_file;
+use surge::journeys::{run_visit, JourneyEnv, Target, VisitState};
 use surge::measure::Recorder;
 use surge::plan::{Visit, VisitPlanner};
-use surge::scenario::{Scenario as SurgeScenario, ThinkTime};
-use surge::vocab::Step;
+use surge::scenario::{Scenario as SurgeScenario, Source, ThinkTime};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -63,24 +64,13 @@ fn plain_transaction(path: Arc<str>) -> Transaction {
     }))
 }
 
-fn surge_transaction(path: Arc<str>, env: Arc<JourneyEnv>, visit: Arc<Visit>) -> Transaction {
+fn surge_transaction(env: Arc<JourneyEnv>, visit: Arc<Visit>) -> Transaction {
     Transaction::new(Arc::new(move |user: &mut GooseUser| {
-        let path = path.clone();
         let env = env.clone();
         let visit = visit.clone();
         Box::pin(async move {
             let mut state = VisitState::new(user, &env, &visit, Instant::now());
-            let _ = call(
-                &mut state,
-                Step::Browse,
-                "bench",
-                Method::Get,
-                &path,
-                Body::None,
-                200,
-                |_| Ok(()),
-            )
-            .await;
+            let _ = run_visit(&mut state).await;
             Ok(())
         })
     }))
@@ -111,11 +101,7 @@ async fn attack(
                     goose::client::GooseClientBuilder::new().without_cookies(),
                 )
                 .expect("shared client");
-            scenario!("surge").register_transaction(surge_transaction(
-                path,
-                env.clone(),
-                visit.clone(),
-            ))
+            scenario!("surge").register_transaction(surge_transaction(env.clone(), visit.clone()))
         }
     };
     let started = Instant::now();
@@ -171,10 +157,25 @@ async fn main() {
 
     let scenario = SurgeScenario::parse(
         std::path::Path::new("bench.toml"),
-        "[traffic]\nvisits = 1\n[traffic.mix]\nbrowse = 1\n",
+        "[traffic]\nvisits = 1\n",
     )
     .expect("scenario");
-    let visit = Arc::new(VisitPlanner::new(&scenario, &surge::exchange::catalog::zips()).visit(0));
+    let journeys = Source {
+        path: "bench-journeys.toml".into(),
+        text: format!(
+            "[[journeys]]\nname = \"bench\"\nrequests = [\"plan\"]\n\
+             [requests.plan]\nstep = \"browse\"\nlabel = \"bench\"\nurl = \"{path}\"\n"
+        ),
+    };
+    let program = Arc::new(journey_file::compile(&journeys, &scenario).expect("journeys"));
+    let visit = Arc::new(
+        VisitPlanner::new(
+            &scenario,
+            &program.weights(),
+            &surge::exchange::catalog::zips(),
+        )
+        .visit(0),
+    );
     let recorder = Arc::new(Recorder::new());
     let env = Arc::new(JourneyEnv {
         recorder: recorder.clone(),
@@ -183,6 +184,8 @@ async fn main() {
         connections: tokio::sync::Semaphore::new(2000),
         think_time: ThinkTime::default(),
         time_scale: 1.0,
+        target: Target::new(&host, Vec::new()),
+        program,
     });
 
     println!(

@@ -95,6 +95,17 @@ pub struct ExchangeArgs {
     /// The fault file's clock at start-up, HH:MM[:SS].
     #[arg(long, value_name = "HH:MM", default_value = "00:00", value_parser = parse_clock)]
     pub clock_start: f64,
+    /// Require `apikey=KEY` in the query of every /api call, as the CMS Marketplace API does
+    /// (a call without it gets 401 API_KEY_MISSING).
+    #[arg(long, value_name = "KEY", env = "SURGE_EXCHANGE_API_KEY")]
+    pub api_key: Option<String>,
+    /// Serve everything under this path, e.g. /marketplace (Pay Now and insurer URLs include it).
+    #[arg(long, value_name = "PATH", default_value = "")]
+    pub base_path: String,
+    /// What Pay Now answers: `html` (a page whose form auto-submits the SAML Response) or `json`
+    /// (`{"SAMLResponse", "RelayState", "action"}` for the exchange's own page script).
+    #[arg(long, value_name = "SHAPE", value_enum, default_value = "html")]
+    pub pay_now: crate::exchange::shape::PayNow,
 }
 
 /// `surge run`'s options.

@@ -12,6 +12,7 @@
 //! - and the 834 defects seen in the inboxes: `duplicate_834`, `834_without_premium`,
 //!   `wrong_insurer_834` (their 834 went to another insurer).
 
+use crate::journey_file::program::Access;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -81,7 +82,10 @@ pub fn reconcile(applicants: &[Enrollment], records: Option<&InsurerRecords>) ->
         insurer_records: records.is_some(),
         ..Cracks::default()
     };
-    for applicant in applicants {
+    // By visit id, so the examples are the same for the same seed whatever order visits finished in.
+    let mut ordered: Vec<&Enrollment> = applicants.iter().collect();
+    ordered.sort_by_key(|a| a.visit);
+    for applicant in ordered {
         let insurer = cracks
             .insurers
             .entry(applicant.issuer_id.clone())
@@ -147,7 +151,10 @@ pub fn reconcile(applicants: &[Enrollment], records: Option<&InsurerRecords>) ->
 
 /// Fetch every insurer's inbox from `target` (the Marketplace `GET /api/v1/issuers` list, then
 /// `GET /issuers/{id}/834`). `Ok(None)` when the target does not offer them (404 on the list).
-pub async fn fetch_records(target: &str) -> Result<Option<InsurerRecords>, RecordsError> {
+pub async fn fetch_records(
+    target: &str,
+    access: &Access,
+) -> Result<Option<InsurerRecords>, RecordsError> {
     #[derive(Deserialize)]
     struct Page {
         issuers: Vec<Issuer>,
@@ -157,9 +164,21 @@ pub async fn fetch_records(target: &str) -> Result<Option<InsurerRecords>, Recor
     struct Issuer {
         id: String,
     }
+    // Secrets in the query (an API key) never reach a message.
     let failed = |url: &str, cause: &dyn std::fmt::Display| RecordsError {
-        url: url.to_string(),
-        cause: cause.to_string(),
+        url: access.redact(url),
+        cause: access.redact(&cause.to_string()),
+    };
+    let get = |client: &reqwest::Client, url: &str| {
+        let mut url = reqwest::Url::parse(url).map_err(|e| failed(url, &e))?;
+        if !access.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&access.query);
+        }
+        let mut request = client.get(url);
+        for (name, value) in &access.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        Ok::<_, RecordsError>(request)
     };
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(120))
@@ -168,8 +187,7 @@ pub async fn fetch_records(target: &str) -> Result<Option<InsurerRecords>, Recor
     let mut ids = Vec::new();
     loop {
         let url = format!("{target}/api/v1/issuers?limit=100&offset={}", ids.len());
-        let response = client
-            .get(&url)
+        let response = get(&client, &url)?
             .send()
             .await
             .map_err(|e| failed(&url, &e))?;
@@ -191,8 +209,7 @@ pub async fn fetch_records(target: &str) -> Result<Option<InsurerRecords>, Recor
     let mut records = InsurerRecords::default();
     for id in ids {
         let url = format!("{target}/issuers/{id}/834");
-        let inbox = client
-            .get(&url)
+        let inbox = get(&client, &url)?
             .send()
             .await
             .and_then(|r| r.error_for_status())
@@ -208,12 +225,12 @@ pub async fn fetch_records(target: &str) -> Result<Option<InsurerRecords>, Recor
 /// The whole report for a finished run: its applicants, reconciled with `target`'s insurers. When
 /// the target offers the insurers' records but they cannot be fetched, the report says why
 /// (`records_error`) and counts only what the harness saw itself.
-pub async fn report(run_dir: &Path, target: &str) -> Result<Cracks, RunDirError> {
+pub async fn report(run_dir: &Path, target: &str, access: &Access) -> Result<Cracks, RunDirError> {
     let applicants = enrollments::read(&run_dir.join(enrollments::FILE_NAME))?;
     if applicants.is_empty() {
         return Ok(reconcile(&applicants, None));
     }
-    Ok(match fetch_records(target).await {
+    Ok(match fetch_records(target, access).await {
         Ok(records) => reconcile(&applicants, records.as_ref()),
         Err(e) => Cracks {
             records_error: Some(e.to_string()),
@@ -329,7 +346,9 @@ mod tests {
         log.record(&applicant(1, "a", true, true, true));
         log.flush().unwrap();
         // Port 9 (discard) on loopback: nothing listens, the connection is refused.
-        let cracks = report(&dir, "http://127.0.0.1:9").await.unwrap();
+        let cracks = report(&dir, "http://127.0.0.1:9", &Access::default())
+            .await
+            .unwrap();
         assert!(!cracks.insurer_records);
         let error = cracks.records_error.expect("the failed fetch is reported");
         assert!(error.contains("127.0.0.1:9/api/v1/issuers"), "{error}");

@@ -20,6 +20,7 @@ pub mod engine;
 pub mod exchange;
 pub mod gate;
 pub mod histogram;
+pub mod journey_file;
 pub mod journeys;
 pub mod logging;
 pub mod measure;

@@ -1,45 +1,6 @@
-//! The words every layer shares: the journeys a visitor takes, the steps every request belongs to,
+//! The words every layer shares: the steps every request belongs to,
 //! the funnel stages a visit reaches, and how a request ended. A leaf: it imports nothing of the
 //! crate. Tables sized by these (`[u64; Step::COUNT]`) follow the vocabulary, not hand-written sizes.
-
-/// How deep a visitor goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Journey {
-    Browse,
-    Eligibility,
-    Enroll,
-    Confirm,
-}
-
-impl Journey {
-    pub const COUNT: usize = 4;
-
-    pub const ALL: [Journey; Journey::COUNT] = [
-        Journey::Browse,
-        Journey::Eligibility,
-        Journey::Enroll,
-        Journey::Confirm,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Journey::Browse => "browse",
-            Journey::Eligibility => "eligibility",
-            Journey::Enroll => "enroll",
-            Journey::Confirm => "confirm",
-        }
-    }
-
-    /// Rough HTTP requests per visit, to size each journey's share of the pool.
-    pub fn typical_requests(self) -> f64 {
-        match self {
-            Journey::Browse => 4.0,
-            Journey::Eligibility => 5.0,
-            Journey::Enroll => 10.0,
-            Journey::Confirm => 11.0,
-        }
-    }
-}
 
 /// A step of a journey: every HTTP request belongs to exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -2,6 +2,7 @@
 
 use crate::cli::ExchangeArgs;
 use crate::exchange::behaviour::{Behaviour, ScenarioClock};
+use crate::exchange::shape::Shape;
 use crate::exchange::{self, ExchangeConfig};
 
 use super::{Error, Outcome};
@@ -25,6 +26,11 @@ pub async fn serve(args: ExchangeArgs) -> Result<Outcome, Error> {
         behaviour,
         clock,
         ..ExchangeConfig::default()
+    };
+    config.shape = Shape {
+        api_key: args.api_key,
+        base_path: Shape::normalized_base_path(&args.base_path).map_err(Error::Usage)?,
+        pay_now: args.pay_now,
     };
     if let Some(key) = args.saml_key {
         config.saml_key = key.into_bytes();

@@ -14,6 +14,7 @@ use crate::engine::{self, Ending, RunControl, RunOptions};
 use crate::exchange::behaviour::ScenarioClock;
 use crate::exchange::{self, ExchangeConfig, RunningExchange};
 use crate::gate::{self, GateStatus, Rule};
+use crate::journey_file::{self, Program};
 use crate::measure::summarize::{summarize, RunFacts};
 use crate::measure::{Recorder, Snapshot};
 use crate::monitor::{stderr_is_terminal, Monitor, MonitorConfig};
@@ -50,6 +51,8 @@ pub async fn run(args: RunArgs) -> Result<Outcome, Error> {
 /// Everything checked before any traffic.
 pub struct Prepared {
     pub scenario: Scenario,
+    /// The journeys, compiled from the scenario's journey file.
+    pub program: Arc<Program>,
     pub rules: Vec<Rule>,
     pub plan: Arc<RunPlan>,
     /// `--target`, else the scenario's `target`; `None` or `"embedded"` for the embedded exchange.
@@ -87,7 +90,12 @@ pub fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
         reqwest::Url::parse(url)
             .map_err(|e| Error::Usage(format!("--target `{url}` is not a URL: {e}")))?;
     }
-    let plan = Arc::new(RunPlan::new(&scenario, &exchange::catalog::zips())?);
+    let program = Arc::new(journey_file::load(&scenario)?);
+    let plan = Arc::new(RunPlan::new(
+        &scenario,
+        &program.weights(),
+        &exchange::catalog::zips(),
+    )?);
     let run_dir = args
         .out
         .clone()
@@ -96,6 +104,7 @@ pub fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
     Ok(Prepared {
         concurrency: engine::concurrency_limit(&plan, !args.goose_report.is_empty()),
         scenario,
+        program,
         rules,
         plan,
         target,
@@ -192,6 +201,8 @@ pub async fn execute(
         think_time: scenario.traffic.think_time.clone(),
         http_timeout: scenario.http.timeout,
         max_connections: scenario.http.max_connections.0 as usize,
+        program: prepared.program.clone(),
+        allowed_hosts: scenario.http.allowed_hosts.clone(),
     };
     let outcome = engine::run(prepared.plan.clone(), &options, recorder.clone(), control).await;
     let duration_s = clock.elapsed().as_secs_f64();
@@ -243,7 +254,7 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
         &executed.snapshot,
     );
     let run_dir = &prepared.run_dir;
-    match cracks::report(run_dir, &summary.target).await {
+    match cracks::report(run_dir, &summary.target, &prepared.program.access).await {
         Ok(cracks) => summary.cracks = cracks,
         Err(e) => eprintln!("error: cannot reconcile the applicants: {e}"),
     }

@@ -23,12 +23,12 @@ pub use stop::{catch_signals, Stop};
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
 
-use crate::journeys::{run_visit, JourneyEnv, VisitState};
+use crate::journey_file::Program;
+use crate::journeys::{run_visit, JourneyEnv, Target, VisitEnd, VisitState};
 use crate::measure::Recorder;
 use crate::plan::RunPlan;
 use crate::rundir::enrollments::EnrollmentLog;
 use crate::scenario::ThinkTime;
-use crate::vocab::Journey;
 
 /// What a run needs besides the plan.
 pub struct RunOptions {
@@ -41,6 +41,10 @@ pub struct RunOptions {
     pub enrollments: Option<Arc<EnrollmentLog>>,
     /// The most requests in flight at once.
     pub max_connections: usize,
+    /// The journeys, compiled from their file.
+    pub program: Arc<Program>,
+    /// Hosts besides the target's that requests may reach (`http.allowed_hosts`).
+    pub allowed_hosts: Vec<String>,
 }
 
 /// How a run ended.
@@ -172,8 +176,18 @@ pub async fn run(
     // only when a pool user takes it; an open run queues the visits that are due while every pool
     // user is busy (they start late, and say so).
     let pools = match elastic {
-        true => vec![0; Journey::COUNT],
-        false => pool_sizes(plan.pool, plan.visits, &plan.visitors.shares()),
+        true => vec![0; options.program.journeys.len()],
+        false => pool_sizes(
+            plan.pool,
+            plan.visits,
+            &plan.visitors.shares(),
+            &options
+                .program
+                .journeys
+                .iter()
+                .map(|j| j.requests.len() as f64)
+                .collect::<Vec<_>>(),
+        ),
     };
     let (senders, queues): (Vec<_>, Vec<_>) = pools
         .iter()
@@ -195,6 +209,8 @@ pub async fn run(
             connections: tokio::sync::Semaphore::new(options.max_connections),
             think_time: options.think_time.clone(),
             time_scale: plan.time_scale,
+            program: options.program.clone(),
+            target: Target::new(&options.target, options.allowed_hosts.clone()),
         },
         client: http_client(options)?,
         first_ready: tokio::sync::Notify::new(),
@@ -214,15 +230,15 @@ pub async fn run(
                 .register_transaction(drive(pool.clone()).set_name("visitors")),
         );
     }
-    for journey in Journey::ALL {
-        let size = pools[journey as usize];
+    for (journey, &size) in pools.iter().enumerate() {
         if size == 0 {
             continue;
         }
+        let name = &options.program.journeys[journey].name;
         attack = attack.register_scenario(
-            goose::goose::Scenario::new(journey.name())
+            goose::goose::Scenario::new(name)
                 .set_weight(size)?
-                .register_transaction(serve_visits(journey, pool.clone()).set_name(journey.name())),
+                .register_transaction(serve_visits(journey, pool.clone()).set_name(name)),
         );
     }
     // The reasons to stop early, each waiting for its moment: a signal, or max_duration.
@@ -278,7 +294,7 @@ async fn dispatch(pool: Arc<Pool>, senders: Vec<flume::Sender<Due>>, pools: Vec<
         let Some(intended) = starts.next(stop).await else {
             return;
         };
-        let journey = pool.plan.visitors.journey(id) as usize;
+        let journey = pool.plan.visitors.journey(id);
         if pools[journey] == 0 {
             // Rounding gave this journey no pool user (its share is tiny): skip it, so the run
             // ends; such a visit never starts, and the summary says so.
@@ -296,14 +312,14 @@ async fn dispatch(pool: Arc<Pool>, senders: Vec<flume::Sender<Due>>, pools: Vec<
 
 /// The transaction each pool user runs once: take visits of `journey` as they come due, until none
 /// are left or the run stops.
-fn serve_visits(journey: Journey, pool: Arc<Pool>) -> Transaction {
+fn serve_visits(journey: usize, pool: Arc<Pool>) -> Transaction {
     Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let pool = pool.clone();
         Box::pin(async move {
             // Every pool user sends through the same client: its connection pool is bounded, which
             // Goose's own client settings cannot do.
             user.client = pool.client.clone();
-            let queue = &pool.queues[journey as usize];
+            let queue = &pool.queues[journey];
             pool.first_ready.notify_one();
             loop {
                 let due = tokio::select! {
@@ -327,7 +343,7 @@ fn serve_visits(journey: Journey, pool: Arc<Pool>) -> Transaction {
 }
 
 /// Run visit `id` of `journey`, meant to start at `intended`, through `user`, and record it.
-async fn visit(pool: &Pool, user: &mut GooseUser, journey: Journey, id: u64, intended: Instant) {
+async fn visit(pool: &Pool, user: &mut GooseUser, journey: usize, id: u64, intended: Instant) {
     let recorder = &pool.env.recorder;
     recorder.visit_started(
         Instant::now().saturating_duration_since(intended),
@@ -335,23 +351,28 @@ async fn visit(pool: &Pool, user: &mut GooseUser, journey: Journey, id: u64, int
     );
     let visit = pool.plan.visitors.visit(id);
     let mut state = VisitState::new(user, &pool.env, &visit, intended);
-    let (reached, failure) = run_visit(&mut state).await;
+    let VisitEnd {
+        reached,
+        failure,
+        insurer,
+        enrollment,
+    } = run_visit(&mut state).await;
     let latency = Instant::now().saturating_duration_since(intended);
     if let Some(failure) = &failure {
         recorder.failure(failure.step, &failure.reason, id);
     }
     recorder.visit_finished(latency, reached);
-    if let Some((id, name)) = &state.insurer {
+    if let Some((id, name)) = &insurer {
         recorder.insurer_reached(id, name, reached);
     }
-    if let (Some(log), Some(enrollment)) = (&pool.env.enrollments, &state.enrollment) {
+    if let (Some(log), Some(enrollment)) = (&pool.env.enrollments, &enrollment) {
         log.record(enrollment);
     }
     // Whole visits show up in Goose's own report too, timed from their intended start.
     let _ = user
         .record_custom_request_duration(
             "VISIT",
-            journey.name(),
+            &pool.env.program.journeys[journey].name,
             latency,
             failure.is_none(),
             None,
@@ -411,12 +432,9 @@ fn drive(pool: Arc<Pool>) -> Transaction {
 /// Split the pool over the journeys by the work each brings (expected visits × typical requests):
 /// shares rounded by largest remainder so they add up to the pool, at least one user for every
 /// journey that has a share, and never more users than the visits it expects.
-fn pool_sizes(pool: usize, visits: u64, shares: &[f64; Journey::COUNT]) -> Vec<usize> {
+fn pool_sizes(pool: usize, visits: u64, shares: &[f64], requests: &[f64]) -> Vec<usize> {
     let expected: Vec<f64> = shares.iter().map(|s| s * visits as f64).collect();
-    let work: Vec<f64> = Journey::ALL
-        .iter()
-        .map(|j| expected[*j as usize] * j.typical_requests())
-        .collect();
+    let work: Vec<f64> = expected.iter().zip(requests).map(|(e, r)| e * r).collect();
     let total: f64 = work.iter().sum();
     if total == 0.0 {
         return vec![0; work.len()];
@@ -489,10 +507,18 @@ fn goose_config(options: &RunOptions, users: usize) -> GooseConfiguration {
 mod tests {
     use super::*;
 
+    /// Requests per visit of the shipped journeys (browse, eligibility, enroll, confirm).
+    const REQUESTS: [f64; 4] = [3.0, 4.0, 9.0, 10.0];
+
     #[test]
     fn pool_is_split_by_work_with_one_user_at_least() {
         // 100 browse, 100 eligibility, no enroll, 2 confirm visits expected.
-        let sizes = pool_sizes(20, 202, &[100.0 / 202.0, 100.0 / 202.0, 0.0, 2.0 / 202.0]);
+        let sizes = pool_sizes(
+            20,
+            202,
+            &[100.0 / 202.0, 100.0 / 202.0, 0.0, 2.0 / 202.0],
+            &REQUESTS,
+        );
         assert_eq!(sizes[2], 0, "no users for a journey without visits");
         assert_eq!(sizes[3], 1);
         assert_eq!(sizes.iter().sum::<usize>(), 20);
@@ -501,7 +527,10 @@ mod tests {
 
     #[test]
     fn pool_never_exceeds_the_visits_it_serves() {
-        assert_eq!(pool_sizes(64, 3, &[1.0, 0.0, 0.0, 0.0]), vec![3, 0, 0, 0]);
+        assert_eq!(
+            pool_sizes(64, 3, &[1.0, 0.0, 0.0, 0.0], &REQUESTS),
+            vec![3, 0, 0, 0]
+        );
     }
 
     #[test]
@@ -509,7 +538,9 @@ mod tests {
         let shares = [0.3, 0.2, 0.2, 0.3];
         for pool in [4, 7, 24, 33, 100] {
             assert_eq!(
-                pool_sizes(pool, 300, &shares).iter().sum::<usize>(),
+                pool_sizes(pool, 300, &shares, &REQUESTS)
+                    .iter()
+                    .sum::<usize>(),
                 pool,
                 "pool {pool}"
             );

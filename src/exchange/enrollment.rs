@@ -1,5 +1,6 @@
 //! surge's stand-in for the exchange's application flow: applications, plan selection, Pay Now redirect.
 
+use super::shape::PayNow;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -276,7 +277,7 @@ pub async fn select_plan(
         application_id: app_id,
         plan_id: plan.id.clone(),
         issuer_id: state.catalog.issuers[plan.issuer].id,
-        pay_now_url: format!("/api/v1/enrollment/{ptid}/pay-now"),
+        pay_now_url: format!("{}/api/v1/enrollment/{ptid}/pay-now", state.shape.base_path),
         payment_transaction_id: ptid,
         premium: cents(premium),
         aptc: cents(aptc),
@@ -354,6 +355,15 @@ pub async fn pay_now(
         }
     };
     let saml_b64 = saml::encode(&xml);
+    if state.shape.pay_now == PayNow::Json {
+        // As some state platforms do: the exchange's own page script builds the post.
+        return Ok(Json(serde_json::json!({
+            "SAMLResponse": saml_b64,
+            "RelayState": ptid,
+            "action": action,
+        }))
+        .into_response());
+    }
     let html = format!(
         r#"<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Pay your first premium</title></head>

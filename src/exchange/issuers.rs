@@ -92,7 +92,7 @@ pub async fn pay_now_landing(
 <body>
 <h1>{name}</h1>
 <p>{first} {last}, your first monthly premium for plan {qhp} is ${owed} (premium ${total}, tax credit ${aptc}), coverage from {eff}.</p>
-<form method="post" action="/issuers/{id}/payments">
+<form method="post" action="{base_path}/issuers/{id}/payments">
   <input type="hidden" name="payment_transaction_id" value="{ptid}"/>
   <input type="hidden" name="amount" value="{owed}"/>
   <input type="hidden" name="payment_token" value="{token}"/>
@@ -102,6 +102,7 @@ pub async fn pay_now_landing(
 "#,
         name = esc(issuer.name),
         id = issuer.id,
+        base_path = state.shape.base_path,
         first = esc(&attrs.first_name),
         last = esc(&attrs.last_name),
         qhp = esc(&attrs.assigned_qhp_identifier),

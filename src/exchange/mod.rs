@@ -28,6 +28,7 @@ pub mod issuers;
 pub mod marketplace;
 pub mod metrics;
 pub mod saml;
+pub mod shape;
 pub mod state;
 pub mod waiting_room;
 pub mod windows;
@@ -49,6 +50,8 @@ pub struct ExchangeConfig {
     pub behaviour: behaviour::Behaviour,
     /// The scenario clock that error windows and the waiting room follow.
     pub clock: behaviour::ScenarioClock,
+    /// How the API looks from outside: API key, base path, Pay Now answer.
+    pub shape: shape::Shape,
 }
 
 impl Default for ExchangeConfig {
@@ -58,6 +61,7 @@ impl Default for ExchangeConfig {
             saml_key: b"surge-staging-development-key".to_vec(),
             behaviour: behaviour::Behaviour::default(),
             clock: behaviour::ScenarioClock::default(),
+            shape: shape::Shape::default(),
         }
     }
 }
@@ -121,7 +125,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/enrollment/{payment_transaction_id}/pay-now",
             get(enrollment::pay_now),
-        );
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            shape::require_api_key,
+        ));
     let insurers = Router::new()
         .route(
             "/issuers/{issuer_id}/pay-now",
@@ -188,14 +196,23 @@ pub async fn start(config: ExchangeConfig) -> std::io::Result<RunningExchange> {
         addr.ip().to_string()
     };
     // Pay Now forms and SAML Destinations use this URL; a wildcard bind is reached over loopback.
-    let url = format!("http://{host}:{}", addr.port());
+    let url = format!("http://{host}:{}{}", addr.port(), config.shape.base_path);
     // Scenario time, like every time of the exchange's behaviour.
     let service_time = config
         .clock
         .to_wall(config.behaviour.service_time.unwrap_or_default());
-    let state =
-        AppState::with_behaviour(config.saml_key, url.clone(), config.behaviour, config.clock);
-    let app = capacity::with_service_time(router(state.clone()), service_time);
+    let base_path = config.shape.base_path.clone();
+    let state = AppState::with_shape(
+        config.saml_key,
+        url.clone(),
+        config.behaviour,
+        config.clock,
+        config.shape,
+    );
+    let mut app = capacity::with_service_time(router(state.clone()), service_time);
+    if !base_path.is_empty() {
+        app = Router::new().nest(&base_path, app).fallback(no_route);
+    }
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -9,6 +9,7 @@
 //! `FromRef`, so none of those modules depends on this one, and a change to one part's state
 //! touches only that part. The fault counters are the one thing they share: a handle each.
 
+use super::shape::Shape;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -107,6 +108,8 @@ pub struct Shared {
     pub seed: u64,
     /// Faults injected so far, by kind (a handle on the counters every part counts in).
     pub faults: FaultCounters,
+    /// How the API looks from outside (API key, base path, Pay Now answer).
+    pub shape: Shape,
 }
 
 struct Parts {
@@ -171,6 +174,17 @@ impl AppState {
         behaviour: Behaviour,
         clock: ScenarioClock,
     ) -> Self {
+        Self::with_shape(saml_key, base_url, behaviour, clock, Shape::default())
+    }
+
+    /// An exchange with a shape of its own (see `shape`).
+    pub fn with_shape(
+        saml_key: Vec<u8>,
+        base_url: impl Into<String>,
+        behaviour: Behaviour,
+        clock: ScenarioClock,
+        shape: Shape,
+    ) -> Self {
         let seed = behaviour.seed.unwrap_or(0);
         let faults = FaultCounters::default();
         let capacity =
@@ -201,6 +215,7 @@ impl AppState {
             behaviour,
             seed,
             faults,
+            shape,
         };
         AppState(Arc::new(Parts {
             shared,

@@ -1,44 +1,37 @@
 //! One HTTP request of a journey: sent through Goose (so Goose's own report counts it), timed to the
-//! end of the body, judged by the journey, and recorded in the run's `Recorder`.
+//! end of the body, held in a waiting room as a person would be, and recorded in the run's
+//! `Recorder` once the journey has judged the reply ([`send`] then [`settle`]).
 
 use std::time::{Duration, Instant};
 
 use goose::goose::GooseResponse;
+use goose::metrics::GooseRequestMetric;
 use goose::prelude::*;
 use reqwest::header::HeaderMap;
-use serde::de::DeserializeOwned;
 
+use super::reply::Reply;
 use super::VisitState;
+use crate::journey_file::program::Method;
 use crate::vocab::{Outcome, Step};
-
-/// The HTTP methods the journeys use (Goose's own type stays inside this module).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Post,
-}
 
 impl From<Method> for GooseMethod {
     fn from(method: Method) -> Self {
         match method {
             Method::Get => GooseMethod::Get,
             Method::Post => GooseMethod::Post,
+            Method::Put => GooseMethod::Put,
+            Method::Patch => GooseMethod::Patch,
+            Method::Delete => GooseMethod::Delete,
+            Method::Head => GooseMethod::Head,
         }
     }
 }
 
-impl VisitState<'_> {
-    /// A path made absolute against the target (a full URL is kept as it is).
-    pub fn absolute_url(&self, path: &str) -> Option<String> {
-        self.user.build_url(path).ok()
-    }
-}
-
 /// What to send.
-pub enum Body<'a> {
+pub enum Body {
     None,
-    Json(&'a serde_json::Value),
-    Form(&'a [(String, String)]),
+    Json(serde_json::Value),
+    Form(Vec<(String, String)>),
 }
 
 /// Why a visit stopped at a step. The text is short and low-cardinality: it keys the failure table.
@@ -48,69 +41,73 @@ pub struct StepFailed {
     pub reason: String,
 }
 
-/// Why a reply is not the right answer: a short, low-cardinality reason (it keys the failure table).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WrongReply(pub String);
-
-impl From<String> for WrongReply {
-    fn from(reason: String) -> Self {
-        WrongReply(reason)
-    }
+/// A request, as the journey file describes it, ready to send.
+pub struct Outgoing<'a> {
+    pub step: Step,
+    pub label: &'a str,
+    pub method: Method,
+    pub url: url::Url,
+    pub headers: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub body: Body,
 }
 
-impl From<&str> for WrongReply {
-    fn from(reason: &str) -> Self {
-        WrongReply(reason.to_string())
-    }
-}
-
-/// A finished request: status and body text.
-pub struct Reply {
-    pub status: u16,
-    pub body: String,
-}
-
-impl Reply {
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, WrongReply> {
-        serde_json::from_str(&self.body).map_err(|e| WrongReply(format!("unexpected body ({e})")))
-    }
-}
-
-/// Send one request of `step`, named `name` in Goose's report, and accept it only if the status is
-/// `expected` and `judge` accepts the body.
-#[allow(clippy::too_many_arguments)]
-pub async fn call<T>(
-    state: &mut VisitState<'_>,
+/// A reply received, not yet judged.
+pub struct Sent {
     step: Step,
-    name: &'static str,
-    method: Method,
-    url: &str,
-    body: Body<'_>,
-    expected: u16,
-    judge: impl FnOnce(&Reply) -> Result<T, WrongReply>,
-) -> Result<T, StepFailed> {
-    let fail = |reason: String| StepFailed { step, reason };
+    metric: GooseRequestMetric,
+    latency: Duration,
+    pub reply: Reply,
+}
+
+/// Send `outgoing` and wait for the whole reply (holding in a waiting room when asked). A request
+/// that got no reply is recorded and returned as the step's failure.
+pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<Sent, StepFailed> {
+    let Outgoing {
+        step,
+        label,
+        method,
+        mut url,
+        headers,
+        query,
+        body,
+    } = outgoing;
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(&query);
+    }
+    let fail = |reason: String| StepFailed {
+        step,
+        reason: state.run.program.access.redact(&reason),
+    };
+    if !state.run.target.allows(&url) {
+        return Err(fail(format!(
+            "{label}: refused: host {} is not in http.allowed_hosts",
+            url.host_str().unwrap_or("(none)")
+        )));
+    }
     let mut started = state.request_start();
     let mut held_since: Option<Instant> = None;
-    let (mut metric, received) = loop {
-        let builder = state
+    let (metric, received) = loop {
+        let mut builder = state
             .user
-            .get_request_builder(&method.into(), url)
-            .map_err(|e| fail(format!("{name}: bad URL {url} ({e})")))?;
-        let builder = match &body {
+            .get_request_builder(&method.into(), url.as_str())
+            .map_err(|e| fail(format!("{label}: bad URL ({e})")))?;
+        for (name, value) in &headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        builder = match &body {
             Body::None => builder,
             Body::Json(value) => builder.json(value),
             Body::Form(fields) => builder.form(fields),
         };
-        let builder = match state.cookies.header() {
-            Some(cookies) => builder.header(reqwest::header::COOKIE, cookies),
-            None => builder,
-        };
+        let cookies = cookie_header(&state.cookies, &url);
+        if let Some(cookies) = cookies {
+            builder = builder.header(reqwest::header::COOKIE, cookies);
+        }
         let request = GooseRequest::builder()
             .method(method.into())
-            .path(url)
-            .name(name)
-            .expect_status_code(expected)
+            .path(url.as_str())
+            .name(label)
             .set_request_builder(builder)
             .build();
         // Wait for a free connection inside the measured time: a saturated generator shows up as
@@ -121,18 +118,23 @@ pub async fn call<T>(
             response,
         } = match state.user.request(request).await {
             Ok(goose) => goose,
-            Err(e) => return Err(fail(format!("{name}: not sent ({e})"))),
+            Err(e) => return Err(fail(format!("{label}: not sent ({e})"))),
         };
         let (received, hold) = match response {
             Ok(response) => {
                 let status = response.status().as_u16();
-                state.cookies.store(response.headers());
-                let hold = waiting_room_hold(status, response.headers());
+                let final_url = response.url().clone();
+                let headers = response.headers().clone();
+                store_cookies(&mut state.cookies, &headers, &final_url);
+                let hold = waiting_room_hold(status, &headers);
                 let body = response.text().await;
                 drop(permit);
                 match body {
-                    Ok(body) => (Ok(Reply { status, body }), hold),
-                    Err(e) => (Err((classify(&e), format!("{name}: body cut short"))), None),
+                    Ok(body) => (Ok(Reply::new(status, headers, body, final_url)), hold),
+                    Err(e) => (
+                        Err((classify(&e), format!("{label}: body cut short"))),
+                        None,
+                    ),
                 }
             }
             Err(e) => {
@@ -142,7 +144,7 @@ pub async fn call<T>(
                     Outcome::Connect => format!("cannot connect ({})", root_cause(&e)),
                     _ => format!("transport error ({})", root_cause(&e)),
                 };
-                (Err((outcome, format!("{name}: {what}"))), None)
+                (Err((outcome, format!("{label}: {what}"))), None)
             }
         };
         // Retry-After is the exchange's word in real-world (scenario) seconds; a morning replayed
@@ -168,46 +170,78 @@ pub async fn call<T>(
         started = Instant::now();
     };
     let latency = started.elapsed();
-    let recorder = &state.run.recorder;
-
-    let reply = match received {
-        Ok(reply) => reply,
-        Err((outcome, reason)) => {
-            recorder.request(step, latency, outcome, false);
-            return Err(fail(reason));
+    match received {
+        Ok(reply) => {
+            state.page = Some(reply.url.clone());
+            Ok(Sent {
+                step,
+                metric,
+                latency,
+                reply,
+            })
         }
-    };
-    let verdict = if reply.status != expected {
-        Err(status_reason(name, &reply))
-    } else {
-        judge(&reply).map_err(|why| format!("{name}: {}", why.0))
-    };
-    recorder.request(
-        step,
-        latency,
-        Outcome::Status(reply.status),
-        verdict.is_ok(),
-    );
-    match verdict {
-        Ok(value) => Ok(value),
-        Err(reason) => {
-            if reply.status == expected {
-                // Goose saw a good status; tell it the answer was wrong so its report agrees with ours.
-                let _ = state.user.set_failure(&reason, &mut metric, None, None);
-            }
+        Err((outcome, reason)) => {
+            state.run.recorder.request(step, latency, outcome, false);
             Err(fail(reason))
         }
     }
 }
 
-/// "plan search: HTTP 404 (code 1006)" — the Marketplace error code, when the body has one.
-fn status_reason(name: &str, reply: &Reply) -> String {
-    let code = serde_json::from_str::<serde_json::Value>(&reply.body)
-        .ok()
-        .and_then(|v| v.get("code").and_then(|c| c.as_str().map(String::from)));
+/// Record a judged reply: `verdict` is the journey's (status, captures, checks).
+pub fn settle(
+    state: &mut VisitState<'_>,
+    mut sent: Sent,
+    label: &str,
+    verdict: Result<(), String>,
+) -> Result<Reply, StepFailed> {
+    let status = sent.reply.status;
+    state.run.recorder.request(
+        sent.step,
+        sent.latency,
+        Outcome::Status(status),
+        verdict.is_ok(),
+    );
+    match verdict {
+        Ok(()) => Ok(sent.reply),
+        Err(why) => {
+            let reason = state.run.program.access.redact(&format!("{label}: {why}"));
+            // Goose counts a 2xx reply as a success; tell it otherwise, so its report agrees.
+            if sent.metric.success {
+                let _ = state
+                    .user
+                    .set_failure(&reason, &mut sent.metric, None, None);
+            }
+            Err(StepFailed {
+                step: sent.step,
+                reason,
+            })
+        }
+    }
+}
+
+/// "HTTP 404 (code 1006)" — the Marketplace error code, when the body has one.
+pub fn status_reason(reply: &Reply) -> String {
+    let code = reply.at("/code").and_then(|c| c.as_str().map(String::from));
     match code {
-        Some(code) => format!("{name}: HTTP {} (code {code})", reply.status),
-        None => format!("{name}: HTTP {}", reply.status),
+        Some(code) => format!("HTTP {} (code {code})", reply.status),
+        None => format!("HTTP {}", reply.status),
+    }
+}
+
+fn cookie_header(cookies: &cookie_store::CookieStore, url: &url::Url) -> Option<String> {
+    let pairs: Vec<String> = cookies
+        .get_request_values(url)
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    (!pairs.is_empty()).then(|| pairs.join("; "))
+}
+
+fn store_cookies(cookies: &mut cookie_store::CookieStore, headers: &HeaderMap, url: &url::Url) {
+    for header in headers.get_all(reqwest::header::SET_COOKIE) {
+        if let Ok(text) = header.to_str() {
+            // A cookie the browser rules refuse (another domain, say) is dropped, as a browser would.
+            let _ = cookies.parse(text, url);
+        }
     }
 }
 

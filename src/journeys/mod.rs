@@ -1,36 +1,33 @@
-//! The four journeys an applicant can take through the exchange, each deeper than the last:
+//! Running a visit: the journey the visitor takes, request by request, as its journey file says
+//! ([`crate::journey_file`]). Nothing here knows any particular exchange: the shipped journeys of
+//! the embedded exchange are `journeys/embedded.toml`, and a user's own are a file they write.
 //!
-//! - **browse**: ZIP → county → plan search (a few pages) → plan details;
-//! - **eligibility**: browse, then an eligibility estimate for the household;
-//! - **enroll**: eligibility, then application and plan selection, the Pay Now redirect followed by
-//!   hand to the insurer, and the binder payment;
-//! - **confirm**: enroll, then ask the insurer whether the applicant is effectuated.
-//!
-//! A visit's success is business success: a visit that paid but is unknown to the insurer failed.
+//! A visit's success is business success: each request's checks decide whether its answer was the
+//! right one, and the funnel stage a request proves is reached only when it succeeded.
 
-mod browse;
 mod call;
-mod confirm;
-mod eligibility;
 mod form;
-mod pay;
-mod select;
+mod reply;
+mod request;
 
-pub use call::{call, Body, Method, Reply, StepFailed};
+pub use call::{Body, StepFailed};
 pub use form::{first_form, Form};
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use goose::prelude::GooseUser;
+use minijinja::Value;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::journey_file::template::scope;
+use crate::journey_file::Program;
 use crate::measure::Recorder;
 use crate::plan::Visit;
 use crate::rundir::enrollments::{Enrollment, EnrollmentLog};
 use crate::scenario::ThinkTime;
-use crate::vocab::Journey;
 use crate::vocab::Stage;
 
 /// What every visit of a run shares.
@@ -45,6 +42,54 @@ pub struct JourneyEnv {
     /// Real-world think times; divided by `time_scale` when slept.
     pub think_time: ThinkTime,
     pub time_scale: f64,
+    /// The journeys, compiled from their file.
+    pub program: Arc<Program>,
+    pub target: Target,
+}
+
+/// Where requests may go.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The base URL, path prefix kept, without a trailing `/`.
+    pub base: String,
+    /// Hosts besides the base URL's own that requests may reach; `*` allows any.
+    pub allowed_hosts: Vec<String>,
+    base_host: Option<String>,
+}
+
+impl Target {
+    pub fn new(base: &str, allowed_hosts: Vec<String>) -> Self {
+        let base = base.trim_end_matches('/').to_string();
+        let base_host = url::Url::parse(&base)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+        Self {
+            base,
+            allowed_hosts,
+            base_host,
+        }
+    }
+
+    /// A URL the journey file wrote: absolute as it is, else under the base URL (its prefix kept).
+    pub fn resolve(&self, written: &str) -> Result<url::Url, String> {
+        if written.starts_with("http://") || written.starts_with("https://") {
+            return url::Url::parse(written).map_err(|e| format!("bad URL {written} ({e})"));
+        }
+        let joined = format!("{}/{}", self.base, written.trim_start_matches('/'));
+        url::Url::parse(&joined).map_err(|e| format!("bad URL {joined} ({e})"))
+    }
+
+    /// May a request go to `url`?
+    pub fn allows(&self, url: &url::Url) -> bool {
+        let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
+            return false;
+        };
+        self.base_host.as_deref() == Some(host.as_str())
+            || self
+                .allowed_hosts
+                .iter()
+                .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(&host))
+    }
 }
 
 /// One visit in progress.
@@ -56,49 +101,24 @@ pub struct VisitState<'a> {
     intended_start: Instant,
     first_request_sent: bool,
     think_rng: ChaCha8Rng,
-    /// The insurer (id, name) of the plan chosen while browsing.
-    pub insurer: Option<(String, String)>,
-    /// The visit's own cookies (a waiting room's session, say); none carry over between visits.
-    pub cookies: CookieJar,
-    /// Once a plan is selected: how far this applicant got, for the cracks report.
-    pub enrollment: Option<Enrollment>,
+    /// The visit's own cookies, kept by the rules browsers use (domain, path, expiry).
+    cookies: cookie_store::CookieStore,
+    /// What templates see: `visit`, `household`, `vars`, and everything captured so far.
+    bindings: BTreeMap<String, Value>,
+    /// The page the visitor is on: the last request's URL (`follow` resolves against it).
+    page: Option<url::Url>,
 }
 
-/// The cookies one visit has been given, sent back on its later requests (to every host: the
-/// exchange and its insurers are one site to a visitor here).
-#[derive(Debug, Default, Clone)]
-pub struct CookieJar(Vec<(String, String)>);
-
-impl CookieJar {
-    /// Keep the `name=value` of every `Set-Cookie` in `headers`.
-    pub fn store(&mut self, headers: &reqwest::header::HeaderMap) {
-        for header in headers.get_all(reqwest::header::SET_COOKIE) {
-            let Some((name, value)) = header
-                .to_str()
-                .ok()
-                .and_then(|h| h.split(';').next())
-                .and_then(|pair| pair.split_once('='))
-            else {
-                continue;
-            };
-            let (name, value) = (name.trim().to_string(), value.trim().to_string());
-            match self.0.iter_mut().find(|(n, _)| *n == name) {
-                Some(existing) => existing.1 = value,
-                None => self.0.push((name, value)),
-            }
-        }
-    }
-
-    /// The `Cookie` header to send, if there is anything to send.
-    pub fn header(&self) -> Option<String> {
-        (!self.0.is_empty()).then(|| {
-            self.0
-                .iter()
-                .map(|(n, v)| format!("{n}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-    }
+/// How a visit ended.
+pub struct VisitEnd {
+    /// The deepest funnel stage reached.
+    pub reached: Stage,
+    /// Why it stopped early, if it did.
+    pub failure: Option<StepFailed>,
+    /// The insurer (id, name) of the plan chosen, once known.
+    pub insurer: Option<(String, String)>,
+    /// For visits that selected a plan: how far the applicant got (the cracks report).
+    pub enrollment: Option<Enrollment>,
 }
 
 impl<'a> VisitState<'a> {
@@ -108,6 +128,20 @@ impl<'a> VisitState<'a> {
         visit: &'a Visit,
         intended_start: Instant,
     ) -> Self {
+        let mut bindings = BTreeMap::new();
+        bindings.insert(
+            "visit".to_string(),
+            Value::from_iter([
+                ("id".to_string(), Value::from(visit.id)),
+                ("pages".to_string(), Value::from(visit.pages)),
+                ("pick".to_string(), Value::from(visit.pick)),
+            ]),
+        );
+        bindings.insert(
+            "household".to_string(),
+            Value::from_serialize(&visit.household),
+        );
+        bindings.insert("vars".to_string(), run.program.vars.clone());
         Self {
             user,
             run,
@@ -115,9 +149,9 @@ impl<'a> VisitState<'a> {
             intended_start,
             first_request_sent: false,
             think_rng: ChaCha8Rng::seed_from_u64(visit.think_seed),
-            insurer: None,
-            cookies: CookieJar::default(),
-            enrollment: None,
+            cookies: cookie_store::CookieStore::default(),
+            bindings,
+            page: None,
         }
     }
 
@@ -144,57 +178,73 @@ impl<'a> VisitState<'a> {
         ))
         .await;
     }
+
+    /// Everything templates can see now.
+    fn scope(&self) -> Value {
+        scope(&self.bindings)
+    }
 }
 
-/// Run one visit to the end of its journey (or its first failure). Returns the funnel stage reached
-/// and, if it stopped early, why.
-pub async fn run_visit(state: &mut VisitState<'_>) -> (Stage, Option<StepFailed>) {
+/// Run one visit to the end of its journey (or its first failure).
+pub async fn run_visit(state: &mut VisitState<'_>) -> VisitEnd {
+    let program = state.run.program.clone();
+    let journey = &program.journeys[state.visit.journey];
     let mut reached = Stage::Visits;
-    let result = walk(state, &mut reached).await;
-    (reached, result.err())
+    let mut failure = None;
+    for &index in &journey.requests {
+        let request = &program.requests[index];
+        if request.think {
+            state.think().await;
+        }
+        if let Err(failed) = request::perform(state, request).await {
+            failure = Some(failed);
+            break;
+        }
+        if let Some(stage) = request.stage {
+            reached = reached.max(stage);
+        }
+    }
+    let (insurer, enrollment) = enrollment_of(state, &program, reached);
+    VisitEnd {
+        reached,
+        failure,
+        insurer,
+        enrollment,
+    }
 }
 
-async fn walk(state: &mut VisitState<'_>, reached: &mut Stage) -> Result<(), StepFailed> {
-    let journey = state.visit.journey;
-    let browsed = browse::browse(state).await?;
-    *reached = Stage::Browsed;
-    if journey == Journey::Browse {
-        return Ok(());
+/// The visit's insurer, and its row in `enrollments.csv` if it selected a plan, from the journey
+/// file's `[enrollment]` templates.
+fn enrollment_of(
+    state: &VisitState<'_>,
+    program: &Program,
+    reached: Stage,
+) -> (Option<(String, String)>, Option<Enrollment>) {
+    let Some(templates) = &program.enrollment else {
+        return (None, None);
+    };
+    let scope = state.scope();
+    let text = |id| program.templates.render(id, &scope).ok();
+    let optional = |id: Option<_>| id.and_then(text).unwrap_or_default();
+    let insurer = text(templates.issuer_id)
+        .filter(|id| !id.is_empty())
+        .map(|id| (id, optional(templates.issuer_name)));
+    if reached < Stage::Selected {
+        return (insurer, None);
     }
-    state.think().await;
-    eligibility::estimate(state, &browsed.place).await?;
-    *reached = Stage::Eligibility;
-    if journey == Journey::Eligibility {
-        return Ok(());
-    }
-    state.think().await;
-    let enrollment = select::select(state, &browsed).await?;
-    *reached = Stage::Selected;
-    let (issuer_id, issuer_name) = state.insurer.clone().unwrap_or_default();
-    state.enrollment = Some(Enrollment {
+    let (issuer_id, issuer_name) = insurer.clone().unwrap_or_default();
+    let enrollment = Enrollment {
         visit: state.visit.id,
         issuer_id,
         issuer_name,
-        payment_transaction_id: enrollment.payment_transaction_id.clone(),
-        ..Enrollment::default()
-    });
-    state.think().await;
-    let payment_page = pay::follow_redirect(state, &enrollment).await?;
-    *reached = Stage::Redirected;
-    if let Some(e) = state.enrollment.as_mut() {
-        e.reached_payment = true;
-    }
-    state.think().await;
-    pay::pay(state, &payment_page).await?;
-    *reached = Stage::Paid;
-    if let Some(e) = state.enrollment.as_mut() {
-        e.paid = true;
-    }
-    if journey == Journey::Enroll {
-        return Ok(());
-    }
-    state.think().await;
-    confirm::confirm(state, &enrollment, &payment_page).await?;
-    *reached = Stage::Effectuated;
-    Ok(())
+        payment_transaction_id: text(templates.payment_transaction_id).unwrap_or_default(),
+        pay_now: templates
+            .pay_now
+            .and_then(|id| program.templates.eval(id, &scope).ok())
+            .is_some_and(|v| v.is_true()),
+        reached_payment: reached >= Stage::Redirected,
+        paid: reached >= Stage::Paid,
+        confirmed: optional(templates.confirmed),
+    };
+    (insurer, Some(enrollment))
 }

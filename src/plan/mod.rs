@@ -50,9 +50,14 @@ pub struct RunPlan {
 }
 
 impl RunPlan {
-    /// Resolve a checked scenario. `default_zips` are the ZIP codes households are drawn from when
-    /// the scenario lists none (the embedded exchange's catalog).
-    pub fn new(scenario: &Scenario, default_zips: &[&str]) -> Result<RunPlan, PlanError> {
+    /// Resolve a checked scenario. `weights` are the journeys' shares in the journey file's order;
+    /// `default_zips` are the ZIP codes households are drawn from when the scenario lists none (the
+    /// embedded exchange's catalog).
+    pub fn new(
+        scenario: &Scenario,
+        weights: &[f64],
+        default_zips: &[&str],
+    ) -> Result<RunPlan, PlanError> {
         let traffic = &scenario.traffic;
         let curve = match traffic.curve_points() {
             Some(points) => Some(Curve::new(points).ok_or(PlanError::Curve)?),
@@ -79,7 +84,7 @@ impl RunPlan {
             late_after: traffic.late_after,
             patience: traffic.patience.div_f64(traffic.time_scale.0),
             max_duration: max_duration(traffic, curve.as_ref()),
-            visitors: VisitPlanner::new(scenario, default_zips),
+            visitors: VisitPlanner::new(scenario, weights, default_zips),
             peak_wall_rate: curve.as_ref().map_or(0.0, |c| peak_wall_rate(traffic, c)),
             curve,
         })
@@ -151,7 +156,7 @@ mod tests {
 
     fn plan(text: &str) -> RunPlan {
         let scenario = Scenario::parse(Path::new("t.toml"), text).unwrap();
-        RunPlan::new(&scenario, &["27601"]).unwrap()
+        RunPlan::new(&scenario, &[1.0], &["27601"]).unwrap()
     }
 
     #[test]
@@ -183,7 +188,9 @@ mod tests {
             "[traffic]\nvisits = 1000000000000\nspan = \"1h\"\n[traffic.mix]\nbrowse = 1\n",
         )
         .unwrap();
-        let err = RunPlan::new(&scenario, &["27601"]).err().expect("refused");
+        let err = RunPlan::new(&scenario, &[1.0], &["27601"])
+            .err()
+            .expect("refused");
         assert!(err.to_string().contains("at most"), "{err}");
     }
 

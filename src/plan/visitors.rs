@@ -9,7 +9,6 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::scenario::Scenario;
-use crate::vocab::Journey;
 
 /// One person of a household.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,7 +29,8 @@ pub struct Household {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Visit {
     pub id: u64,
-    pub journey: Journey,
+    /// Index of the journey taken, in the journey file's order.
+    pub journey: usize,
     pub household: Household,
     /// How many result pages the visitor reads (1 or more).
     pub pages: u32,
@@ -44,7 +44,7 @@ pub struct Visit {
 #[derive(Debug, Clone)]
 pub struct VisitPlanner {
     seed: u64,
-    weights: [f64; Journey::COUNT],
+    weights: Vec<f64>,
     zips: Vec<String>,
     income: [u32; 2],
     size: [u8; 2],
@@ -53,8 +53,9 @@ pub struct VisitPlanner {
 }
 
 impl VisitPlanner {
-    /// `default_zips` are drawn from when the scenario lists no ZIP codes.
-    pub fn new(scenario: &Scenario, default_zips: &[&str]) -> Self {
+    /// `weights` are the journeys' shares, in the journey file's order; `default_zips` are drawn
+    /// from when the scenario lists no ZIP codes.
+    pub fn new(scenario: &Scenario, weights: &[f64], default_zips: &[&str]) -> Self {
         let households = &scenario.households;
         let zips = households
             .zips
@@ -62,7 +63,7 @@ impl VisitPlanner {
             .unwrap_or_else(|| default_zips.iter().map(|z| z.to_string()).collect());
         Self {
             seed: scenario.traffic.seed,
-            weights: scenario.traffic.mix.weights(),
+            weights: weights.to_vec(),
             zips,
             income: households.income,
             size: households.size,
@@ -106,36 +107,31 @@ impl VisitPlanner {
     }
 
     /// Which journey visit `id` takes (without drawing the rest of the visit).
-    pub fn journey(&self, id: u64) -> Journey {
+    pub fn journey(&self, id: u64) -> usize {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(id);
         pick_weighted(&mut rng, &self.weights)
     }
 
-    /// Share of visits per journey, in `Journey::ALL` order.
-    pub fn shares(&self) -> [f64; Journey::COUNT] {
+    /// Share of visits per journey, in the journey file's order.
+    pub fn shares(&self) -> Vec<f64> {
         let total: f64 = self.weights.iter().sum();
-        self.weights.map(|w| w / total)
+        self.weights.iter().map(|w| w / total).collect()
     }
 }
 
-fn pick_weighted(rng: &mut ChaCha8Rng, weights: &[f64; Journey::COUNT]) -> Journey {
+/// The index of a journey drawn by weight.
+fn pick_weighted(rng: &mut ChaCha8Rng, weights: &[f64]) -> usize {
     let total: f64 = weights.iter().sum();
     let mut point = rng.random::<f64>() * total;
-    for (journey, weight) in Journey::ALL.iter().zip(weights) {
+    for (journey, weight) in weights.iter().enumerate() {
         if point < *weight {
-            return *journey;
+            return journey;
         }
         point -= weight;
     }
     // Rounding can leave `point` a hair above the last weight: take the last journey with a share.
-    *Journey::ALL
-        .iter()
-        .zip(weights)
-        .rev()
-        .find(|(_, w)| **w > 0.0)
-        .map(|(j, _)| j)
-        .unwrap_or(&Journey::Browse)
+    weights.iter().rposition(|w| *w > 0.0).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -143,17 +139,25 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn planner(seed: u64, mix: &str) -> VisitPlanner {
+    /// Weights in the shipped order: browse, eligibility, enroll, confirm.
+    fn planner(seed: u64, weights: [f64; 4]) -> VisitPlanner {
         let text = format!(
-            "[traffic]\nvisits = 100\nseed = {seed}\n[traffic.mix]\n{mix}\n[households]\nzips = [\"27601\", \"33101\"]\n"
+            "[traffic]\nvisits = 100\nseed = {seed}\n[households]\nzips = [\"27601\", \"33101\"]\n"
         );
-        VisitPlanner::new(&Scenario::parse(Path::new("t.toml"), &text).unwrap(), &[])
+        VisitPlanner::new(
+            &Scenario::parse(Path::new("t.toml"), &text).unwrap(),
+            &weights,
+            &[],
+        )
     }
+
+    const CONFIRM: usize = 3;
+    const ENROLL: usize = 2;
 
     #[test]
     fn same_seed_same_visitors() {
-        let a = planner(7, "browse = 1\nconfirm = 1");
-        let b = planner(7, "browse = 1\nconfirm = 1");
+        let a = planner(7, [1.0, 0.0, 0.0, 1.0]);
+        let b = planner(7, [1.0, 0.0, 0.0, 1.0]);
         for id in [0, 1, 99, 123_456] {
             assert_eq!(a.visit(id), b.visit(id));
         }
@@ -161,28 +165,28 @@ mod tests {
 
     #[test]
     fn other_seed_other_visitors() {
-        let a = planner(7, "browse = 1\nconfirm = 1");
-        let b = planner(8, "browse = 1\nconfirm = 1");
+        let a = planner(7, [1.0, 0.0, 0.0, 1.0]);
+        let b = planner(8, [1.0, 0.0, 0.0, 1.0]);
         let differing = (0..50).filter(|id| a.visit(*id) != b.visit(*id)).count();
         assert!(differing > 45, "only {differing} of 50 visits differ");
     }
 
     #[test]
     fn mix_shares_are_respected() {
-        let planner = planner(1, "browse = 3\nconfirm = 1");
+        let planner = planner(1, [3.0, 0.0, 0.0, 1.0]);
         let confirm = (0..10_000)
-            .filter(|id| planner.journey(*id) == Journey::Confirm)
+            .filter(|id| planner.journey(*id) == CONFIRM)
             .count();
         assert!(
             (2_300..2_700).contains(&confirm),
             "{confirm} confirm visits of 10000"
         );
-        assert!((0..1000).all(|id| planner.journey(id) != Journey::Enroll));
+        assert!((0..1000).all(|id| planner.journey(id) != ENROLL));
     }
 
     #[test]
     fn households_stay_in_bounds() {
-        let planner = planner(3, "browse = 1");
+        let planner = planner(3, [1.0, 0.0, 0.0, 0.0]);
         for id in 0..500 {
             let visit = planner.visit(id);
             assert!(["27601", "33101"].contains(&visit.household.zip.as_str()));

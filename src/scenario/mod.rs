@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::units::{duration, duration_option, ClockTime, Positive, PositiveFloat, Share};
-use crate::vocab::Journey;
 pub use locate::KeyPath;
 
 /// A whole scenario file.
@@ -26,6 +25,12 @@ pub struct Scenario {
     /// What to load: `"embedded"` (default) starts the staging exchange in-process; otherwise a base URL.
     #[serde(default)]
     pub target: Option<String>,
+    /// The journey file (relative to this file); default: the shipped `journeys/embedded.toml`.
+    #[serde(default)]
+    pub journeys: Option<PathBuf>,
+    /// Values the journeys' templates see as `vars.NAME`, overriding the journey file's.
+    #[serde(default)]
+    pub vars: toml::Table,
     pub traffic: Traffic,
     #[serde(default)]
     pub households: Households,
@@ -95,8 +100,10 @@ pub struct Traffic {
     /// Seed for arrivals, households and choices: the same seed gives the same visits, visit by visit.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Share of visits per journey (relative weights; they need not sum to 1).
-    pub mix: Mix,
+    /// Share of visits per journey by name (relative weights; they need not sum to 1). Default:
+    /// the journey file's weights.
+    #[serde(default)]
+    pub mix: Option<std::collections::BTreeMap<String, Share>>,
     /// Pause between a visit's steps, as a person reads the page (real-world time).
     #[serde(default)]
     pub think_time: ThinkTime,
@@ -184,38 +191,6 @@ fn default_late_after() -> std::time::Duration {
     std::time::Duration::from_millis(100)
 }
 
-/// Relative share of visits for each journey.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Mix {
-    #[serde(default)]
-    pub browse: Share,
-    #[serde(default)]
-    pub eligibility: Share,
-    #[serde(default)]
-    pub enroll: Share,
-    #[serde(default)]
-    pub confirm: Share,
-}
-
-impl Mix {
-    /// Weights in `Journey::ALL` order.
-    pub fn weights(&self) -> [f64; Journey::COUNT] {
-        [
-            self.browse.0,
-            self.eligibility.0,
-            self.enroll.0,
-            self.confirm.0,
-        ]
-    }
-
-    pub fn share_of(&self, journey: Journey) -> f64 {
-        let weights = self.weights();
-        let total: f64 = weights.iter().sum();
-        weights[journey as usize] / total
-    }
-}
-
 /// Think time between steps, drawn uniformly from `[min_ms, max_ms]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -284,6 +259,16 @@ pub struct Http {
     /// machine's file descriptors and failing with "Too many open files".
     #[serde(default = "default_max_connections")]
     pub max_connections: Positive,
+    /// Headers every request carries (templates: `${env:NAME}` for a secret).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Query parameters every request carries, e.g. `apikey = "${env:MARKETPLACE_API_KEY}"`.
+    #[serde(default)]
+    pub query: std::collections::BTreeMap<String, String>,
+    /// Hosts a run may reach besides the target's own (insurers' payment portals); a request to
+    /// any other host is refused, never sent. `["*"]` allows every host.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
 }
 
 fn default_max_connections() -> Positive {
@@ -295,6 +280,9 @@ impl Default for Http {
         Self {
             max_connections: default_max_connections(),
             timeout: default_timeout(),
+            headers: Default::default(),
+            query: Default::default(),
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -392,12 +380,6 @@ impl Scenario {
         }
         self.check_curve()?;
         let traffic = &self.traffic;
-        if traffic.mix.weights().iter().sum::<f64>() <= 0.0 {
-            return Err(problem(
-                &["traffic", "mix"],
-                "at least one journey needs a share above 0 (browse, eligibility, enroll, confirm)",
-            ));
-        }
         let think = &traffic.think_time;
         if think.min_ms > think.max_ms {
             return Err(problem(
@@ -565,7 +547,7 @@ mod tests {
             "no curve: a closed run"
         );
         assert_eq!(scenario.traffic.seed, 2013);
-        assert_eq!(scenario.traffic.mix.share_of(Journey::Browse), 1.0);
+        assert_eq!(scenario.traffic.mix.unwrap()["browse"], Share(1.0));
     }
 
     #[test]
@@ -586,13 +568,6 @@ mod tests {
             parse("[traffic]\nvisits = 10\npool = 0\n[traffic.mix]\nbrowse = 1\n").unwrap_err();
         assert_eq!(err.location.map(|l| l.0), Some(3));
         assert!(err.message.contains("at least 1"), "{err}");
-    }
-
-    #[test]
-    fn empty_mix_is_refused_naming_mix() {
-        let err = parse("[traffic]\nvisits = 10\n[traffic.mix]\nbrowse = 0\n").unwrap_err();
-        assert_eq!(err.location.map(|l| l.0), Some(3));
-        assert!(err.message.starts_with("mix:"), "{err}");
     }
 
     #[test]

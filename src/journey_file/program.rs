@@ -1,0 +1,215 @@
+//! A journey file compiled: what the journeys run, with every template compiled and every name
+//! resolved to the shared vocabulary (steps, stages).
+
+use minijinja::Value;
+use regex::Regex;
+
+use super::template::{TemplateId, Templates};
+use crate::vocab::{Stage, Step};
+
+/// Everything the journeys of a run do.
+#[derive(Debug)]
+pub struct Program {
+    /// The journey file, for messages.
+    pub path: std::path::PathBuf,
+    pub journeys: Vec<Journey>,
+    pub requests: Vec<Request>,
+    pub templates: Templates,
+    /// `vars`: the journey file's, overridden by the scenario's.
+    pub vars: Value,
+    /// Headers, query parameters and secrets every request to the target carries.
+    pub access: Access,
+    pub enrollment: Option<EnrollmentTemplates>,
+}
+
+impl Program {
+    /// The journey's weights, in order (the mix).
+    pub fn weights(&self) -> Vec<f64> {
+        self.journeys.iter().map(|j| j.weight).collect()
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.journeys.iter().map(|j| j.name.as_str()).collect()
+    }
+}
+
+/// What every request to the target (its base URL and below) carries: the scenario's `[http]`
+/// `headers` and `query`, rendered once at load (they may use `vars` and `${env:…}`), and the
+/// values that must never be written anywhere.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    pub headers: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    /// Values read from the environment: redacted from every output.
+    pub secrets: Vec<String>,
+}
+
+impl Access {
+    /// `text` with every secret replaced by `[redacted]`.
+    pub fn redact(&self, text: &str) -> String {
+        super::template::redact(text, &self.secrets)
+    }
+}
+
+/// One journey: its name, share and requests.
+#[derive(Debug)]
+pub struct Journey {
+    pub name: String,
+    pub weight: f64,
+    /// Indexes into [`Program::requests`], in order.
+    pub requests: Vec<usize>,
+}
+
+impl Journey {
+    /// The funnel stages this journey's requests prove, in order: the stages its visits attempt.
+    pub fn stages<'a>(&'a self, program: &'a Program) -> impl Iterator<Item = Stage> + 'a {
+        self.requests
+            .iter()
+            .filter_map(|r| program.requests[*r].stage)
+    }
+}
+
+/// HTTP methods a journey may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Head,
+}
+
+impl Method {
+    pub fn named(name: &str) -> Option<Method> {
+        Some(match name.to_ascii_uppercase().as_str() {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            "HEAD" => Method::Head,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Address {
+    /// Relative to the target's base URL, its path prefix kept (or absolute).
+    Target(TemplateId),
+    /// From a reply, resolved against the page the visitor is on.
+    Follow(TemplateId),
+}
+
+/// A JSON body with templates at its leaves.
+#[derive(Debug)]
+pub enum JsonTemplate {
+    Literal(serde_json::Value),
+    Value(TemplateId),
+    Array(Vec<JsonTemplate>),
+    Object(Vec<(String, JsonTemplate)>),
+}
+
+#[derive(Debug)]
+pub enum BodyTemplate {
+    None,
+    Json(JsonTemplate),
+    /// Field templates.
+    Fields(Vec<(String, TemplateId)>),
+    /// One expression giving a table of fields.
+    FieldsFrom(TemplateId),
+}
+
+/// One request of a journey.
+#[derive(Debug)]
+pub struct Request {
+    /// Its key in the file (`[requests.NAME]`).
+    pub name: String,
+    pub step: Step,
+    /// Name in reports and in Goose's table.
+    pub label: String,
+    pub method: Method,
+    pub address: Address,
+    pub headers: Vec<(String, TemplateId)>,
+    pub query: Vec<(String, TemplateId)>,
+    pub body: BodyTemplate,
+    pub expect: Vec<u16>,
+    pub bindings: Vec<(String, TemplateId)>,
+    pub before: Vec<Check>,
+    pub checks: Vec<Check>,
+    pub captures: Vec<Capture>,
+    pub repeat: Option<Repeat>,
+    pub think: bool,
+    pub stage: Option<Stage>,
+}
+
+#[derive(Debug)]
+pub struct Repeat {
+    pub times: TemplateId,
+    pub until: Option<TemplateId>,
+}
+
+/// A condition and the reason given when it fails.
+#[derive(Debug)]
+pub struct Check {
+    pub kind: CheckKind,
+    pub reason: String,
+}
+
+#[derive(Debug)]
+pub enum CheckKind {
+    Pointer { pointer: String, test: PointerTest },
+    Contains(String),
+    Header(String),
+    That(TemplateId),
+}
+
+#[derive(Debug)]
+pub enum PointerTest {
+    Exists(bool),
+    Equals(Value),
+    Matches(Regex),
+}
+
+/// A value taken from a reply.
+#[derive(Debug)]
+pub struct Capture {
+    pub name: String,
+    pub source: CaptureSource,
+    pub append: bool,
+    pub default: Option<Value>,
+}
+
+#[derive(Debug)]
+pub enum CaptureSource {
+    Pointer(String),
+    Header(String),
+    Cookie(String),
+    Regex(Regex),
+    Form,
+    Url,
+    Expr(TemplateId),
+}
+
+/// Templates of a visit's row in `enrollments.csv`.
+#[derive(Debug)]
+pub struct EnrollmentTemplates {
+    pub issuer_id: TemplateId,
+    pub issuer_name: Option<TemplateId>,
+    pub payment_transaction_id: TemplateId,
+    pub pay_now: Option<TemplateId>,
+    pub confirmed: Option<TemplateId>,
+}
+
+/// Names templates see besides the captures; a capture or `let` may not take them.
+pub const RESERVED: [&str; 7] = [
+    "visit",
+    "household",
+    "vars",
+    "reply",
+    "status",
+    "page",
+    "loop",
+];

@@ -1,0 +1,339 @@
+//! Templates of a journey file, compiled once with minijinja.
+//!
+//! A string that is exactly one `{{ expression }}` is an expression and keeps its value's type (a
+//! number stays a number in a JSON body, a captured form stays a table); any other string with
+//! `{{ }}` is rendered as text; a string without is a literal. `${env:NAME}` is replaced at load by
+//! the environment variable's value, which is then a secret: [`Templates::secrets`] lists them so
+//! every output can redact them. Undefined values are errors (minijinja's strict mode), so a typo
+//! fails the step instead of sending an empty string.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use minijinja::{Environment, Error, ErrorKind, Expression, Template, UndefinedBehavior, Value};
+
+/// Index of a template in its [`Templates`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateId(usize);
+
+enum Pending {
+    Literal(String),
+    Text(String),
+    Expr(String),
+}
+
+enum Compiled {
+    Literal(Value),
+    Text(Template<'static, 'static>),
+    Expr(Expression<'static, 'static>),
+}
+
+/// Collects the templates of a file, checking each as it comes.
+pub struct Builder {
+    env: Environment<'static>,
+    pending: Vec<Pending>,
+    secrets: BTreeSet<String>,
+    read_env: fn(&str) -> Option<String>,
+}
+
+/// Every template of a journey file, compiled.
+pub struct Templates {
+    compiled: Vec<Compiled>,
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Templates({})", self.compiled.len())
+    }
+}
+
+/// The environment every template is compiled in: strict about undefined values, with two filters
+/// journeys need (`pick`, `join_url`).
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_filter("pick", pick);
+    env.add_filter("join_url", join_url);
+    env
+}
+
+/// `plans | pick(visit.pick)`: the item at a fraction in [0, 1) of the list (how far down a
+/// visitor goes), clamped to the list.
+fn pick(list: Value, fraction: f64) -> Result<Value, Error> {
+    let len = list
+        .len()
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "pick needs a list"))?;
+    if len == 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "pick from an empty list",
+        ));
+    }
+    let index = ((fraction.clamp(0.0, 1.0) * len as f64) as usize).min(len - 1);
+    list.get_item(&Value::from(index))
+}
+
+/// `landing | join_url("enrollments/" ~ id)`: a URL resolved against another, as a browser would.
+fn join_url(base: String, relative: String) -> Result<String, Error> {
+    let base = url::Url::parse(&base).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("join_url: {base} ({e})"),
+        )
+    })?;
+    base.join(&relative).map(|u| u.to_string()).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("join_url: {relative} ({e})"),
+        )
+    })
+}
+
+fn std_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new(std_env)
+    }
+}
+
+impl Builder {
+    /// `read_env` reads environment variables (tests pass their own).
+    pub fn new(read_env: fn(&str) -> Option<String>) -> Self {
+        Self {
+            env: environment(),
+            pending: Vec::new(),
+            secrets: BTreeSet::new(),
+            read_env,
+        }
+    }
+
+    /// Check and keep one template; the error says what is wrong with it.
+    pub fn add(&mut self, source: &str) -> Result<TemplateId, String> {
+        let source = self.substitute_env(source)?;
+        let pending = match native_expression(&source) {
+            Some(expr) => {
+                self.env
+                    .compile_expression(expr)
+                    .map_err(|e| describe(&e))?;
+                Pending::Expr(expr.to_string())
+            }
+            None if source.contains("{{") || source.contains("{%") => {
+                self.env
+                    .template_from_str(&source)
+                    .map_err(|e| describe(&e))?;
+                Pending::Text(source)
+            }
+            None => Pending::Literal(source),
+        };
+        self.pending.push(pending);
+        Ok(TemplateId(self.pending.len() - 1))
+    }
+
+    /// Replace each `${env:NAME}` by the variable's value, remembered as a secret.
+    fn substitute_env(&mut self, source: &str) -> Result<String, String> {
+        let mut out = String::with_capacity(source.len());
+        let mut rest = source;
+        while let Some(start) = rest.find("${env:") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 6..];
+            let end = after.find('}').ok_or("`${env:` without its closing `}`")?;
+            let name = &after[..end];
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!(
+                    "`${{env:{name}}}` is not an environment variable name"
+                ));
+            }
+            let value = (self.read_env)(name)
+                .ok_or_else(|| format!("environment variable {name} is not set"))?;
+            if !value.is_empty() {
+                self.secrets.insert(value.clone());
+            }
+            out.push_str(&value);
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// Compile everything kept. The environment lives as long as the process: a journey file is
+    /// loaded once per run.
+    pub fn finish(self) -> Result<Templates, String> {
+        let env: &'static Environment<'static> = Box::leak(Box::new(self.env));
+        let compiled = self
+            .pending
+            .into_iter()
+            .map(|pending| {
+                Ok(match pending {
+                    Pending::Literal(text) => Compiled::Literal(Value::from(text)),
+                    Pending::Text(source) => Compiled::Text(
+                        env.template_from_str(leak(source))
+                            .map_err(|e| describe(&e))?,
+                    ),
+                    Pending::Expr(source) => Compiled::Expr(
+                        env.compile_expression(leak(source))
+                            .map_err(|e| describe(&e))?,
+                    ),
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Templates {
+            compiled,
+            secrets: self.secrets.into_iter().collect(),
+        })
+    }
+}
+
+fn leak(source: String) -> &'static str {
+    Box::leak(source.into_boxed_str())
+}
+
+/// The expression of a string that is exactly one `{{ … }}`.
+fn native_expression(source: &str) -> Option<&str> {
+    let inner = source.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    (!inner.contains("{{") && !inner.contains("}}")).then_some(inner.trim())
+}
+
+/// A minijinja error in one line, without its debug dump.
+pub fn describe(error: &Error) -> String {
+    match error.detail() {
+        Some(detail) => format!("{}: {detail}", error.kind()),
+        None => error.kind().to_string(),
+    }
+}
+
+impl Templates {
+    /// The template's value: an expression's value, or the rendered text as a string.
+    pub fn eval(&self, id: TemplateId, scope: &Value) -> Result<Value, String> {
+        match &self.compiled[id.0] {
+            Compiled::Literal(value) => Ok(value.clone()),
+            Compiled::Text(template) => template
+                .render(scope)
+                .map(Value::from)
+                .map_err(|e| describe(&e)),
+            Compiled::Expr(expr) => expr.eval(scope).map_err(|e| describe(&e)),
+        }
+    }
+
+    /// The template as text (an expression's value printed).
+    pub fn render(&self, id: TemplateId, scope: &Value) -> Result<String, String> {
+        let value = self.eval(id, scope)?;
+        if value.is_undefined() {
+            return Err("undefined value".into());
+        }
+        Ok(match value.as_str() {
+            Some(text) => text.to_string(),
+            None => value.to_string(),
+        })
+    }
+
+    /// The names a template reads at its top level (`county` for `{{ county.fips }}`).
+    pub fn reads(&self, id: TemplateId) -> BTreeSet<String> {
+        match &self.compiled[id.0] {
+            Compiled::Literal(_) => BTreeSet::new(),
+            Compiled::Text(t) => t.undeclared_variables(false).into_iter().collect(),
+            Compiled::Expr(e) => e.undeclared_variables(false).into_iter().collect(),
+        }
+    }
+
+    /// Values read from the environment with `${env:…}`: never written anywhere.
+    pub fn secrets(&self) -> &[String] {
+        &self.secrets
+    }
+}
+
+/// Replace every secret in `text` by `[redacted]`.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    secrets.iter().fold(text.to_string(), |text, secret| {
+        text.replace(secret.as_str(), "[redacted]")
+    })
+}
+
+/// A scope for templates: names to values.
+pub fn scope(bindings: &BTreeMap<String, Value>) -> Value {
+    Value::from_iter(bindings.iter().map(|(k, v)| (k.clone(), v.clone())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_env(name: &str) -> Option<String> {
+        (name == "API_KEY").then(|| "s3cret".to_string())
+    }
+
+    fn templates(sources: &[&str]) -> (Templates, Vec<TemplateId>) {
+        let mut builder = Builder::new(fake_env);
+        let ids = sources.iter().map(|s| builder.add(s).unwrap()).collect();
+        (builder.finish().unwrap(), ids)
+    }
+
+    fn scope_of(pairs: &[(&str, Value)]) -> Value {
+        scope(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn one_expression_keeps_its_type_and_text_is_rendered() {
+        let (t, ids) = templates(&["{{ vars.year }}", "year {{ vars.year }}", "plain"]);
+        let vars = Value::from_iter([("year".to_string(), Value::from(2014))]);
+        let scope = scope_of(&[("vars", vars)]);
+        assert_eq!(t.eval(ids[0], &scope).unwrap(), Value::from(2014));
+        assert_eq!(t.eval(ids[1], &scope).unwrap(), Value::from("year 2014"));
+        assert_eq!(t.render(ids[2], &scope).unwrap(), "plain");
+    }
+
+    #[test]
+    fn undefined_values_are_errors_not_empty_strings() {
+        let (t, ids) = templates(&["/plans/{{ plan.id }}"]);
+        assert!(t.eval(ids[0], &scope_of(&[])).is_err());
+    }
+
+    #[test]
+    fn environment_values_are_substituted_and_kept_secret() {
+        let (t, ids) = templates(&["key=${env:API_KEY}"]);
+        assert_eq!(t.render(ids[0], &scope_of(&[])).unwrap(), "key=s3cret");
+        assert_eq!(t.secrets(), ["s3cret".to_string()]);
+        assert_eq!(
+            redact("GET /x?apikey=s3cret", t.secrets()),
+            "GET /x?apikey=[redacted]"
+        );
+        let err = Builder::new(fake_env).add("${env:MISSING}").unwrap_err();
+        assert!(err.contains("MISSING is not set"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_are_found_at_load() {
+        let err = Builder::new(fake_env).add("{{ plans | }}").unwrap_err();
+        assert!(err.contains("syntax"), "{err}");
+    }
+
+    #[test]
+    fn pick_and_join_url() {
+        let (t, ids) = templates(&[
+            "{{ [10, 20, 30, 40] | pick(0.5) }}",
+            "{{ [10, 20] | pick(0.9999) }}",
+            "{{ 'http://h/a/b/landing' | join_url('enrollments/7') }}",
+        ]);
+        let s = scope_of(&[]);
+        assert_eq!(t.eval(ids[0], &s).unwrap(), Value::from(30));
+        assert_eq!(t.eval(ids[1], &s).unwrap(), Value::from(20));
+        assert_eq!(t.render(ids[2], &s).unwrap(), "http://h/a/b/enrollments/7");
+    }
+
+    #[test]
+    fn reads_lists_top_level_names() {
+        let (t, ids) = templates(&["{{ county.fips }}-{{ vars.year }}"]);
+        let reads = t.reads(ids[0]);
+        assert!(
+            reads.contains("county") && reads.contains("vars"),
+            "{reads:?}"
+        );
+    }
+}

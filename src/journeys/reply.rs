@@ -1,0 +1,120 @@
+//! A reply as checks and captures see it: status, headers, body, the URL it came from, and the body
+//! as JSON (parsed once, only if something asks).
+
+use std::cell::OnceCell;
+
+use minijinja::Value;
+use reqwest::header::HeaderMap;
+
+use super::form::first_form;
+use crate::journey_file::program::{Capture, CaptureSource, Check, CheckKind, PointerTest};
+use crate::journey_file::template::Templates;
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+    pub url: url::Url,
+    json: OnceCell<Value>,
+}
+
+impl Reply {
+    pub fn new(status: u16, headers: HeaderMap, body: String, url: url::Url) -> Self {
+        Self {
+            status,
+            headers,
+            body,
+            url,
+            json: OnceCell::new(),
+        }
+    }
+
+    /// The body as JSON; undefined when it is not JSON.
+    pub fn json(&self) -> &Value {
+        self.json
+            .get_or_init(|| serde_json::from_str::<Value>(&self.body).unwrap_or(Value::UNDEFINED))
+    }
+
+    /// The value at a JSON pointer (RFC 6901), if the body has it.
+    pub fn at(&self, pointer: &str) -> Option<Value> {
+        let mut value = self.json().clone();
+        if value.is_undefined() {
+            return None;
+        }
+        for token in pointer.split('/').skip(1) {
+            let token = token.replace("~1", "/").replace("~0", "~");
+            let next = match (value.kind(), token.parse::<usize>()) {
+                (minijinja::value::ValueKind::Seq, Ok(index)) => {
+                    value.get_item(&Value::from(index))
+                }
+                _ => value.get_attr(&token),
+            };
+            value = next.ok().filter(|v| !v.is_undefined() && !v.is_none())?;
+        }
+        Some(value)
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The value a capture takes from this reply, if its source is there (expressions are evaluated
+    /// by the caller, which holds the scope).
+    pub fn capture(&self, capture: &Capture) -> Option<Value> {
+        match &capture.source {
+            CaptureSource::Pointer(pointer) => self.at(pointer),
+            CaptureSource::Header(name) => self.header(name).map(Value::from),
+            CaptureSource::Cookie(name) => self
+                .headers
+                .get_all(reqwest::header::SET_COOKIE)
+                .iter()
+                .filter_map(|h| h.to_str().ok())
+                .filter_map(|h| h.split(';').next()?.split_once('='))
+                .find(|(n, _)| n.trim() == name)
+                .map(|(_, v)| Value::from(v.trim())),
+            CaptureSource::Regex(regex) => regex.captures(&self.body).map(|found| {
+                let m = found.get(1).or_else(|| found.get(0));
+                Value::from(m.map_or("", |m| m.as_str()))
+            }),
+            CaptureSource::Form => {
+                let form = first_form(&self.body)?;
+                let action = self
+                    .url
+                    .join(&form.action)
+                    .map_or(form.action.clone(), |u| u.to_string());
+                Some(Value::from_iter([
+                    ("action".to_string(), Value::from(action)),
+                    ("method".to_string(), Value::from(form.method)),
+                    ("fields".to_string(), Value::from_iter(form.fields)),
+                ]))
+            }
+            CaptureSource::Url => Some(Value::from(self.url.as_str())),
+            CaptureSource::Expr(_) => None,
+        }
+    }
+
+    /// Whether the reply passes `check`; `Err` carries the check's reason.
+    pub fn check(&self, check: &Check, templates: &Templates, scope: &Value) -> Result<(), String> {
+        let passed = match &check.kind {
+            CheckKind::Pointer { pointer, test } => {
+                let found = self.at(pointer);
+                match test {
+                    PointerTest::Exists(wanted) => found.is_some() == *wanted,
+                    PointerTest::Equals(value) => found.as_ref() == Some(value),
+                    PointerTest::Matches(regex) => found.is_some_and(|v| match v.as_str() {
+                        Some(text) => regex.is_match(text),
+                        None => regex.is_match(&v.to_string()),
+                    }),
+                }
+            }
+            CheckKind::Contains(text) => self.body.contains(text.as_str()),
+            CheckKind::Header(name) => self.headers.contains_key(name.as_str()),
+            CheckKind::That(id) => templates.eval(*id, scope)?.is_true(),
+        };
+        if passed {
+            Ok(())
+        } else {
+            Err(check.reason.clone())
+        }
+    }
+}

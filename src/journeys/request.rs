@@ -1,0 +1,254 @@
+//! One request of a journey file, performed: `let`, `before`, then (once, or page by page) build the
+//! request from its templates, send it, take the captures and judge the checks.
+
+use minijinja::Value;
+
+use super::call::{self, Body, Outgoing, StepFailed};
+use super::reply::Reply;
+use super::VisitState;
+use crate::journey_file::program::{
+    Address, BodyTemplate, CaptureSource, Check, CheckKind, JsonTemplate, Repeat, Request,
+};
+use crate::journey_file::template::{TemplateId, Templates};
+
+/// The most times one request repeats, whatever `repeat.times` says.
+const MAX_REPEAT: i64 = 1000;
+
+pub async fn perform(state: &mut VisitState<'_>, request: &Request) -> Result<(), StepFailed> {
+    let program = state.run.program.clone();
+    let templates = &program.templates;
+    let fail = |why: String| StepFailed {
+        step: request.step,
+        reason: format!("{}: {why}", request.label),
+    };
+    for (name, id) in &request.bindings {
+        let value = templates
+            .eval(*id, &state.scope())
+            .map_err(|e| fail(format!("let {name}: {e}")))?;
+        state.bindings.insert(name.clone(), value);
+    }
+    let scope = state.scope();
+    for check in &request.before {
+        let Some(id) = that_of(check) else { continue };
+        let holds = templates.eval(id, &scope).map_err(&fail)?.is_true();
+        if !holds {
+            return Err(fail(check.reason.clone()));
+        }
+    }
+    // Captures with a default have it as soon as the request is attempted.
+    for capture in request.captures.iter().filter(|c| c.default.is_some()) {
+        if !capture.append {
+            state.bindings.insert(
+                capture.name.clone(),
+                capture.default.clone().unwrap_or_default(),
+            );
+        }
+    }
+    let times = match &request.repeat {
+        None => 1,
+        Some(repeat) => {
+            let value = templates
+                .eval(repeat.times, &scope)
+                .map_err(|e| fail(format!("repeat: {e}")))?;
+            i64::try_from(value)
+                .map_err(|_| fail("repeat.times is not a whole number".into()))?
+                .clamp(0, MAX_REPEAT)
+        }
+    };
+    let mut collected: Vec<(String, Vec<Value>)> = request
+        .captures
+        .iter()
+        .filter(|c| c.append)
+        .map(|c| (c.name.clone(), Vec::new()))
+        .collect();
+    for page in 0..times {
+        if request.repeat.is_some() {
+            state.bindings.insert("page".into(), Value::from(page));
+        }
+        let outgoing = build(state, request, templates).map_err(&fail)?;
+        let sent = call::send(state, outgoing).await?;
+        let mut verdict = judge(state, request, templates, &sent.reply, &mut collected);
+        let mut stop = false;
+        if let (
+            Ok(()),
+            Some(Repeat {
+                until: Some(until), ..
+            }),
+        ) = (&verdict, &request.repeat)
+        {
+            match templates.eval(*until, &reply_scope(state, &sent.reply)) {
+                Ok(value) => stop = value.is_true(),
+                Err(e) => verdict = Err(format!("repeat.until: {e}")),
+            }
+        }
+        call::settle(state, sent, &request.label, verdict)?;
+        if stop {
+            break;
+        }
+    }
+    state.bindings.remove("page");
+    for (name, values) in collected {
+        state.bindings.insert(name, Value::from(values));
+    }
+    Ok(())
+}
+
+fn that_of(check: &Check) -> Option<TemplateId> {
+    match check.kind {
+        CheckKind::That(id) => Some(id),
+        _ => None,
+    }
+}
+
+/// The request's URL, headers, query and body, from its templates.
+fn build<'r>(
+    state: &VisitState<'_>,
+    request: &'r Request,
+    templates: &Templates,
+) -> Result<Outgoing<'r>, String> {
+    let scope = state.scope();
+    let url = match request.address {
+        Address::Target(id) => state.run.target.resolve(&templates.render(id, &scope)?)?,
+        Address::Follow(id) => {
+            let written = templates.render(id, &scope)?;
+            match &state.page {
+                Some(page) => page.join(&written),
+                None => url::Url::parse(&written),
+            }
+            .map_err(|e| format!("cannot follow {written} ({e})"))?
+        }
+    };
+    // The scenario's headers and query go to the target only, never to another host.
+    let access = &state.run.program.access;
+    let to_target = url.as_str().starts_with(&state.run.target.base);
+    let pairs = |defaults: &[(String, String)], own: &[(String, TemplateId)]| {
+        let defaults = defaults.iter().filter(|_| to_target).cloned().map(Ok);
+        defaults
+            .chain(
+                own.iter()
+                    .map(|(name, id)| Ok((name.clone(), templates.render(*id, &scope)?))),
+            )
+            .collect::<Result<Vec<_>, String>>()
+    };
+    let headers = pairs(&access.headers, &request.headers)?;
+    let query = pairs(&access.query, &request.query)?;
+    let body = match &request.body {
+        BodyTemplate::None => Body::None,
+        BodyTemplate::Json(json) => Body::Json(json_value(json, templates, &scope)?),
+        BodyTemplate::Fields(fields) => Body::Form(
+            fields
+                .iter()
+                .map(|(name, id)| Ok((name.clone(), templates.render(*id, &scope)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        BodyTemplate::FieldsFrom(id) => {
+            let table = templates.eval(*id, &scope)?;
+            let mut fields = Vec::new();
+            for key in table
+                .try_iter()
+                .map_err(|_| "form: not a table of fields".to_string())?
+            {
+                let value = table.get_item(&key).map_err(|e| e.to_string())?;
+                let text = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), String::from);
+                fields.push((key.to_string(), text));
+            }
+            Body::Form(fields)
+        }
+    };
+    Ok(Outgoing {
+        step: request.step,
+        label: &request.label,
+        method: request.method,
+        url,
+        headers,
+        query,
+        body,
+    })
+}
+
+fn json_value(
+    json: &JsonTemplate,
+    templates: &Templates,
+    scope: &Value,
+) -> Result<serde_json::Value, String> {
+    Ok(match json {
+        JsonTemplate::Literal(value) => value.clone(),
+        JsonTemplate::Value(id) => {
+            let value = templates.eval(*id, scope)?;
+            if value.is_undefined() {
+                return Err("undefined value in the JSON body".into());
+            }
+            serde_json::to_value(&value).map_err(|e| e.to_string())?
+        }
+        JsonTemplate::Array(items) => serde_json::Value::Array(
+            items
+                .iter()
+                .map(|item| json_value(item, templates, scope))
+                .collect::<Result<_, _>>()?,
+        ),
+        JsonTemplate::Object(fields) => serde_json::Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), json_value(v, templates, scope)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+    })
+}
+
+/// The scope after a reply: everything so far, plus `reply` (the JSON body) and `status`.
+fn reply_scope(state: &VisitState<'_>, reply: &Reply) -> Value {
+    let mut bindings = state.bindings.clone();
+    bindings.insert("reply".into(), reply.json().clone());
+    bindings.insert("status".into(), Value::from(reply.status));
+    crate::journey_file::template::scope(&bindings)
+}
+
+/// Status, then captures (kept even when a check fails: the cracks report wants the insurer's
+/// answer), then checks.
+fn judge(
+    state: &mut VisitState<'_>,
+    request: &Request,
+    templates: &Templates,
+    reply: &Reply,
+    collected: &mut [(String, Vec<Value>)],
+) -> Result<(), String> {
+    if !request.expect.contains(&reply.status) {
+        return Err(call::status_reason(reply));
+    }
+    for capture in &request.captures {
+        let value = match capture.source {
+            CaptureSource::Expr(id) => {
+                Some(templates.eval(id, &reply_scope(state, reply))?).filter(|v| !v.is_undefined())
+            }
+            _ => reply.capture(capture),
+        };
+        let value = match (value, &capture.default) {
+            (Some(value), _) => value,
+            (None, Some(default)) => default.clone(),
+            (None, None) => return Err(format!("capture {}: not in the reply", capture.name)),
+        };
+        if capture.append {
+            if let Some((_, list)) = collected.iter_mut().find(|(n, _)| *n == capture.name) {
+                match value.try_iter() {
+                    Ok(items) if value.kind() == minijinja::value::ValueKind::Seq => {
+                        list.extend(items)
+                    }
+                    _ => list.push(value),
+                }
+                // Later templates of the same request (the next page, `until`) see the list so far.
+                state
+                    .bindings
+                    .insert(capture.name.clone(), Value::from(list.clone()));
+            }
+        } else {
+            state.bindings.insert(capture.name.clone(), value);
+        }
+    }
+    let scope = reply_scope(state, reply);
+    for check in &request.checks {
+        reply.check(check, templates, &scope)?;
+    }
+    Ok(())
+}
