@@ -40,6 +40,48 @@ pub enum Command {
     Report(ReportArgs),
     /// Serve the staging exchange and its insurers until Ctrl-C.
     Exchange(ExchangeArgs),
+    /// Check a scenario, its journey file and its threshold rules without sending anything, and
+    /// say what a run would do. Exit 0 when all is well, 2 naming file:line and key when not.
+    Check(CheckArgs),
+    /// Walk one visit of a scenario against its target and print every request and reply
+    /// (secrets redacted): where a journey breaks, and why. Exit 0 when the visit succeeded, 1
+    /// when it failed.
+    Trace(TraceArgs),
+}
+
+/// `surge check`'s options.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Scenario file (TOML); its journey file and rules are checked too.
+    pub scenario: PathBuf,
+    /// Base URL a run would load (checked as a URL; nothing is sent).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Accept an [exchange] section with a --target (as `surge run --ignore-exchange-section`).
+    #[arg(long)]
+    pub ignore_exchange_section: bool,
+}
+
+/// `surge trace`'s options.
+#[derive(Debug, clap::Args)]
+pub struct TraceArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Base URL of the exchange. Default: the scenario's `target`, or the embedded exchange.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Which visit (its id in the run: the same applicant and journey as in `surge run`).
+    #[arg(long, value_name = "N", default_value = "0")]
+    pub visit: u64,
+    /// Seed for the visitors (default: the scenario's).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Bytes of each body to print (0: none).
+    #[arg(long, value_name = "BYTES", default_value = "600")]
+    pub body_bytes: usize,
+    /// Run against --target without the scenario's [exchange] section.
+    #[arg(long)]
+    pub ignore_exchange_section: bool,
 }
 
 /// `surge gate`'s options.

@@ -2,10 +2,12 @@
 //! one place that turns either into the process's exit code and prints the error. No module below
 //! this one knows an exit code.
 
+pub mod check;
 pub mod exchange;
 pub mod gate;
 pub mod report;
 pub mod run;
+pub mod trace;
 
 use std::process::ExitCode;
 
@@ -133,5 +135,7 @@ async fn dispatch(command: Command) -> Result<Outcome, Error> {
         Command::Gate(args) => gate::gate(args),
         Command::Report(args) => report::report(args),
         Command::Exchange(args) => exchange::serve(args).await,
+        Command::Check(args) => check::check(args),
+        Command::Trace(args) => trace::trace(args).await,
     }
 }

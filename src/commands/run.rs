@@ -34,7 +34,13 @@ pub async fn run(args: RunArgs) -> Result<Outcome, Error> {
     engine::catch_signals();
     let prepared = prepare(&args)?;
     let control = Arc::new(RunControl::default());
-    let target = start_target(&prepared, &control).await?;
+    let target = start_target(
+        prepared.target.as_deref(),
+        &prepared.scenario,
+        &prepared.plan,
+        &control,
+    )
+    .await?;
     if !args.quiet {
         println!("{}", describe(&prepared, &target.url));
     }
@@ -63,26 +69,47 @@ pub struct Prepared {
     pub concurrency: Option<usize>,
 }
 
-/// Load and check the scenario and rules, resolve the plan, and make the run directory ready.
-pub fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
-    let mut scenario = Scenario::load(&args.scenario)?;
-    scenario.override_with(args.visits, args.time_scale, args.seed);
+/// What `surge run`, `check` and `trace` read from the command line before loading a scenario.
+pub struct LoadRequest<'a> {
+    pub scenario: &'a Path,
+    pub target: Option<String>,
+    pub visits: Option<u64>,
+    pub time_scale: Option<f64>,
+    pub seed: Option<u64>,
+    pub thresholds: &'a [String],
+    pub ignore_exchange_section: bool,
+}
+
+/// A scenario, its journeys and rules, checked, and the plan resolved; nothing sent or written.
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub program: Arc<Program>,
+    pub rules: Vec<Rule>,
+    pub plan: Arc<RunPlan>,
+    /// `--target`, else the scenario's `target`; `None` or `"embedded"` for the embedded exchange.
+    pub target: Option<String>,
+}
+
+/// Load and check the scenario, its journey file and rules, and resolve the plan.
+pub fn load(request: LoadRequest<'_>) -> Result<Loaded, Error> {
+    let mut scenario = Scenario::load(request.scenario)?;
+    scenario.override_with(request.visits, request.time_scale, request.seed);
     let mut rules = Vec::new();
     for (index, text) in scenario.thresholds.iter().enumerate() {
         rules.push(gate::parse(text).map_err(|e| scenario.threshold_error(index, e.to_string()))?);
     }
-    for text in &args.thresholds {
+    for text in request.thresholds {
         rules.push(gate::parse(text)?);
     }
-    let target = args.target.clone().or_else(|| scenario.target.clone());
+    let target = request.target.clone().or_else(|| scenario.target.clone());
     if scenario.exchange.is_some()
-        && !args.ignore_exchange_section
-        && !scenario.targets_embedded(args.target.as_deref())
+        && !request.ignore_exchange_section
+        && !scenario.targets_embedded(request.target.as_deref())
     {
         return Err(Error::Usage(format!(
             "{}: the [exchange] section (capacity and faults) applies to the embedded \
              exchange only; remove it, or pass --ignore-exchange-section to run against {} without it",
-            args.scenario.display(),
+            request.scenario.display(),
             target.as_deref().unwrap_or_default()
         )));
     }
@@ -96,6 +123,32 @@ pub fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
         &program.weights(),
         &exchange::catalog::zips(),
     )?);
+    Ok(Loaded {
+        scenario,
+        program,
+        rules,
+        plan,
+        target,
+    })
+}
+
+/// Load and check everything, and make the run directory ready.
+pub fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
+    let Loaded {
+        scenario,
+        program,
+        rules,
+        plan,
+        target,
+    } = load(LoadRequest {
+        scenario: &args.scenario,
+        target: args.target.clone(),
+        visits: args.visits,
+        time_scale: args.time_scale,
+        seed: args.seed,
+        thresholds: &args.thresholds,
+        ignore_exchange_section: args.ignore_exchange_section,
+    })?;
     let run_dir = args
         .out
         .clone()
@@ -122,14 +175,18 @@ pub struct Target {
 
 /// The target URL, or the embedded exchange started on a free loopback port, its scenario clock
 /// shared with the run.
-pub async fn start_target(prepared: &Prepared, control: &RunControl) -> Result<Target, Error> {
-    if let Some(url) = prepared.target.as_deref().filter(|t| *t != "embedded") {
+pub async fn start_target(
+    target: Option<&str>,
+    scenario: &Scenario,
+    plan: &RunPlan,
+    control: &RunControl,
+) -> Result<Target, Error> {
+    if let Some(url) = target.filter(|t| *t != "embedded") {
         return Ok(Target {
             url: url.trim_end_matches('/').to_string(),
             embedded: None,
         });
     }
-    let scenario = &prepared.scenario;
     let mut behaviour = scenario.exchange.clone().unwrap_or_default();
     behaviour.seed.get_or_insert(scenario.traffic.seed);
     let running = exchange::start(ExchangeConfig {
@@ -137,8 +194,8 @@ pub async fn start_target(prepared: &Prepared, control: &RunControl) -> Result<T
         behaviour,
         clock: ScenarioClock {
             origin: control.origin.clone(),
-            time_scale: prepared.plan.time_scale,
-            clock_start: prepared.plan.clock_start,
+            time_scale: plan.time_scale,
+            clock_start: plan.clock_start,
         },
         ..ExchangeConfig::default()
     })

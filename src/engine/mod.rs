@@ -24,7 +24,7 @@ use goose::config::GooseConfiguration;
 use goose::prelude::*;
 
 use crate::journey_file::Program;
-use crate::journeys::{run_visit, JourneyEnv, Target, VisitEnd, VisitState};
+use crate::journeys::{run_visit, JourneyEnv, Target, Trace, VisitEnd, VisitState};
 use crate::measure::Recorder;
 use crate::plan::RunPlan;
 use crate::rundir::enrollments::EnrollmentLog;
@@ -211,6 +211,7 @@ pub async fn run(
             time_scale: plan.time_scale,
             program: options.program.clone(),
             target: Target::new(&options.target, options.allowed_hosts.clone()),
+            trace: None,
         },
         client: http_client(options)?,
         first_ready: tokio::sync::Notify::new(),
@@ -427,6 +428,49 @@ fn drive(pool: Arc<Pool>) -> Transaction {
             Ok(())
         })
     }))
+}
+
+/// Walk visit `id` alone, printing every request and reply (`surge trace`): no schedule, no
+/// Goose attack, no think time; the request still goes through a Goose user, as in a run.
+pub async fn trace_visit(
+    plan: &RunPlan,
+    program: Arc<Program>,
+    target: &str,
+    scenario: &crate::scenario::Scenario,
+    id: u64,
+    body_bytes: usize,
+) -> Result<VisitEnd, GooseError> {
+    let options = RunOptions {
+        target: target.to_string(),
+        goose_reports: Vec::new(),
+        think_time: ThinkTime::default(),
+        http_timeout: scenario.http.timeout,
+        enrollments: None,
+        max_connections: 1,
+        allowed_hosts: scenario.http.allowed_hosts.clone(),
+        program: program.clone(),
+    };
+    let env = JourneyEnv {
+        recorder: Arc::new(Recorder::new()),
+        enrollments: None,
+        patience: plan.patience,
+        connections: tokio::sync::Semaphore::new(1),
+        think_time: ThinkTime::default(),
+        time_scale: plan.time_scale,
+        target: Target::new(target, options.allowed_hosts.clone()),
+        program,
+        trace: Some(Trace { body_bytes }),
+    };
+    let base = reqwest::Url::parse(target).map_err(|e| GooseError::InvalidOption {
+        option: "--target".into(),
+        value: target.to_string(),
+        detail: e.to_string(),
+    })?;
+    let mut user = GooseUser::single(base, &goose_config(&options, 1))?;
+    user.client = http_client(&options)?;
+    let visit = plan.visitors.visit(id);
+    let mut state = VisitState::new(&mut user, &env, &visit, Instant::now());
+    Ok(run_visit(&mut state).await)
 }
 
 /// Split the pool over the journeys by the work each brings (expected visits × typical requests):

@@ -81,6 +81,17 @@ pub enum Method {
 }
 
 impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Head => "HEAD",
+        }
+    }
+
     pub fn named(name: &str) -> Option<Method> {
         Some(match name.to_ascii_uppercase().as_str() {
             "GET" => Method::Get,

@@ -100,6 +100,9 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
             Body::Json(value) => builder.json(value),
             Body::Form(fields) => builder.form(fields),
         };
+        if held_since.is_none() {
+            super::trace::request(state.run, label, method, &url, &headers, &body);
+        }
         let cookies = cookie_header(&state.cookies, &url);
         if let Some(cookies) = cookies {
             builder = builder.header(reqwest::header::COOKIE, cookies);
@@ -130,7 +133,11 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
                 let body = response.text().await;
                 drop(permit);
                 match body {
-                    Ok(body) => (Ok(Reply::new(status, headers, body, final_url)), hold),
+                    Ok(body) => {
+                        let reply = Reply::new(status, headers, body, final_url);
+                        super::trace::reply(state.run, &reply, started.elapsed());
+                        (Ok(reply), hold)
+                    }
                     Err(e) => (
                         Err((classify(&e), format!("{label}: body cut short"))),
                         None,
@@ -182,6 +189,7 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
         }
         Err((outcome, reason)) => {
             state.run.recorder.request(step, latency, outcome, false);
+            super::trace::note(state.run, &format!("✗ {reason}"));
             Err(fail(reason))
         }
     }
@@ -202,9 +210,13 @@ pub fn settle(
         verdict.is_ok(),
     );
     match verdict {
-        Ok(()) => Ok(sent.reply),
+        Ok(()) => {
+            super::trace::note(state.run, "✓ passed");
+            Ok(sent.reply)
+        }
         Err(why) => {
             let reason = state.run.program.access.redact(&format!("{label}: {why}"));
+            super::trace::note(state.run, &format!("✗ {reason}"));
             // Goose counts a 2xx reply as a success; tell it otherwise, so its report agrees.
             if sent.metric.success {
                 let _ = state

@@ -9,6 +9,7 @@ mod call;
 mod form;
 mod reply;
 mod request;
+mod trace;
 
 pub use call::{Body, StepFailed};
 pub use form::{first_form, Form};
@@ -45,6 +46,15 @@ pub struct JourneyEnv {
     /// The journeys, compiled from their file.
     pub program: Arc<Program>,
     pub target: Target,
+    /// Print every request and reply (`surge trace`).
+    pub trace: Option<Trace>,
+}
+
+/// How `surge trace` prints a visit.
+#[derive(Debug, Clone, Copy)]
+pub struct Trace {
+    /// Bytes of each body to print.
+    pub body_bytes: usize,
 }
 
 /// Where requests may go.

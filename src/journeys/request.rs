@@ -25,6 +25,7 @@ pub async fn perform(state: &mut VisitState<'_>, request: &Request) -> Result<()
         let value = templates
             .eval(*id, &state.scope())
             .map_err(|e| fail(format!("let {name}: {e}")))?;
+        super::trace::note(state.run, &format!("let {name} = {}", short(&value)));
         state.bindings.insert(name.clone(), value);
     }
     let scope = state.scope();
@@ -229,6 +230,10 @@ fn judge(
             (None, Some(default)) => default.clone(),
             (None, None) => return Err(format!("capture {}: not in the reply", capture.name)),
         };
+        super::trace::note(
+            state.run,
+            &format!("captured {} = {}", capture.name, short(&value)),
+        );
         if capture.append {
             if let Some((_, list)) = collected.iter_mut().find(|(n, _)| *n == capture.name) {
                 match value.try_iter() {
@@ -251,4 +256,13 @@ fn judge(
         reply.check(check, templates, &scope)?;
     }
     Ok(())
+}
+
+/// A value in one line, cut short, for `surge trace`.
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(120) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
 }

@@ -1,0 +1,77 @@
+//! `surge check`: load and check a scenario, its journey file and its threshold rules, and say what
+//! a run would do, without sending anything. Every problem is an error naming file:line and key.
+
+use crate::cli::CheckArgs;
+
+use super::run::{load, LoadRequest, Loaded};
+use super::{Error, Outcome};
+
+pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
+    let Loaded {
+        scenario,
+        program,
+        rules,
+        plan,
+        target,
+    } = load(LoadRequest {
+        scenario: &args.scenario,
+        target: args.target.clone(),
+        visits: None,
+        time_scale: None,
+        seed: None,
+        thresholds: &[],
+        ignore_exchange_section: args.ignore_exchange_section,
+    })?;
+    println!("{}: ok", args.scenario.display());
+    let shares = plan.visitors.shares();
+    let journeys: Vec<String> = program
+        .journeys
+        .iter()
+        .zip(&shares)
+        .map(|(journey, share)| {
+            format!(
+                "{} {:.0}% ({} requests)",
+                journey.name,
+                share * 100.0,
+                journey.requests.len()
+            )
+        })
+        .collect();
+    println!(
+        "  journeys: {} from {}",
+        journeys.join(", "),
+        program.path.display()
+    );
+    let timing = match &plan.curve {
+        Some(curve) => format!(
+            "over {:.0} s of scenario time at {}x (peak {:.0} visits/s of wall time)",
+            curve.span(),
+            plan.time_scale,
+            plan.peak_wall_rate
+        ),
+        None => "as fast as they finish (a closed run)".to_string(),
+    };
+    println!(
+        "  visits: {} {timing}, seed {}",
+        plan.visits, scenario.traffic.seed
+    );
+    println!(
+        "  target: {}",
+        match target.as_deref().filter(|t| *t != "embedded") {
+            Some(url) => url.to_string(),
+            None => "the embedded exchange".to_string(),
+        }
+    );
+    if !scenario.http.allowed_hosts.is_empty() {
+        println!(
+            "  other hosts allowed: {}",
+            scenario.http.allowed_hosts.join(", ")
+        );
+    }
+    println!("  thresholds: {} rule(s)", rules.len());
+    let secrets = program.access.secrets.len();
+    if secrets > 0 {
+        println!("  values from the environment (never written): {secrets}");
+    }
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,69 @@
+//! `surge trace`: walk one visit against the target and print every request and reply, secrets
+//! redacted, so a user writing a journey file sees where it breaks and why.
+
+use std::sync::Arc;
+
+use crate::cli::TraceArgs;
+use crate::engine::{self, RunControl};
+use crate::gate::GateStatus;
+
+use super::run::{load, start_target, LoadRequest, Loaded};
+use super::{Error, Outcome};
+
+pub async fn trace(args: TraceArgs) -> Result<Outcome, Error> {
+    let Loaded {
+        scenario,
+        program,
+        plan,
+        target,
+        ..
+    } = load(LoadRequest {
+        scenario: &args.scenario,
+        target: args.target.clone(),
+        visits: None,
+        time_scale: None,
+        seed: args.seed,
+        thresholds: &[],
+        ignore_exchange_section: args.ignore_exchange_section,
+    })?;
+    let control = Arc::new(RunControl::default());
+    let _ = control.origin.set(std::time::Instant::now());
+    let started = start_target(target.as_deref(), &scenario, &plan, &control).await?;
+    let visit = plan.visitors.visit(args.visit);
+    println!(
+        "surge trace: visit {} ({} journey, household in {}) against {}",
+        visit.id,
+        program.journeys[visit.journey].name,
+        visit.household.zip,
+        program.access.redact(&started.url)
+    );
+    let end = engine::trace_visit(
+        &plan,
+        program.clone(),
+        &started.url,
+        &scenario,
+        args.visit,
+        args.body_bytes,
+    )
+    .await
+    .map_err(|e| Error::Usage(format!("cannot start the visit: {e}")))?;
+    if let Some(running) = started.embedded {
+        running.shutdown().await;
+    }
+    match end.failure {
+        None => {
+            println!("\nvisit {}: reached {}: ok", visit.id, end.reached.name());
+            Ok(Outcome::Done)
+        }
+        Some(failure) => {
+            println!(
+                "\nvisit {}: reached {}, failed at {}: {}",
+                visit.id,
+                end.reached.name(),
+                failure.step.name(),
+                failure.reason
+            );
+            Ok(Outcome::Judged(GateStatus::Failed))
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Level: the `surge` binary run end to end, as a user or CI runs it.
+//! Writing a journey must be easy: `surge check` finds what is wrong in a scenario and its journey
+//! file before any traffic, naming file:line, and `surge trace` walks one visit, printing every
+//! request and reply with secrets redacted.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::surge;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("surge-check-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A scenario in `dir` running `journeys` (the text of a journey file).
+fn scenario_with(dir: &Path, journeys: &str, extra: &str) -> PathBuf {
+    std::fs::write(dir.join("j.toml"), journeys).unwrap();
+    let path = dir.join("s.toml");
+    std::fs::write(
+        &path,
+        format!("journeys = \"j.toml\"\n{extra}[traffic]\nvisits = 5\nspan = \"1s\"\n"),
+    )
+    .unwrap();
+    path
+}
+
+const LOOK: &str = "[[journeys]]\nname = \"look\"\nrequests = [\"county\", \"plan\"]\n\n\
+[requests.county]\nstep = \"browse\"\nurl = \"/api/v1/counties/by/zip/{{ household.zip }}\"\n\
+capture.county = { pointer = \"/counties/0\" }\n\n\
+[requests.plan]\nstep = \"browse\"\nurl = \"/api/v1/counties/by/zip/{{ household.zip }}\"\n\
+checks = [{ pointer = \"/counties/0/state\", equals = \"ZZ\", reason = \"not in ZZ\" }]\n\
+stage = \"browsed\"\n";
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_shipped_scenario_checks_out() {
+    for scenario in [
+        "scenarios/smoke.toml",
+        "scenarios/ci.toml",
+        "scenarios/broken-redirect.toml",
+        "scenarios/first-morning.toml",
+        "scenarios/marketplace.toml",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_surge"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("MARKETPLACE_API_KEY", "x")
+            .args(["check", scenario])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{scenario}: {stderr}");
+        assert!(stdout.contains(&format!("{scenario}: ok")), "{stdout}");
+        assert!(
+            stdout.contains("confirm"),
+            "the journeys are listed: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn check_names_the_journey_file_line_and_key_of_each_mistake() {
+    let dir = temp_dir("bad");
+    let cases = [
+        (
+            LOOK.replace("step = \"browse\"\nurl = \"/api/v1/counties/by/zip/{{ household.zip }}\"\ncapture", "step = \"browsing\"\nurl = \"/api/v1/counties/by/zip/{{ household.zip }}\"\ncapture"),
+            "j.toml:6:",
+            "`browsing` is not a funnel step",
+        ),
+        (
+            LOOK.replace("{{ household.zip }}\"\nchecks", "{{ county.fipz }}/{{ plan.id }}\"\nchecks"),
+            "j.toml:12:",
+            "`plan` is not defined",
+        ),
+        (
+            LOOK.replace("stage = \"browsed\"", "stage = \"enrolled\""),
+            "j.toml:14:",
+            "`enrolled` is not a funnel stage",
+        ),
+        (
+            LOOK.replace("pointer = \"/counties/0\"", "pointer = \"counties/0\""),
+            "j.toml:8:",
+            "not a JSON pointer",
+        ),
+        (
+            LOOK.replace("{{ household.zip }}\"\ncapture", "{{ household.zip \"\ncapture"),
+            "j.toml:7:",
+            "template",
+        ),
+    ];
+    for (journeys, at, what) in cases {
+        let scenario = scenario_with(&dir, &journeys, "");
+        let out = surge(&["check", scenario.to_str().unwrap()]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+        assert!(stderr.contains(at), "{what}: expected {at} in {stderr}");
+        assert!(stderr.contains(what), "{what}: {stderr}");
+    }
+    // A mix naming a journey the file does not have is located in the scenario.
+    let scenario = scenario_with(&dir, LOOK, "");
+    std::fs::write(
+        &scenario,
+        "journeys = \"j.toml\"\n[traffic]\nvisits = 5\n[traffic.mix]\nlok = 1\n",
+    )
+    .unwrap();
+    let out = surge(&["check", scenario.to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("s.toml:5:") && stderr.contains("no journey `lok`"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn trace_prints_each_request_and_reply_and_where_the_visit_broke() {
+    let out = surge(&["trace", "scenarios/smoke.toml", "--visit", "3"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("→ GET http://127.0.0.1:") && stdout.contains("[browse: county by zip]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("← 200 in"), "{stdout}");
+    assert!(stdout.contains("captured county = "), "{stdout}");
+    assert!(stdout.contains("visit 3: reached"), "{stdout}");
+
+    // A journey whose check fails: the trace shows the reply and the reason, and exits 1.
+    let dir = temp_dir("trace");
+    let scenario = scenario_with(
+        &dir,
+        LOOK,
+        "[http]\nquery = { token = \"${env:SURGE_TEST_TOKEN}\" }\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_surge"))
+        .env("SURGE_TEST_TOKEN", "tok-7f3a91")
+        .args(["trace", scenario.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("✗ browse: plan: not in ZZ"), "{stdout}");
+    assert!(
+        stdout.contains("failed at browse: browse: plan: not in ZZ"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("tok-7f3a91"),
+        "the secret is printed: {stdout}"
+    );
+    assert!(stdout.contains("token=[redacted]"), "{stdout}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
