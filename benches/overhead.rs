@@ -185,6 +185,7 @@ async fn main() {
         think_time: ThinkTime::default(),
         time_scale: 1.0,
         target: Target::new(&host, Vec::new()),
+        trace: None,
         program,
     });
 

@@ -95,8 +95,8 @@ pub fn reconcile(applicants: &[Enrollment], records: Option<&InsurerRecords>) ->
                 ..InsurerCracks::default()
             });
         insurer.applications += 1;
-        insurer.redirected += u64::from(applicant.pay_now);
-        insurer.reached_payment += u64::from(applicant.reached_payment);
+        insurer.pay_now += u64::from(applicant.pay_now);
+        insurer.redirected += u64::from(applicant.reached_payment);
         insurer.paid += u64::from(applicant.paid);
 
         let mut classes: Vec<&str> = Vec::new();
@@ -299,8 +299,8 @@ mod tests {
         assert_eq!(
             (
                 insurer.applications,
+                insurer.pay_now,
                 insurer.redirected,
-                insurer.reached_payment,
                 insurer.paid
             ),
             (6, 5, 4, 4)

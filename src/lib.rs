@@ -2,11 +2,12 @@
 //!
 //! Data flows one way, down this list (`scripts/check-structure.py` checks it):
 //! - leaves, importing nothing of the crate: [`units`] (durations, clock times, shares), [`vocab`]
-//!   (journey, step, stage, outcome), [`histogram`] (HdrHistogram as surge keeps it);
+//!   (step, stage, outcome), [`histogram`] (HdrHistogram as surge keeps it);
 //! - the embedded staging [`exchange`]: an axum server that behaves like a health-insurance exchange
 //!   and its insurers; it imports only the leaves, and the harness talks to it only over HTTP;
 //! - [`scenario`] (the file, as data, with located errors) → [`plan`] (arrivals and visitors from
-//!   the seed) → [`engine`] (Goose) running [`journeys`] → [`measure`] (histograms, funnel) →
+//!   the seed) and [`journey_file`] (what visitors do, compiled) → [`engine`] (Goose) running
+//!   [`journeys`] → [`measure`] (histograms, funnel) →
 //!   [`rundir`] (every file of a run directory) ← [`monitor`] (writes it while the run goes);
 //! - after the run, reading only the run directory: [`gate`] (verdicts), [`report`] (charts, pages,
 //!   tables), [`cracks`] (applicants × the insurers' 834s);

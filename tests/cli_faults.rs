@@ -114,7 +114,7 @@ fn refused_saml_and_failing_payments_leave_834s_without_payment() {
         near(broken, 0.25, applications),
         "{broken} of {applications} refused"
     );
-    let reached = cracks_total(&summary, &["reached_payment"]);
+    let reached = cracks_total(&summary, &["redirected"]);
     let paid = cracks_total(&summary, &["paid"]);
     assert!(
         near(reached - paid, 0.2, reached),

@@ -10,6 +10,7 @@ use quick_xml::Reader;
 
 mod common;
 use common::{surge, tolerant_smoke};
+use surge::rundir::summary::FORMAT_VERSION;
 
 fn recorded_run(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("surge-report-{}-{name}", std::process::id()));
@@ -190,14 +191,18 @@ fn a_run_from_an_older_version_is_refused_with_a_message() {
     let summary = std::fs::read_to_string(dir.join("summary.json")).unwrap();
     std::fs::write(
         dir.join("summary.json"),
-        summary.replace("\"format_version\": 1", "\"format_version\": 0"),
+        summary.replace(
+            &format!("\"format_version\": {FORMAT_VERSION}"),
+            "\"format_version\": 0",
+        ),
     )
     .unwrap();
     let out = surge(&["report", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("summary format 0") && stderr.contains("reads format 1"),
+        stderr.contains("summary format 0")
+            && stderr.contains(&format!("reads format {FORMAT_VERSION}")),
         "{stderr}"
     );
 

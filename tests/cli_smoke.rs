@@ -61,6 +61,22 @@ fn smoke_run_walks_the_whole_funnel_without_failures() {
     }
     assert!(funnel["paid"].as_u64().unwrap() > 0, "{funnel}");
     assert!(funnel["effectuated"].as_u64().unwrap() > 0, "{funnel}");
+    // A healthy exchange converts every visit that tried a stage, whatever the journey mix:
+    // half the visits never ask the insurer, and that is not a 50% conversion.
+    let tried = &summary["funnel_attempted"];
+    for stage in &stages[1..] {
+        assert_eq!(funnel[stage], tried[stage], "{stage}: {funnel} of {tried}");
+        let funnel_table = stdout.split("\nfunnel\n").nth(1).expect("a funnel table");
+        let line = funnel_table
+            .lines()
+            .find(|l| l.trim_start().starts_with(stage))
+            .unwrap_or_else(|| panic!("no funnel line for {stage}: {stdout}"));
+        assert!(line.contains("100.0% of"), "{line}");
+    }
+    assert!(
+        tried["effectuated"].as_u64().unwrap() < tried["paid"].as_u64().unwrap(),
+        "only confirm visits ask the insurer: {tried}"
+    );
 
     for (step, stats) in summary["steps"].as_object().unwrap() {
         assert_eq!(

@@ -362,7 +362,7 @@ async fn visit(pool: &Pool, user: &mut GooseUser, journey: usize, id: u64, inten
     if let Some(failure) = &failure {
         recorder.failure(failure.step, &failure.reason, id);
     }
-    recorder.visit_finished(latency, reached);
+    recorder.visit_finished(latency, reached, &pool.env.program.journeys[journey].stages);
     if let Some((id, name)) = &insurer {
         recorder.insurer_reached(id, name, reached);
     }

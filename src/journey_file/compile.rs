@@ -112,10 +112,12 @@ fn compile_spec(
             };
             order.push(request);
         }
+        let stages = order.iter().filter_map(|r| requests[*r].stage).collect();
         journeys.push(Journey {
             name: journey.name.clone(),
             weight: journey.weight,
             requests: order,
+            stages,
         });
     }
     apply_mix(&mut journeys, scenario)?;

@@ -58,15 +58,8 @@ pub struct Journey {
     pub weight: f64,
     /// Indexes into [`Program::requests`], in order.
     pub requests: Vec<usize>,
-}
-
-impl Journey {
-    /// The funnel stages this journey's requests prove, in order: the stages its visits attempt.
-    pub fn stages<'a>(&'a self, program: &'a Program) -> impl Iterator<Item = Stage> + 'a {
-        self.requests
-            .iter()
-            .filter_map(|r| program.requests[*r].stage)
-    }
+    /// The funnel stages its requests prove, in order: the stages its visits try.
+    pub stages: Vec<Stage>,
 }
 
 /// HTTP methods a journey may use.

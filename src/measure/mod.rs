@@ -162,6 +162,9 @@ pub struct Recorder {
     visit_latency: Latencies,
     lateness: Mutex<Histogram<u64>>,
     funnel: [AtomicU64; Stage::COUNT],
+    /// Visits whose journey tried each stage (it proves that stage, and the visit reached the
+    /// journey's stage before it): the denominator of each stage's conversion.
+    attempted: [AtomicU64; Stage::COUNT],
     visits_started: AtomicU64,
     visits_completed: AtomicU64,
     visits_late: AtomicU64,
@@ -206,6 +209,7 @@ impl Recorder {
             visit_latency: Latencies::new(),
             lateness: Mutex::new(new_histogram()),
             funnel: Default::default(),
+            attempted: Default::default(),
             visits_started: AtomicU64::new(0),
             visits_completed: AtomicU64::new(0),
             visits_late: AtomicU64::new(0),
@@ -266,14 +270,28 @@ impl Recorder {
         let _ = lock(&self.lateness).record(micros);
     }
 
-    /// A visit ended (success or not) after `latency` from its intended start, having reached `stage`.
-    pub fn visit_finished(&self, latency: Duration, reached: Stage) {
+    /// A visit ended (success or not) after `latency` from its intended start, having reached
+    /// `reached`; its journey proves `stages`, in order. A visit counts at a stage only if its
+    /// journey has that stage, so a mix of short and long journeys does not read as lost visitors.
+    pub fn visit_finished(&self, latency: Duration, reached: Stage, stages: &[Stage]) {
         self.visits_completed.fetch_add(1, Ordering::Relaxed);
         self.interval.completed.fetch_add(1, Ordering::Relaxed);
         self.visit_latency.record(latency);
-        for stage in Stage::ALL.iter().filter(|s| **s <= reached) {
-            self.funnel[*stage as usize].fetch_add(1, Ordering::Relaxed);
-            self.interval.funnel[*stage as usize].fetch_add(1, Ordering::Relaxed);
+        let count = |stage: Stage, reached_it: bool| {
+            self.attempted[stage as usize].fetch_add(1, Ordering::Relaxed);
+            if reached_it {
+                self.funnel[stage as usize].fetch_add(1, Ordering::Relaxed);
+                self.interval.funnel[stage as usize].fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        count(Stage::Visits, true);
+        let mut before = Stage::Visits;
+        for &stage in stages {
+            if reached < before {
+                break;
+            }
+            count(stage, reached >= stage);
+            before = stage;
         }
     }
 
@@ -361,6 +379,7 @@ impl Recorder {
             visit_latency: self.visit_latency.total(),
             lateness: lock(&self.lateness).clone(),
             funnel: std::array::from_fn(|i| self.funnel[i].load(Ordering::Relaxed)),
+            attempted: std::array::from_fn(|i| self.attempted[i].load(Ordering::Relaxed)),
             visits_started: self.visits_started.load(Ordering::Relaxed),
             visits_completed: self.visits_completed.load(Ordering::Relaxed),
             visits_late: self.visits_late.load(Ordering::Relaxed),
@@ -380,6 +399,8 @@ pub struct Snapshot {
     pub visit_latency: Histogram<u64>,
     pub lateness: Histogram<u64>,
     pub funnel: [u64; Stage::COUNT],
+    /// Visits that tried each stage (see [`Recorder::visit_finished`]).
+    pub attempted: [u64; Stage::COUNT],
     pub visits_started: u64,
     pub visits_completed: u64,
     pub visits_late: u64,
@@ -443,8 +464,8 @@ mod tests {
     #[test]
     fn funnel_counts_every_stage_up_to_the_one_reached() {
         let recorder = Recorder::new();
-        recorder.visit_finished(Duration::from_millis(5), Stage::Browsed);
-        recorder.visit_finished(Duration::from_millis(5), Stage::Paid);
+        recorder.visit_finished(Duration::from_millis(5), Stage::Browsed, &ALL_STAGES);
+        recorder.visit_finished(Duration::from_millis(5), Stage::Paid, &ALL_STAGES);
         let snap = recorder.snapshot();
         assert_eq!(snap.funnel(Stage::Visits), 2);
         assert_eq!(snap.funnel(Stage::Browsed), 2);
@@ -452,6 +473,46 @@ mod tests {
         assert_eq!(snap.funnel(Stage::Paid), 1);
         assert_eq!(snap.funnel(Stage::Effectuated), 0);
         assert_eq!(snap.visits_completed, 2);
+    }
+
+    const ALL_STAGES: [Stage; 6] = [
+        Stage::Browsed,
+        Stage::Eligibility,
+        Stage::Selected,
+        Stage::Redirected,
+        Stage::Paid,
+        Stage::Effectuated,
+    ];
+
+    #[test]
+    fn a_stage_counts_only_the_visits_whose_journey_tries_it() {
+        let recorder = Recorder::new();
+        let browse = [Stage::Browsed];
+        let confirm = ALL_STAGES;
+        // Healthy: two browsers, two confirmers who got all the way.
+        for _ in 0..2 {
+            recorder.visit_finished(Duration::from_millis(5), Stage::Browsed, &browse);
+            recorder.visit_finished(Duration::from_millis(5), Stage::Effectuated, &confirm);
+        }
+        // One confirmer who stopped at payment: it tried `paid`, never tried `effectuated`.
+        recorder.visit_finished(Duration::from_millis(5), Stage::Redirected, &confirm);
+        let snap = recorder.snapshot();
+        assert_eq!(snap.attempted[Stage::Browsed as usize], 5);
+        assert_eq!(snap.funnel(Stage::Browsed), 5);
+        assert_eq!(snap.attempted[Stage::Selected as usize], 3);
+        assert_eq!(snap.funnel(Stage::Selected), 3);
+        assert_eq!(snap.attempted[Stage::Paid as usize], 3);
+        assert_eq!(snap.funnel(Stage::Paid), 2);
+        assert_eq!(
+            snap.attempted[Stage::Effectuated as usize],
+            2,
+            "the stuck one never tried"
+        );
+        assert_eq!(
+            snap.funnel(Stage::Effectuated),
+            2,
+            "100% of those who tried"
+        );
     }
 
     #[test]
@@ -530,7 +591,7 @@ mod tests {
             Outcome::Status(500),
             false,
         );
-        recorder.visit_finished(Duration::from_millis(12), Stage::Browsed);
+        recorder.visit_finished(Duration::from_millis(12), Stage::Browsed, &[Stage::Browsed]);
         let second = recorder.take_interval();
         let empty = recorder.take_interval();
 

@@ -92,6 +92,10 @@ pub fn summarize(facts: RunFacts, snap: &Snapshot) -> Summary {
             .iter()
             .map(|stage| (stage.name().to_string(), snap.funnel(*stage)))
             .collect(),
+        funnel_attempted: Stage::ALL
+            .iter()
+            .map(|stage| (stage.name().to_string(), snap.attempted[*stage as usize]))
+            .collect(),
         cracks: Cracks::default(),
         waiting_room: WaitingRoom {
             waits: snap.waiting.len(),
@@ -211,7 +215,11 @@ mod tests {
                 ms != 100,
             );
         }
-        recorder.visit_finished(Duration::from_millis(300), Stage::Effectuated);
+        recorder.visit_finished(
+            Duration::from_millis(300),
+            Stage::Effectuated,
+            &Stage::ALL[1..],
+        );
         let summary = summarize(facts(), &recorder.snapshot());
         let json = serde_json::to_value(&summary).unwrap();
         let browse = &json["steps"]["browse"];

@@ -131,13 +131,14 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
 
     let _ = write!(
         out,
-        "<h2>Funnel</h2><table><tr><th>stage</th><th>visits</th><th>of the stage before</th></tr>"
+        "<h2>Funnel</h2><table><tr><th>stage</th><th>visits</th><th>tried</th><th>conversion</th></tr>"
     );
     for row in funnel(s) {
-        let conversion = row.previous.map_or(String::new(), |p| share(row.count, p));
+        let tried = row.tried.map_or(String::new(), |t| t.to_string());
+        let conversion = row.tried.map_or(String::new(), |t| share(row.count, t));
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{conversion}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{tried}</td><td>{conversion}</td></tr>",
             row.stage, row.count
         );
     }
@@ -168,7 +169,7 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
         };
         let _ = write!(
             out,
-            "<h2>Cracks</h2><p>Every applicant who selected a plan, {records}.</p><table><tr><th>insurer</th><th>applications</th><th>redirected</th><th>reached payment</th><th>paid</th><th>effectuated</th>"
+            "<h2>Cracks</h2><p>Every applicant who selected a plan, {records}.</p><table><tr><th>insurer</th><th>applications</th><th>given Pay Now</th><th>redirected</th><th>paid</th><th>effectuated</th>"
         );
         for class in CRACK_CLASSES {
             let _ = write!(out, "<th>{}</th>", class.replace('_', " "));
@@ -181,8 +182,8 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
                 esc(id),
                 esc(&i.name),
                 i.applications,
+                i.pay_now,
                 i.redirected,
-                i.reached_payment,
                 i.paid,
                 i.effectuated
             );

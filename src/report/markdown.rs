@@ -51,16 +51,24 @@ pub fn page(summary: &Summary) -> String {
             st.max_ms
         );
     }
-    let _ = writeln!(out, "\n| funnel | visits | of previous |\n|---|---:|---:|");
+    let _ = writeln!(
+        out,
+        "\n| funnel | visits | tried | conversion |\n|---|---:|---:|---:|"
+    );
     for row in funnel(s) {
-        let conversion = row.previous.map_or(String::new(), |p| share(row.count, p));
-        let _ = writeln!(out, "| {} | {} | {conversion} |", row.stage, row.count);
+        let tried = row.tried.map_or(String::new(), |t| t.to_string());
+        let conversion = row.tried.map_or(String::new(), |t| share(row.count, t));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {tried} | {conversion} |",
+            row.stage, row.count
+        );
     }
     let cracked = cracked_classes(s);
     if !cracked.is_empty() {
         let _ = write!(
             out,
-            "\n| insurer | applications | reached payment | paid | effectuated |"
+            "\n| insurer | applications | redirected | paid | effectuated |"
         );
         for class in &cracked {
             let _ = write!(out, " {} |", class.replace('_', " "));
@@ -74,7 +82,7 @@ pub fn page(summary: &Summary) -> String {
             let _ = write!(
                 out,
                 "| {id} {} | {} | {} | {} | {} |",
-                i.name, i.applications, i.reached_payment, i.paid, i.effectuated
+                i.name, i.applications, i.redirected, i.paid, i.effectuated
             );
             for class in &cracked {
                 let _ = write!(out, " {} |", i.classes.get(*class).copied().unwrap_or(0));

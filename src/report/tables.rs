@@ -75,26 +75,33 @@ pub fn steps(summary: &Summary) -> Vec<(&'static str, &StepSummary)> {
         .collect()
 }
 
-/// One stage of the funnel, with the count of the stage before it (`None` for the first).
+/// One stage of the funnel: the visits that reached it, and the visits that tried it (whose
+/// journey has the stage and who reached the stage before it); `None` for `visits`.
 pub struct FunnelRow {
     pub stage: &'static str,
     pub count: u64,
-    pub previous: Option<u64>,
+    pub tried: Option<u64>,
 }
 
+/// The funnel, each stage's conversion counted among the visits that tried it. A run written
+/// before `funnel_attempted` existed compares each stage with the one before, as it did then.
 pub fn funnel(summary: &Summary) -> Vec<FunnelRow> {
     let mut previous = None;
     Stage::ALL
         .iter()
         .map(|stage| {
             let count = summary.funnel.get(stage.name()).copied().unwrap_or(0);
-            let row = FunnelRow {
-                stage: stage.name(),
-                count,
-                previous,
+            let tried = match summary.funnel_attempted.get(stage.name()) {
+                _ if *stage == Stage::Visits => None,
+                Some(tried) => Some(*tried),
+                None => previous,
             };
             previous = Some(count);
-            row
+            FunnelRow {
+                stage: stage.name(),
+                count,
+                tried,
+            }
         })
         .collect()
 }

@@ -68,14 +68,13 @@ pub fn tables(summary: &Summary) -> String {
 
     let _ = writeln!(out, "\nfunnel");
     for row in funnel(summary) {
-        let conversion = match row.previous {
-            Some(0) | None => String::new(),
-            Some(before) => {
-                format!(
-                    "{:>6.1}% of previous",
-                    100.0 * row.count as f64 / before as f64
-                )
-            }
+        let conversion = match row.tried {
+            None => String::new(),
+            Some(0) => "  (no visit tried it)".to_string(),
+            Some(tried) => format!(
+                "{:>6.1}% of {tried} who tried",
+                100.0 * row.count as f64 / tried as f64
+            ),
         };
         let _ = writeln!(out, "  {:<12} {:>9}  {}", row.stage, row.count, conversion);
     }
@@ -100,7 +99,7 @@ pub fn tables(summary: &Summary) -> String {
             let _ = write!(
                 out,
                 "  {:<28} {:>6} {:>6} {:>6} {:>6} {:>6}",
-                "insurer", "apps", "redir", "payp", "paid", "effec"
+                "insurer", "apps", "paynow", "redir", "paid", "effec"
             );
             for class in &cracked {
                 let _ = write!(out, " {class:>18}");
@@ -111,7 +110,7 @@ pub fn tables(summary: &Summary) -> String {
                 let _ = write!(
                     out,
                     "  {name:<28} {:>6} {:>6} {:>6} {:>6} {:>6}",
-                    i.applications, i.redirected, i.reached_payment, i.paid, i.effectuated
+                    i.applications, i.pay_now, i.redirected, i.paid, i.effectuated
                 );
                 for class in &cracked {
                     let _ = write!(out, " {:>18}", i.classes.get(*class).copied().unwrap_or(0));

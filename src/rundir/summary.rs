@@ -11,7 +11,7 @@ use super::RunDirError;
 pub const FILE_NAME: &str = "summary.json";
 
 /// Version of the summary's shape, so later tools can refuse what they cannot read.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
@@ -39,6 +39,10 @@ pub struct Summary {
     /// Whole visits, from intended start to outcome.
     pub visit_latency: Latency,
     pub funnel: BTreeMap<String, u64>,
+    /// Per stage, the visits that tried it: their journey has the stage and they reached the
+    /// stage before it. A stage's conversion is `funnel` / `funnel_attempted`.
+    #[serde(default)]
+    pub funnel_attempted: BTreeMap<String, u64>,
     /// Time visitors spent on a waiting room's holding page.
     #[serde(default)]
     pub waiting_room: WaitingRoom,
@@ -232,10 +236,10 @@ pub struct InsurerCracks {
     pub name: String,
     /// Applicants who selected one of its plans.
     pub applications: u64,
-    /// Sent on by the exchange's Pay Now page.
+    /// Given the exchange's Pay Now page with its form (the redirect to the insurer offered).
+    pub pay_now: u64,
+    /// Reached the insurer's payment page: the funnel's `redirected` stage.
     pub redirected: u64,
-    /// Reached the insurer's payment page.
-    pub reached_payment: u64,
     pub paid: u64,
     /// Paid, and the insurer holds their 834 with its premium: covered.
     pub effectuated: u64,
