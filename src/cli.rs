@@ -40,6 +40,10 @@ pub enum Command {
     Report(ReportArgs),
     /// Serve the staging exchange and its insurers until Ctrl-C.
     Exchange(ExchangeArgs),
+    /// Reconcile a finished run's applicants (enrollments.csv) with the insurers' 834s, delivered
+    /// later as files (or fetched from an exchange's inboxes), and rewrite the cracks report, the
+    /// verdicts and the pages of RUN_DIR.
+    Cracks(CracksArgs),
     /// Check a scenario, its journey file and its threshold rules without sending anything, and
     /// say what a run would do. Exit 0 when all is well, 2 naming file:line and key when not.
     Check(CheckArgs),
@@ -47,6 +51,25 @@ pub enum Command {
     /// (secrets redacted): where a journey breaks, and why. Exit 0 when the visit succeeded, 1
     /// when it failed.
     Trace(TraceArgs),
+}
+
+/// `surge cracks`' options.
+#[derive(Debug, clap::Args)]
+pub struct CracksArgs {
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// The insurers' 834s: a directory of X12 files (each interchange goes to the insurer it is
+    /// addressed to, GS03 or ISA08; separators are read from each ISA), one file, or the base URL
+    /// of an exchange serving `/issuers/{id}/834` inboxes.
+    #[arg(long = "834", value_name = "DIR|FILE|URL")]
+    pub edi: String,
+    /// The REF qualifier that carries the applicant's Payment Transaction ID in an 834 (`1L` the
+    /// exchange's policy id, `17`, `0F`, …).
+    #[arg(long, value_name = "QUALIFIER", default_value = "1L")]
+    pub reference: String,
+    /// Match ids whatever their leading zeros (`0000000012345` is `12345`).
+    #[arg(long)]
+    pub ignore_leading_zeros: bool,
 }
 
 /// `surge check`'s options.

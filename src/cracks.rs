@@ -12,6 +12,7 @@
 //! - and the 834 defects seen in the inboxes: `duplicate_834`, `834_without_premium`,
 //!   `wrong_insurer_834` (their 834 went to another insurer).
 
+mod x12;
 use crate::journey_file::program::Access;
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,46 +34,120 @@ pub struct RecordsError {
 /// Visit ids kept as examples per class.
 const EXAMPLES: usize = 10;
 
+/// How an 834 names the enrollment an applicant's Payment Transaction ID stands for: which `REF`
+/// qualifier (`1L` the exchange's policy id, `17`, `0F`…), and whether leading zeros count
+/// (ideacrew pads the id to 13 digits).
+#[derive(Debug, Clone)]
+pub struct Matching {
+    pub reference: String,
+    pub ignore_leading_zeros: bool,
+}
+
+impl Default for Matching {
+    fn default() -> Self {
+        Self {
+            reference: "1L".into(),
+            ignore_leading_zeros: false,
+        }
+    }
+}
+
+impl Matching {
+    fn key<'a>(&self, id: &'a str) -> &'a str {
+        match self.ignore_leading_zeros {
+            true => match id.trim_start_matches('0') {
+                "" => "0",
+                trimmed => trimmed,
+            },
+            false => id,
+        }
+    }
+}
+
 /// What the insurers hold: for each Payment Transaction ID, the 834s found, by inbox.
 #[derive(Debug, Default)]
 pub struct InsurerRecords {
+    matching: Matching,
     /// ptid → (insurer whose inbox held it, whether it carried premium amounts), one per 834.
     by_ptid: HashMap<String, Vec<(String, bool)>>,
 }
 
 impl InsurerRecords {
+    pub fn new(matching: Matching) -> Self {
+        Self {
+            matching,
+            by_ptid: HashMap::new(),
+        }
+    }
+
     /// Add every 834 transaction of one insurer's inbox (X12 text).
     pub fn add_inbox(&mut self, insurer: &str, x12: &str) {
-        for (ptid, has_premium) in scan_834(x12) {
+        for interchange in x12::interchanges(x12) {
+            self.add(insurer, &interchange);
+        }
+    }
+
+    /// Add an 834 file: each interchange goes to the insurer it is addressed to (GS03, else ISA08).
+    pub fn add_file(&mut self, x12: &str) -> usize {
+        let interchanges = x12::interchanges(x12);
+        for interchange in &interchanges {
+            let insurer = interchange.receiver();
+            self.add(&insurer, interchange);
+        }
+        interchanges.len()
+    }
+
+    fn add(&mut self, insurer: &str, interchange: &x12::Interchange<'_>) {
+        for (id, has_premium) in interchange.enrollments(&self.matching.reference) {
             self.by_ptid
-                .entry(ptid)
+                .entry(self.matching.key(&id).to_string())
                 .or_default()
                 .push((insurer.to_string(), has_premium));
         }
     }
+
+    fn held(&self, ptid: &str) -> &[(String, bool)] {
+        self.by_ptid
+            .get(self.matching.key(ptid))
+            .map_or(&[][..], Vec::as_slice)
+    }
 }
 
-/// Each 834 transaction set (ST … SE) of an interchange stream: its policy's Payment Transaction
-/// ID (the first `REF*1L`) and whether it carries the premium (`N1*75*PRE AMT TOT`).
+/// Each 834 transaction set of an interchange stream with `~` and `*` separators: its first
+/// `REF*1L` and whether it carries the premium. (Kept for callers that scan one inbox by hand.)
 pub fn scan_834(x12: &str) -> Vec<(String, bool)> {
-    let mut found = Vec::new();
-    let mut current: Option<(Option<String>, bool)> = None;
-    for segment in x12.split('~').map(str::trim) {
-        if segment.starts_with("ST*834*") {
-            current = Some((None, false));
-        } else if let Some((ptid, premium)) = current.as_mut() {
-            if let Some(id) = segment.strip_prefix("REF*1L*") {
-                ptid.get_or_insert_with(|| id.to_string());
-            } else if segment.starts_with("N1*75*PRE AMT TOT") {
-                *premium = true;
-            } else if segment.starts_with("SE*") {
-                if let Some((Some(ptid), premium)) = current.take() {
-                    found.push((ptid, premium));
-                }
-            }
-        }
+    x12::interchanges(x12)
+        .iter()
+        .flat_map(|i| i.enrollments("1L"))
+        .collect()
+}
+
+/// Read every 834 file under `path` (a file, or a directory's files, not recursing).
+pub fn read_files(path: &Path, matching: Matching) -> Result<InsurerRecords, RecordsError> {
+    let failed = |p: &Path, cause: &dyn std::fmt::Display| RecordsError {
+        url: p.display().to_string(),
+        cause: cause.to_string(),
+    };
+    let mut files: Vec<std::path::PathBuf> = if path.is_dir() {
+        std::fs::read_dir(path)
+            .map_err(|e| failed(path, &e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect()
+    } else {
+        vec![path.to_owned()]
+    };
+    files.sort();
+    let mut records = InsurerRecords::new(matching);
+    let mut found = 0;
+    for file in &files {
+        let bytes = std::fs::read(file).map_err(|e| failed(file, &e))?;
+        found += records.add_file(&String::from_utf8_lossy(&bytes));
     }
-    found
+    if found == 0 {
+        return Err(failed(path, &"no X12 interchange (ISA … IEA) in any file"));
+    }
+    Ok(records)
 }
 
 /// Reconcile the applicants of `enrollments.csv` with the insurers' records (`None` when the target
@@ -107,10 +182,7 @@ pub fn reconcile(applicants: &[Enrollment], records: Option<&InsurerRecords>) ->
         }
         match records {
             Some(records) => {
-                let held = records
-                    .by_ptid
-                    .get(&applicant.payment_transaction_id)
-                    .map_or(&[][..], Vec::as_slice);
+                let held = records.held(&applicant.payment_transaction_id);
                 let own: Vec<&(String, bool)> = held
                     .iter()
                     .filter(|(i, _)| *i == applicant.issuer_id)
@@ -154,6 +226,7 @@ pub fn reconcile(applicants: &[Enrollment], records: Option<&InsurerRecords>) ->
 pub async fn fetch_records(
     target: &str,
     access: &Access,
+    matching: &Matching,
 ) -> Result<Option<InsurerRecords>, RecordsError> {
     #[derive(Deserialize)]
     struct Page {
@@ -206,7 +279,7 @@ pub async fn fetch_records(
             break;
         }
     }
-    let mut records = InsurerRecords::default();
+    let mut records = InsurerRecords::new(matching.clone());
     for id in ids {
         let url = format!("{target}/issuers/{id}/834");
         let inbox = get(&client, &url)?
@@ -230,13 +303,15 @@ pub async fn report(run_dir: &Path, target: &str, access: &Access) -> Result<Cra
     if applicants.is_empty() {
         return Ok(reconcile(&applicants, None));
     }
-    Ok(match fetch_records(target, access).await {
-        Ok(records) => reconcile(&applicants, records.as_ref()),
-        Err(e) => Cracks {
-            records_error: Some(e.to_string()),
-            ..reconcile(&applicants, None)
+    Ok(
+        match fetch_records(target, access, &Matching::default()).await {
+            Ok(records) => reconcile(&applicants, records.as_ref()),
+            Err(e) => Cracks {
+                records_error: Some(e.to_string()),
+                ..reconcile(&applicants, None)
+            },
         },
-    })
+    )
 }
 
 #[cfg(test)]
@@ -262,7 +337,11 @@ mod tests {
         } else {
             ""
         };
-        format!("ISA*00~GS*BE~ST*834*0001*005010X220A1~BGN*00~REF*1L*{ptid}~{amounts}SE*6*0001~GE*1*1~IEA*1*1~\n")
+        format!(
+            "ISA*00*          *00*          *ZZ*CMSFFM         *ZZ*11512          *261127*2008*^*00501*000000001*0*T*:~\
+             GS*BE*CMSFFM*11512*20261127*2008*1*X*005010X220A1~ST*834*0001*005010X220A1~BGN*00~\
+             REF*1L*{ptid}~{amounts}SE*6*0001~GE*1*1~IEA*1*1~\n"
+        )
     }
 
     #[test]

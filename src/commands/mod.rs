@@ -3,6 +3,7 @@
 //! this one knows an exit code.
 
 pub mod check;
+pub mod cracks;
 pub mod exchange;
 pub mod gate;
 pub mod report;
@@ -136,6 +137,7 @@ async fn dispatch(command: Command) -> Result<Outcome, Error> {
         Command::Report(args) => report::report(args),
         Command::Exchange(args) => exchange::serve(args).await,
         Command::Check(args) => check::check(args),
+        Command::Cracks(args) => cracks::cracks(args).await,
         Command::Trace(args) => trace::trace(args).await,
     }
 }
