@@ -310,6 +310,10 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
         },
         &executed.snapshot,
     );
+    if let Ending::DataExhausted(why) = &executed.ending {
+        // The run could not be carried out as planned: it ends like a run that reached nobody.
+        summary.run_error = Some(why.clone());
+    }
     let run_dir = &prepared.run_dir;
     match cracks::report(run_dir, &summary.target, &prepared.program.access).await {
         Ok(cracks) => summary.cracks = cracks,

@@ -58,6 +58,8 @@ pub enum Ending {
     Deadline(String),
     /// A threshold rule with `abort` failed.
     Aborted(String),
+    /// A `unique` data feeder had no row left for the next visit.
+    DataExhausted(String),
 }
 
 impl Ending {
@@ -65,7 +67,9 @@ impl Ending {
         match self {
             Ending::Completed => "completed".into(),
             Ending::Interrupted => "stopped: interrupted".into(),
-            Ending::Deadline(why) | Ending::Aborted(why) => format!("stopped: {why}"),
+            Ending::Deadline(why) | Ending::Aborted(why) | Ending::DataExhausted(why) => {
+                format!("stopped: {why}")
+            }
         }
     }
 }
@@ -295,6 +299,9 @@ async fn dispatch(pool: Arc<Pool>, senders: Vec<flume::Sender<Due>>, pools: Vec<
         let Some(intended) = starts.next(stop).await else {
             return;
         };
+        if data_ran_dry(&pool, id) {
+            return;
+        }
         let journey = pool.plan.visitors.journey(id);
         if pools[journey] == 0 {
             // Rounding gave this journey no pool user (its share is tiny): skip it, so the run
@@ -404,6 +411,9 @@ fn drive(pool: Arc<Pool>) -> Transaction {
                 let Some(intended) = starts.next(stop).await else {
                     break;
                 };
+                if data_ran_dry(&pool, id) {
+                    break;
+                }
                 // At the cap the visit waits for a place, and starts late.
                 let permit = match &cap {
                     Some(cap) => tokio::select! {
@@ -428,6 +438,21 @@ fn drive(pool: Arc<Pool>) -> Transaction {
             Ok(())
         })
     }))
+}
+
+/// With a `unique` data feeder and no row left for visit `id`: stop the run, saying so.
+fn data_ran_dry(pool: &Pool, id: u64) -> bool {
+    match pool.plan.visitors.unique_rows() {
+        Some((rows, path)) if id >= rows => {
+            pool.control.stop.trigger(Ending::DataExhausted(format!(
+                "[data] ran dry: {} has {rows} rows for unique visits, and visit {} needed one more",
+                path.display(),
+                id + 1
+            )));
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Walk visit `id` alone, printing every request and reply (`surge trace`): no schedule, no

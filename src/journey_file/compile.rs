@@ -141,7 +141,7 @@ fn compile_spec(
         access,
         enrollment,
     };
-    check_names(&program, &spec)?;
+    check_names(&program, &spec, scenario.data.is_some())?;
     Ok(program)
 }
 
@@ -663,11 +663,14 @@ fn merge_vars(file: &toml::Table, scenario: &toml::Table) -> Value {
 /// Every template reads only names defined before it runs: `visit`, `household`, `vars`, what
 /// earlier requests of the journey captured, and, after the reply, `reply`, `status` and the
 /// request's own captures (`page` inside a repetition).
-fn check_names(program: &Program, spec: &JourneyFileSpec) -> Result<(), Problem> {
+fn check_names(program: &Program, spec: &JourneyFileSpec, has_data: bool) -> Result<(), Problem> {
     let t = &program.templates;
     let mut everything: BTreeSet<String> = BTreeSet::new();
     for (j, journey) in program.journeys.iter().enumerate() {
         let mut defined: BTreeSet<String> = ["visit", "household", "vars"].map(String::from).into();
+        if has_data {
+            defined.insert("data".into());
+        }
         for &r in &journey.requests {
             let request = &program.requests[r];
             let fail = |name: &str, field: &str| {

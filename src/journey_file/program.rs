@@ -208,10 +208,11 @@ pub struct EnrollmentTemplates {
 }
 
 /// Names templates see besides the captures; a capture or `let` may not take them.
-pub const RESERVED: [&str; 7] = [
+pub const RESERVED: [&str; 8] = [
     "visit",
     "household",
     "vars",
+    "data",
     "reply",
     "status",
     "page",

@@ -152,6 +152,9 @@ impl<'a> VisitState<'a> {
             Value::from_serialize(&visit.household),
         );
         bindings.insert("vars".to_string(), run.program.vars.clone());
+        if let Some(row) = &visit.data {
+            bindings.insert("data".to_string(), Value::from_serialize(row.as_ref()));
+        }
         Self {
             user,
             run,

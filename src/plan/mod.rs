@@ -3,6 +3,7 @@
 //! numbers the engine runs by ([`RunPlan`]).
 
 pub mod curve;
+pub mod data;
 pub mod schedule;
 pub mod visitors;
 
@@ -24,6 +25,8 @@ pub enum PlanError {
     Curve,
     #[error("{0} visits is more than a run can plan (at most {MAX_VISITS}); lower traffic.visits or --visits")]
     TooManyVisits(u64),
+    #[error("[data] households: {0}")]
+    Data(#[from] data::DataError),
 }
 
 /// Everything the engine needs, resolved from the scenario and the command line.
@@ -67,6 +70,16 @@ impl RunPlan {
         if visits > MAX_VISITS {
             return Err(PlanError::TooManyVisits(visits));
         }
+        let data = match &scenario.data {
+            None => None,
+            Some(spec) => {
+                let path = match scenario.source.path.parent() {
+                    Some(dir) if spec.households.is_relative() => dir.join(&spec.households),
+                    _ => spec.households.clone(),
+                };
+                Some(std::sync::Arc::new(data::DataSet::load(&path, spec.order)?))
+            }
+        };
         let schedule = curve
             .as_ref()
             .map(|c| Schedule::new(c, visits, traffic.arrivals, traffic.seed));
@@ -84,7 +97,7 @@ impl RunPlan {
             late_after: traffic.late_after,
             patience: traffic.patience.div_f64(traffic.time_scale.0),
             max_duration: max_duration(traffic, curve.as_ref()),
-            visitors: VisitPlanner::new(scenario, weights, default_zips),
+            visitors: VisitPlanner::new(scenario, weights, default_zips).with_data(data),
             peak_wall_rate: curve.as_ref().map_or(0.0, |c| peak_wall_rate(traffic, c)),
             curve,
         })

@@ -8,7 +8,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::scenario::Scenario;
+use std::sync::Arc;
+
+use super::data::{DataSet, Row};
+use crate::scenario::{DataOrder, Scenario};
 
 /// One person of a household.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -38,6 +41,8 @@ pub struct Visit {
     pub pick: f64,
     /// Seed for the visit's own later draws (think times).
     pub think_seed: u64,
+    /// Its row of the scenario's `[data]` file, if it has one (`data` in templates).
+    pub data: Option<Row>,
 }
 
 /// Makes the visits of a scenario from its seed.
@@ -50,6 +55,7 @@ pub struct VisitPlanner {
     size: [u8; 2],
     tobacco_share: f64,
     max_pages: u32,
+    data: Option<Arc<DataSet>>,
 }
 
 impl VisitPlanner {
@@ -69,7 +75,22 @@ impl VisitPlanner {
             size: households.size,
             tobacco_share: households.tobacco_share.0,
             max_pages: households.max_pages.0.min(50) as u32,
+            data: None,
         }
+    }
+
+    /// Feed the visits rows of `data` (households from the file where a row has a `zip`).
+    pub fn with_data(mut self, data: Option<Arc<DataSet>>) -> Self {
+        self.data = data;
+        self
+    }
+
+    /// With a `unique` feeder, how many visits the file can serve.
+    pub fn unique_rows(&self) -> Option<(u64, &std::path::Path)> {
+        self.data
+            .as_ref()
+            .filter(|d| d.order == DataOrder::Unique)
+            .map(|d| (d.len(), d.path.as_path()))
     }
 
     /// The visit with this index (0-based).
@@ -92,7 +113,7 @@ impl VisitPlanner {
                 Person { age, uses_tobacco }
             })
             .collect();
-        Visit {
+        let mut visit = Visit {
             id,
             journey,
             household: Household {
@@ -103,7 +124,16 @@ impl VisitPlanner {
             pages: rng.random_range(1..=self.max_pages),
             pick: rng.random::<f64>(),
             think_seed: rng.random(),
+            data: None,
+        };
+        // Drawn after everything else, so a data file changes no other choice of the visit.
+        if let Some((row, household)) = self.data.as_ref().and_then(|d| d.row(id, self.seed)) {
+            if let Some(household) = household {
+                visit.household = household.clone();
+            }
+            visit.data = Some(row.clone());
         }
+        visit
     }
 
     /// Which journey visit `id` takes (without drawing the rest of the visit).

@@ -40,6 +40,9 @@ pub struct Scenario {
     /// other target.
     #[serde(default)]
     pub exchange: Option<crate::exchange::behaviour::Behaviour>,
+    /// Test data fed to the visits (a CSV of households or pre-registered consumers).
+    #[serde(default)]
+    pub data: Option<DataSpec>,
     /// Threshold rules judged at the end of the run (see docs/gates.md), e.g. `"p95(browse) < 800ms"`.
     #[serde(default)]
     pub thresholds: Vec<String>,
@@ -199,6 +202,29 @@ pub struct ThinkTime {
     pub min_ms: u64,
     #[serde(default)]
     pub max_ms: u64,
+}
+
+/// `[data]`: a CSV file whose rows are fed to the visits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// The file, relative to the scenario; columns `zip`, `income`, `ages`, `tobacco` make the
+    /// household, every column is `data.COLUMN` in templates.
+    pub households: PathBuf,
+    /// Which row a visit gets: `sequential` (default, visit id modulo rows), `random` (drawn from
+    /// the seed), or `unique` (row = visit id; a run that needs more rows than the file has ends).
+    #[serde(default)]
+    pub order: DataOrder,
+}
+
+/// How rows are handed to visits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataOrder {
+    #[default]
+    Sequential,
+    Random,
+    Unique,
 }
 
 /// How households are generated.
