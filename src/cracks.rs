@@ -253,7 +253,8 @@ pub async fn fetch_records(
         }
         Ok::<_, RecordsError>(request)
     };
-    let client = reqwest::Client::builder()
+    let client = access
+        .tls(reqwest::Client::builder())
         .timeout(std::time::Duration::from_secs(120))
         .build()
         .map_err(|e| failed(target, &e))?;

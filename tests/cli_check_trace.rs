@@ -162,3 +162,31 @@ fn trace_prints_each_request_and_reply_and_where_the_visit_broke() {
     assert!(stdout.contains("token=[redacted]"), "{stdout}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn tls_options_are_checked_and_insecure_is_loud() {
+    let dir = temp_dir("tls");
+    let scenario = scenario_with(&dir, LOOK, "[http]\nca_file = \"missing-ca.pem\"\n");
+    let out = surge(&["check", scenario.to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("s.toml:3:") && stderr.contains("ca_file: cannot read"),
+        "{stderr}"
+    );
+
+    std::fs::write(dir.join("not-a-ca.pem"), "hello").unwrap();
+    let scenario = scenario_with(&dir, LOOK, "[http]\nca_file = \"not-a-ca.pem\"\n");
+    let (_, stderr) = text(&surge(&["check", scenario.to_str().unwrap()]));
+    assert!(stderr.contains("holds no PEM certificate"), "{stderr}");
+
+    let scenario = scenario_with(&dir, LOOK, "[http]\ninsecure = true\n");
+    let out = surge(&["check", scenario.to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("WARNING") && stderr.contains("NOT checked"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -69,6 +69,9 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
         );
     }
     println!("  thresholds: {} rule(s)", rules.len());
+    if let Some(warning) = program.access.insecure_warning() {
+        eprintln!("{warning}");
+    }
     let secrets = program.access.secrets.len();
     if secrets > 0 {
         println!("  values from the environment (never written): {secrets}");

@@ -33,6 +33,9 @@ pub async fn run(args: RunArgs) -> Result<Outcome, Error> {
     // From here on SIGINT and SIGTERM stop the run and keep what it measured.
     engine::catch_signals();
     let prepared = prepare(&args)?;
+    if let Some(warning) = prepared.program.access.insecure_warning() {
+        eprintln!("{warning}");
+    }
     let control = Arc::new(RunControl::default());
     let target = start_target(
         prepared.target.as_deref(),

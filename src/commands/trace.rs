@@ -26,6 +26,9 @@ pub async fn trace(args: TraceArgs) -> Result<Outcome, Error> {
         thresholds: &[],
         ignore_exchange_section: args.ignore_exchange_section,
     })?;
+    if let Some(warning) = program.access.insecure_warning() {
+        eprintln!("{warning}");
+    }
     let control = Arc::new(RunControl::default());
     let _ = control.origin.set(std::time::Instant::now());
     let started = start_target(target.as_deref(), &scenario, &plan, &control).await?;

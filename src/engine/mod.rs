@@ -541,7 +541,8 @@ fn pool_sizes(pool: usize, visits: u64, shares: &[f64], requests: &[f64]) -> Vec
 /// connections that are closed after a few idle seconds, so that with `max_connections` requests in
 /// flight the open sockets stay bounded too.
 fn http_client(options: &RunOptions) -> Result<reqwest::Client, GooseError> {
-    reqwest::Client::builder()
+    let builder = options.program.access.tls(reqwest::Client::builder());
+    builder
         .timeout(options.http_timeout)
         .user_agent(concat!("surge/", env!("CARGO_PKG_VERSION")))
         .pool_max_idle_per_host(options.max_connections)

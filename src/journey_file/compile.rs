@@ -131,7 +131,9 @@ fn compile_spec(
     let templates = builder
         .finish()
         .map_err(|message| at(KeyPath::default(), format!("template: {message}")))?;
-    let access = render_access(&templates, &vars, &default_headers, &default_query)?;
+    let mut access = render_access(&templates, &vars, &default_headers, &default_query)?;
+    access.ca_pem = read_ca_file(scenario)?;
+    access.insecure = scenario.http.insecure;
     let program = Program {
         path: source.path.clone(),
         journeys,
@@ -648,7 +650,30 @@ fn render_access(
         headers: render(headers, "headers")?,
         query: render(query, "query")?,
         secrets: templates.secrets().to_vec(),
+        ..Access::default()
     })
+}
+
+/// `[http] ca_file`, read and checked: PEM certificates.
+fn read_ca_file(scenario: &Scenario) -> Result<Option<Vec<u8>>, Problem> {
+    let Some(written) = &scenario.http.ca_file else {
+        return Ok(None);
+    };
+    let problem = |message: String| Problem {
+        in_scenario: true,
+        key: key(&["http", "ca_file"]),
+        message,
+    };
+    let path = super::resolve(&scenario.source.path, written);
+    let pem = std::fs::read(&path)
+        .map_err(|e| problem(format!("ca_file: cannot read {}: {e}", path.display())))?;
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certificates) if !certificates.is_empty() => Ok(Some(pem)),
+        _ => Err(problem(format!(
+            "ca_file: {} holds no PEM certificate",
+            path.display()
+        ))),
+    }
 }
 
 /// The journey file's `[vars]`, each overridden by the scenario's.

@@ -42,12 +42,38 @@ pub struct Access {
     pub query: Vec<(String, String)>,
     /// Values read from the environment: redacted from every output.
     pub secrets: Vec<String>,
+    /// CA certificates (PEM) to trust besides the system's: `[http] ca_file`.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Accept any certificate: `[http] insecure`.
+    pub insecure: bool,
 }
 
 impl Access {
     /// `text` with every secret replaced by `[redacted]`.
     pub fn redact(&self, text: &str) -> String {
         super::template::redact(text, &self.secrets)
+    }
+
+    /// `builder` with the TLS options applied.
+    pub fn tls(&self, mut builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+        if let Some(pem) = &self.ca_pem {
+            // Checked at load; a file that parsed then cannot fail here.
+            if let Ok(certificates) = reqwest::Certificate::from_pem_bundle(pem) {
+                for certificate in certificates {
+                    builder = builder.add_root_certificate(certificate);
+                }
+            }
+        }
+        builder.danger_accept_invalid_certs(self.insecure)
+    }
+
+    /// The loud warning an insecure run prints.
+    pub fn insecure_warning(&self) -> Option<&'static str> {
+        self.insecure.then_some(
+            "WARNING: [http] insecure = true: TLS certificates are NOT checked. Anyone between \
+             surge and the target can read and change this run's traffic, its keys and tokens \
+             included. Use ca_file for a staging CA instead.",
+        )
     }
 }
 

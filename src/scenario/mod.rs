@@ -295,6 +295,13 @@ pub struct Http {
     /// any other host is refused, never sent. `["*"]` allows every host.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// A PEM file of CA certificates to trust besides the system's (a staging exchange's own CA),
+    /// relative to the scenario.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Accept any TLS certificate. Only for a throwaway staging host: surge warns loudly.
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 fn default_max_connections() -> Positive {
@@ -309,6 +316,8 @@ impl Default for Http {
             headers: Default::default(),
             query: Default::default(),
             allowed_hosts: Vec::new(),
+            ca_file: None,
+            insecure: false,
         }
     }
 }
