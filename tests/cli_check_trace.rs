@@ -190,3 +190,61 @@ fn tls_options_are_checked_and_insecure_is_loud() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn check_finds_a_request_to_a_host_the_run_may_not_reach() {
+    let dir = temp_dir("hosts");
+    let journeys = LOOK.replace(
+        "url = \"/api/v1/counties/by/zip/{{ household.zip }}\"\ncapture",
+        "url = \"https://pay.other-insurer.example/start\"\ncapture",
+    );
+    let scenario = scenario_with(&dir, &journeys, "");
+    let (_, stderr) = text(&surge(&["check", scenario.to_str().unwrap()]));
+    assert!(
+        stderr.contains("requests.county.url: host pay.other-insurer.example"),
+        "{stderr}"
+    );
+    let allowed = scenario_with(
+        &dir,
+        &journeys,
+        "[http]\nallowed_hosts = [\"pay.other-insurer.example\"]\n",
+    );
+    let out = surge(&["check", allowed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_request_to_another_host_is_refused_and_counted_never_sent() {
+    let dir = temp_dir("refused");
+    // The second request goes to another loopback address, where nothing listens: were it sent,
+    // it would fail with "cannot connect", not be refused.
+    let journeys = LOOK.replace(
+        "url = \"/api/v1/counties/by/zip/{{ household.zip }}\"\nchecks",
+        "follow = \"http://127.0.0.2:9/steal?fips={{ county.fips }}\"\nchecks",
+    );
+    let scenario = scenario_with(&dir, &journeys, "");
+    let run = dir.join("run");
+    let out = surge(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    let (_, stderr) = text(&out);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap())
+            .unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let failures = &summary["failures"];
+    assert_eq!(failures[0]["count"], 5, "{failures}");
+    assert_eq!(
+        failures[0]["reason"], "browse: plan: refused: host 127.0.0.2 is not in http.allowed_hosts",
+        "{failures}"
+    );
+    assert_eq!(
+        summary["steps"]["browse"]["requests"], 5,
+        "only the first request of each visit was sent"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -2,6 +2,8 @@
 //! a run would do, without sending anything. Every problem is an error naming file:line and key.
 
 use crate::cli::CheckArgs;
+use crate::journey_file::program::Address;
+use crate::journeys::Target;
 
 use super::run::{load, LoadRequest, Loaded};
 use super::{Error, Outcome};
@@ -67,6 +69,32 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
             "  other hosts allowed: {}",
             scenario.http.allowed_hosts.join(", ")
         );
+    }
+    // A request written with an absolute URL to a host the run may not reach would be refused.
+    let target_url = match target.as_deref().filter(|t| *t != "embedded") {
+        Some(url) => url.to_string(),
+        None => "http://127.0.0.1".to_string(),
+    };
+    let reach = Target::new(&target_url, scenario.http.allowed_hosts.clone());
+    for request in &program.requests {
+        let Address::Target(id) = request.address else {
+            continue;
+        };
+        let Some(url) = program.templates.literal(id) else {
+            continue;
+        };
+        if let Ok(url) = url::Url::parse(url) {
+            if !reach.allows(&url) {
+                return Err(Error::Usage(format!(
+                    "{}: requests.{}.url: host {} is neither the target's nor in [http] allowed_hosts \
+                     of {}: every such request would be refused",
+                    program.path.display(),
+                    request.name,
+                    url.host_str().unwrap_or("(none)"),
+                    args.scenario.display()
+                )));
+            }
+        }
     }
     println!("  thresholds: {} rule(s)", rules.len());
     if let Some(warning) = program.access.insecure_warning() {

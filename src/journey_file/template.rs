@@ -229,6 +229,14 @@ impl Templates {
         })
     }
 
+    /// The template's text when it is a literal (no `{{ }}`).
+    pub fn literal(&self, id: TemplateId) -> Option<&str> {
+        match &self.compiled[id.0] {
+            Compiled::Literal(value) => value.as_str(),
+            _ => None,
+        }
+    }
+
     /// The names a template reads at its top level (`county` for `{{ county.fips }}`).
     pub fn reads(&self, id: TemplateId) -> BTreeSet<String> {
         match &self.compiled[id.0] {
