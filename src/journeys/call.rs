@@ -290,3 +290,51 @@ fn classify(error: &reqwest::Error) -> Outcome {
         Outcome::Transport
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(set_cookies: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for cookie in set_cookies {
+            headers.append(reqwest::header::SET_COOKIE, cookie.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn cookies_go_back_only_where_a_browser_would_send_them() {
+        let mut jar = cookie_store::CookieStore::default();
+        let exchange = url::Url::parse("http://exchange.example/api/v1/plans").unwrap();
+        store_cookies(
+            &mut jar,
+            &headers(&["room=abc; Path=/", "cart=1; Path=/api/v1/enrollment"]),
+            &exchange,
+        );
+        let at = |u: &str| cookie_header(&jar, &url::Url::parse(u).unwrap());
+        assert_eq!(
+            at("http://exchange.example/api/v1/plans/1").as_deref(),
+            Some("room=abc")
+        );
+        let enrollment = at("http://exchange.example/api/v1/enrollment/x").unwrap();
+        assert!(
+            enrollment.contains("room=abc") && enrollment.contains("cart=1"),
+            "{enrollment}"
+        );
+        assert_eq!(
+            at("http://insurer.example/pay"),
+            None,
+            "never to another host"
+        );
+    }
+
+    #[test]
+    fn an_expired_cookie_is_forgotten() {
+        let mut jar = cookie_store::CookieStore::default();
+        let exchange = url::Url::parse("http://exchange.example/").unwrap();
+        store_cookies(&mut jar, &headers(&["room=abc"]), &exchange);
+        store_cookies(&mut jar, &headers(&["room=gone; Max-Age=0"]), &exchange);
+        assert_eq!(cookie_header(&jar, &exchange), None);
+    }
+}
