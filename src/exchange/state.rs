@@ -20,6 +20,7 @@ use super::capacity::CapacityState;
 use super::catalog::{Catalog, Member};
 use super::eligibility::Csr;
 use super::faults::{Defect834, FaultCounters, Kind};
+use super::marketplace::PlanJson;
 use super::metrics::MetricsState;
 use super::waiting_room::RoomState;
 use super::windows::WindowsState;
@@ -107,6 +108,8 @@ pub struct Shared {
     pub seed: u64,
     /// Faults injected so far, by kind (a handle on the counters every part counts in).
     pub faults: FaultCounters,
+    /// The catalog's plans as JSON, written once (see [`PlanJson`]).
+    pub plan_json: PlanJson,
 }
 
 struct Parts {
@@ -184,6 +187,7 @@ impl AppState {
         );
         let metrics = MetricsState::new(faults.clone(), capacity.clone(), room.clone());
         let catalog = Catalog::build();
+        let plan_json = PlanJson::new(&catalog);
         let inboxes = catalog
             .issuers
             .iter()
@@ -201,6 +205,7 @@ impl AppState {
             behaviour,
             seed,
             faults,
+            plan_json,
         };
         AppState(Arc::new(Parts {
             shared,
