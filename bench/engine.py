@@ -9,6 +9,17 @@ Each driver runs one surge process, bounded in time, measures it from /proc, and
   engine.py huge DIR NAME SURGE SCENARIO VISITS           --visits VISITS: time until timeline.csv shows a started
                                                           visit (polled every 100 ms), RSS then; SIGTERM
   engine.py rss-growth DIR NAME SURGE SCENARIO VISITS     RSS every 0.5 s for 10 s or until 4 GiB, then SIGKILL
+  engine.py goose-baseline DIR SURGE GOOSE EXCHANGE_BIN SCENARIO ROUNDS USERS WAIT_MS RUN_S
+                                                          one separate `surge exchange`; ROUNDS times: SURGE on
+                                                          SCENARIO (--target), then plain Goose (GOOSE: the
+                                                          plain_goose example) with USERS users waiting WAIT_MS
+                                                          ms (MIN-MAX) for RUN_S s: CPU per request of each
+  engine.py saturation DIR SURGE GOOSE EXCHANGE_BIN SCENARIO ROUNDS RUN_S
+                                                          the exchange pinned to core 0, the generator to core 1;
+                                                          ROUNDS times: plain Goose, 50 users, no wait, one GET;
+                                                          plain Goose, the browse requests (1 page); SURGE on
+                                                          SCENARIO (browse only, 1 page, a cap): requests per
+                                                          CPU-second of the generator
   engine.py morning DIR...                                the first-morning runs side by side (markdown)
   engine.py table RESULTS.jsonl                           medians of the engine figures
 
@@ -112,9 +123,10 @@ def stop(p, term_wait=15.0):
 class Exchange:
     """A standalone `surge exchange` on a free loopback port (its URL is the first line of its stdout)."""
 
-    def __init__(self, binary, run_dir):
+    def __init__(self, binary, run_dir, cpus=None):
         self.err = open(run_dir + ".exchange.stderr", "w")
-        self.p = subprocess.Popen([binary, "exchange", "--bind", "127.0.0.1:0"], stdout=subprocess.PIPE,
+        pin = ["taskset", "-c", cpus] if cpus else []
+        self.p = subprocess.Popen(pin + [binary, "exchange", "--bind", "127.0.0.1:0"], stdout=subprocess.PIPE,
                                   stderr=self.err, stdin=subprocess.DEVNULL, text=True)
         ready, _, _ = select.select([self.p.stdout], [], [], 10)
         line = self.p.stdout.readline() if ready else ""
@@ -388,6 +400,148 @@ def rss_growth(run_dir, name, surge, scenario, visits, secs=10.0, cap_mib=4096):
     print(json.dumps(rec))
 
 
+# ------------------------------------------------------------------------------ goose baseline
+
+def run_measured(cmd, out_path, limit_s, env=None):
+    """Run cmd to its end (SIGTERM at limit_s, SIGKILL 15 s later); (exit, CPU s from rusage, peak RSS MiB, wall s)."""
+    t0 = time.monotonic()
+    with open(out_path + ".stdout", "w") as out, open(out_path + ".stderr", "w") as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        got = reap(p, limit_s)
+        if got is None:
+            got = (stop(p)["exit"], None, None)
+    return got[0], got[1], got[2], round(time.monotonic() - t0, 2)
+
+
+def goose_result(out_path):
+    """The RESULT line plain_goose prints: requests, failures, Goose's measured duration."""
+    try:
+        for line in Path(out_path + ".stdout").read_text().splitlines():
+            if line.startswith("RESULT "):
+                return json.loads(line[7:])
+    except (OSError, ValueError):
+        pass
+    return {}
+
+
+def goose_cmd(goose, url, users, run_s):
+    return [goose, "--host", url, "--users", str(users), "--increase-rate", str(max(users * 10, 100)),
+            "--run-time", f"{run_s}s", "--quiet", "--no-print-metrics", "--no-telnet", "--no-gzip", "--no-reset-metrics"]
+
+
+def surge_record(rec, run_dir):
+    s = summary(run_dir)
+    if s:
+        steps = s["steps"]
+        rec["requests"] = sum(v["requests"] for v in steps.values())
+        rec["failures"] = sum(v["failures"] for v in steps.values())
+        rec["valid"] = s["generator"]["valid"]
+        rec["lateness_p99_ms"] = s["visits"]["lateness_p99_ms"]
+        rec["duration_s"] = s["duration_s"]
+        rec["req_per_s"] = round(rec["requests"] / s["duration_s"], 1) if s["duration_s"] else None
+
+
+def per_request(rec):
+    if rec.get("cpu_s") and rec.get("requests"):
+        rec["cpu_us_per_req"] = round(1e6 * rec["cpu_s"] / rec["requests"], 2)
+        rec["req_per_cpu_s"] = round(rec["requests"] / rec["cpu_s"], 1)
+    if rec.get("exchange_cpu_s") is not None and rec.get("requests"):
+        rec["exchange_cpu_us_per_req"] = round(1e6 * rec["exchange_cpu_s"] / rec["requests"], 2)
+
+
+def goose_baseline(out_dir, surge, goose, exchange_bin, scenario, rounds, users, wait_ms, run_s):
+    """Harness CPU per request of SURGE on SCENARIO against plain Goose at the same rate, one exchange."""
+    os.makedirs(out_dir, exist_ok=True)
+    ex = Exchange(exchange_bin, out_dir + "/exchange")
+    env = dict(os.environ, PLAIN_GOOSE_WAIT_MS=wait_ms)
+    env.pop("PLAIN_GOOSE_JOURNEY", None)
+    env.pop("PLAIN_GOOSE_PATH", None)
+    recs = []
+    try:
+        for i in range(1, int(rounds) + 1):
+            for kind in ("surge", "goose"):
+                run_dir = f"{out_dir}/{kind}-{i}"
+                rec = {"name": f"goose-baseline-{kind}", "round": i, "dir": run_dir, "load_start": loadavg()}
+                time.sleep(2)
+                ex0, m0 = ex.cpu(), machine()
+                if kind == "surge":
+                    cmd = surge_cmd(surge, scenario, run_dir, "--target", ex.url)
+                    rec["exit"], rec["cpu_s"], rec["rss_peak_mib"], rec["wall_s"] = run_measured(cmd, run_dir, 300)
+                    surge_record(rec, run_dir)
+                else:
+                    rec.update(users=int(users), wait_ms=wait_ms)
+                    cmd = goose_cmd(goose, ex.url, users, run_s)
+                    rec["exit"], rec["cpu_s"], rec["rss_peak_mib"], rec["wall_s"] = run_measured(cmd, run_dir, int(run_s) + 60, env)
+                    r = goose_result(run_dir)
+                    rec["requests"], rec["failures"], rec["duration_s"] = r.get("requests"), r.get("failures"), r.get("duration_s")
+                    if rec["requests"] and rec["duration_s"]:
+                        rec["req_per_s"] = round(rec["requests"] / rec["duration_s"], 1)
+                time.sleep(0.5)
+                rec["exchange_cpu_s"] = round(ex.cpu() - ex0, 3)
+                rec["machine_busy_pct"] = busy_pct(m0, machine())
+                rec["load_end"] = loadavg()
+                per_request(rec)
+                recs.append(rec)
+                print(json.dumps(rec), flush=True)
+    finally:
+        ex.close()
+    s = [r["cpu_us_per_req"] for r in recs if r["name"].endswith("surge") and r.get("cpu_us_per_req")]
+    g = [r["cpu_us_per_req"] for r in recs if r["name"].endswith("goose") and r.get("cpu_us_per_req")]
+    sr = [r["req_per_s"] for r in recs if r["name"].endswith("surge") and r.get("req_per_s")]
+    gr = [r["req_per_s"] for r in recs if r["name"].endswith("goose") and r.get("req_per_s")]
+    if s and g:
+        print(json.dumps({"name": "goose-baseline-ratio", "surge_us_per_req": s, "goose_us_per_req": g,
+                          "surge_req_per_s": sr, "goose_req_per_s": gr,
+                          "ratio_of_medians": round(statistics.median(s) / statistics.median(g), 3),
+                          "paired_ratios": [round(a / b, 3) for a, b in zip(s, g)]}))
+
+
+def saturation(out_dir, surge, goose, exchange_bin, scenario, rounds, run_s):
+    """Requests per CPU-second of the generator at saturation, the exchange on core 0, the generator on core 1."""
+    os.makedirs(out_dir, exist_ok=True)
+    ex = Exchange(exchange_bin, out_dir + "/exchange", cpus="0")
+    recs = []
+    kinds = (("goose-get", None), ("goose-browse", "browse"), ("surge-browse", None))
+    try:
+        for i in range(1, int(rounds) + 1):
+            for kind, journey in kinds:
+                run_dir = f"{out_dir}/{kind}-{i}"
+                rec = {"name": f"saturation-{kind}", "round": i, "dir": run_dir, "load_start": loadavg()}
+                time.sleep(2)
+                ex0, m0 = ex.cpu(), machine()
+                if kind.startswith("surge"):
+                    cmd = ["taskset", "-c", "1"] + surge_cmd(surge, scenario, run_dir, "--target", ex.url)
+                    rec["exit"], rec["cpu_s"], rec["rss_peak_mib"], rec["wall_s"] = run_measured(cmd, run_dir, int(run_s) + 120)
+                    surge_record(rec, run_dir)
+                else:
+                    env = dict(os.environ, PLAIN_GOOSE_WAIT_MS="0")
+                    env.pop("PLAIN_GOOSE_PATH", None)
+                    env.pop("PLAIN_GOOSE_JOURNEY", None)
+                    if journey:
+                        env["PLAIN_GOOSE_JOURNEY"] = journey
+                    cmd = ["taskset", "-c", "1"] + goose_cmd(goose, ex.url, 50, run_s)
+                    rec["exit"], rec["cpu_s"], rec["rss_peak_mib"], rec["wall_s"] = run_measured(cmd, run_dir, int(run_s) + 60, env)
+                    r = goose_result(run_dir)
+                    # Goose counts the browse journey's three requests one by one.
+                    rec["requests"], rec["failures"], rec["duration_s"] = r.get("requests"), r.get("failures"), r.get("duration_s")
+                    if rec["requests"] and rec["duration_s"]:
+                        rec["req_per_s"] = round(rec["requests"] / rec["duration_s"], 1)
+                time.sleep(0.5)
+                rec["exchange_cpu_s"] = round(ex.cpu() - ex0, 3)
+                rec["machine_busy_pct"] = busy_pct(m0, machine())
+                rec["load_end"] = loadavg()
+                per_request(rec)
+                recs.append(rec)
+                print(json.dumps(rec), flush=True)
+    finally:
+        ex.close()
+    by = {k: [r["req_per_cpu_s"] for r in recs if r["name"] == f"saturation-{k}" and r.get("req_per_cpu_s")] for k, _ in kinds}
+    if by["surge-browse"] and by["goose-browse"]:
+        print(json.dumps({"name": "saturation-ratio", "req_per_cpu_s": by,
+                          "surge_browse_over_goose_browse": round(statistics.median(by["surge-browse"]) / statistics.median(by["goose-browse"]), 3),
+                          "surge_browse_over_goose_get": round(statistics.median(by["surge-browse"]) / statistics.median(by["goose-get"]), 3) if by["goose-get"] else None}))
+
+
 # ---------------------------------------------------------------------------------------- morning
 
 FUNNEL = ["visits", "browsed", "eligibility", "selected", "redirected", "paid", "effectuated"]
@@ -526,4 +680,4 @@ def table(results):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"idle": idle, "ci-cpu": ci_cpu, "huge": huge, "rss-growth": rss_growth, "morning": morning,
-     "table": table}.get(cmd, lambda *a: sys.exit(__doc__))(*args)
+     "goose-baseline": goose_baseline, "saturation": saturation, "table": table}.get(cmd, lambda *a: sys.exit(__doc__))(*args)

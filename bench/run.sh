@@ -34,12 +34,27 @@
 #                      each as it is and with pool = 64: time until the first visit starts and RSS then,
 #                      then SIGTERM (SIGKILL 30 s later; 120 s with pool = 64); the old binary's RSS for
 #                      10 s (SIGKILL at 10 s or 4 GiB); --visits 1000000000000 (refused, exit 2)
+#   exchange-cpu    7b. the exchange's CPU per request on scenarios/ci.toml, EXCHANGE_OLD_BIN against
+#                      EXCHANGE_BIN (default SURGE_BIN) alternating, SURGE_BIN as the harness of both
+#                      (full: 3 rounds each, quick: 1)
+#   goose-baseline  10. surge against plain Goose at the same rate: one separate `surge exchange`; 3 rounds
+#                      (quick: 1) of scenarios/ci.toml (harness CPU per request, rusage at exit) then
+#                      examples/plain_goose.rs, one GET of /api/v1/counties/by/zip/27601 per iteration,
+#                      GOOSE_USERS (20) users waiting GOOSE_WAIT_MS (21-30) ms for GOOSE_RUN_S (48) s;
+#                      the ratio of CPU per request, surge / Goose (SURGE_BIN only)
+#   goose-saturation  11. at saturation, the exchange pinned to core 0 and the generator to core 1 (taskset),
+#                      3 rounds (quick: 1) of 20 s each: plain Goose 50 users no wait on one GET; plain
+#                      Goose running the browse requests (counties, 1 page of search, plan details); surge
+#                      on bench/saturation.toml (browse only, 1 page, one ZIP, cap 50 in flight): requests
+#                      per CPU-second of the generator (SURGE_BIN only)
 # Raw outputs go to reports/bench-<UTC stamp>/ (or BENCH_OUT=DIR); the table at the end is also written
 # to its table.txt. Every run is bounded: each scenario has a max_duration, and each command runs under
 # `timeout` or a driver that stops it.
 # SURGE_BIN=path/to/surge uses that binary instead of building one (the overhead step still builds
 # its bench with cargo). SURGE_OLD_BIN=path/to/older/surge adds it to the A/B steps (idle, ci-cpu,
-# huge-visits). EXCHANGE_BIN (default SURGE_BIN) serves the separate exchange of idle and ci-cpu.
+# huge-visits). EXCHANGE_BIN (default SURGE_BIN) serves the separate exchange of idle, ci-cpu,
+# goose-baseline and goose-saturation. GOOSE_BIN (default: built with `cargo build --release --example
+# plain_goose`) is the plain Goose attack.
 # Each binary is copied into the output directory (bin/) at the start and run from there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,12 +62,12 @@ cd "$(dirname "$0")/.."
 QUICK=0
 STEPS=()
 ALL_STEPS=(pacing overhead flat flat-ext in-flight in-flight-ext first-morning-60 first-morning
-  idle ci-cpu first-morning-speeds huge-visits)
+  idle ci-cpu exchange-cpu first-morning-speeds huge-visits goose-baseline goose-saturation)
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
     pacing|overhead|flat|flat-ext|in-flight|in-flight-ext|first-morning-60|first-morning) STEPS+=("$arg") ;;
-    idle|ci-cpu|first-morning-speeds|huge-visits) STEPS+=("$arg") ;;
+    idle|ci-cpu|exchange-cpu|first-morning-speeds|huge-visits|goose-baseline|goose-saturation) STEPS+=("$arg") ;;
     *) echo "usage: bench/run.sh [--quick] [STEP...]; steps: ${ALL_STEPS[*]}" >&2; exit 2 ;;
   esac
 done
@@ -109,8 +124,23 @@ if [ -n "${EXCHANGE_BIN:-}" ]; then
   pin_bin "$EXCHANGE_BIN" surge-exchange
   EXCHANGE="$OUT/bin/surge-exchange"
 fi
+EXCHANGE_OLD=""
+if [ -n "${EXCHANGE_OLD_BIN:-}" ]; then
+  pin_bin "$EXCHANGE_OLD_BIN" surge-exchange-old
+  EXCHANGE_OLD="$OUT/bin/surge-exchange-old"
+fi
 case " ${STEPS[*]} " in
   *" overhead "*) cargo bench --locked --bench overhead --no-run 2>&1 | tail -n 2 ;;
+esac
+case " ${STEPS[*]} " in
+  *" goose-baseline "*|*" goose-saturation "*)
+    if [ -z "${GOOSE_BIN:-}" ]; then
+      log "building the plain Goose attack (cargo build --release --example plain_goose)"
+      cargo build --release --locked --example plain_goose 2>&1 | tail -n 2
+      GOOSE_BIN="$CARGO_TARGET_DIR/release/examples/plain_goose"
+    fi
+    pin_bin "$GOOSE_BIN" plain_goose
+    GOOSE="$OUT/bin/plain_goose" ;;
 esac
 
 # sample DIR: while the surge process whose pid is in DIR.pid lives, every 5 s one row of DIR.samples.csv:
@@ -396,6 +426,19 @@ step_ci_cpu() {
   done
 }
 
+# 7b. The exchange's CPU per request on scenarios/ci.toml: EXCHANGE_OLD_BIN, EXCHANGE_BIN, ... (one harness).
+step_exchange_cpu() {
+  local rounds i b tag bin
+  [ -n "$EXCHANGE_OLD" ] || { log "exchange-cpu: needs EXCHANGE_OLD_BIN"; return; }
+  rounds=$([ $QUICK = 1 ] && echo 1 || echo "${CPU_ROUNDS:-3}")
+  for i in $(seq 1 "$rounds"); do
+    for b in "old:$EXCHANGE_OLD" "new:$EXCHANGE"; do
+      tag=${b%%:*} bin=${b#*:}
+      engine_run exchange-cpu "ci-cpu-exchange-$tag-$i" ci-cpu "$OUT/ci-cpu-exchange-$tag-$i" "ci-cpu-exchange-$tag" "$SURGE" scenarios/ci.toml "$bin"
+    done
+  done
+}
+
 # 8. The first morning at 60x and at 120x (SURGE_BIN, embedded exchange), side by side.
 step_first_morning_speeds() {
   SAMPLE=1 RUN_TIMEOUT=20m run_surge first-morning-speeds "$OUT/fm60" time_scale=60 -- scenarios/first-morning.toml
@@ -425,6 +468,34 @@ step_huge_visits() {
     > "$OUT/absurd.stdout" 2> "$OUT/absurd.stderr" || rc=$?
   log "huge-visits: --visits 1000000000000: exit $rc: $(head -c 400 "$OUT/absurd.stderr")"
   echo "{\"name\": \"huge-absurd\", \"exit\": $rc, \"stderr\": $(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$OUT/absurd.stderr")}" >> "$RESULTS"
+}
+
+# 10. CPU per request at the same rate: surge on scenarios/ci.toml and plain Goose, alternating, one exchange.
+step_goose_baseline() {
+  local rounds
+  rounds=$([ $QUICK = 1 ] && echo 1 || echo "${GOOSE_ROUNDS:-3}")
+  log "goose-baseline: $rounds rounds, Goose ${GOOSE_USERS:-20} users waiting ${GOOSE_WAIT_MS:-21-30} ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  timeout --kill-after=30s 30m $ENGINE goose-baseline "$OUT/goose-baseline" "$SURGE" "$GOOSE" "$EXCHANGE" \
+    scenarios/ci.toml "$rounds" "${GOOSE_USERS:-20}" "${GOOSE_WAIT_MS:-21-30}" "${GOOSE_RUN_S:-48}" \
+    > "$OUT/goose-baseline.jsonl" 2> "$OUT/goose-baseline.driver.err" || log "goose-baseline: driver exit $?"
+  cat "$OUT/goose-baseline.jsonl" >> "$RESULTS"
+  python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    r=json.loads(l); print("   ", {k: r.get(k) for k in ("name","round","exit","requests","req_per_s","cpu_s","cpu_us_per_req","exchange_cpu_us_per_req","valid","load_start","ratio_of_medians","paired_ratios") if k in r})' "$OUT/goose-baseline.jsonl" | tee -a "$OUT/run.log"
+}
+
+# 11. Saturation on one endpoint, pinned cores: requests per CPU-second of the generator.
+step_goose_saturation() {
+  local rounds
+  rounds=$([ $QUICK = 1 ] && echo 1 || echo "${SAT_ROUNDS:-3}")
+  log "goose-saturation: $rounds rounds of ${SAT_RUN_S:-20} s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  timeout --kill-after=30s 30m $ENGINE saturation "$OUT/goose-saturation" "$SURGE" "$GOOSE" "$EXCHANGE" \
+    bench/saturation.toml "$rounds" "${SAT_RUN_S:-20}" \
+    > "$OUT/goose-saturation.jsonl" 2> "$OUT/goose-saturation.driver.err" || log "goose-saturation: driver exit $?"
+  cat "$OUT/goose-saturation.jsonl" >> "$RESULTS"
+  python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    r=json.loads(l); print("   ", {k: r.get(k) for k in ("name","round","exit","requests","req_per_s","cpu_s","req_per_cpu_s","exchange_cpu_us_per_req","load_start","req_per_cpu_s","surge_browse_over_goose_browse","surge_browse_over_goose_get") if k in r})' "$OUT/goose-saturation.jsonl" | tee -a "$OUT/run.log"
 }
 
 for step in "${STEPS[@]}"; do

@@ -2,6 +2,7 @@
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
@@ -268,6 +269,134 @@ impl<'a> PlanView<'a> {
     }
 }
 
+/// The JSON of every plan of the catalog, written once: a plan's view is the same in every answer
+/// but for its three premiums, so plan details send a body written at start, and a search page
+/// writes only the premiums between a plan's cached head and tail. The bytes are those
+/// `serde_json::to_vec(&PlanView::new(…))` writes (a test holds them to it).
+pub struct PlanJson {
+    /// `{"plan":{…}}` of plan details, by plan index.
+    details: Vec<axum::body::Bytes>,
+    /// By plan index: the view up to `state` (no closing brace), and from `,"deductibles"` on.
+    heads: Vec<Box<[u8]>>,
+    tails: Vec<Box<[u8]>>,
+}
+
+/// The fields of a [`PlanView`] before its premiums.
+#[derive(Serialize)]
+struct PlanHead<'a> {
+    id: &'a str,
+    name: &'a str,
+    issuer: &'a IssuerView<'a>,
+    metal_level: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    market: &'static str,
+    state: &'a str,
+}
+
+/// The fields of a [`PlanView`] after its premiums.
+#[derive(Serialize)]
+struct PlanTail<'a> {
+    deductibles: &'a [CostShare; 2],
+    moops: &'a [CostShare; 2],
+    hsa_eligible: bool,
+    quality_rating: &'a QualityRating,
+    benefits_url: &'a str,
+    brochure_url: &'a str,
+}
+
+impl PlanJson {
+    pub fn new(catalog: &Catalog) -> Self {
+        let mut json = PlanJson {
+            details: Vec::with_capacity(catalog.plans.len()),
+            heads: Vec::with_capacity(catalog.plans.len()),
+            tails: Vec::with_capacity(catalog.plans.len()),
+        };
+        #[derive(Serialize)]
+        struct Body<'a> {
+            plan: PlanView<'a>,
+        }
+        for plan in &catalog.plans {
+            let v = PlanView::new(catalog, plan, None);
+            let details = serde_json::to_vec(&Body { plan: v }).unwrap_or_default();
+            json.details.push(details.into());
+            let v = PlanView::new(catalog, plan, None);
+            let mut head = serde_json::to_vec(&PlanHead {
+                id: v.id,
+                name: v.name,
+                issuer: &v.issuer,
+                metal_level: v.metal_level,
+                kind: v.kind,
+                market: v.market,
+                state: v.state,
+            })
+            .unwrap_or_default();
+            head.pop(); // the closing brace: the premiums and the tail follow
+            let tail = serde_json::to_vec(&PlanTail {
+                deductibles: &v.deductibles,
+                moops: &v.moops,
+                hsa_eligible: v.hsa_eligible,
+                quality_rating: &v.quality_rating,
+                benefits_url: &v.benefits_url,
+                brochure_url: &v.brochure_url,
+            })
+            .unwrap_or_default();
+            let mut with_comma = Vec::with_capacity(tail.len());
+            with_comma.push(b',');
+            with_comma.extend_from_slice(&tail[1..]); // the opening brace
+            json.heads.push(head.into_boxed_slice());
+            json.tails.push(with_comma.into_boxed_slice());
+        }
+        json
+    }
+
+    /// The body of plan details for plan index `pi`: `{"plan":{…}}`.
+    pub fn details(&self, pi: usize) -> axum::body::Bytes {
+        self.details[pi].clone()
+    }
+
+    /// Append plan `pi` priced at (household premium, APTC) in cents, as `PlanView` writes it.
+    fn write_priced(&self, out: &mut Vec<u8>, pi: usize, premium: u32, credit: u32) {
+        out.extend_from_slice(&self.heads[pi]);
+        let mut number = |key: &[u8], cents_value: u32| {
+            out.extend_from_slice(key);
+            // serde_json writes the number as in a whole view; a number cannot fail to serialise.
+            let _ = serde_json::to_writer(&mut *out, &cents(cents_value));
+        };
+        number(b",\"premium\":", premium);
+        number(b",\"premium_w_credit\":", premium.saturating_sub(credit));
+        number(b",\"ehb_premium\":", premium);
+        out.extend_from_slice(&self.tails[pi]);
+    }
+
+    /// A search answer: `{"plans":[…],` the page's plans, each (plan index, household premium, APTC)
+    /// in cents, then `rest`, the other fields serialised as an object, without its opening brace.
+    fn search_body(&self, page: &[(usize, u32, u32)], rest: &[u8]) -> Vec<u8> {
+        let capacity = page
+            .iter()
+            .map(|&(pi, _, _)| self.priced_len(pi))
+            .sum::<usize>()
+            + rest.len()
+            + 16;
+        let mut body = Vec::with_capacity(capacity);
+        body.extend_from_slice(b"{\"plans\":[");
+        for (i, &(pi, premium, credit)) in page.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            self.write_priced(&mut body, pi, premium, credit);
+        }
+        body.extend_from_slice(b"],");
+        body.extend_from_slice(&rest[1..]);
+        body
+    }
+
+    /// Bytes a priced plan takes, at most (for the capacity of a page).
+    fn priced_len(&self, pi: usize) -> usize {
+        self.heads[pi].len() + self.tails[pi].len() + 96
+    }
+}
+
 // ---------- counties ----------
 
 #[derive(Serialize)]
@@ -383,7 +512,6 @@ pub async fn search(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<SearchRequest>,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
     let catalog = &state.catalog;
     let ci = req.place.county(catalog)?;
     if let Some(m) = req.market.as_deref() {
@@ -446,12 +574,12 @@ pub async fn search(
 
     let county = &catalog.counties[ci];
     // One rating factor for the household: premiums are base × area × Σ member factors.
-    let mut matching: Vec<(&Plan, u32)> = county
+    let mut matching: Vec<(&Plan, u32, usize)> = county
         .plans
         .iter()
-        .map(|&pi| &catalog.plans[pi as usize])
-        .filter(|p| metals.is_empty() || metals.contains(&p.metal))
-        .filter(|p| {
+        .map(|&pi| (&catalog.plans[pi as usize], pi as usize))
+        .filter(|&(p, _)| metals.is_empty() || metals.contains(&p.metal))
+        .filter(|(p, _)| {
             req.filter.issuers.is_empty()
                 || req
                     .filter
@@ -459,7 +587,7 @@ pub async fn search(
                     .iter()
                     .any(|i| i == catalog.issuers[p.issuer].id)
         })
-        .filter(|p| {
+        .filter(|(p, _)| {
             req.filter.types.is_empty()
                 || req
                     .filter
@@ -467,16 +595,17 @@ pub async fn search(
                     .iter()
                     .any(|t| t.eq_ignore_ascii_case(p.kind.as_str()))
         })
-        .map(|p| {
+        .map(|(p, pi)| {
             (
                 p,
                 household_premium_cents(p.base_cents, county.area_factor, &household.people),
+                pi,
             )
         })
         .collect();
     // county.plans is already cheapest-first, so the premium sort is stable on base rate.
     if by_deductible {
-        matching.sort_by_key(|(p, prem)| (p.deductible, *prem));
+        matching.sort_by_key(|(p, prem, _)| (p.deductible, *prem));
     }
     if desc {
         matching.reverse();
@@ -485,7 +614,7 @@ pub async fn search(
     let mut metal_counts = [0usize; 5];
     let mut issuer_counts: Vec<(usize, usize)> = Vec::new();
     let (mut pmin, mut pmax, mut dmin, mut dmax) = (u32::MAX, 0u32, u32::MAX, 0u32);
-    for (p, prem) in &matching {
+    for (p, prem, _) in &matching {
         metal_counts[p.metal as usize] += 1;
         match issuer_counts.iter_mut().find(|(i, _)| *i == p.issuer) {
             Some(c) => c.1 += 1,
@@ -524,22 +653,23 @@ pub async fn search(
         },
     ];
     let total = matching.len();
-    let plans = matching
+    let page: Vec<(usize, u32, u32)> = matching
         .iter()
         .skip(req.offset)
         .take(PAGE_SIZE)
-        .map(|&(p, prem)| {
+        .map(|&(p, prem, pi)| {
             // The credit does not apply to catastrophic plans.
             let credit = if p.metal == Metal::Catastrophic {
                 0
             } else {
                 aptc_cents
             };
-            PlanView::new(catalog, p, Some((prem, credit)))
+            (pi, prem, credit)
         })
         .collect();
-    let body = SearchResponse {
-        plans,
+    // Everything but the plans, serialised as before; the plans are written from their cached JSON
+    // in front of it, where `plans` comes first in the body.
+    let rest = serde_json::to_vec(&SearchRest {
         total,
         facet_groups,
         rate_area: RateArea {
@@ -556,8 +686,31 @@ pub async fn search(
                 max: f64::from(dmax),
             },
         },
-    };
-    Ok(Json(body).into_response())
+    })
+    .unwrap_or_else(|_| b"{}".to_vec());
+    let body = state.plan_json.search_body(&page, &rest);
+    Ok(json_response(body))
+}
+
+/// The fields of a search answer after its plans, in their order.
+#[derive(Serialize)]
+struct SearchRest {
+    total: usize,
+    facet_groups: Vec<FacetGroup>,
+    rate_area: RateArea,
+    ranges: Ranges,
+}
+
+/// A 200 with a JSON body already written, with the headers `Json` gives.
+fn json_response(body: impl Into<axum::body::Body>) -> axum::response::Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body.into(),
+    )
+        .into_response()
 }
 
 // ---------- plan details ----------
@@ -566,17 +719,9 @@ pub async fn plan(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
     let Path(id) = path?;
     let pi = lookup_plan(&state.catalog, &id)?;
-    #[derive(Serialize)]
-    struct Body<'a> {
-        plan: PlanView<'a>,
-    }
-    Ok(Json(Body {
-        plan: PlanView::new(&state.catalog, &state.catalog.plans[pi], None),
-    })
-    .into_response())
+    Ok(json_response(state.plan_json.details(pi)))
 }
 
 /// Plan index for an id: 400/1003 when ill-formed, 404/1006 when unknown.
@@ -603,7 +748,6 @@ pub async fn issuers(
     State(state): State<AppState>,
     query: Result<Query<IssuerQuery>, QueryRejection>,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
     let Query(q) = query?;
     let catalog = &state.catalog;
     let limit = q.limit.unwrap_or(25).min(100);
@@ -639,7 +783,6 @@ pub async fn issuer(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
     let Path(id) = path?;
     let ii = lookup_issuer(&state.catalog, &id)?;
     #[derive(Serialize)]
@@ -664,4 +807,110 @@ pub fn lookup_issuer(catalog: &Catalog, id: &str) -> Result<usize, ApiError> {
     catalog
         .issuer_by_id(id)
         .ok_or_else(|| ApiError::issuer_not_found(format!("no issuer {id}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cached JSON is byte for byte what serialising a `PlanView` writes, for every plan of the
+    /// catalog, priced or not.
+    #[test]
+    fn cached_plan_json_is_what_a_plan_view_writes() {
+        let catalog = Catalog::build();
+        let json = PlanJson::new(&catalog);
+        #[derive(Serialize)]
+        struct Body<'a> {
+            plan: PlanView<'a>,
+        }
+        let prices = [
+            (0, 0),
+            (1, 0),
+            (12_345, 2_001),
+            (40_000, 50_000),
+            (99_999_999, 7),
+        ];
+        for (pi, plan) in catalog.plans.iter().enumerate() {
+            let details = serde_json::to_vec(&Body {
+                plan: PlanView::new(&catalog, plan, None),
+            })
+            .unwrap();
+            assert_eq!(&json.details(pi)[..], &details[..], "plan {}", plan.id);
+            for (premium, credit) in prices {
+                let view = PlanView::new(&catalog, plan, Some((premium, credit)));
+                let mut written = Vec::new();
+                json.write_priced(&mut written, pi, premium, credit);
+                assert_eq!(
+                    String::from_utf8(written).unwrap(),
+                    serde_json::to_string(&view).unwrap(),
+                    "plan {} at {premium}/{credit}",
+                    plan.id
+                );
+                assert!(json.priced_len(pi) >= serde_json::to_vec(&view).unwrap().len());
+            }
+        }
+    }
+
+    /// A search page written from the cache is the body the whole `SearchResponse` serialises to.
+    #[test]
+    fn a_search_page_is_the_search_response_it_replaces() {
+        let catalog = Catalog::build();
+        let json = PlanJson::new(&catalog);
+        let county = &catalog.counties[0];
+        let page: Vec<usize> = county
+            .plans
+            .iter()
+            .take(PAGE_SIZE)
+            .map(|&p| p as usize)
+            .collect();
+        let facet_groups = || {
+            vec![FacetGroup {
+                name: "metalLevels",
+                facets: vec![Facet {
+                    value: "Silver".into(),
+                    count: 3,
+                }],
+            }]
+        };
+        let ranges = || Ranges {
+            premiums: MinMax {
+                min: 1.5,
+                max: 300.25,
+            },
+            deductibles: MinMax {
+                min: 0.0,
+                max: 6350.0,
+            },
+        };
+        let whole = serde_json::to_vec(&SearchResponse {
+            plans: page
+                .iter()
+                .map(|&pi| PlanView::new(&catalog, &catalog.plans[pi], Some((31_415, 1_000))))
+                .collect(),
+            total: 42,
+            facet_groups: facet_groups(),
+            rate_area: RateArea {
+                state: "NC",
+                area: 4,
+            },
+            ranges: ranges(),
+        })
+        .unwrap();
+        let rest = serde_json::to_vec(&SearchRest {
+            total: 42,
+            facet_groups: facet_groups(),
+            rate_area: RateArea {
+                state: "NC",
+                area: 4,
+            },
+            ranges: ranges(),
+        })
+        .unwrap();
+        let priced: Vec<(usize, u32, u32)> = page.iter().map(|&pi| (pi, 31_415, 1_000)).collect();
+        let body = json.search_body(&priced, &rest);
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            String::from_utf8(whole).unwrap()
+        );
+    }
 }

@@ -125,11 +125,15 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/enrollment/{payment_transaction_id}/pay-now",
             get(enrollment::pay_now),
-        )
-        .route_layer(axum::middleware::from_fn_with_state(
+        );
+    // The Marketplace API's key, when this exchange wants one (its API only, not the insurers').
+    let api = match state.shape.api_key {
+        Some(_) => api.route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             shape::require_api_key,
-        ));
+        )),
+        None => api,
+    };
     let insurers = Router::new()
         .route(
             "/issuers/{issuer_id}/pay-now",
@@ -145,28 +149,37 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::handler))
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/docs", get(docs));
-    // Outermost first: metrics, waiting room, error windows, capacity, then the handler.
-    api.merge(insurers)
-        .merge(ops)
-        .route_layer(axum::middleware::from_fn_with_state(
+    // Outermost first: metrics, waiting room, error windows, capacity, then the handler. A part the
+    // behaviour leaves out (no capacity, no error window, no waiting room) would only pass every
+    // request on, so its layer is left out: each layer costs every request a boxed future and a
+    // clone of the service behind it.
+    let behaviour = &state.behaviour;
+    let mut app = api.merge(insurers).merge(ops);
+    if !behaviour.capacity.is_empty() {
+        app = app.route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             capacity::gate,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
+        ));
+    }
+    if !behaviour.errors.is_empty() {
+        app = app.route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             windows::inject,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
+        ));
+    }
+    if behaviour.waiting_room.is_some() {
+        app = app.route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             waiting_room::admit,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
-        .fallback(no_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        ));
+    }
+    app.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        metrics::track,
+    ))
+    .fallback(no_route)
+    .method_not_allowed_fallback(method_not_allowed)
+    .with_state(state)
 }
 
 async fn docs() -> impl IntoResponse {

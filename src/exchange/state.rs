@@ -21,6 +21,7 @@ use super::capacity::CapacityState;
 use super::catalog::{Catalog, Member};
 use super::eligibility::Csr;
 use super::faults::{Defect834, FaultCounters, Kind};
+use super::marketplace::PlanJson;
 use super::metrics::MetricsState;
 use super::waiting_room::RoomState;
 use super::windows::WindowsState;
@@ -110,6 +111,8 @@ pub struct Shared {
     pub faults: FaultCounters,
     /// How the API looks from outside (API key, base path, Pay Now answer).
     pub shape: Shape,
+    /// The catalog's plans as JSON, written once (see [`PlanJson`]).
+    pub plan_json: PlanJson,
 }
 
 struct Parts {
@@ -198,6 +201,7 @@ impl AppState {
         );
         let metrics = MetricsState::new(faults.clone(), capacity.clone(), room.clone());
         let catalog = Catalog::build();
+        let plan_json = PlanJson::new(&catalog);
         let inboxes = catalog
             .issuers
             .iter()
@@ -216,6 +220,7 @@ impl AppState {
             seed,
             faults,
             shape,
+            plan_json,
         };
         AppState(Arc::new(Parts {
             shared,
