@@ -14,6 +14,19 @@ use super::VisitState;
 use crate::journey_file::program::Method;
 use crate::vocab::{Outcome, Step};
 
+impl From<Method> for reqwest::Method {
+    fn from(method: Method) -> Self {
+        match method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
+            Method::Head => reqwest::Method::HEAD,
+        }
+    }
+}
+
 impl From<Method> for GooseMethod {
     fn from(method: Method) -> Self {
         match method {
@@ -88,10 +101,9 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
     let mut started = state.request_start();
     let mut held_since: Option<Instant> = None;
     let (metric, received) = loop {
-        let mut builder = state
-            .user
-            .get_request_builder(&method.into(), url.as_str())
-            .map_err(|e| fail(format!("{label}: bad URL ({e})")))?;
+        // The URL is already parsed: hand it to the Goose user's client as it is, instead of as
+        // text to be parsed twice more (Goose's build_url, then reqwest).
+        let mut builder = state.user.client.request(method.into(), url.clone());
         for (name, value) in &headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -127,7 +139,9 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
             Ok(response) => {
                 let status = response.status().as_u16();
                 let final_url = response.url().clone();
-                let headers = response.headers().clone();
+                // Taken, not copied: reading the body consumes the response.
+                let mut response = response;
+                let headers = std::mem::take(response.headers_mut());
                 store_cookies(&mut state.cookies, &headers, &final_url);
                 let hold = waiting_room_hold(status, &headers);
                 let body = response.text().await;
@@ -189,7 +203,7 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
         }
         Err((outcome, reason)) => {
             state.run.recorder.request(step, latency, outcome, false);
-            super::trace::note(state.run, &format!("✗ {reason}"));
+            super::trace::note(state.run, || format!("✗ {reason}"));
             Err(fail(reason))
         }
     }
@@ -211,12 +225,12 @@ pub fn settle(
     );
     match verdict {
         Ok(()) => {
-            super::trace::note(state.run, "✓ passed");
+            super::trace::note(state.run, || "✓ passed".to_string());
             Ok(sent.reply)
         }
         Err(why) => {
             let reason = state.run.program.access.redact(&format!("{label}: {why}"));
-            super::trace::note(state.run, &format!("✗ {reason}"));
+            super::trace::note(state.run, || format!("✗ {reason}"));
             // Goose counts a 2xx reply as a success; tell it otherwise, so its report agrees.
             if sent.metric.success {
                 let _ = state

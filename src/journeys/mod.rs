@@ -7,14 +7,15 @@
 
 mod call;
 mod form;
+mod json;
 mod reply;
 mod request;
+mod scope;
 mod trace;
 
 pub use call::{Body, StepFailed};
 pub use form::{first_form, Form};
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +24,6 @@ use minijinja::Value;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::journey_file::template::scope;
 use crate::journey_file::Program;
 use crate::measure::Recorder;
 use crate::plan::Visit;
@@ -114,7 +114,7 @@ pub struct VisitState<'a> {
     /// The visit's own cookies, kept by the rules browsers use (domain, path, expiry).
     cookies: cookie_store::CookieStore,
     /// What templates see: `visit`, `household`, `vars`, and everything captured so far.
-    bindings: BTreeMap<String, Value>,
+    bindings: scope::Bindings,
     /// The page the visitor is on: the last request's URL (`follow` resolves against it).
     page: Option<url::Url>,
 }
@@ -138,22 +138,19 @@ impl<'a> VisitState<'a> {
         visit: &'a Visit,
         intended_start: Instant,
     ) -> Self {
-        let mut bindings = BTreeMap::new();
+        let mut bindings = scope::Bindings::default();
         bindings.insert(
-            "visit".to_string(),
+            "visit",
             Value::from_iter([
                 ("id".to_string(), Value::from(visit.id)),
                 ("pages".to_string(), Value::from(visit.pages)),
                 ("pick".to_string(), Value::from(visit.pick)),
             ]),
         );
-        bindings.insert(
-            "household".to_string(),
-            Value::from_serialize(&visit.household),
-        );
-        bindings.insert("vars".to_string(), run.program.vars.clone());
+        bindings.insert("household", Value::from_serialize(&visit.household));
+        bindings.insert("vars", run.program.vars.clone());
         if let Some(row) = &visit.data {
-            bindings.insert("data".to_string(), Value::from_serialize(row.as_ref()));
+            bindings.insert("data", Value::from_serialize(row.as_ref()));
         }
         Self {
             user,
@@ -194,7 +191,7 @@ impl<'a> VisitState<'a> {
 
     /// Everything templates can see now.
     fn scope(&self) -> Value {
-        scope(&self.bindings)
+        self.bindings.scope()
     }
 }
 

@@ -29,29 +29,15 @@ impl Reply {
         }
     }
 
-    /// The body as JSON; undefined when it is not JSON.
+    /// The body as JSON, read only as far as templates look; undefined when it is not JSON.
     pub fn json(&self) -> &Value {
         self.json
-            .get_or_init(|| serde_json::from_str::<Value>(&self.body).unwrap_or(Value::UNDEFINED))
+            .get_or_init(|| super::json::document(&self.body).unwrap_or(Value::UNDEFINED))
     }
 
-    /// The value at a JSON pointer (RFC 6901), if the body has it.
+    /// The value at a JSON pointer (RFC 6901), if the body has it (and it is not null).
     pub fn at(&self, pointer: &str) -> Option<Value> {
-        let mut value = self.json().clone();
-        if value.is_undefined() {
-            return None;
-        }
-        for token in pointer.split('/').skip(1) {
-            let token = token.replace("~1", "/").replace("~0", "~");
-            let next = match (value.kind(), token.parse::<usize>()) {
-                (minijinja::value::ValueKind::Seq, Ok(index)) => {
-                    value.get_item(&Value::from(index))
-                }
-                _ => value.get_attr(&token),
-            };
-            value = next.ok().filter(|v| !v.is_undefined() && !v.is_none())?;
-        }
-        Some(value)
+        super::json::pointer(self.json(), pointer)
     }
 
     fn header(&self, name: &str) -> Option<&str> {

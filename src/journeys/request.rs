@@ -25,7 +25,7 @@ pub async fn perform(state: &mut VisitState<'_>, request: &Request) -> Result<()
         let value = templates
             .eval(*id, &state.scope())
             .map_err(|e| fail(format!("let {name}: {e}")))?;
-        super::trace::note(state.run, &format!("let {name} = {}", short(&value)));
+        super::trace::note(state.run, || format!("let {name} = {}", short(&value)));
         state.bindings.insert(name.clone(), value);
     }
     let scope = state.scope();
@@ -64,7 +64,7 @@ pub async fn perform(state: &mut VisitState<'_>, request: &Request) -> Result<()
         .collect();
     for page in 0..times {
         if request.repeat.is_some() {
-            state.bindings.insert("page".into(), Value::from(page));
+            state.bindings.insert("page", Value::from(page));
         }
         let outgoing = build(state, request, templates).map_err(&fail)?;
         let sent = call::send(state, outgoing).await?;
@@ -200,10 +200,9 @@ fn json_value(
 
 /// The scope after a reply: everything so far, plus `reply` (the JSON body) and `status`.
 fn reply_scope(state: &VisitState<'_>, reply: &Reply) -> Value {
-    let mut bindings = state.bindings.clone();
-    bindings.insert("reply".into(), reply.json().clone());
-    bindings.insert("status".into(), Value::from(reply.status));
-    crate::journey_file::template::scope(&bindings)
+    state
+        .bindings
+        .reply_scope(reply.json().clone(), reply.status)
 }
 
 /// Status, then captures (kept even when a check fails: the cracks report wants the insurer's
@@ -230,10 +229,9 @@ fn judge(
             (None, Some(default)) => default.clone(),
             (None, None) => return Err(format!("capture {}: not in the reply", capture.name)),
         };
-        super::trace::note(
-            state.run,
-            &format!("captured {} = {}", capture.name, short(&value)),
-        );
+        super::trace::note(state.run, || {
+            format!("captured {} = {}", capture.name, short(&value))
+        });
         if capture.append {
             if let Some((_, list)) = collected.iter_mut().find(|(n, _)| *n == capture.name) {
                 match value.try_iter() {

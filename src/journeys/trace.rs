@@ -75,8 +75,10 @@ pub fn reply(env: &JourneyEnv, reply: &Reply, took: Duration) {
     }
 }
 
-pub fn note(env: &JourneyEnv, line: &str) {
+/// A line about the request (a capture, the verdict), made only when tracing: `line` is called
+/// only then, so a run pays nothing for it.
+pub fn note(env: &JourneyEnv, line: impl FnOnce() -> String) {
     if env.trace.is_some() {
-        print(env, &format!("  {line}"));
+        print(env, &format!("  {}", line()));
     }
 }

@@ -1,0 +1,70 @@
+//! What a visit's templates see: its bindings (`visit`, `household`, `vars`, `data`, captures),
+//! and after a reply `reply` and `status`. A scope is a minijinja object over the visit's bindings,
+//! shared, not copied: making one costs a reference count, however much the visit has captured.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object};
+use minijinja::Value;
+
+/// A visit's names and their values, copied only when changed while a scope still holds them.
+#[derive(Debug, Clone, Default)]
+pub struct Bindings(Arc<BTreeMap<String, Value>>);
+
+impl Bindings {
+    pub fn insert(&mut self, name: impl Into<String>, value: Value) {
+        Arc::make_mut(&mut self.0).insert(name.into(), value);
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        if self.0.contains_key(name) {
+            Arc::make_mut(&mut self.0).remove(name);
+        }
+    }
+
+    /// The scope templates evaluate in before a reply.
+    pub fn scope(&self) -> Value {
+        Value::from_object(Scope {
+            bindings: self.0.clone(),
+            reply: None,
+        })
+    }
+
+    /// The scope after a reply: `reply` (its JSON) and `status` besides the bindings.
+    pub fn reply_scope(&self, reply: Value, status: u16) -> Value {
+        Value::from_object(Scope {
+            bindings: self.0.clone(),
+            reply: Some((reply, Value::from(status))),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Scope {
+    bindings: Arc<BTreeMap<String, Value>>,
+    reply: Option<(Value, Value)>,
+}
+
+impl Object for Scope {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        match (&self.reply, key) {
+            (Some((reply, _)), "reply") => Some(reply.clone()),
+            (Some((_, status)), "status") => Some(status.clone()),
+            _ => self.bindings.get(key).cloned(),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: Vec<Value> = self
+            .bindings
+            .keys()
+            .map(|k| Value::from(k.as_str()))
+            .collect();
+        if self.reply.is_some() {
+            keys.extend([Value::from("reply"), Value::from("status")]);
+        }
+        Enumerator::Values(keys)
+    }
+}
