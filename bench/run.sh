@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # surge performance measurements, all in one script on one machine (loopback only).
 #
-#   bench/run.sh                  the full set: every step below (about 95 minutes on 2 cores)
+#   bench/run.sh                  the full set: every step below (about 2.5 hours on 2 cores)
 #   bench/run.sh --quick          a short version (a few minutes): pacing, overhead, flat and in-flight only,
 #                                 shorter runs, fewer rounds
 #   bench/run.sh STEP...          only the named steps, in the order given (with --quick: their short versions)
