@@ -425,6 +425,7 @@ def goose_result(out_path):
 
 
 def goose_cmd(goose, url, users, run_s):
+    users = int(users)
     return [goose, "--host", url, "--users", str(users), "--increase-rate", str(max(users * 10, 100)),
             "--run-time", f"{run_s}s", "--quiet", "--no-print-metrics", "--no-telnet", "--no-gzip", "--no-reset-metrics"]
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # surge performance measurements, all in one script on one machine (loopback only).
 #
-#   bench/run.sh                  the full set: every step below (about 95 minutes on 2 cores)
+#   bench/run.sh                  the full set: every step below (about 2.5 hours on 2 cores)
 #   bench/run.sh --quick          a short version (a few minutes): pacing, overhead, flat and in-flight only,
 #                                 shorter runs, fewer rounds
 #   bench/run.sh STEP...          only the named steps, in the order given (with --quick: their short versions)
@@ -37,6 +37,8 @@
 #   exchange-cpu    7b. the exchange's CPU per request on scenarios/ci.toml, EXCHANGE_OLD_BIN against
 #                      EXCHANGE_BIN (default SURGE_BIN) alternating, SURGE_BIN as the harness of both
 #                      (full: 3 rounds each, quick: 1)
+#   first-morning-runs  12. the first morning at 60x, FM_RUNS times (3; about 12 minutes each), sampled
+#                      (CPU, fds, RSS, load average, machine busy every 5 s); then FM120_RUNS (0) at 120x
 #   goose-baseline  10. surge against plain Goose at the same rate: one separate `surge exchange`; 3 rounds
 #                      (quick: 1) of scenarios/ci.toml (harness CPU per request, rusage at exit) then
 #                      examples/plain_goose.rs, one GET of /api/v1/counties/by/zip/27601 per iteration,
@@ -62,12 +64,12 @@ cd "$(dirname "$0")/.."
 QUICK=0
 STEPS=()
 ALL_STEPS=(pacing overhead flat flat-ext in-flight in-flight-ext first-morning-60 first-morning
-  idle ci-cpu exchange-cpu first-morning-speeds huge-visits goose-baseline goose-saturation)
+  idle ci-cpu exchange-cpu first-morning-speeds huge-visits goose-baseline goose-saturation first-morning-runs)
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
     pacing|overhead|flat|flat-ext|in-flight|in-flight-ext|first-morning-60|first-morning) STEPS+=("$arg") ;;
-    idle|ci-cpu|exchange-cpu|first-morning-speeds|huge-visits|goose-baseline|goose-saturation) STEPS+=("$arg") ;;
+    idle|ci-cpu|exchange-cpu|first-morning-speeds|huge-visits|goose-baseline|goose-saturation|first-morning-runs) STEPS+=("$arg") ;;
     *) echo "usage: bench/run.sh [--quick] [STEP...]; steps: ${ALL_STEPS[*]}" >&2; exit 2 ;;
   esac
 done
@@ -436,6 +438,17 @@ step_exchange_cpu() {
       tag=${b%%:*} bin=${b#*:}
       engine_run exchange-cpu "ci-cpu-exchange-$tag-$i" ci-cpu "$OUT/ci-cpu-exchange-$tag-$i" "ci-cpu-exchange-$tag" "$SURGE" scenarios/ci.toml "$bin"
     done
+  done
+}
+
+# 12. The first morning at 60x, FM_RUNS times, then FM120_RUNS times at 120x (SURGE_BIN, embedded exchange).
+step_first_morning_runs() {
+  local i
+  for i in $(seq 1 "${FM_RUNS:-3}"); do
+    SAMPLE=1 RUN_TIMEOUT=20m run_surge first-morning-60 "$OUT/fm60-$i" time_scale=60 -- scenarios/first-morning.toml
+  done
+  for i in $(seq 1 "${FM120_RUNS:-0}"); do
+    SAMPLE=1 RUN_TIMEOUT=12m run_surge first-morning-120 "$OUT/fm120-$i" time_scale=120 -- scenarios/first-morning.toml --time-scale 120
   done
 }
 

@@ -9,8 +9,9 @@
 //! - `PLAIN_GOOSE_WAIT_MS` (default `0`): the wait after each iteration, `N` or `MIN-MAX` milliseconds
 //!   (Goose draws it uniformly from the range); `0` is no wait (saturation);
 //! - `PLAIN_GOOSE_JOURNEY=browse`: instead of one GET, each iteration is the browse journey's requests
-//!   with one result page (counties by ZIP, one plan search, the first plan's details), to compare
-//!   with a browse-only surge run where surge cannot send one endpoint alone.
+//!   with one result page (counties by ZIP, one plan search, the first plan's details), each answer
+//!   parsed into the fields surge's browse journey reads, to compare with a browse-only surge run
+//!   (surge cannot send one endpoint alone).
 //!
 //! Every response body is read in full (as surge does), so connections are kept alive. At the end it
 //! prints one line, `RESULT {json}`: requests, failures and Goose's measured duration.
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use goose::prelude::*;
+use serde::Deserialize;
 
 /// The wait after each iteration: (min, max) from `N` or `MIN-MAX` milliseconds.
 fn wait_ms(spec: &str) -> Result<(u64, u64), String> {
@@ -58,7 +60,51 @@ fn one_get(path: Arc<str>) -> Transaction {
     .set_name("get")
 }
 
-/// The browse journey with one page of results, its answers parsed as JSON like surge's.
+/// What the browse journey reads of its answers, as surge's journey reads them (typed, the rest skipped).
+#[derive(Deserialize)]
+struct Counties {
+    counties: Vec<County>,
+}
+
+#[derive(Deserialize)]
+struct County {
+    fips: String,
+}
+
+#[derive(Deserialize)]
+struct SearchPage {
+    plans: Vec<PlanSeen>,
+    #[allow(dead_code)]
+    total: u64,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlanSeen {
+    id: String,
+    premium: f64,
+    premium_w_credit: f64,
+    issuer: IssuerRef,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct IssuerRef {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct PlanDetails {
+    plan: PlanId,
+}
+
+#[derive(Deserialize)]
+struct PlanId {
+    id: String,
+}
+
+/// The browse journey with one page of results: its three requests, each answer parsed into the
+/// fields surge's journey reads; a request or answer that fails ends the iteration.
 fn browse() -> Transaction {
     Transaction::new(Arc::new(move |user: &mut GooseUser| {
         Box::pin(async move {
@@ -66,29 +112,32 @@ fn browse() -> Transaction {
             let Ok(response) = goose.response else {
                 return Ok(());
             };
-            let counties: serde_json::Value = response.json().await.unwrap_or_default();
-            let fips = counties["counties"][0]["fips"]
-                .as_str()
-                .unwrap_or("37183")
-                .to_string();
+            let Ok(counties) = response.json::<Counties>().await else {
+                return Ok(());
+            };
+            let Some(county) = counties.counties.first() else {
+                return Ok(());
+            };
             let query = serde_json::json!({
                 "household": {"income": 30000, "people": [{"age": 40, "uses_tobacco": false, "aptc_eligible": true}]},
-                "market": "Individual", "place": {"countyfips": fips, "state": "NC", "zipcode": "27601"},
+                "market": "Individual", "place": {"countyfips": county.fips, "state": "NC", "zipcode": "27601"},
                 "year": 2014, "offset": 0, "order": "asc", "sort": "premium",
             });
             let goose = user.post_json("/api/v1/plans/search", &query).await?;
             let Ok(response) = goose.response else {
                 return Ok(());
             };
-            let page: serde_json::Value = response.json().await.unwrap_or_default();
-            let Some(id) = page["plans"][0]["id"].as_str() else {
+            let Ok(page) = response.json::<SearchPage>().await else {
+                return Ok(());
+            };
+            let Some(plan) = page.plans.first() else {
                 return Ok(());
             };
             let goose = user
-                .get_named(&format!("/api/v1/plans/{id}"), "/api/v1/plans/{plan_id}")
+                .get_named(&format!("/api/v1/plans/{}", plan.id), "/api/v1/plans/{plan_id}")
                 .await?;
             if let Ok(response) = goose.response {
-                let _ = response.json::<serde_json::Value>().await;
+                let _ = response.json::<PlanDetails>().await.map(|d| d.plan.id);
             }
             Ok(())
         })
