@@ -144,7 +144,12 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
                 let headers = std::mem::take(response.headers_mut());
                 store_cookies(&mut state.cookies, &headers, &final_url);
                 let hold = waiting_room_hold(status, &headers);
-                let body = response.text().await;
+                // Bytes, checked as UTF-8 in place: `text()` would copy every body through a lossy
+                // decoder first (a profile at saturation put most of surge's gap to Goose there).
+                let body = response.bytes().await.map(|bytes| {
+                    String::from_utf8(Vec::from(bytes))
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+                });
                 drop(permit);
                 match body {
                     Ok(body) => {
