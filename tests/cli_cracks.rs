@@ -5,47 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use common::surge;
-
-/// `surge exchange` with the North Carolina faults on a free loopback port; killed when dropped.
-struct Exchange {
-    child: Child,
-    url: String,
-}
-
-impl Exchange {
-    fn start(faults: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_surge"))
-            .args(["exchange", "--bind", "127.0.0.1:0", "--faults"])
-            .arg(faults)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("surge exchange starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("surge exchange listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-            .to_string();
-        Self { child, url }
-    }
-}
-
-impl Drop for Exchange {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{surge, ExchangeProcess};
 
 fn summary(run: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
@@ -106,7 +70,7 @@ async fn the_north_carolina_numbers_come_back_from_834_files() {
         "seed = 2013\n[insurers.\"54332\"]\nbroken_link = 0.82\npayment_fails = 1.0\n",
     )
     .unwrap();
-    let exchange = Exchange::start(&faults);
+    let exchange = ExchangeProcess::start(&["--faults", faults.to_str().unwrap()]);
     let run: PathBuf = dir.join("run");
     let out = surge(&[
         "run",

@@ -6,60 +6,31 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use common::ExchangeProcess;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
 const KEY: &str = "planted-secret-4f9c2e";
 
-/// `surge exchange` in the Marketplace shape on a free loopback port; killed when dropped.
-struct ShapedExchange {
-    child: Child,
-    url: String,
-}
-
-impl ShapedExchange {
-    fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_surge"))
-            .args([
-                "exchange",
-                "--bind",
-                "127.0.0.1:0",
-                "--api-key",
-                KEY,
-                "--base-path",
-                "/marketplace",
-                "--pay-now",
-                "json",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("surge exchange starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("surge exchange listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-            .to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "loopback only: {url}");
-        assert!(
-            url.ends_with("/marketplace"),
-            "the base path is part of its URL: {url}"
-        );
-        Self { child, url }
-    }
-}
-
-impl Drop for ShapedExchange {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `surge exchange` in the Marketplace shape.
+fn shaped_exchange() -> ExchangeProcess {
+    let exchange = ExchangeProcess::start(&[
+        "--api-key",
+        KEY,
+        "--base-path",
+        "/marketplace",
+        "--pay-now",
+        "json",
+    ]);
+    assert!(
+        exchange.url.ends_with("/marketplace"),
+        "the base path is part of its URL: {}",
+        exchange.url
+    );
+    exchange
 }
 
 fn run(target: &str, out: &Path, key: Option<&str>) -> Output {
@@ -99,7 +70,7 @@ fn every_text(dir: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn the_marketplace_journeys_walk_the_whole_funnel_and_never_write_the_key() {
-    let exchange = ShapedExchange::start();
+    let exchange = shaped_exchange();
     let dir = std::env::temp_dir().join(format!("surge-marketplace-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
 

@@ -15,15 +15,11 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
         rules,
         plan,
         target,
-    } = load(LoadRequest {
-        scenario: &args.scenario,
-        target: args.target.clone(),
-        visits: None,
-        time_scale: None,
-        seed: None,
-        thresholds: &[],
-        ignore_exchange_section: args.ignore_exchange_section,
-    })?;
+    } = load(LoadRequest::as_written(
+        &args.scenario,
+        args.target.clone(),
+        args.ignore_exchange_section,
+    ))?;
     println!("{}: ok", args.scenario.display());
     let shares = plan.visitors.shares();
     let journeys: Vec<String> = program

@@ -83,6 +83,21 @@ pub struct LoadRequest<'a> {
     pub ignore_exchange_section: bool,
 }
 
+impl<'a> LoadRequest<'a> {
+    /// The scenario as written, against `target` (or its own), with no override.
+    pub fn as_written(scenario: &'a Path, target: Option<String>, ignore_exchange: bool) -> Self {
+        Self {
+            scenario,
+            target,
+            visits: None,
+            time_scale: None,
+            seed: None,
+            thresholds: &[],
+            ignore_exchange_section: ignore_exchange,
+        }
+    }
+}
+
 /// A scenario, its journeys and rules, checked, and the plan resolved; nothing sent or written.
 pub struct Loaded {
     pub scenario: Scenario,

@@ -18,13 +18,12 @@ pub async fn trace(args: TraceArgs) -> Result<Outcome, Error> {
         target,
         ..
     } = load(LoadRequest {
-        scenario: &args.scenario,
-        target: args.target.clone(),
-        visits: None,
-        time_scale: None,
         seed: args.seed,
-        thresholds: &[],
-        ignore_exchange_section: args.ignore_exchange_section,
+        ..LoadRequest::as_written(
+            &args.scenario,
+            args.target.clone(),
+            args.ignore_exchange_section,
+        )
     })?;
     if let Some(warning) = program.access.insecure_warning() {
         eprintln!("{warning}");

@@ -41,6 +41,42 @@ pub fn tolerant_smoke(dir: &Path) -> PathBuf {
     path
 }
 
+/// `surge exchange ARGS…` on a free loopback port, as a process of its own; killed when dropped.
+pub struct ExchangeProcess {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl ExchangeProcess {
+    pub fn start(args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_surge"))
+            .args(["exchange", "--bind", "127.0.0.1:0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("surge exchange starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("surge exchange listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "loopback only: {url}");
+        Self { child, url }
+    }
+}
+
+impl Drop for ExchangeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 // ---- The exchange, in-process or over loopback ---------------------------------------------
 
 /// The base URL an in-process exchange writes into its pages. `.invalid` never resolves: nothing
