@@ -113,15 +113,6 @@ impl InsurerRecords {
     }
 }
 
-/// Each 834 transaction set of an interchange stream with `~` and `*` separators: its first
-/// `REF*1L` and whether it carries the premium. (Kept for callers that scan one inbox by hand.)
-pub fn scan_834(x12: &str) -> Vec<(String, bool)> {
-    x12::interchanges(x12)
-        .iter()
-        .flat_map(|i| i.enrollments("1L"))
-        .collect()
-}
-
 /// Read every 834 file under `path` (a file, or a directory's files, not recursing).
 pub fn read_files(path: &Path, matching: Matching) -> Result<InsurerRecords, RecordsError> {
     let failed = |p: &Path, cause: &dyn std::fmt::Display| RecordsError {
@@ -349,7 +340,10 @@ mod tests {
     fn scans_each_transaction() {
         let x12 = interchange("0000000000001", true) + &interchange("0000000000002", false);
         assert_eq!(
-            scan_834(&x12),
+            x12::interchanges(&x12)
+                .iter()
+                .flat_map(|i| i.enrollments("1L"))
+                .collect::<Vec<_>>(),
             vec![
                 ("0000000000001".to_string(), true),
                 ("0000000000002".to_string(), false)
