@@ -25,6 +25,9 @@ enum Compiled {
     Literal(Value),
     Text(Template<'static, 'static>),
     Expr(Expression<'static, 'static>),
+    /// `{{ a.b.c }}`, the commonest template, read by lookups without minijinja's VM; anything the
+    /// lookups do not find (an undefined name, a global, a filter's input) goes to the expression.
+    Path(Vec<String>, Expression<'static, 'static>),
 }
 
 /// Collects the templates of a file, checking each as it comes.
@@ -172,10 +175,16 @@ impl Builder {
                         env.template_from_str(leak(source))
                             .map_err(|e| describe(&e))?,
                     ),
-                    Pending::Expr(source) => Compiled::Expr(
-                        env.compile_expression(leak(source))
-                            .map_err(|e| describe(&e))?,
-                    ),
+                    Pending::Expr(source) => {
+                        let path = dotted_path(&source);
+                        let expr = env
+                            .compile_expression(leak(source))
+                            .map_err(|e| describe(&e))?;
+                        match path {
+                            Some(path) => Compiled::Path(path, expr),
+                            None => Compiled::Expr(expr),
+                        }
+                    }
                 })
             })
             .collect::<Result<_, String>>()?;
@@ -191,6 +200,27 @@ fn leak(source: String) -> &'static str {
 }
 
 /// The expression of a string that is exactly one `{{ … }}`.
+/// `household.zip` as `["household", "zip"]`; `None` for anything but names joined by dots.
+fn dotted_path(source: &str) -> Option<Vec<String>> {
+    let name = |part: &str| {
+        let mut chars = part.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let parts: Vec<String> = source.split('.').map(str::to_string).collect();
+    parts.iter().all(|p| name(p)).then_some(parts)
+}
+
+/// The value at `path` in `scope`, if every step finds something that is not none.
+fn lookup(scope: &Value, path: &[String]) -> Option<Value> {
+    path.iter().try_fold(scope.clone(), |value, name| {
+        let next = value.get_attr(name).ok()?;
+        (!next.is_undefined() && !next.is_none()).then_some(next)
+    })
+}
+
 fn native_expression(source: &str) -> Option<&str> {
     let inner = source.trim().strip_prefix("{{")?.strip_suffix("}}")?;
     (!inner.contains("{{") && !inner.contains("}}")).then_some(inner.trim())
@@ -214,6 +244,10 @@ impl Templates {
                 .map(Value::from)
                 .map_err(|e| describe(&e)),
             Compiled::Expr(expr) => expr.eval(scope).map_err(|e| describe(&e)),
+            Compiled::Path(path, expr) => match lookup(scope, path) {
+                Some(value) => Ok(value),
+                None => expr.eval(scope).map_err(|e| describe(&e)),
+            },
         }
     }
 
@@ -242,7 +276,9 @@ impl Templates {
         match &self.compiled[id.0] {
             Compiled::Literal(_) => BTreeSet::new(),
             Compiled::Text(t) => t.undeclared_variables(false).into_iter().collect(),
-            Compiled::Expr(e) => e.undeclared_variables(false).into_iter().collect(),
+            Compiled::Expr(e) | Compiled::Path(_, e) => {
+                e.undeclared_variables(false).into_iter().collect()
+            }
         }
     }
 
@@ -320,6 +356,35 @@ mod tests {
     fn syntax_errors_are_found_at_load() {
         let err = Builder::new(fake_env).add("{{ plans | }}").unwrap_err();
         assert!(err.contains("syntax"), "{err}");
+    }
+
+    #[test]
+    fn dotted_paths_read_like_the_expressions_they_are() {
+        let (t, ids) = templates(&[
+            "{{ a.b }}",
+            "{{ a.missing }}",
+            "{{ nobody.b }}",
+            "{{ none }}",
+            "{{ a.b.c }}",
+            "{{ range(2) | list | length }}",
+        ]);
+        let a = Value::from_iter([("b".to_string(), Value::from(7))]);
+        let scope = scope_of(&[("a", a)]);
+        assert_eq!(t.eval(ids[0], &scope).unwrap(), Value::from(7));
+        assert!(t.eval(ids[1], &scope).unwrap().is_undefined());
+        assert!(t.render(ids[1], &scope).is_err());
+        assert!(
+            t.eval(ids[2], &scope).is_err(),
+            "strict: no attribute of nothing"
+        );
+        assert!(t.eval(ids[3], &scope).unwrap().is_none());
+        assert!(t.eval(ids[4], &scope).unwrap().is_undefined());
+        assert_eq!(t.eval(ids[5], &scope).unwrap(), Value::from(2));
+        assert_eq!(
+            t.reads(ids[0]),
+            BTreeSet::from(["a".to_string()]),
+            "checks still see what a path reads"
+        );
     }
 
     #[test]

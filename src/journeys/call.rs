@@ -43,7 +43,8 @@ impl From<Method> for GooseMethod {
 /// What to send.
 pub enum Body {
     None,
-    Json(serde_json::Value),
+    /// Serialised as the request is built (no `serde_json::Value` tree in between).
+    Json(Vec<u8>),
     Form(Vec<(String, String)>),
 }
 
@@ -109,7 +110,17 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
         }
         builder = match &body {
             Body::None => builder,
-            Body::Json(value) => builder.json(value),
+            Body::Json(bytes) => {
+                // As reqwest's `json()`: the content type unless the journey set its own.
+                let typed = headers
+                    .iter()
+                    .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+                let builder = match typed {
+                    true => builder,
+                    false => builder.header(reqwest::header::CONTENT_TYPE, "application/json"),
+                };
+                builder.body(bytes.clone())
+            }
             Body::Form(fields) => builder.form(fields),
         };
         if held_since.is_none() {

@@ -1,154 +1,321 @@
 //! A reply's JSON as templates see it. A page of ten plans is 15 KB of JSON, and a journey reads a
 //! handful of its fields: building template values for all of it (every benefit of every plan) on
-//! every reply cost more CPU than sending the request. So the body is parsed once into a document
-//! that borrows its strings from the body (serde_json_borrow: one pass, one allocation per object
-//! or array), and templates see it through objects that convert only the scalars they read.
+//! every reply cost more CPU than sending the request, and so did one allocation per object. So the
+//! body is read once by serde_json into a flat tape (one entry per value, one allocation for the
+//! whole document; strings stay in the body's text), and templates see it through nodes that
+//! convert only the scalars they read.
 
-use std::sync::Arc;
+use std::fmt;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::Value;
-use serde_json_borrow::{OwnedValue, Value as Json};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-/// One step from a node to its child.
-#[derive(Debug, Clone)]
-enum Segment {
-    Key(Arc<str>),
-    Index(usize),
+/// A parsed reply: its text, and one entry per value in document order.
+struct Document {
+    text: Box<str>,
+    tape: Vec<Entry>,
 }
 
-/// A node of a parsed reply: the document, and the path to the node.
-#[derive(Debug)]
-struct Node {
-    document: Arc<OwnedValue>,
-    path: Vec<Segment>,
+/// One value of the document. A container's members follow it; `end` is the index after its last
+/// descendant, so the next sibling of entry `i` is at `tape[i].end`.
+struct Entry {
+    key: Option<Text>,
+    item: Item,
+    end: usize,
 }
 
-impl Node {
-    fn get(&self) -> Option<&Json<'_>> {
-        self.path
-            .iter()
-            .try_fold(self.document.get_value(), |node, segment| {
-                match (node, segment) {
-                    (Json::Object(map), Segment::Key(key)) => map.get(key),
-                    (Json::Array(items), Segment::Index(index)) => items.get(*index),
-                    _ => None,
-                }
-            })
+enum Item {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Unsigned(u64),
+    Float(f64),
+    Str(Text),
+    Object,
+    Array,
+}
+
+/// A string of the document: a range of the text, or its unescaped copy when it had escapes.
+enum Text {
+    Span(Range<usize>),
+    Unescaped(Box<str>),
+}
+
+impl Document {
+    fn text<'a>(&'a self, text: &'a Text) -> &'a str {
+        match text {
+            Text::Span(span) => &self.text[span.clone()],
+            Text::Unescaped(text) => text,
+        }
     }
 
-    /// A child's value: a scalar at once, a container as a node of its own (only containers
-    /// need their path).
-    fn child(&self, json: &Json<'_>, segment: impl FnOnce() -> Segment) -> Value {
-        match scalar(json) {
-            Some(value) => value,
-            None => {
-                let mut path = Vec::with_capacity(self.path.len() + 1);
-                path.extend_from_slice(&self.path);
-                path.push(segment());
-                Value::from_object(Node {
-                    document: self.document.clone(),
-                    path,
-                })
-            }
-        }
+    /// The indices of entry `at`'s members.
+    fn members(&self, at: usize) -> impl Iterator<Item = usize> + '_ {
+        let end = self.tape[at].end;
+        let next = move |&i: &usize| Some(self.tape[i].end).filter(|&next| next < end);
+        std::iter::successors(Some(at + 1).filter(|&first| first < end), next)
+    }
+}
+
+/// An object or array of a reply, as templates see it.
+struct Node {
+    document: Arc<Document>,
+    at: usize,
+    /// An array's items, found once when first indexed.
+    items: OnceLock<Vec<usize>>,
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<JSON node {}>", self.at)
     }
 }
 
 /// The body as a template value; `None` when it is not JSON.
 pub fn document(body: &str) -> Option<Value> {
-    let document = OwnedValue::from_str(body).ok()?;
-    Some(value_at(&Arc::new(document), Vec::new()))
+    let mut tape = Vec::with_capacity(body.len() / 24);
+    let mut de = serde_json::Deserializer::from_str(body);
+    Record {
+        body,
+        tape: &mut tape,
+        key: None,
+    }
+    .deserialize(&mut de)
+    .ok()?;
+    de.end().ok()?;
+    let document = Arc::new(Document {
+        text: body.into(),
+        tape,
+    });
+    Some(value_at(&document, 0))
 }
 
 /// The value at a JSON pointer (RFC 6901) of a document; `None` when absent or null.
 pub fn pointer(document: &Value, pointer: &str) -> Option<Value> {
-    let Some(node) = document.downcast_object_ref::<Node>() else {
-        // A body that is one scalar: only the whole of it.
-        return (pointer.is_empty() && !document.is_undefined() && !document.is_none())
-            .then(|| document.clone());
-    };
-    let mut path = node.path.clone();
-    let mut current = node.get()?;
+    let mut current = document.clone();
     for token in pointer.split('/').skip(1) {
         let token = token.replace("~1", "/").replace("~0", "~");
-        let (segment, next) = match current {
-            Json::Array(items) => {
-                let index: usize = token.parse().ok()?;
-                (Segment::Index(index), items.get(index)?)
-            }
-            Json::Object(map) => {
-                let next = map.get(&token)?;
-                (Segment::Key(token.into()), next)
-            }
-            _ => return None,
+        let node = current.downcast_object::<Node>()?;
+        let key = match node.is_array() {
+            true => Value::from(token.parse::<usize>().ok()?),
+            false => Value::from(token),
         };
-        path.push(segment);
-        current = next;
+        current = node.get_value(&key)?;
     }
-    if matches!(current, Json::Null) {
-        return None;
-    }
-    Some(value_at(&node.document, path))
+    (!current.is_undefined() && !current.is_none()).then_some(current)
 }
 
-/// Scalars become values; arrays and objects stay in the document, read as they are looked at.
-fn value_at(document: &Arc<OwnedValue>, path: Vec<Segment>) -> Value {
-    let node = Node {
-        document: document.clone(),
-        path,
-    };
-    match node.get().map(scalar) {
-        None => Value::UNDEFINED,
-        Some(Some(value)) => value,
-        Some(None) => Value::from_object(node),
+/// Entry `at` as a value: a scalar at once, a container as a node read on demand.
+fn value_at(document: &Arc<Document>, at: usize) -> Value {
+    match &document.tape[at].item {
+        Item::Null => Value::from(()),
+        Item::Bool(b) => Value::from(*b),
+        Item::Int(i) => Value::from(*i),
+        Item::Unsigned(u) => Value::from(*u),
+        Item::Float(f) => Value::from(*f),
+        Item::Str(text) => Value::from(document.text(text)),
+        Item::Object | Item::Array => Value::from_object(Node {
+            document: document.clone(),
+            at,
+            items: OnceLock::new(),
+        }),
     }
 }
 
-/// A scalar's value; `None` for an object or array.
-fn scalar(json: &Json<'_>) -> Option<Value> {
-    Some(match json {
-        Json::Null => Value::from(()),
-        Json::Bool(b) => Value::from(*b),
-        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => Value::from(i),
-            (None, Some(u)) => Value::from(u),
-            _ => Value::from(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Json::Str(s) => Value::from(s.as_ref()),
-        Json::Array(_) | Json::Object(_) => return None,
-    })
+impl Node {
+    fn is_array(&self) -> bool {
+        matches!(self.document.tape[self.at].item, Item::Array)
+    }
+
+    fn items(&self) -> &[usize] {
+        self.items
+            .get_or_init(|| self.document.members(self.at).collect())
+    }
 }
 
 impl Object for Node {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
-        match self.get() {
-            Some(Json::Array(_)) => ObjectRepr::Seq,
-            _ => ObjectRepr::Map,
+        match self.is_array() {
+            true => ObjectRepr::Seq,
+            false => ObjectRepr::Map,
         }
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let child = match self.get()? {
-            Json::Object(map) => {
+        let document = &self.document;
+        let at = match self.is_array() {
+            true => *self.items().get(usize::try_from(key.clone()).ok()?)?,
+            false => {
                 let key = key.as_str()?;
-                self.child(map.get(key)?, || Segment::Key(key.into()))
+                document.members(self.at).find(|&i| {
+                    let name = document.tape[i].key.as_ref();
+                    name.is_some_and(|name| document.text(name) == key)
+                })?
             }
-            Json::Array(items) => {
-                let index = usize::try_from(key.clone()).ok()?;
-                self.child(items.get(index)?, || Segment::Index(index))
-            }
-            _ => return None,
         };
-        Some(child)
+        Some(value_at(document, at))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        match self.get() {
-            Some(Json::Array(items)) => Enumerator::Seq(items.len()),
-            Some(Json::Object(map)) => Enumerator::Values(map.keys().map(Value::from).collect()),
-            _ => Enumerator::Empty,
+        let document = &self.document;
+        match self.is_array() {
+            true => Enumerator::Seq(self.items().len()),
+            false => Enumerator::Values(
+                document
+                    .members(self.at)
+                    .filter_map(|i| document.tape[i].key.as_ref())
+                    .map(|key| Value::from(document.text(key)))
+                    .collect(),
+            ),
         }
+    }
+}
+
+/// Reads one value into the tape (and its members after it, recursively).
+struct Record<'t, 'b> {
+    body: &'b str,
+    tape: &'t mut Vec<Entry>,
+    key: Option<Text>,
+}
+
+impl Record<'_, '_> {
+    fn scalar<E>(self, item: Item) -> Result<(), E> {
+        let end = self.tape.len() + 1;
+        self.tape.push(Entry {
+            key: self.key,
+            item,
+            end,
+        });
+        Ok(())
+    }
+
+    /// A string borrowed from the body when it has no escapes, copied when it had.
+    fn text(body: &str, text: Result<&str, &str>) -> Text {
+        match text {
+            Ok(borrowed) => {
+                let start = borrowed.as_ptr() as usize - body.as_ptr() as usize;
+                Text::Span(start..start + borrowed.len())
+            }
+            Err(copied) => Text::Unescaped(copied.into()),
+        }
+    }
+
+    /// Opens a container; returns where its entry is, to close it when its members are read.
+    fn open(&mut self, item: Item) -> usize {
+        self.tape.push(Entry {
+            key: self.key.take(),
+            item,
+            end: 0,
+        });
+        self.tape.len() - 1
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Record<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Record<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.scalar(Item::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<(), E> {
+        self.scalar(Item::Bool(b))
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<(), E> {
+        self.scalar(Item::Int(i))
+    }
+
+    fn visit_u64<E>(self, u: u64) -> Result<(), E> {
+        match i64::try_from(u) {
+            Ok(i) => self.scalar(Item::Int(i)),
+            Err(_) => self.scalar(Item::Unsigned(u)),
+        }
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<(), E> {
+        self.scalar(Item::Float(f))
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<(), E> {
+        let text = Self::text(self.body, Ok(s));
+        self.scalar(Item::Str(text))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        let text = Self::text(self.body, Err(s));
+        self.scalar(Item::Str(text))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        let at = self.open(Item::Object);
+        while let Some(key) = map.next_key_seed(KeySeed { body: self.body })? {
+            map.next_value_seed(Record {
+                body: self.body,
+                tape: &mut *self.tape,
+                key: Some(key),
+            })?;
+        }
+        self.tape[at].end = self.tape.len();
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        let at = self.open(Item::Array);
+        while seq
+            .next_element_seed(Record {
+                body: self.body,
+                tape: &mut *self.tape,
+                key: None,
+            })?
+            .is_some()
+        {}
+        self.tape[at].end = self.tape.len();
+        Ok(())
+    }
+}
+
+/// A key, borrowed from the body when it has no escapes (serde's own `Cow<str>` always copies).
+struct KeySeed<'b> {
+    body: &'b str,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Text;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Text, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = Text;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Text, E> {
+        Ok(Record::text(self.body, Ok(key)))
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Text, E> {
+        Ok(Record::text(self.body, Err(key)))
     }
 }
 
@@ -159,8 +326,8 @@ mod tests {
     fn doc() -> Value {
         document(
             r#"{"plans": [{"id": "A", "premium": 300.5, "issuer": {"id": "11512"}},
-                          {"id": "B", "premium": 120, "na\"me": "quoted key"}],
-                "total": 2, "none": null}"#,
+                          {"id": "B", "premium": 120, "na\"me": "quoted key", "say": "a\"b"}],
+                "total": 2, "none": null, "big": 18446744073709551615, "neg": -3e2}"#,
         )
         .unwrap()
     }
@@ -177,7 +344,11 @@ mod tests {
             pointer(&d, "/plans/1/na\"me"),
             Some(Value::from("quoted key"))
         );
+        assert_eq!(pointer(&d, "/plans/1/say"), Some(Value::from("a\"b")));
+        assert_eq!(pointer(&d, "/big"), Some(Value::from(u64::MAX)));
+        assert_eq!(pointer(&d, "/neg"), Some(Value::from(-300.0)));
         assert_eq!(pointer(&d, "/plans/5"), None);
+        assert_eq!(pointer(&d, "/total/0"), None, "no path through a scalar");
         assert_eq!(pointer(&d, "/none"), None);
         assert!(pointer(&d, "").is_some(), "the whole document");
         let plans = pointer(&d, "/plans").unwrap();
@@ -192,12 +363,19 @@ mod tests {
         assert_eq!(out.as_str(), Some("B-A,B"));
         let json = serde_json::to_value(pointer(&d, "/plans/0/issuer").unwrap()).unwrap();
         assert_eq!(json, serde_json::json!({"id": "11512"}));
+        let keys: Vec<String> = d.try_iter().unwrap().map(|k| k.to_string()).collect();
+        assert_eq!(keys, ["plans", "total", "none", "big", "neg"]);
     }
 
     #[test]
     fn a_body_that_is_not_json_is_no_document() {
         assert!(document("<html>").is_none());
         assert!(document("{\"broken\": ").is_none());
-        assert_eq!(document("42").unwrap(), Value::from(42));
+        assert!(document("{\"a\": 1} trailing").is_none());
+        assert_eq!(document(" 42 ").unwrap(), Value::from(42));
+        assert_eq!(
+            pointer(&document("\"x\"").unwrap(), ""),
+            Some(Value::from("x"))
+        );
     }
 }

@@ -2,6 +2,8 @@
 //! request from its templates, send it, take the captures and judge the checks.
 
 use minijinja::Value;
+use serde::ser::{Error as _, SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
 
 use super::call::{self, Body, Outgoing, StepFailed};
 use super::reply::Reply;
@@ -135,7 +137,14 @@ fn build<'r>(
     let query = pairs(&access.query, &request.query)?;
     let body = match &request.body {
         BodyTemplate::None => Body::None,
-        BodyTemplate::Json(json) => Body::Json(json_value(json, templates, &scope)?),
+        BodyTemplate::Json(json) => Body::Json(
+            serde_json::to_vec(&JsonBody {
+                json,
+                templates,
+                scope: &scope,
+            })
+            .map_err(|e| e.to_string())?,
+        ),
         BodyTemplate::Fields(fields) => Body::Form(
             fields
                 .iter()
@@ -169,33 +178,53 @@ fn build<'r>(
     })
 }
 
-fn json_value(
-    json: &JsonTemplate,
-    templates: &Templates,
-    scope: &Value,
-) -> Result<serde_json::Value, String> {
-    Ok(match json {
-        JsonTemplate::Literal(value) => value.clone(),
-        JsonTemplate::Value(id) => {
-            let value = templates.eval(*id, scope)?;
-            if value.is_undefined() {
-                return Err("undefined value in the JSON body".into());
-            }
-            serde_json::to_value(&value).map_err(|e| e.to_string())?
+/// A JSON body template, serialised straight from the values its templates give.
+struct JsonBody<'a> {
+    json: &'a JsonTemplate,
+    templates: &'a Templates,
+    scope: &'a Value,
+}
+
+impl JsonBody<'_> {
+    fn of<'b>(&'b self, json: &'b JsonTemplate) -> JsonBody<'b> {
+        JsonBody {
+            json,
+            templates: self.templates,
+            scope: self.scope,
         }
-        JsonTemplate::Array(items) => serde_json::Value::Array(
-            items
-                .iter()
-                .map(|item| json_value(item, templates, scope))
-                .collect::<Result<_, _>>()?,
-        ),
-        JsonTemplate::Object(fields) => serde_json::Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| Ok((k.clone(), json_value(v, templates, scope)?)))
-                .collect::<Result<_, String>>()?,
-        ),
-    })
+    }
+}
+
+impl Serialize for JsonBody<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.json {
+            JsonTemplate::Literal(value) => value.serialize(serializer),
+            JsonTemplate::Value(id) => {
+                let value = self
+                    .templates
+                    .eval(*id, self.scope)
+                    .map_err(S::Error::custom)?;
+                if value.is_undefined() {
+                    return Err(S::Error::custom("undefined value in the JSON body"));
+                }
+                value.serialize(serializer)
+            }
+            JsonTemplate::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&self.of(item))?;
+                }
+                seq.end()
+            }
+            JsonTemplate::Object(fields) => {
+                let mut map = serializer.serialize_map(Some(fields.len()))?;
+                for (key, value) in fields {
+                    map.serialize_entry(key, &self.of(value))?;
+                }
+                map.end()
+            }
+        }
+    }
 }
 
 /// The scope after a reply: everything so far, plus `reply` (the JSON body) and `status`.

@@ -38,7 +38,7 @@ pub fn request(
     }
     let body = match body {
         Body::None => return,
-        Body::Json(value) => value.to_string(),
+        Body::Json(bytes) => String::from_utf8_lossy(bytes).into_owned(),
         Body::Form(fields) => serde_urlencoded::to_string(fields).unwrap_or_default(),
     };
     if trace.body_bytes > 0 {
