@@ -28,6 +28,14 @@ enum Compiled {
     /// `{{ a.b.c }}`, the commonest template, read by lookups without minijinja's VM; anything the
     /// lookups do not find (an undefined name, a global, a filter's input) goes to the expression.
     Path(Vec<String>, Expression<'static, 'static>),
+    /// Text with only dotted paths in it (`/plans/{{ chosen.id }}`), printed by lookups; anything
+    /// the lookups do not find goes to the template.
+    Pieces(Vec<Piece>, Template<'static, 'static>),
+}
+
+enum Piece {
+    Text(String),
+    Path(Vec<String>),
 }
 
 /// Collects the templates of a file, checking each as it comes.
@@ -171,10 +179,16 @@ impl Builder {
             .map(|pending| {
                 Ok(match pending {
                     Pending::Literal(text) => Compiled::Literal(Value::from(text)),
-                    Pending::Text(source) => Compiled::Text(
-                        env.template_from_str(leak(source))
-                            .map_err(|e| describe(&e))?,
-                    ),
+                    Pending::Text(source) => {
+                        let pieces = pieces(&source);
+                        let template = env
+                            .template_from_str(leak(source))
+                            .map_err(|e| describe(&e))?;
+                        match pieces {
+                            Some(pieces) => Compiled::Pieces(pieces, template),
+                            None => Compiled::Text(template),
+                        }
+                    }
                     Pending::Expr(source) => {
                         let path = dotted_path(&source);
                         let expr = env
@@ -213,6 +227,48 @@ fn dotted_path(source: &str) -> Option<Vec<String>> {
     parts.iter().all(|p| name(p)).then_some(parts)
 }
 
+/// `a/{{ b.c }}/d` as text, path, text; `None` when anything but dotted paths is inside `{{ }}`
+/// (or there are statements or comments).
+fn pieces(source: &str) -> Option<Vec<Piece>> {
+    if source.contains("{%") || source.contains("{#") {
+        return None;
+    }
+    let mut pieces = Vec::new();
+    let mut rest = source;
+    while let Some(start) = rest.find("{{") {
+        if start > 0 {
+            pieces.push(Piece::Text(rest[..start].to_string()));
+        }
+        let end = rest[start..].find("}}")? + start;
+        let inner = rest[start + 2..end].trim();
+        pieces.push(Piece::Path(dotted_path(inner)?));
+        rest = &rest[end + 2..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Text(rest.to_string()));
+    }
+    Some(pieces)
+}
+
+/// The pieces printed, if every path finds a value that prints as itself (not none).
+fn print(scope: &Value, pieces: &[Piece]) -> Option<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Text(text) => out.push_str(text),
+            Piece::Path(path) => {
+                let value = lookup(scope, path)?;
+                match value.as_str() {
+                    Some(text) => out.push_str(text),
+                    None => write!(out, "{value}").ok()?,
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
 /// The value at `path` in `scope`, if every step finds something that is not none.
 fn lookup(scope: &Value, path: &[String]) -> Option<Value> {
     path.iter().try_fold(scope.clone(), |value, name| {
@@ -248,11 +304,22 @@ impl Templates {
                 Some(value) => Ok(value),
                 None => expr.eval(scope).map_err(|e| describe(&e)),
             },
+            Compiled::Pieces(..) => self.render(id, scope).map(Value::from),
         }
     }
 
     /// The template as text (an expression's value printed).
     pub fn render(&self, id: TemplateId, scope: &Value) -> Result<String, String> {
+        let printed = match &self.compiled[id.0] {
+            Compiled::Text(template) => Some(template.render(scope)),
+            Compiled::Pieces(pieces, template) => {
+                Some(print(scope, pieces).map_or_else(|| template.render(scope), Ok))
+            }
+            _ => None,
+        };
+        if let Some(printed) = printed {
+            return printed.map_err(|e| describe(&e));
+        }
         let value = self.eval(id, scope)?;
         if value.is_undefined() {
             return Err("undefined value".into());
@@ -275,7 +342,9 @@ impl Templates {
     pub fn reads(&self, id: TemplateId) -> BTreeSet<String> {
         match &self.compiled[id.0] {
             Compiled::Literal(_) => BTreeSet::new(),
-            Compiled::Text(t) => t.undeclared_variables(false).into_iter().collect(),
+            Compiled::Text(t) | Compiled::Pieces(_, t) => {
+                t.undeclared_variables(false).into_iter().collect()
+            }
             Compiled::Expr(e) | Compiled::Path(_, e) => {
                 e.undeclared_variables(false).into_iter().collect()
             }
@@ -385,6 +454,37 @@ mod tests {
             BTreeSet::from(["a".to_string()]),
             "checks still see what a path reads"
         );
+    }
+
+    #[test]
+    fn text_with_paths_prints_like_the_template() {
+        let sources = [
+            "/plans/{{ a.b }}/x{{a.f}}",
+            "/x/{{ a.missing }}",
+            "/x/{{ a.n }}/{{ none }}",
+            "{{ a.b }}{{ a.b | string }}",
+        ];
+        let (t, ids) = templates(&sources);
+        let a = Value::from_iter([
+            ("b".to_string(), Value::from("P1")),
+            ("f".to_string(), Value::from(1.5)),
+            ("n".to_string(), Value::from(())),
+        ]);
+        let scope = scope_of(&[("a", a)]);
+        assert_eq!(t.render(ids[0], &scope).unwrap(), "/plans/P1/x1.5");
+        assert_eq!(
+            t.eval(ids[0], &scope).unwrap(),
+            Value::from("/plans/P1/x1.5")
+        );
+        assert!(
+            t.render(ids[1], &scope).is_err(),
+            "strict: undefined is an error"
+        );
+        let env = environment();
+        for (source, id) in sources.iter().zip(&ids) {
+            let by_minijinja = env.render_str(source, &scope).map_err(|e| describe(&e));
+            assert_eq!(t.render(*id, &scope), by_minijinja, "{source}");
+        }
     }
 
     #[test]
