@@ -6,25 +6,28 @@
 //! convert only the scalars they read.
 
 use std::fmt;
-use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::Value;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-/// A parsed reply: its text, and one entry per value in document order.
+/// A parsed reply: its text, one entry per value in document order, and the few strings that had
+/// escapes, unescaped. Documents live as long as the visits that captured from them, thousands at
+/// once at a morning's peak: an entry is 32 bytes (offsets are `u32`; a body over 4 GiB is not read).
 struct Document {
     text: Box<str>,
     tape: Vec<Entry>,
+    unescaped: Vec<Box<str>>,
 }
 
-/// One value of the document. A container's members follow it; `end` is the index after its last
-/// descendant, so the next sibling of entry `i` is at `tape[i].end`.
+/// One value of the document, with its key when it is an object's member. A container's members
+/// follow it; `end` is the index after its last descendant, so the next sibling of entry `i` is at
+/// `tape[i].end`.
 struct Entry {
-    key: Option<Text>,
     item: Item,
-    end: usize,
+    key: Text,
+    end: u32,
 }
 
 enum Item {
@@ -38,24 +41,34 @@ enum Item {
     Array,
 }
 
-/// A string of the document: a range of the text, or its unescaped copy when it had escapes.
+// Thousands of visits hold documents at a morning's peak: keep entries small.
+const _: () = assert!(std::mem::size_of::<Entry>() <= 32);
+
+/// A string of the document: where it lies in the text, or which unescaped copy it is.
+#[derive(Clone, Copy)]
 enum Text {
-    Span(Range<usize>),
-    Unescaped(Box<str>),
+    /// An array's item has no key.
+    None,
+    Span {
+        start: u32,
+        len: u32,
+    },
+    Unescaped(u32),
 }
 
 impl Document {
-    fn text<'a>(&'a self, text: &'a Text) -> &'a str {
+    fn text(&self, text: Text) -> Option<&str> {
         match text {
-            Text::Span(span) => &self.text[span.clone()],
-            Text::Unescaped(text) => text,
+            Text::None => None,
+            Text::Span { start, len } => Some(&self.text[start as usize..(start + len) as usize]),
+            Text::Unescaped(i) => Some(&self.unescaped[i as usize]),
         }
     }
 
     /// The indices of entry `at`'s members.
     fn members(&self, at: usize) -> impl Iterator<Item = usize> + '_ {
-        let end = self.tape[at].end;
-        let next = move |&i: &usize| Some(self.tape[i].end).filter(|&next| next < end);
+        let end = self.tape[at].end as usize;
+        let next = move |&i: &usize| Some(self.tape[i].end as usize).filter(|&next| next < end);
         std::iter::successors(Some(at + 1).filter(|&first| first < end), next)
     }
 }
@@ -76,12 +89,15 @@ impl fmt::Debug for Node {
 
 /// The body as a template value; `None` when it is not JSON.
 pub fn document(body: &str) -> Option<Value> {
+    u32::try_from(body.len()).ok()?;
     let mut tape = Vec::with_capacity(body.len() / 24);
+    let mut unescaped = Vec::new();
     let mut de = serde_json::Deserializer::from_str(body);
     Record {
         body,
         tape: &mut tape,
-        key: None,
+        unescaped: &mut unescaped,
+        key: Text::None,
     }
     .deserialize(&mut de)
     .ok()?;
@@ -89,6 +105,7 @@ pub fn document(body: &str) -> Option<Value> {
     let document = Arc::new(Document {
         text: body.into(),
         tape,
+        unescaped,
     });
     Some(value_at(&document, 0))
 }
@@ -116,7 +133,7 @@ fn value_at(document: &Arc<Document>, at: usize) -> Value {
         Item::Int(i) => Value::from(*i),
         Item::Unsigned(u) => Value::from(*u),
         Item::Float(f) => Value::from(*f),
-        Item::Str(text) => Value::from(document.text(text)),
+        Item::Str(text) => Value::from(document.text(*text).unwrap_or_default()),
         Item::Object | Item::Array => Value::from_object(Node {
             document: document.clone(),
             at,
@@ -150,10 +167,9 @@ impl Object for Node {
             true => *self.items().get(usize::try_from(key.clone()).ok()?)?,
             false => {
                 let key = key.as_str()?;
-                document.members(self.at).find(|&i| {
-                    let name = document.tape[i].key.as_ref();
-                    name.is_some_and(|name| document.text(name) == key)
-                })?
+                document
+                    .members(self.at)
+                    .find(|&i| document.text(document.tape[i].key) == Some(key))?
             }
         };
         Some(value_at(document, at))
@@ -166,8 +182,8 @@ impl Object for Node {
             false => Enumerator::Values(
                 document
                     .members(self.at)
-                    .filter_map(|i| document.tape[i].key.as_ref())
-                    .map(|key| Value::from(document.text(key)))
+                    .filter_map(|i| document.text(document.tape[i].key))
+                    .map(Value::from)
                     .collect(),
             ),
         }
@@ -178,12 +194,13 @@ impl Object for Node {
 struct Record<'t, 'b> {
     body: &'b str,
     tape: &'t mut Vec<Entry>,
-    key: Option<Text>,
+    unescaped: &'t mut Vec<Box<str>>,
+    key: Text,
 }
 
 impl Record<'_, '_> {
     fn scalar<E>(self, item: Item) -> Result<(), E> {
-        let end = self.tape.len() + 1;
+        let end = self.tape.len() as u32 + 1;
         self.tape.push(Entry {
             key: self.key,
             item,
@@ -192,25 +209,38 @@ impl Record<'_, '_> {
         Ok(())
     }
 
-    /// A string borrowed from the body when it has no escapes, copied when it had.
-    fn text(body: &str, text: Result<&str, &str>) -> Text {
-        match text {
-            Ok(borrowed) => {
-                let start = borrowed.as_ptr() as usize - body.as_ptr() as usize;
-                Text::Span(start..start + borrowed.len())
-            }
-            Err(copied) => Text::Unescaped(copied.into()),
+    /// Where a string the parser borrowed from the body lies in it (the body is under 4 GiB).
+    fn span(body: &str, borrowed: &str) -> Text {
+        let start = borrowed.as_ptr() as usize - body.as_ptr() as usize;
+        Text::Span {
+            start: start as u32,
+            len: borrowed.len() as u32,
         }
+    }
+
+    /// Keeps a string that had escapes.
+    fn keep(unescaped: &mut Vec<Box<str>>, text: &str) -> Text {
+        unescaped.push(text.into());
+        Text::Unescaped(unescaped.len() as u32 - 1)
     }
 
     /// Opens a container; returns where its entry is, to close it when its members are read.
     fn open(&mut self, item: Item) -> usize {
         self.tape.push(Entry {
-            key: self.key.take(),
+            key: std::mem::replace(&mut self.key, Text::None),
             item,
             end: 0,
         });
         self.tape.len() - 1
+    }
+
+    fn member(&mut self, key: Text) -> Record<'_, '_> {
+        Record {
+            body: self.body,
+            tape: &mut *self.tape,
+            unescaped: &mut *self.unescaped,
+            key,
+        }
     }
 }
 
@@ -253,49 +283,42 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
     }
 
     fn visit_borrowed_str<E>(self, s: &'de str) -> Result<(), E> {
-        let text = Self::text(self.body, Ok(s));
+        let text = Self::span(self.body, s);
         self.scalar(Item::Str(text))
     }
 
     fn visit_str<E>(self, s: &str) -> Result<(), E> {
-        let text = Self::text(self.body, Err(s));
+        let text = Self::keep(self.unescaped, s);
         self.scalar(Item::Str(text))
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         let at = self.open(Item::Object);
-        while let Some(key) = map.next_key_seed(KeySeed { body: self.body })? {
-            map.next_value_seed(Record {
-                body: self.body,
-                tape: &mut *self.tape,
-                key: Some(key),
-            })?;
+        while let Some(key) = map.next_key_seed(KeySeed {
+            body: self.body,
+            unescaped: &mut *self.unescaped,
+        })? {
+            map.next_value_seed(self.member(key))?;
         }
-        self.tape[at].end = self.tape.len();
+        self.tape[at].end = self.tape.len() as u32;
         Ok(())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         let at = self.open(Item::Array);
-        while seq
-            .next_element_seed(Record {
-                body: self.body,
-                tape: &mut *self.tape,
-                key: None,
-            })?
-            .is_some()
-        {}
-        self.tape[at].end = self.tape.len();
+        while seq.next_element_seed(self.member(Text::None))?.is_some() {}
+        self.tape[at].end = self.tape.len() as u32;
         Ok(())
     }
 }
 
 /// A key, borrowed from the body when it has no escapes (serde's own `Cow<str>` always copies).
-struct KeySeed<'b> {
+struct KeySeed<'t, 'b> {
     body: &'b str,
+    unescaped: &'t mut Vec<Box<str>>,
 }
 
-impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+impl<'de> DeserializeSeed<'de> for KeySeed<'_, '_> {
     type Value = Text;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Text, D::Error> {
@@ -303,7 +326,7 @@ impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for KeySeed<'_> {
+impl<'de> Visitor<'de> for KeySeed<'_, '_> {
     type Value = Text;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -311,11 +334,11 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     }
 
     fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Text, E> {
-        Ok(Record::text(self.body, Ok(key)))
+        Ok(Record::span(self.body, key))
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Text, E> {
-        Ok(Record::text(self.body, Err(key)))
+        Ok(Record::keep(self.unescaped, key))
     }
 }
 
