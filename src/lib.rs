@@ -14,6 +14,10 @@
 //! - [`cli`] (clap definitions) and [`commands`] (each command as stages; the one place that turns
 //!   errors into exit codes).
 
+// First: the modules below print with its `say!` and `sayln!`.
+#[macro_use]
+pub mod logging;
+
 pub mod cli;
 pub mod commands;
 pub mod cracks;
@@ -23,7 +27,6 @@ pub mod gate;
 pub mod histogram;
 pub mod journey_file;
 pub mod journeys;
-pub mod logging;
 pub mod measure;
 pub mod monitor;
 pub mod plan;

@@ -248,3 +248,20 @@ fn a_request_to_another_host_is_refused_and_counted_never_sent() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_printing_not_the_program() {
+    // `surge check … | head -1`: the pipe is closed before surge writes, so every write fails.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_surge"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["check", "scenarios/smoke.toml"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

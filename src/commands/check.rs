@@ -20,7 +20,7 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
         args.target.clone(),
         args.ignore_exchange_section,
     ))?;
-    println!("{}: ok", args.scenario.display());
+    sayln!("{}: ok", args.scenario.display());
     let shares = plan.visitors.shares();
     let journeys: Vec<String> = program
         .journeys
@@ -35,7 +35,7 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
             )
         })
         .collect();
-    println!(
+    sayln!(
         "  journeys: {} from {}",
         journeys.join(", "),
         program.path.display()
@@ -49,11 +49,12 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
         ),
         None => "as fast as they finish (a closed run)".to_string(),
     };
-    println!(
+    sayln!(
         "  visits: {} {timing}, seed {}",
-        plan.visits, scenario.traffic.seed
+        plan.visits,
+        scenario.traffic.seed
     );
-    println!(
+    sayln!(
         "  target: {}",
         match target.as_deref().filter(|t| *t != "embedded") {
             Some(url) => url.to_string(),
@@ -61,7 +62,7 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
         }
     );
     if !scenario.http.allowed_hosts.is_empty() {
-        println!(
+        sayln!(
             "  other hosts allowed: {}",
             scenario.http.allowed_hosts.join(", ")
         );
@@ -92,13 +93,13 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
             }
         }
     }
-    println!("  thresholds: {} rule(s)", rules.len());
+    sayln!("  thresholds: {} rule(s)", rules.len());
     if let Some(warning) = program.access.insecure_warning() {
         eprintln!("{warning}");
     }
     let secrets = program.access.secrets.len();
     if secrets > 0 {
-        println!("  values from the environment (never written): {secrets}");
+        sayln!("  values from the environment (never written): {secrets}");
     }
     Ok(Outcome::Done)
 }

@@ -54,7 +54,7 @@ pub async fn cracks(args: CracksArgs) -> Result<Outcome, Error> {
         report::ReportError::RunDir(e) => Error::Input(e),
         e => Error::Report(e),
     })?;
-    print!("{}", report::text::tables(&summary));
-    println!("\nrun directory: {}", args.run_dir.display());
+    say!("{}", report::text::tables(&summary));
+    sayln!("\nrun directory: {}", args.run_dir.display());
     Ok(Outcome::Judged(outcome.status()))
 }

@@ -41,7 +41,7 @@ pub async fn serve(args: ExchangeArgs) -> Result<Outcome, Error> {
             addr: args.bind,
             source,
         })?;
-    println!("surge exchange listening on {}", running.url());
+    sayln!("surge exchange listening on {}", running.url());
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("error: cannot wait for Ctrl-C: {e}");
     }

@@ -37,6 +37,6 @@ pub fn gate(args: GateArgs) -> Result<Outcome, Error> {
     )
     .map_err(Error::Input)?;
     gate::write(&args.run_dir, &mut summary, &outcome).map_err(Error::Output)?;
-    print!("{}", gate::report::markdown(&outcome, &summary.scenario));
+    say!("{}", gate::report::markdown(&outcome, &summary.scenario));
     Ok(Outcome::Judged(outcome.status()))
 }

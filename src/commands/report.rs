@@ -12,6 +12,6 @@ pub fn report(args: ReportArgs) -> Result<Outcome, Error> {
         ReportError::RunDir(e) => Error::Input(e),
         e => Error::Report(e),
     })?;
-    println!("report: {}", args.run_dir.join(HTML_FILE).display());
+    sayln!("report: {}", args.run_dir.join(HTML_FILE).display());
     Ok(Outcome::Done)
 }

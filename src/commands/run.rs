@@ -45,12 +45,12 @@ pub async fn run(args: RunArgs) -> Result<Outcome, Error> {
     )
     .await?;
     if !args.quiet {
-        println!("{}", describe(&prepared, &target.url));
+        sayln!("{}", describe(&prepared, &target.url));
     }
     let executed = execute(&prepared, &target.url, &args, control).await?;
     let concluded = conclude(&prepared, &target.url, executed).await;
-    print!("{}", report::text::tables(&concluded.summary));
-    println!("\nrun directory: {}", prepared.run_dir.display());
+    say!("{}", report::text::tables(&concluded.summary));
+    sayln!("\nrun directory: {}", prepared.run_dir.display());
     if let Some(running) = target.embedded {
         running.shutdown().await;
     }

@@ -32,7 +32,7 @@ pub async fn trace(args: TraceArgs) -> Result<Outcome, Error> {
     let _ = control.origin.set(std::time::Instant::now());
     let started = start_target(target.as_deref(), &scenario, &plan, &control).await?;
     let visit = plan.visitors.visit(args.visit);
-    println!(
+    sayln!(
         "surge trace: visit {} ({} journey, household in {}) against {}",
         visit.id,
         program.journeys[visit.journey].name,
@@ -54,11 +54,11 @@ pub async fn trace(args: TraceArgs) -> Result<Outcome, Error> {
     }
     match end.failure {
         None => {
-            println!("\nvisit {}: reached {}: ok", visit.id, end.reached.name());
+            sayln!("\nvisit {}: reached {}: ok", visit.id, end.reached.name());
             Ok(Outcome::Done)
         }
         Some(failure) => {
-            println!(
+            sayln!(
                 "\nvisit {}: reached {}, failed at {}: {}",
                 visit.id,
                 end.reached.name(),

@@ -50,14 +50,15 @@ impl Reply {
         match &capture.source {
             CaptureSource::Pointer(pointer) => self.at(pointer),
             CaptureSource::Header(name) => self.header(name).map(Value::from),
+            // The last Set-Cookie of that name wins, as in a browser; quotes around a value go.
             CaptureSource::Cookie(name) => self
                 .headers
                 .get_all(reqwest::header::SET_COOKIE)
                 .iter()
-                .filter_map(|h| h.to_str().ok())
-                .filter_map(|h| h.split(';').next()?.split_once('='))
-                .find(|(n, _)| n.trim() == name)
-                .map(|(_, v)| Value::from(v.trim())),
+                .rev()
+                .filter_map(|h| cookie::Cookie::parse(h.to_str().ok()?).ok())
+                .find(|c| c.name() == name)
+                .map(|c| Value::from(c.value_trimmed())),
             CaptureSource::Regex(regex) => regex.captures(&self.body).map(|found| {
                 let m = found.get(1).or_else(|| found.get(0));
                 Value::from(m.map_or("", |m| m.as_str()))
@@ -102,5 +103,44 @@ impl Reply {
         } else {
             Err(check.reason.clone())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply_setting(cookies: &[&str]) -> Reply {
+        let mut headers = HeaderMap::new();
+        for cookie in cookies {
+            headers.append(reqwest::header::SET_COOKIE, cookie.parse().unwrap());
+        }
+        let url = url::Url::parse("http://127.0.0.1/login").unwrap();
+        Reply::new(200, headers, String::new(), url)
+    }
+
+    fn cookie(name: &str) -> Capture {
+        Capture {
+            name: "c".into(),
+            source: CaptureSource::Cookie(name.into()),
+            append: false,
+            default: None,
+        }
+    }
+
+    #[test]
+    fn a_cookie_is_read_as_a_browser_reads_set_cookie() {
+        let reply = reply_setting(&[
+            "session=first; Path=/",
+            "other=x",
+            "session=\"second\"; Path=/; HttpOnly; Max-Age=60",
+        ]);
+        assert_eq!(
+            reply.capture(&cookie("session")),
+            Some(Value::from("second"))
+        );
+        assert_eq!(reply.capture(&cookie("other")), Some(Value::from("x")));
+        assert_eq!(reply.capture(&cookie("sess")), None, "names match whole");
+        assert_eq!(reply_setting(&["broken"]).capture(&cookie("broken")), None);
     }
 }

@@ -20,7 +20,7 @@ fn excerpt(text: &str, bytes: usize) -> String {
 }
 
 fn print(env: &JourneyEnv, line: &str) {
-    println!("{}", env.program.access.redact(line));
+    sayln!("{}", env.program.access.redact(line));
 }
 
 pub fn request(
