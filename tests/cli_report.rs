@@ -121,7 +121,16 @@ fn every_chart_is_drawn_with_its_series_and_the_pages_stand_alone() {
             ][..],
         ),
     ] {
-        let text = svg_texts(&charts.join(format!("{name}.svg"))).concat();
+        let texts = svg_texts(&charts.join(format!("{name}.svg")));
+        // Axes read as people write: counts without ".0".
+        for label in &texts {
+            let whole = label.trim().strip_suffix(".0");
+            assert!(
+                !whole.is_some_and(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit())),
+                "{name}.svg labels a count `{label}`"
+            );
+        }
+        let text = texts.concat();
         for wanted in series {
             assert!(
                 text.contains(wanted),

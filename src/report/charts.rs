@@ -6,10 +6,12 @@
 use std::path::Path;
 use std::sync::Once;
 
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
+use super::axis::{clock_ticks, number, short_name};
 use super::data::RunData;
 use crate::gate::rule::{Metric, Target};
 use crate::histogram::percentile;
@@ -117,6 +119,43 @@ fn clock_labels(data: &RunData) -> impl Fn(&f64) -> String {
     }
 }
 
+/// The clock axis, ticked on round times (00:00, 02:00, … for a morning). plotters' own ticks for
+/// a range of seconds fall on round numbers of seconds (02:46 is 10,000 s).
+struct ClockAxis {
+    seconds: std::ops::Range<f64>,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for ClockAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let Self { seconds, .. } = self;
+        let share = (value - seconds.start) / (seconds.end - seconds.start);
+        limit.0 + (share * f64::from(limit.1 - limit.0)).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        match hint.max_num_points() {
+            0 => Vec::new(),
+            _ => self.ticks.clone(),
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.seconds.clone()
+    }
+}
+
+fn clock_axis_range(data: &RunData) -> ClockAxis {
+    let (start, end) = data.clock_range();
+    ClockAxis {
+        seconds: start..end,
+        ticks: clock_ticks(start, end, 8),
+    }
+}
+
 /// The x axis description: the scenario clock, and the run time it spans.
 fn clock_axis(data: &RunData) -> String {
     let end = data.points.last().map_or(0.0, |p| p.elapsed_s);
@@ -188,6 +227,7 @@ impl Chart for PercentileChart {
             .map_err(err)?;
         chart
             .configure_mesh()
+            .y_label_formatter(&number)
             .x_desc("percentile")
             .y_desc("latency (ms, log scale)")
             .x_labels(5)
@@ -267,11 +307,12 @@ impl Chart for LatencyOverTime {
                 .x_label_area_size(30)
                 .y_label_area_size(55)
                 .right_y_label_area_size(55)
-                .build_cartesian_2d(clock_start..clock_end, 0.0..top)
+                .build_cartesian_2d(clock_axis_range(data), 0.0..top)
                 .map_err(err)?
                 .set_secondary_coord(clock_start..clock_end, 0.0..peak_rate * 1.1);
             chart
                 .configure_mesh()
+                .y_label_formatter(&number)
                 .y_desc("ms")
                 .x_labels(6)
                 .x_label_formatter(&clock_labels(data))
@@ -280,6 +321,7 @@ impl Chart for LatencyOverTime {
                 .map_err(err)?;
             chart
                 .configure_secondary_axes()
+                .y_label_formatter(&number)
                 .y_desc("arrivals/s")
                 .label_style((FONT, 12))
                 .draw()
@@ -387,11 +429,12 @@ impl Chart for ThroughputErrors {
             .x_label_area_size(45)
             .y_label_area_size(70)
             .right_y_label_area_size(60)
-            .build_cartesian_2d(clock_start..clock_end, 0.0..top)
+            .build_cartesian_2d(clock_axis_range(data), 0.0..top)
             .map_err(err)?
             .set_secondary_coord(clock_start..clock_end, 0.0..rate_top);
         chart
             .configure_mesh()
+            .y_label_formatter(&number)
             .x_desc(clock_axis(data))
             .y_desc("requests per second")
             .x_label_formatter(&clock_labels(data))
@@ -400,6 +443,7 @@ impl Chart for ThroughputErrors {
             .map_err(err)?;
         chart
             .configure_secondary_axes()
+            .y_label_formatter(&number)
             .y_desc("error rate (%)")
             .label_style((FONT, 14))
             .draw()
@@ -459,7 +503,6 @@ struct ArrivalsChart;
 
 impl Chart for ArrivalsChart {
     fn draw<DB: DrawingBackend>(&self, data: &RunData, root: &DrawingArea<DB, Shift>) -> Drawn {
-        let (clock_start, clock_end) = data.clock_range();
         let rate = |n: u64, seconds: f64| n as f64 / seconds;
         let intended: Vec<(f64, f64)> = data
             .clocked()
@@ -501,10 +544,11 @@ impl Chart for ArrivalsChart {
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(70)
-            .build_cartesian_2d(clock_start..clock_end, 0.0..top)
+            .build_cartesian_2d(clock_axis_range(data), 0.0..top)
             .map_err(err)?;
         chart
             .configure_mesh()
+            .y_label_formatter(&number)
             .x_desc(clock_axis(data))
             .y_desc("visits per second (wall time)")
             .x_label_formatter(&clock_labels(data))
@@ -575,6 +619,7 @@ impl Chart for FunnelChart {
             .map_err(err)?;
         chart
             .configure_mesh()
+            .x_label_formatter(&number)
             .disable_y_mesh()
             .x_desc("visits")
             .y_label_formatter(&|y| match y {
@@ -634,6 +679,7 @@ impl Chart for FunnelChart {
             .map_err(err)?;
         chart
             .configure_mesh()
+            .x_label_formatter(&number)
             .disable_y_mesh()
             .disable_y_axis()
             .x_desc("visits")
@@ -673,7 +719,7 @@ impl Chart for FunnelChart {
                 Text::new(
                     format!(
                         "{id} {} — selected {}, redirected {}, paid {}, effectuated {}",
-                        short(&r.name),
+                        short_name(&r.name, 28),
                         r.selected,
                         r.redirected,
                         r.paid,
@@ -691,8 +737,4 @@ impl Chart for FunnelChart {
             12,
         )
     }
-}
-
-fn short(name: &str) -> String {
-    name.chars().take(24).collect()
 }

@@ -3,6 +3,7 @@
 //! and the tables printed at the end of a run. `surge run` draws it at the end; `surge report RUN_DIR`
 //! draws it again from the saved files.
 
+mod axis;
 pub mod charts;
 pub mod data;
 mod html;
