@@ -145,7 +145,11 @@ fn every_chart_is_drawn_with_its_series_and_the_pages_stand_alone() {
     }
 
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 5, "all five charts inline");
+    assert_eq!(
+        html.matches("<div class=\"chart\"><svg").count(),
+        5,
+        "all five charts inline"
+    );
     for forbidden in [
         "<script",
         "<link",
@@ -226,4 +230,72 @@ fn a_run_from_an_older_version_is_refused_with_a_message() {
     let out = surge(&["report", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no column `browse_requests`"));
+}
+
+/// The browser the page test opens: `SURGE_CHROMIUM`, else Debian's `chromium`.
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("SURGE_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    path.exists().then_some(path)
+}
+
+#[test]
+fn index_html_fits_a_1400_px_browser_window_and_draws_its_own_marks() {
+    let Some(browser) = chromium() else {
+        // Skipped only when asked: a missing browser must not pass for a page that fits.
+        assert!(
+            std::env::var_os("SURGE_SKIP_BROWSER_TESTS").is_some(),
+            "this test opens index.html in headless Chromium: `apt-get install chromium` \
+             (or SURGE_CHROMIUM=PATH), or set SURGE_SKIP_BROWSER_TESTS=1 to skip it"
+        );
+        return;
+    };
+    let dir = recorded_run("browser");
+    let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(
+        !page.contains('✅') && !page.contains('❌'),
+        "pass/fail marks need no emoji font"
+    );
+    assert!(
+        page.contains("aria-label=\"pass\""),
+        "the threshold's mark is drawn"
+    );
+    // The page with a probe that writes, once laid out, how wide it is against the window.
+    let probe = "<script>addEventListener('load',()=>{const d=document.documentElement;\
+        document.body.dataset.overflow=d.scrollWidth-d.clientWidth;});</script></body>";
+    let probed = dir.join("probe.html");
+    std::fs::write(&probed, page.replace("</body>", probe)).unwrap();
+    let out = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1400,900",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("browser").display()))
+        .arg(format!("file://{}", probed.display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let overflow: i64 = dom
+        .split("data-overflow=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "the page was not laid out: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert!(
+        overflow <= 0,
+        "index.html is {overflow} px wider than a 1400 px window: it scrolls sideways"
+    );
 }

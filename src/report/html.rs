@@ -8,10 +8,29 @@ use crate::rundir::summary::{Summary, CRACK_CLASSES};
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'DejaVu Sans',sans-serif;margin:2em auto;max-width:1450px;color:#222;padding:0 1em}\
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}\
-table{border-collapse:collapse;margin:.5em 0}td,th{padding:.25em .8em;border-bottom:1px solid #eee;text-align:right}\
-th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}\
+table{border-collapse:collapse;margin:.5em 0}td,th{padding:.25em .6em;border-bottom:1px solid #eee;text-align:right}\
+th{background:#f5f5f5;vertical-align:bottom}.wide{overflow-x:auto}.wide table{font-size:.92em}.wide td,.wide th{padding:.25em .45em}td.who{white-space:nowrap}.mark{vertical-align:-3px}td:first-child,th:first-child{text-align:left}\
 .verdict{font-size:1.15em;padding:.6em 1em;border-radius:4px;background:#eef6ee;border-left:6px solid #009E73}\
 .bad{background:#fbeeea;border-left-color:#D55E00}.chart svg{max-width:100%;height:auto}code{background:#f3f3f3;padding:0 .2em}";
+
+/// A pass or fail mark, drawn (emoji need a font the reader may not have).
+fn mark(pass: bool) -> &'static str {
+    if pass {
+        "<svg class=\"mark\" width=\"16\" height=\"16\" viewBox=\"0 0 16 16\" role=\"img\" aria-label=\"pass\"><circle cx=\"8\" cy=\"8\" r=\"8\" fill=\"#009E73\"/><path d=\"M4 8.5l2.5 2.5L12 5.5\" stroke=\"#fff\" stroke-width=\"2\" fill=\"none\"/></svg>"
+    } else {
+        "<svg class=\"mark\" width=\"16\" height=\"16\" viewBox=\"0 0 16 16\" role=\"img\" aria-label=\"fail\"><circle cx=\"8\" cy=\"8\" r=\"8\" fill=\"#D55E00\"/><path d=\"M5 5l6 6M11 5l-6 6\" stroke=\"#fff\" stroke-width=\"2\"/></svg>"
+    }
+}
+
+/// An insurer as a table shows it: id and name, the name cut where a word ends (in full on hover).
+fn insurer(id: &str, name: &str) -> String {
+    format!(
+        "<td class=\"who\" title=\"{}\">{} {}</td>",
+        esc(name),
+        esc(id),
+        esc(&super::axis::short_name(name, 24))
+    )
+}
 
 /// Escape text for HTML.
 fn esc(text: &str) -> String {
@@ -93,7 +112,7 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td style=\"text-align:left\"><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                if t.pass { "✅" } else { "❌" },
+                mark(t.pass),
                 esc(&t.name),
                 esc(&t.limit),
                 esc(&t.observed_text)
@@ -103,7 +122,7 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td style=\"text-align:left\"><code>{}</code> vs baseline</td><td></td><td>{}</td></tr>",
-                if c.pass { "✅" } else { "❌" },
+                mark(c.pass),
                 esc(&c.name),
                 esc(&c.describe())
             );
@@ -148,9 +167,8 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
         for (id, r) in &s.funnel_by_insurer {
             let _ = write!(
                 out,
-                "<tr><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(id),
-                esc(&r.name),
+                "<tr>{}<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                insurer(id, &r.name),
                 r.selected,
                 r.redirected,
                 r.paid,
@@ -169,7 +187,7 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
         };
         let _ = write!(
             out,
-            "<h2>Cracks</h2><p>Every applicant who selected a plan, {records}.</p><table><tr><th>insurer</th><th>applications</th><th>given Pay Now</th><th>redirected</th><th>paid</th><th>effectuated</th>"
+            "<h2>Cracks</h2><p>Every applicant who selected a plan, {records}.</p><div class=\"wide\"><table><tr><th>insurer</th><th>applications</th><th>given Pay Now</th><th>redirected</th><th>paid</th><th>effectuated</th>"
         );
         for class in CRACK_CLASSES {
             let _ = write!(out, "<th>{}</th>", class.replace('_', " "));
@@ -178,9 +196,8 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
         for (id, i) in &s.cracks.insurers {
             let _ = write!(
                 out,
-                "<tr><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
-                esc(id),
-                esc(&i.name),
+                "<tr>{}<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+                insurer(id, &i.name),
                 i.applications,
                 i.pay_now,
                 i.redirected,
@@ -197,11 +214,11 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
             }
             let _ = write!(out, "</tr>");
         }
-        let _ = write!(out, "</table>");
+        let _ = write!(out, "</table></div>");
     }
 
     if !s.failures.is_empty() {
-        let _ = write!(out, "<h2>Failures</h2><table><tr><th>step</th><th>reason</th><th>count</th><th>first visits</th></tr>");
+        let _ = write!(out, "<h2>Failures</h2><div class=\"wide\"><table><tr><th>step</th><th>reason</th><th>count</th><th>first visits</th></tr>");
         for f in &s.failures {
             let _ =
                 write!(
@@ -210,7 +227,7 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
                 esc(&f.step), esc(&f.reason), f.count, f.example_visits
             );
         }
-        let _ = write!(out, "</table>");
+        let _ = write!(out, "</table></div>");
     }
 
     for (caption, svg) in charts {
