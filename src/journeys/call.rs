@@ -322,10 +322,11 @@ fn classify(error: &reqwest::Error) -> Outcome {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn headers(set_cookies: &[&str]) -> HeaderMap {
+    /// Reply headers setting these cookies (the reply's tests use it too).
+    pub(in crate::journeys) fn headers(set_cookies: &[&str]) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for cookie in set_cookies {
             headers.append(reqwest::header::SET_COOKIE, cookie.parse().unwrap());

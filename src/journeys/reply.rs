@@ -108,15 +108,12 @@ impl Reply {
 
 #[cfg(test)]
 mod tests {
+    use super::super::call::tests::headers;
     use super::*;
 
     fn reply_setting(cookies: &[&str]) -> Reply {
-        let mut headers = HeaderMap::new();
-        for cookie in cookies {
-            headers.append(reqwest::header::SET_COOKIE, cookie.parse().unwrap());
-        }
         let url = url::Url::parse("http://127.0.0.1/login").unwrap();
-        Reply::new(200, headers, String::new(), url)
+        Reply::new(200, headers(cookies), String::new(), url)
     }
 
     fn cookie(name: &str) -> Capture {
