@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::surge;
+use common::{run_quietly, surge};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("surge-check-{}-{name}", std::process::id()));
@@ -225,13 +225,7 @@ fn a_request_to_another_host_is_refused_and_counted_never_sent() {
     );
     let scenario = scenario_with(&dir, &journeys, "");
     let run = dir.join("run");
-    let out = surge(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
+    let out = run_quietly(&scenario, &run);
     let (_, stderr) = text(&out);
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap())

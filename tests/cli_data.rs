@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use common::surge;
+use common::{run_quietly, surge};
 
 const CONSUMERS: &str = "consumer_id,zip,income,ages,tobacco\n\
 C-101,27601,30000,47;44;12,n;y;n\n\
@@ -54,13 +54,7 @@ fn each_visit_gets_its_row_household_and_columns() {
     assert!(stdout.contains("X-Consumer: C-102"), "{stdout}");
 
     let run = dir.join("run");
-    let out = surge(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
+    let out = run_quietly(&scenario, &run);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -75,13 +69,7 @@ fn each_visit_gets_its_row_household_and_columns() {
 fn a_unique_feeder_that_runs_dry_ends_the_run_with_exit_4() {
     let (dir, scenario) = setup("dry", "unique", 5);
     let run = dir.join("run");
-    let out = surge(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
+    let out = run_quietly(&scenario, &run);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(

@@ -25,6 +25,17 @@ pub fn surge(args: &[&str]) -> Output {
         .expect("the surge binary runs")
 }
 
+/// `surge run SCENARIO --quiet --out RUN_DIR`, to its end.
+pub fn run_quietly(scenario: &Path, run_dir: &Path) -> Output {
+    surge(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        run_dir.to_str().unwrap(),
+    ])
+}
+
 /// The shipped smoke scenario, with lateness judged loosely: tests run side by side on a small
 /// machine, and these are not about the generator's validity.
 pub fn tolerant_smoke(dir: &Path) -> PathBuf {
