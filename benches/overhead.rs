@@ -176,7 +176,7 @@ async fn main() {
         )
         .visit(0),
     );
-    let recorder = Arc::new(Recorder::new());
+    let recorder = Arc::new(Recorder::new(&program.steps));
     let env = Arc::new(JourneyEnv {
         recorder: recorder.clone(),
         enrollments: None,

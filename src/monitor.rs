@@ -49,7 +49,10 @@ impl Monitor {
         let hlog_path = config.run_dir.join(hlog::FILE_NAME);
         let hlog_file =
             std::fs::File::create(&hlog_path).map_err(|e| RunDirError::write(&hlog_path, e))?;
-        let timeline = TimelineWriter::create(&config.run_dir.join(timeline::FILE_NAME))?;
+        let timeline = TimelineWriter::create(
+            &config.run_dir.join(timeline::FILE_NAME),
+            &config.recorder.step_names(),
+        )?;
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(run(config, hlog_file, timeline, stopped));
         Ok(Monitor { stop, task })
@@ -110,7 +113,7 @@ async fn run(
         let interval = config.recorder.take_interval();
         hlog::write_interval(
             &mut log,
-            interval.latencies.iter().map(|(tag, h)| (*tag, h)),
+            interval.latencies.iter().map(|(tag, h)| (tag.as_str(), h)),
             interval_start - started,
             now - interval_start,
         )

@@ -1,44 +1,106 @@
-//! The words every layer shares: the steps every request belongs to,
+//! The words every layer shares: the steps every request belongs to (named by the journey file),
 //! the funnel stages a visit reaches, and how a request ended. A leaf: it imports nothing of the
-//! crate. Tables sized by these (`[u64; Step::COUNT]`) follow the vocabulary, not hand-written sizes.
+//! crate. Tables sized by these (`[u64; Stage::COUNT]`, one entry per step) follow the vocabulary,
+//! not hand-written sizes.
 
-/// A step of a journey: every HTTP request belongs to exactly one.
+/// A step of a journey, by its place in the run's [`Steps`]: every HTTP request belongs to one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Step {
-    Browse,
-    Eligibility,
-    Select,
-    Redirect,
-    Pay,
-    Confirm,
+pub struct StepId(u16);
+
+impl StepId {
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
 }
 
-impl Step {
-    pub const COUNT: usize = 6;
+/// The most steps a run may have: each is a pair of columns in `timeline.csv` and a panel per chart.
+pub const MAX_STEPS: usize = 64;
 
-    pub const ALL: [Step; Step::COUNT] = [
-        Step::Browse,
-        Step::Eligibility,
-        Step::Select,
-        Step::Redirect,
-        Step::Pay,
-        Step::Confirm,
-    ];
+/// The steps of a run, named by its journey file (`step = "browse"`, `step = "login"`), in the order
+/// they first appear there. They size the recorder's tables, name the timeline's step columns and the
+/// interval log's tags, and order the report's panels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Steps {
+    names: Vec<String>,
+}
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Step::Browse => "browse",
-            Step::Eligibility => "eligibility",
-            Step::Select => "select",
-            Step::Redirect => "redirect",
-            Step::Pay => "pay",
-            Step::Confirm => "confirm",
+impl Steps {
+    /// Steps with these names, in this order (duplicates kept once).
+    pub fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> Steps {
+        let mut steps = Steps::default();
+        for name in names {
+            steps.add(name);
         }
+        steps
     }
 
-    /// The step with this name, if any.
-    pub fn named(name: &str) -> Option<Step> {
-        Step::ALL.into_iter().find(|step| step.name() == name)
+    /// The step called `name`, added at the end if new. Names are checked by [`Steps::check_name`]
+    /// before they get here.
+    pub fn add(&mut self, name: &str) -> StepId {
+        let index = match self.names.iter().position(|n| n == name) {
+            Some(index) => index,
+            None => {
+                self.names.push(name.to_string());
+                self.names.len() - 1
+            }
+        };
+        StepId(index as u16)
+    }
+
+    pub fn named(&self, name: &str) -> Option<StepId> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| StepId(i as u16))
+    }
+
+    pub fn name(&self, step: StepId) -> &str {
+        &self.names[step.index()]
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Every step with its name, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (StepId, &str)> {
+        self.names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (StepId(i as u16), name.as_str()))
+    }
+
+    /// Why `name` cannot name a step, if it cannot: a step name becomes CSV column names
+    /// (`NAME_requests`), an interval-log tag and a threshold's argument (`p95(NAME)`), so it is a
+    /// lowercase word: letters, digits, `_` and `-`, starting with a letter, at most 40 characters.
+    /// `visit` and `all` mean something else in those places.
+    pub fn check_name(name: &str) -> Result<(), String> {
+        let word = name.len() <= 40
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !word {
+            return Err(format!(
+                "`{name}` is not a step name: use a lowercase word (letters, digits, `_`, `-`; \
+                 starting with a letter; at most 40 characters), e.g. `browse` or `login`"
+            ));
+        }
+        if matches!(name, "visit" | "all") {
+            return Err(format!(
+                "`{name}` cannot name a step: `visit` is the whole visit and `all` every step \
+                 in thresholds and the interval log"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -116,3 +178,48 @@ impl Outcome {
 /// Names of the outcome classes, in `Outcome::class_index` order.
 pub const OUTCOME_CLASSES: [&str; Outcome::CLASS_COUNT] =
     ["2xx", "3xx", "4xx", "5xx", "timeout", "connect"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_keep_the_order_they_are_first_named_in() {
+        let mut steps = Steps::default();
+        let login = steps.add("login");
+        let browse = steps.add("browse");
+        assert_eq!(
+            steps.add("login"),
+            login,
+            "a name already there is the same step"
+        );
+        assert_eq!(steps.names(), ["login", "browse"]);
+        assert_eq!(
+            (steps.name(browse), steps.named("browse")),
+            ("browse", Some(browse))
+        );
+        assert_eq!(steps.named("pay"), None);
+    }
+
+    #[test]
+    fn a_step_name_is_a_word_a_column_and_a_tag_can_carry() {
+        for good in ["browse", "login", "upload-2", "step_9"] {
+            assert_eq!(Steps::check_name(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "Login",
+            "2fa",
+            "log in",
+            "a,b",
+            "pay=1",
+            &"x".repeat(41),
+        ] {
+            assert!(Steps::check_name(bad).is_err(), "{bad:?} was accepted");
+        }
+        for reserved in ["visit", "all"] {
+            let err = Steps::check_name(reserved).unwrap_err();
+            assert!(err.contains("cannot name a step"), "{err}");
+        }
+    }
+}

@@ -73,9 +73,9 @@ fn check_names_the_journey_file_line_and_key_of_each_mistake() {
     let dir = temp_dir("bad");
     let cases = [
         (
-            LOOK.replace("step = \"browse\"\nurl = \"/api/v1/counties/by/zip/{{ household.zip }}\"\ncapture", "step = \"browsing\"\nurl = \"/api/v1/counties/by/zip/{{ household.zip }}\"\ncapture"),
+            LOOK.replace("step = \"browse\"\nurl = \"/api/v1/counties/by/zip/{{ household.zip }}\"\ncapture", "step = \"Browsing\"\nurl = \"/api/v1/counties/by/zip/{{ household.zip }}\"\ncapture"),
             "j.toml:6:",
-            "`browsing` is not a funnel step",
+            "`Browsing` is not a step name",
         ),
         (
             LOOK.replace("{{ household.zip }}\"\nchecks", "{{ county.fipz }}/{{ plan.id }}\"\nchecks"),

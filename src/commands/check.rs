@@ -40,6 +40,7 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
         journeys.join(", "),
         program.path.display()
     );
+    sayln!("  steps: {}", program.steps.names().join(", "));
     let timing = match &plan.curve {
         Some(curve) => format!(
             "over {:.0} s of scenario time at {}x (peak {:.0} visits/s of wall time)",

@@ -44,7 +44,7 @@ pub async fn cracks(args: CracksArgs) -> Result<Outcome, Error> {
 
     // The verdicts and pages are drawn from the summary: judge and draw them again.
     let texts: Vec<String> = summary.thresholds.iter().map(|v| v.name.clone()).collect();
-    let rules = parse_rules(texts.iter().map(String::as_str))?;
+    let rules = parse_rules(texts.iter().map(String::as_str), &summary.step_names())?;
     let mut outcome =
         gate::judge_run(&args.run_dir, &summary, rules, None).map_err(Error::Input)?;
     // A baseline comparison made earlier (`surge gate --baseline`) does not read the cracks: keep it.

@@ -23,7 +23,7 @@ pub fn gate(args: GateArgs) -> Result<Outcome, Error> {
             texts.push(text.clone());
         }
     }
-    let rules = parse_rules(texts.iter().map(String::as_str))?;
+    let rules = parse_rules(texts.iter().map(String::as_str), &summary.step_names())?;
     let tolerance = Tolerance {
         relative: args.tolerance,
         latency_floor_ms: args.latency_floor.as_secs_f64() * 1000.0,

@@ -136,6 +136,17 @@ pub fn load(request: LoadRequest<'_>) -> Result<Loaded, Error> {
             .map_err(|e| Error::Usage(format!("--target `{url}` is not a URL: {e}")))?;
     }
     let program = Arc::new(journey_file::load(&scenario)?);
+    // A rule may name any step of the journey file, and no other.
+    let steps: Vec<&str> = program.steps.names().iter().map(String::as_str).collect();
+    for (index, rule) in rules.iter().enumerate() {
+        rule.check_step(&steps).map_err(|e| {
+            if index < scenario.thresholds.len() {
+                Error::from(scenario.threshold_error(index, e.to_string()))
+            } else {
+                Error::from(e)
+            }
+        })?;
+    }
     let plan = Arc::new(RunPlan::new(
         &scenario,
         &program.weights(),
@@ -244,7 +255,7 @@ pub async fn execute(
     args: &RunArgs,
     control: Arc<RunControl>,
 ) -> Result<Executed, Error> {
-    let recorder = Arc::new(Recorder::new());
+    let recorder = Arc::new(Recorder::new(&prepared.program.steps));
     let monitor = Monitor::start(MonitorConfig {
         run_dir: prepared.run_dir.clone(),
         run_name: prepared.scenario.name().to_string(),

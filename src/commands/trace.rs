@@ -62,7 +62,7 @@ pub async fn trace(args: TraceArgs) -> Result<Outcome, Error> {
                 "\nvisit {}: reached {}, failed at {}: {}",
                 visit.id,
                 end.reached.name(),
-                failure.step.name(),
+                program.steps.name(failure.step),
                 failure.reason
             );
             Ok(Outcome::Judged(GateStatus::Failed))

@@ -476,7 +476,7 @@ pub async fn trace_visit(
         program: program.clone(),
     };
     let env = JourneyEnv {
-        recorder: Arc::new(Recorder::new()),
+        recorder: Arc::new(Recorder::new(&program.steps)),
         enrollments: None,
         patience: plan.patience,
         connections: tokio::sync::Semaphore::new(1),

@@ -6,17 +6,18 @@ use std::collections::BTreeMap;
 
 use super::rule::{Metric, Op, Rule, Target};
 use crate::histogram::{new_histogram, percentile};
+use crate::rundir::hlog::VISIT_TAG;
 use crate::rundir::summary::Verdict;
 use crate::rundir::IntervalData;
-use crate::vocab::{Stage, Step};
+use crate::vocab::Stage;
 use hdrhistogram::Histogram;
 
 /// Sums of one stretch of intervals.
 #[derive(Debug, Clone, Default)]
 struct Totals {
     latencies: BTreeMap<String, Histogram<u64>>,
-    step_requests: [u64; Step::COUNT],
-    step_failures: [u64; Step::COUNT],
+    /// Requests and failures per step name.
+    steps: BTreeMap<String, (u64, u64)>,
     funnel: [u64; Stage::COUNT],
     started: u64,
     late: u64,
@@ -34,9 +35,10 @@ impl Totals {
             let _ = total.add(histogram);
         }
         let row = &data.row;
-        for i in 0..Step::COUNT {
-            self.step_requests[i] += row.step_requests[i];
-            self.step_failures[i] += row.step_failures[i];
+        for count in &row.steps {
+            let total = self.steps.entry(count.step.clone()).or_default();
+            total.0 += count.requests;
+            total.1 += count.failures;
         }
         for (total, n) in self.funnel.iter_mut().zip(row.funnel()) {
             *total += n;
@@ -52,14 +54,12 @@ impl Totals {
         match metric {
             Metric::Latency { percentile: p, of } => {
                 let histogram = match of {
-                    Target::Step(step) => self.latencies.get(step.name()).cloned()?,
-                    Target::Visit => self.latencies.get("visit").cloned()?,
+                    Target::Step(step) => self.latencies.get(step).cloned()?,
+                    Target::Visit => self.latencies.get(VISIT_TAG).cloned()?,
                     Target::AllSteps => {
                         let mut all = new_histogram();
-                        for step in Step::ALL {
-                            if let Some(h) = self.latencies.get(step.name()) {
-                                let _ = all.add(h);
-                            }
+                        for (_, h) in self.latencies.iter().filter(|(tag, _)| *tag != VISIT_TAG) {
+                            let _ = all.add(h);
                         }
                         all
                     }
@@ -67,13 +67,13 @@ impl Totals {
                 (!histogram.is_empty()).then(|| percentile(&histogram, *p) as f64 / 1000.0)
             }
             Metric::ErrorRate { of } => match of {
-                Target::Step(step) => ratio(
-                    self.step_failures[*step as usize],
-                    self.step_requests[*step as usize],
-                ),
+                Target::Step(step) => {
+                    let (requests, failures) = self.steps.get(step).copied()?;
+                    ratio(failures, requests)
+                }
                 _ => ratio(
-                    self.step_failures.iter().sum(),
-                    self.step_requests.iter().sum(),
+                    self.steps.values().map(|(_, failures)| failures).sum(),
+                    self.steps.values().map(|(requests, _)| requests).sum(),
                 ),
             },
             Metric::Conversion { stage, over } => {
@@ -254,8 +254,11 @@ mod tests {
         let mut data = IntervalData::default();
         data.row.clock = clock.into();
         data.latencies.insert("browse".into(), histogram);
-        data.row.step_requests[Step::Browse as usize] = requests;
-        data.row.step_failures[Step::Browse as usize] = failures;
+        data.row.steps = vec![crate::rundir::timeline::StepCount {
+            step: "browse".into(),
+            requests,
+            failures,
+        }];
         data.row.completed = 10;
         data.row.stages = [10, 8, 6, 6, 5, 5];
         data.row.started = 10;

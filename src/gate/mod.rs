@@ -55,9 +55,19 @@ impl GateOutcome {
     }
 }
 
-/// Parse rules; the first bad one is the error.
-pub fn parse_rules<'a>(texts: impl IntoIterator<Item = &'a str>) -> Result<Vec<Rule>, RuleError> {
-    texts.into_iter().map(rule::parse).collect()
+/// Parse rules about a run with these steps; the first bad one is the error.
+pub fn parse_rules<'a>(
+    texts: impl IntoIterator<Item = &'a str>,
+    steps: &[&str],
+) -> Result<Vec<Rule>, RuleError> {
+    texts
+        .into_iter()
+        .map(|text| {
+            let rule = rule::parse(text)?;
+            rule.check_step(steps)?;
+            Ok(rule)
+        })
+        .collect()
 }
 
 /// Judge the run in `run_dir` (whose summary is `summary`) by `rules` and, if given, against a
@@ -69,7 +79,9 @@ pub fn judge_run(
     baseline: Option<(&Summary, Tolerance)>,
 ) -> Result<GateOutcome, RunDirError> {
     let mut judge = Judge::new(rules, summary.interval_s, summary.time_scale);
-    for_each_interval(run_dir, |interval| judge.add(&interval))?;
+    for_each_interval(run_dir, &summary.step_names(), |interval| {
+        judge.add(&interval)
+    })?;
     Ok(GateOutcome {
         verdicts: judge.verdicts(),
         comparisons: baseline

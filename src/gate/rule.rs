@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! p95(browse) < 800ms                    latency percentile of a step (or `visit`, or all steps)
+//! p95(login) < 300ms                     any step the journey file names
 //! max(pay) <= 5s                         the slowest request
 //! error_rate(eligibility) < 1%           failed requests / requests, of a step or all steps
 //! conversion(paid/redirected) >= 95%     funnel stage over an earlier stage
@@ -14,7 +15,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::units::{parse_duration, UnitError};
-use crate::vocab::{Stage, Step};
+use crate::vocab::{Stage, Steps};
 
 /// One parsed rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,9 +51,10 @@ pub enum Metric {
 }
 
 /// Whose latency or errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    Step(Step),
+    /// A step, by the name the journey file gives it.
+    Step(String),
     /// Whole visits, from intended start to outcome (latency only).
     Visit,
     AllSteps,
@@ -140,6 +142,35 @@ impl Metric {
 }
 
 impl Rule {
+    /// The step the rule is about, if it names one.
+    pub fn step(&self) -> Option<&str> {
+        match &self.metric {
+            Metric::Latency {
+                of: Target::Step(step),
+                ..
+            }
+            | Metric::ErrorRate {
+                of: Target::Step(step),
+            } => Some(step),
+            _ => None,
+        }
+    }
+
+    /// Refuse a rule about a step the run does not have (`steps`, the journey file's), so that a
+    /// typo is an error rather than a rule with nothing to judge.
+    pub fn check_step(&self, steps: &[&str]) -> Result<(), RuleError> {
+        match self.step() {
+            Some(step) if !steps.contains(&step) => Err(RuleError {
+                rule: self.text.clone(),
+                message: format!(
+                    "unknown step `{step}`: the journeys' steps are {}; or use visit or all",
+                    steps.join(", ")
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// The limit as written for people: `< 800 ms`, `>= 95%`.
     pub fn limit_text(&self) -> String {
         format!("{} {}", self.op.symbol(), self.format_value(self.limit))
@@ -286,14 +317,10 @@ fn parse_target(argument: Option<&str>, latency: bool) -> Result<Target, RuleErr
     match argument {
         None | Some("all") => Ok(Target::AllSteps),
         Some("visit") if latency => Ok(Target::Visit),
-        Some(name) => Step::named(name).map(Target::Step).ok_or_else(|| {
-            let steps: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
-            let extra = if latency { ", visit" } else { "" };
-            RuleError::from(format!(
-                "unknown step `{name}`: use {}{extra} or all",
-                steps.join(", ")
-            ))
-        }),
+        Some("visit") => Err("unknown step `visit`: error rates are per step, or all".into()),
+        Some(name) => Steps::check_name(name)
+            .map(|()| Target::Step(name.to_string()))
+            .map_err(|message| format!("unknown step: {message}").into()),
     }
 }
 
@@ -347,7 +374,7 @@ mod tests {
             rule.metric,
             Metric::Latency {
                 percentile: 95.0,
-                of: Target::Step(Step::Browse)
+                of: Target::Step("browse".into())
             }
         );
         assert_eq!((rule.op, rule.limit, rule.window), (Op::Lt, 800.0, None));
@@ -356,7 +383,7 @@ mod tests {
         assert_eq!(
             rule.metric,
             Metric::ErrorRate {
-                of: Target::Step(Step::Eligibility)
+                of: Target::Step("eligibility".into())
             }
         );
         assert!((rule.limit - 0.01).abs() < 1e-12);
@@ -407,7 +434,7 @@ mod tests {
     #[test]
     fn broken_rules_are_refused_naming_the_problem() {
         for (text, wanted) in [
-            ("p95(brwse) < 800ms", "unknown step `brwse`"),
+            ("p95(Browse!) < 800ms", "not a step name"),
             ("p95(browse) 800ms", "no comparison"),
             ("latency(browse) < 800ms", "unknown metric `latency`"),
             ("error_rate(browse) < lots", "not a rate"),
@@ -425,5 +452,26 @@ mod tests {
             assert!(err.message.contains(wanted), "{text}: {err}");
             assert_eq!(err.rule, text);
         }
+    }
+
+    #[test]
+    fn a_rule_may_name_any_step_of_the_journey_file_and_no_other() {
+        let steps = ["login", "browse", "pay"];
+        let login = parse("p95(login) < 300ms").unwrap();
+        assert_eq!(login.step(), Some("login"));
+        assert!(login.check_step(&steps).is_ok());
+        assert!(parse("error_rate < 1%").unwrap().check_step(&steps).is_ok());
+        assert!(parse("p99(visit) < 9s").unwrap().check_step(&steps).is_ok());
+
+        let err = parse("p95(brwse) < 800ms")
+            .unwrap()
+            .check_step(&steps)
+            .unwrap_err();
+        assert!(
+            err.message
+                .contains("unknown step `brwse`: the journeys' steps are login, browse, pay"),
+            "{err}"
+        );
+        assert_eq!(err.rule, "p95(brwse) < 800ms");
     }
 }

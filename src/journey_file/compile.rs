@@ -12,7 +12,7 @@ use super::program::*;
 use super::spec::*;
 use super::template::{Builder, TemplateId};
 use crate::scenario::{locate, KeyPath, Scenario, ScenarioError, Source};
-use crate::vocab::{Stage, Step};
+use crate::vocab::{Stage, Steps, MAX_STEPS};
 
 /// A problem at a key of one of the two files.
 struct Problem {
@@ -77,10 +77,11 @@ fn compile_spec(
 
     // Requests by name, compiled once each.
     let mut index = BTreeMap::new();
+    let steps = step_order(&spec)?;
     let mut requests = Vec::new();
     for (name, request) in &spec.requests {
         index.insert(name.clone(), requests.len());
-        requests.push(compile_request(name, request, &mut add)?);
+        requests.push(compile_request(name, request, &steps, &mut add)?);
     }
 
     let mut journeys = Vec::new();
@@ -136,6 +137,7 @@ fn compile_spec(
     access.insecure = scenario.http.insecure;
     let program = Program {
         path: source.path.clone(),
+        steps,
         journeys,
         requests,
         templates,
@@ -147,22 +149,39 @@ fn compile_spec(
     Ok(program)
 }
 
+/// The file's steps, named by its requests, in the order the journeys first use them (then those
+/// of requests no journey uses): the order of the report's tables and panels.
+fn step_order(spec: &JourneyFileSpec) -> Result<Steps, Problem> {
+    let used = spec.journeys.iter().flat_map(|j| &j.requests);
+    let named = used
+        .filter_map(|name| spec.requests.get_key_value(name))
+        .chain(&spec.requests);
+    let mut steps = Steps::default();
+    for (name, request) in named {
+        let here = || key(&["requests", name, "step"]);
+        Steps::check_name(&request.step)
+            .map_err(|message| at(here(), format!("step: {message}")))?;
+        steps.add(&request.step);
+        if steps.len() > MAX_STEPS {
+            return Err(at(
+                here(),
+                format!("step: more than {MAX_STEPS} different steps; group requests under fewer"),
+            ));
+        }
+    }
+    Ok(steps)
+}
+
 fn compile_request(
     name: &str,
     spec: &RequestSpec,
+    steps: &Steps,
     add: &mut impl FnMut(&str, KeyPath) -> Result<TemplateId, Problem>,
 ) -> Result<Request, Problem> {
     let here = |field: &str| key(&["requests", name, field]);
-    let step = Step::named(&spec.step).ok_or_else(|| {
-        at(
-            here("step"),
-            format!(
-                "step: `{}` is not a funnel step (one of {})",
-                spec.step,
-                Step::ALL.map(Step::name).join(", ")
-            ),
-        )
-    })?;
+    let step = steps
+        .named(&spec.step)
+        .ok_or_else(|| at(here("step"), format!("step: `{}` is not a step", spec.step)))?;
     let stage = match &spec.stage {
         None => None,
         Some(word) => Some(
@@ -283,7 +302,7 @@ fn compile_request(
         label: spec
             .label
             .clone()
-            .unwrap_or_else(|| format!("{}: {name}", step.name())),
+            .unwrap_or_else(|| format!("{}: {name}", spec.step)),
         method,
         address,
         headers,
@@ -847,19 +866,50 @@ mod tests {
                 ["browse", "eligibility", "enroll", "confirm"],
                 "{file}"
             );
+            assert_eq!(
+                program.steps.names(),
+                [
+                    "browse",
+                    "eligibility",
+                    "select",
+                    "redirect",
+                    "pay",
+                    "confirm"
+                ],
+                "{file}: the funnel's order, as the journeys first use the steps"
+            );
         }
     }
 
     #[test]
-    fn an_unknown_step_is_named_at_its_line() {
-        let text = ONE.replace("step = \"browse\"", "step = \"browsing\"");
-        let err = compile_text(&text, &scenario("")).unwrap_err();
-        assert_eq!(err.location.map(|l| l.0), Some(5), "{err}");
-        assert!(err.to_string().starts_with("journeys/j.toml:5:"), "{err}");
-        assert!(
-            err.message.contains("`browsing` is not a funnel step"),
-            "{err}"
-        );
+    fn steps_take_any_name_the_user_chooses_in_the_order_journeys_use_them() {
+        // `zz_login` sorts after `browse` but the journey uses it first.
+        let text = "[[journeys]]\nname = \"look\"\nrequests = [\"sign_in\", \"county\"]\n\
+                    [requests.county]\nstep = \"browse\"\nurl = \"/c\"\n\
+                    [requests.sign_in]\nstep = \"zz_login\"\nurl = \"/login\"\n";
+        let program = compile_text(text, &scenario("")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(program.steps.names(), ["zz_login", "browse"]);
+        let sign_in = program
+            .requests
+            .iter()
+            .find(|r| r.name == "sign_in")
+            .unwrap();
+        assert_eq!(program.steps.name(sign_in.step), "zz_login");
+        assert_eq!(sign_in.label, "zz_login: sign_in");
+    }
+
+    #[test]
+    fn a_step_name_that_cannot_be_a_column_or_tag_is_named_at_its_line() {
+        for (name, wanted) in [
+            ("Log In", "`Log In` is not a step name"),
+            ("visit", "`visit` cannot name a step"),
+        ] {
+            let text = ONE.replace("step = \"browse\"", &format!("step = \"{name}\""));
+            let err = compile_text(&text, &scenario("")).unwrap_err();
+            assert_eq!(err.location.map(|l| l.0), Some(5), "{err}");
+            assert!(err.to_string().starts_with("journeys/j.toml:5:"), "{err}");
+            assert!(err.message.contains(wanted), "{err}");
+        }
     }
 
     #[test]

@@ -5,13 +5,15 @@ use minijinja::Value;
 use regex::Regex;
 
 use super::template::{TemplateId, Templates};
-use crate::vocab::{Stage, Step};
+use crate::vocab::{Stage, StepId, Steps};
 
 /// Everything the journeys of a run do.
 #[derive(Debug)]
 pub struct Program {
     /// The journey file, for messages.
     pub path: std::path::PathBuf,
+    /// The steps the requests are measured under, in the order the journeys first use them.
+    pub steps: Steps,
     pub journeys: Vec<Journey>,
     pub requests: Vec<Request>,
     pub templates: Templates,
@@ -157,7 +159,7 @@ pub enum BodyTemplate {
 pub struct Request {
     /// Its key in the file (`[requests.NAME]`).
     pub name: String,
-    pub step: Step,
+    pub step: StepId,
     /// Name in reports and in Goose's table.
     pub label: String,
     pub method: Method,

@@ -42,8 +42,9 @@ fn one() -> f64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSpec {
-    /// The funnel step the request is measured under: `browse`, `eligibility`, `select`,
-    /// `redirect`, `pay` or `confirm`.
+    /// The step the request is measured under: any lowercase word (`browse`, `login`, …). Steps
+    /// get their latency, error rate, timeline columns and report panel, in the order the
+    /// journeys first use them.
     pub step: String,
     /// Its name in reports and Goose's request table; default "STEP: REQUEST".
     #[serde(default)]

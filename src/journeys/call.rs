@@ -12,7 +12,7 @@ use reqwest::header::HeaderMap;
 use super::reply::Reply;
 use super::VisitState;
 use crate::journey_file::program::Method;
-use crate::vocab::{Outcome, Step};
+use crate::vocab::{Outcome, StepId};
 
 impl From<Method> for reqwest::Method {
     fn from(method: Method) -> Self {
@@ -51,13 +51,13 @@ pub enum Body {
 /// Why a visit stopped at a step. The text is short and low-cardinality: it keys the failure table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepFailed {
-    pub step: Step,
+    pub step: StepId,
     pub reason: String,
 }
 
 /// A request, as the journey file describes it, ready to send.
 pub struct Outgoing<'a> {
-    pub step: Step,
+    pub step: StepId,
     pub label: &'a str,
     pub method: Method,
     pub url: url::Url,
@@ -68,7 +68,7 @@ pub struct Outgoing<'a> {
 
 /// A reply received, not yet judged.
 pub struct Sent {
-    step: Step,
+    step: StepId,
     metric: GooseRequestMetric,
     latency: Duration,
     pub reply: Reply,

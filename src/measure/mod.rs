@@ -16,9 +16,9 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::histogram::{new_histogram, percentile_ms, HIGHEST_MICROS};
-use crate::rundir::timeline::Row;
+use crate::rundir::timeline::{Row, StepCount};
 use crate::rundir::IntervalData;
-use crate::vocab::{Outcome, Stage, Step};
+use crate::vocab::{Outcome, Stage, StepId, Steps};
 
 /// A latency distribution for the whole run and for the interval in progress.
 struct Latencies(Mutex<(Histogram<u64>, Histogram<u64>)>);
@@ -50,15 +50,22 @@ impl Latencies {
 }
 
 struct StepStats {
+    name: String,
     latency: Latencies,
     requests: AtomicU64,
     failures: AtomicU64,
-    outcomes: [AtomicU64; Step::COUNT],
+    outcomes: [AtomicU64; Outcome::CLASS_COUNT],
+    /// Counts since the last interval was taken.
+    interval_requests: AtomicU64,
+    interval_failures: AtomicU64,
 }
 
 impl StepStats {
-    fn new() -> Self {
+    fn new(name: &str) -> Self {
         Self {
+            name: name.to_string(),
+            interval_requests: AtomicU64::new(0),
+            interval_failures: AtomicU64::new(0),
             latency: Latencies::new(),
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
@@ -73,24 +80,20 @@ struct IntervalCounts {
     started: AtomicU64,
     held: AtomicU64,
     late: AtomicU64,
-    step_requests: [AtomicU64; Step::COUNT],
-    step_failures: [AtomicU64; Step::COUNT],
     completed: AtomicU64,
     requests: AtomicU64,
     failures: AtomicU64,
-    outcomes: [AtomicU64; Step::COUNT],
+    outcomes: [AtomicU64; Outcome::CLASS_COUNT],
     funnel: [AtomicU64; Stage::COUNT],
 }
 
-/// One interval's measurements, for the interval log and the timeline.
-/// The tag of whole visits in `latency.hlog`, beside the step names.
-pub const VISIT_TAG: &str = "visit";
+pub use crate::rundir::hlog::VISIT_TAG;
 
 /// One interval's measurements, handed to the run directory's writers.
 #[derive(Debug, Clone)]
 pub struct Interval {
     /// Latency per step, then whole visits (`visit`), in that order.
-    pub latencies: Vec<(&'static str, Histogram<u64>)>,
+    pub latencies: Vec<(String, Histogram<u64>)>,
     pub started: u64,
     /// Visits that started later than `late_after`.
     pub late: u64,
@@ -99,9 +102,8 @@ pub struct Interval {
     pub completed: u64,
     pub requests: u64,
     pub failures: u64,
-    /// Requests and failures per step, in `Step::ALL` order.
-    pub step_requests: [u64; Step::COUNT],
-    pub step_failures: [u64; Step::COUNT],
+    /// Requests and failures per step, in the run's step order.
+    pub steps: Vec<StepCount>,
     /// Requests by outcome class, in `OUTCOME_CLASSES` order.
     pub outcomes: [u64; Outcome::CLASS_COUNT],
     /// Visits that finished in the interval having reached each funnel stage.
@@ -134,8 +136,7 @@ impl Interval {
             stages,
             visit_p95_ms: visit.map_or(0.0, |h| percentile_ms(h, 95.0)),
             late: self.late,
-            step_requests: self.step_requests,
-            step_failures: self.step_failures,
+            steps: self.steps.clone(),
             held: self.held,
         }
     }
@@ -147,7 +148,7 @@ impl Interval {
             latencies: self
                 .latencies
                 .iter()
-                .map(|(tag, h)| (tag.to_string(), h.clone()))
+                .map(|(tag, h)| (tag.clone(), h.clone()))
                 .collect(),
         }
     }
@@ -169,7 +170,7 @@ pub struct Recorder {
     visits_completed: AtomicU64,
     visits_late: AtomicU64,
     max_in_flight: AtomicU64,
-    reasons: Mutex<BTreeMap<(Step, String), FailureReason>>,
+    reasons: Mutex<BTreeMap<(StepId, String), FailureReason>>,
     insurers: Mutex<BTreeMap<String, InsurerFunnel>>,
     waiting: Mutex<Histogram<u64>>,
     gave_up_waiting: AtomicU64,
@@ -196,16 +197,11 @@ pub struct FailureReason {
 /// Visits kept as examples per failure reason.
 const EXAMPLES_PER_REASON: usize = 5;
 
-impl Default for Recorder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Recorder {
-    pub fn new() -> Self {
+    /// A recorder for a run whose journeys have these steps.
+    pub fn new(steps: &Steps) -> Self {
         Self {
-            steps: Step::ALL.iter().map(|_| StepStats::new()).collect(),
+            steps: steps.iter().map(|(_, name)| StepStats::new(name)).collect(),
             visit_latency: Latencies::new(),
             lateness: Mutex::new(new_histogram()),
             funnel: Default::default(),
@@ -224,16 +220,16 @@ impl Recorder {
 
     /// One HTTP request of `step` took `latency` and ended with `outcome`; `ok` is the journey's
     /// verdict (status *and* body as expected).
-    pub fn request(&self, step: Step, latency: Duration, outcome: Outcome, ok: bool) {
-        let stats = &self.steps[step as usize];
+    pub fn request(&self, step: StepId, latency: Duration, outcome: Outcome, ok: bool) {
+        let stats = &self.steps[step.index()];
         let class = outcome.class_index();
         stats.requests.fetch_add(1, Ordering::Relaxed);
+        stats.interval_requests.fetch_add(1, Ordering::Relaxed);
         self.interval.requests.fetch_add(1, Ordering::Relaxed);
-        self.interval.step_requests[step as usize].fetch_add(1, Ordering::Relaxed);
         if !ok {
             stats.failures.fetch_add(1, Ordering::Relaxed);
+            stats.interval_failures.fetch_add(1, Ordering::Relaxed);
             self.interval.failures.fetch_add(1, Ordering::Relaxed);
-            self.interval.step_failures[step as usize].fetch_add(1, Ordering::Relaxed);
         }
         stats.outcomes[class].fetch_add(1, Ordering::Relaxed);
         self.interval.outcomes[class].fetch_add(1, Ordering::Relaxed);
@@ -241,7 +237,7 @@ impl Recorder {
     }
 
     /// A visit failed at `step` for `reason` (a short, low-cardinality text).
-    pub fn failure(&self, step: Step, reason: &str, visit: u64) {
+    pub fn failure(&self, step: StepId, reason: &str, visit: u64) {
         let mut reasons = lock(&self.reasons);
         let key =
             if reasons.len() < MAX_REASONS || reasons.contains_key(&(step, reason.to_string())) {
@@ -321,6 +317,11 @@ impl Recorder {
         }
     }
 
+    /// The run's step names, in order.
+    pub fn step_names(&self) -> Vec<String> {
+        self.steps.iter().map(|s| s.name.clone()).collect()
+    }
+
     /// Visits started and not yet finished.
     pub fn in_flight(&self) -> u64 {
         let completed = self.visits_completed.load(Ordering::Relaxed);
@@ -332,16 +333,12 @@ impl Recorder {
     /// Everything measured since the last call, and start the next interval.
     pub fn take_interval(&self) -> Interval {
         let take = |counter: &AtomicU64| counter.swap(0, Ordering::Relaxed);
-        let mut latencies: Vec<(&'static str, Histogram<u64>)> = Step::ALL
+        let mut latencies: Vec<(String, Histogram<u64>)> = self
+            .steps
             .iter()
-            .map(|step| {
-                (
-                    step.name(),
-                    self.steps[*step as usize].latency.take_interval(),
-                )
-            })
+            .map(|stats| (stats.name.clone(), stats.latency.take_interval()))
             .collect();
-        latencies.push((VISIT_TAG, self.visit_latency.take_interval()));
+        latencies.push((VISIT_TAG.to_string(), self.visit_latency.take_interval()));
         Interval {
             latencies,
             started: take(&self.interval.started),
@@ -350,8 +347,15 @@ impl Recorder {
             completed: take(&self.interval.completed),
             requests: take(&self.interval.requests),
             failures: take(&self.interval.failures),
-            step_requests: std::array::from_fn(|i| take(&self.interval.step_requests[i])),
-            step_failures: std::array::from_fn(|i| take(&self.interval.step_failures[i])),
+            steps: self
+                .steps
+                .iter()
+                .map(|stats| StepCount {
+                    step: stats.name.clone(),
+                    requests: take(&stats.interval_requests),
+                    failures: take(&stats.interval_failures),
+                })
+                .collect(),
             outcomes: std::array::from_fn(|i| take(&self.interval.outcomes[i])),
             funnel: std::array::from_fn(|i| take(&self.interval.funnel[i])),
             in_flight: self.in_flight(),
@@ -361,19 +365,15 @@ impl Recorder {
     /// A consistent copy of everything measured so far.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
-            steps: Step::ALL
+            steps: self
+                .steps
                 .iter()
-                .map(|step| {
-                    let stats = &self.steps[*step as usize];
-                    StepSnapshot {
-                        step: *step,
-                        requests: stats.requests.load(Ordering::Relaxed),
-                        failures: stats.failures.load(Ordering::Relaxed),
-                        outcomes: std::array::from_fn(|i| {
-                            stats.outcomes[i].load(Ordering::Relaxed)
-                        }),
-                        latency: stats.latency.total(),
-                    }
+                .map(|stats| StepSnapshot {
+                    name: stats.name.clone(),
+                    requests: stats.requests.load(Ordering::Relaxed),
+                    failures: stats.failures.load(Ordering::Relaxed),
+                    outcomes: std::array::from_fn(|i| stats.outcomes[i].load(Ordering::Relaxed)),
+                    latency: stats.latency.total(),
                 })
                 .collect(),
             visit_latency: self.visit_latency.total(),
@@ -395,6 +395,7 @@ impl Recorder {
 /// Everything measured, frozen.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
+    /// Per step, in the run's step order (index by `StepId::index`).
     pub steps: Vec<StepSnapshot>,
     pub visit_latency: Histogram<u64>,
     pub lateness: Histogram<u64>,
@@ -405,7 +406,7 @@ pub struct Snapshot {
     pub visits_completed: u64,
     pub visits_late: u64,
     pub max_in_flight: u64,
-    pub reasons: BTreeMap<(Step, String), FailureReason>,
+    pub reasons: BTreeMap<(StepId, String), FailureReason>,
     pub insurers: BTreeMap<String, InsurerFunnel>,
     /// Time spent in waiting rooms, one value per wait.
     pub waiting: Histogram<u64>,
@@ -414,7 +415,7 @@ pub struct Snapshot {
 
 #[derive(Debug, Clone)]
 pub struct StepSnapshot {
-    pub step: Step,
+    pub name: String,
     pub requests: u64,
     pub failures: u64,
     pub outcomes: [u64; Outcome::CLASS_COUNT],
@@ -461,9 +462,16 @@ mod tests {
     use super::*;
     use crate::histogram::percentile;
 
+    /// A recorder for a run whose journeys have `browse`, `redirect` and `pay` steps, and those.
+    fn recorder() -> (Recorder, [StepId; 3]) {
+        let steps = Steps::of(["browse", "redirect", "pay"]);
+        let ids = ["browse", "redirect", "pay"].map(|name| steps.named(name).unwrap());
+        (Recorder::new(&steps), ids)
+    }
+
     #[test]
     fn funnel_counts_every_stage_up_to_the_one_reached() {
-        let recorder = Recorder::new();
+        let (recorder, _) = recorder();
         recorder.visit_finished(Duration::from_millis(5), Stage::Browsed, ALL_STAGES);
         recorder.visit_finished(Duration::from_millis(5), Stage::Paid, ALL_STAGES);
         let snap = recorder.snapshot();
@@ -480,7 +488,7 @@ mod tests {
 
     #[test]
     fn a_stage_counts_only_the_visits_whose_journey_tries_it() {
-        let recorder = Recorder::new();
+        let (recorder, _) = recorder();
         let browse = [Stage::Browsed];
         let confirm = ALL_STAGES;
         // Healthy: two browsers, two confirmers who got all the way.
@@ -511,37 +519,37 @@ mod tests {
 
     #[test]
     fn requests_are_counted_by_step_and_class() {
-        let recorder = Recorder::new();
+        let (recorder, [browse_step, _, pay_step]) = recorder();
         recorder.request(
-            Step::Pay,
+            pay_step,
             Duration::from_micros(1500),
             Outcome::Status(200),
             true,
         );
         recorder.request(
-            Step::Pay,
+            pay_step,
             Duration::from_micros(2500),
             Outcome::Status(503),
             false,
         );
-        recorder.request(Step::Pay, Duration::from_secs(30), Outcome::Timeout, false);
+        recorder.request(pay_step, Duration::from_secs(30), Outcome::Timeout, false);
         let snap = recorder.snapshot();
-        let pay = &snap.steps[Step::Pay as usize];
+        let pay = &snap.steps[pay_step.index()];
         assert_eq!((pay.requests, pay.failures), (3, 2));
         assert_eq!(pay.outcomes, [1, 0, 0, 1, 1, 0]);
         assert_eq!(pay.latency.len(), 3);
         assert!(pay.latency.max() >= 29_000_000);
-        assert_eq!(snap.steps[Step::Browse as usize].requests, 0);
+        assert_eq!(snap.steps[browse_step.index()].requests, 0);
     }
 
     #[test]
     fn failure_reasons_keep_a_few_example_visits() {
-        let recorder = Recorder::new();
+        let (recorder, [_, redirect_step, _]) = recorder();
         for visit in 0..20 {
-            recorder.failure(Step::Redirect, "insurer answered 404", visit);
+            recorder.failure(redirect_step, "insurer answered 404", visit);
         }
         let snap = recorder.snapshot();
-        let reason = &snap.reasons[&(Step::Redirect, "insurer answered 404".to_string())];
+        let reason = &snap.reasons[&(redirect_step, "insurer answered 404".to_string())];
         assert_eq!(reason.count, 20);
         assert_eq!(reason.visits, vec![0, 1, 2, 3, 4]);
     }
@@ -570,17 +578,17 @@ mod tests {
 
     #[test]
     fn intervals_partition_the_totals() {
-        let recorder = Recorder::new();
+        let (recorder, [browse_step, _, _]) = recorder();
         recorder.visit_started(Duration::ZERO, Duration::from_millis(100));
         recorder.request(
-            Step::Browse,
+            browse_step,
             Duration::from_millis(3),
             Outcome::Status(200),
             true,
         );
         let first = recorder.take_interval();
         recorder.request(
-            Step::Browse,
+            browse_step,
             Duration::from_millis(7),
             Outcome::Status(500),
             false,
@@ -603,8 +611,15 @@ mod tests {
             (1, 1, 1)
         );
         assert_eq!(second.outcomes[3], 1);
-        assert_eq!(second.step_requests[Step::Browse as usize], 1);
-        assert_eq!(second.step_failures[Step::Browse as usize], 1);
+        let browse_count = &second.steps[browse_step.index()];
+        assert_eq!(
+            (
+                browse_count.step.as_str(),
+                browse_count.requests,
+                browse_count.failures
+            ),
+            ("browse", 1, 1)
+        );
         assert_eq!(second.funnel[Stage::Browsed as usize], 1);
         assert_eq!((empty.requests, empty.in_flight), (0, 0));
         let browse = |i: &Interval| i.latencies[0].1.len();
@@ -613,7 +628,7 @@ mod tests {
 
         let snap = recorder.snapshot();
         assert_eq!(
-            snap.steps[Step::Browse as usize].latency.len(),
+            snap.steps[browse_step.index()].latency.len(),
             2,
             "totals keep everything"
         );

@@ -54,7 +54,7 @@ pub fn summarize(facts: RunFacts, snap: &Snapshot) -> Summary {
                     .map(|(name, n)| (name.to_string(), n))
                     .collect(),
             };
-            (s.step.name().to_string(), summary)
+            (s.name.clone(), summary)
         })
         .collect();
     let lateness_p99_ms = percentile_ms(&snap.lateness, 99.0);
@@ -81,6 +81,7 @@ pub fn summarize(facts: RunFacts, snap: &Snapshot) -> Summary {
         },
         generator,
         steps,
+        step_order: snap.steps.iter().map(|s| s.name.clone()).collect(),
         visit_latency: Latency {
             count: snap.visit_latency.len(),
             p50_ms: percentile_ms(&snap.visit_latency, 50.0),
@@ -122,7 +123,7 @@ pub fn summarize(facts: RunFacts, snap: &Snapshot) -> Summary {
             .reasons
             .iter()
             .map(|((step, reason), row)| FailureRow {
-                step: step.name().to_string(),
+                step: snap.steps[step.index()].name.clone(),
                 reason: reason.clone(),
                 count: row.count,
                 example_visits: row.visits.clone(),
@@ -182,7 +183,7 @@ fn judge_generator(facts: &RunFacts, snap: &Snapshot, lateness_p99_ms: f64) -> G
 mod tests {
     use super::*;
     use crate::measure::Recorder;
-    use crate::vocab::{Outcome, Step};
+    use crate::vocab::{Outcome, Steps};
     use std::time::Duration;
 
     fn facts() -> RunFacts {
@@ -206,10 +207,11 @@ mod tests {
 
     #[test]
     fn summary_has_the_documented_keys_and_percentiles_from_the_histograms() {
-        let recorder = Recorder::new();
+        let steps = Steps::of(["login", "browse"]);
+        let recorder = Recorder::new(&steps);
         for ms in 1..=100 {
             recorder.request(
-                Step::Browse,
+                steps.named("browse").unwrap(),
                 Duration::from_millis(ms),
                 Outcome::Status(200),
                 ms != 100,
@@ -237,6 +239,12 @@ mod tests {
             (browse["max_ms"].as_f64().unwrap() - 100.0).abs() < 0.1,
             "{browse}"
         );
+        assert_eq!(json["steps"]["login"]["requests"], 0);
+        assert_eq!(
+            json["step_order"],
+            serde_json::json!(["login", "browse"]),
+            "the journey file's order, which the map's keys lose"
+        );
         assert_eq!(json["funnel"]["effectuated"], 1);
         assert_eq!(json["visits"]["planned"], 2);
         assert_eq!(json["visits"]["completed"], 1);
@@ -260,7 +268,7 @@ mod tests {
 
     #[test]
     fn late_visits_make_the_generator_invalid() {
-        let recorder = Recorder::new();
+        let recorder = Recorder::new(&Steps::of(["browse"]));
         for late_ms in [0, 0, 250] {
             recorder.visit_started(Duration::from_millis(late_ms), Duration::from_millis(100));
         }
@@ -275,7 +283,7 @@ mod tests {
         );
         assert_eq!(summary.visits.late, 1);
 
-        let on_time = Recorder::new();
+        let on_time = Recorder::new(&Steps::of(["browse"]));
         for _ in 0..3 {
             on_time.visit_started(Duration::from_millis(2), Duration::from_millis(100));
         }

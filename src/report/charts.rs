@@ -15,8 +15,9 @@ use super::axis::{clock_ticks, number, short_name};
 use super::data::RunData;
 use crate::gate::rule::{Metric, Target};
 use crate::histogram::percentile;
+use crate::rundir::hlog::VISIT_TAG;
 use crate::units::format_clock;
-use crate::vocab::{Stage, Step};
+use crate::vocab::Stage;
 
 pub const ORANGE: RGBColor = RGBColor(230, 159, 0);
 pub const SKY: RGBColor = RGBColor(86, 180, 233);
@@ -28,7 +29,8 @@ pub const PURPLE: RGBColor = RGBColor(204, 121, 167);
 pub const GREY: RGBColor = RGBColor(150, 150, 150);
 
 /// One colour per step, and one for whole visits.
-const STEP_COLOURS: [RGBColor; 7] = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, BLACK];
+/// Steps take these in turn (a journey file with more steps reuses them); whole visits are black.
+const STEP_COLOURS: [RGBColor; 6] = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY];
 
 const FONT: &str = "sans-serif";
 
@@ -192,12 +194,13 @@ impl Chart for PercentileChart {
         let mut series = Vec::new();
         let mut top: f64 = 1.0;
         let mut bottom: f64 = f64::MAX;
-        let tags: Vec<&str> = Step::ALL
+        let steps = data.summary.step_names();
+        let colours = STEP_COLOURS
             .iter()
-            .map(|s| s.name())
-            .chain(["visit"])
-            .collect();
-        for (index, tag) in tags.iter().enumerate() {
+            .cycle()
+            .take(steps.len())
+            .chain([&BLACK]);
+        for (tag, colour) in steps.iter().chain([&VISIT_TAG]).zip(colours) {
             let Some(histogram) = data.totals.get(*tag).filter(|h| !h.is_empty()) else {
                 continue;
             };
@@ -216,7 +219,7 @@ impl Chart for PercentileChart {
                 .map(|p| p.1)
                 .filter(|v| *v > 0.0)
                 .fold(bottom, f64::min);
-            series.push((*tag, STEP_COLOURS[index], points));
+            series.push((*tag, *colour, points));
         }
         let mut chart = ChartBuilder::on(root)
             .caption(title(data, "Latency by percentile"), (FONT, 22))
@@ -289,20 +292,22 @@ impl Chart for LatencyOverTime {
                 (FONT, 18),
             )
             .map_err(err)?;
-        let panels = titled.split_evenly((3, 2));
+        let steps = data.summary.step_names();
+        // Two panels a row, as many rows as the journey file has steps for.
+        let panels = titled.split_evenly((steps.len().div_ceil(2).max(1), 2));
         let peak_rate = data
             .points
             .iter()
             .map(|p| p.started as f64 / p.seconds)
             .fold(1.0, f64::max);
-        for (index, (step, panel)) in Step::ALL.iter().zip(panels.iter()).enumerate() {
+        for (index, (step, panel)) in steps.iter().zip(panels.iter()).enumerate() {
             let series: Vec<(f64, [f64; 3])> = data
                 .clocked()
                 .filter_map(|(c, p)| p.step_percentiles[index].map(|v| (c, v)))
                 .collect();
             let top = series.iter().map(|(_, v)| v[2]).fold(1.0, f64::max) * 1.1;
             let mut chart = ChartBuilder::on(panel)
-                .caption(step.name(), (FONT, 18))
+                .caption(*step, (FONT, 18))
                 .margin(8)
                 .x_label_area_size(30)
                 .y_label_area_size(55)

@@ -11,7 +11,7 @@ use crate::histogram::{new_histogram, percentile};
 use crate::rundir::summary::Summary;
 use crate::rundir::{for_each_interval, timeline, IntervalData, RunDirError};
 use crate::units::parse_clock;
-use crate::vocab::{Outcome, Step};
+use crate::vocab::Outcome;
 
 /// Points per time series at most: a 12-hour run still draws quickly and reads cleanly.
 pub const MAX_POINTS: usize = 600;
@@ -34,8 +34,9 @@ pub struct Point {
     pub failures: u64,
     /// Requests by outcome class, in `OUTCOME_CLASSES` order.
     pub outcomes: [u64; Outcome::CLASS_COUNT],
-    /// p50, p95, p99 in ms per step (in `Step::ALL` order), `None` where the step had no requests.
-    pub step_percentiles: [Option<[f64; 3]>; Step::COUNT],
+    /// p50, p95, p99 in ms per step (in the summary's step order), `None` where the step had no
+    /// requests.
+    pub step_percentiles: Vec<Option<[f64; 3]>>,
 }
 
 /// Everything the charts and pages need.
@@ -51,15 +52,17 @@ pub struct RunData {
 impl RunData {
     pub fn read(run_dir: &Path) -> Result<RunData, RunDirError> {
         let summary = Summary::read(run_dir)?;
+        let names = summary.step_names();
+        let steps: Vec<String> = names.iter().map(|s| s.to_string()).collect();
         // Points are a whole number of intervals each: count them first (the timeline alone is
         // cheap), then merge in one pass over the intervals.
-        let intervals = timeline::read(&run_dir.join(timeline::FILE_NAME))?.len();
+        let intervals = timeline::read(&run_dir.join(timeline::FILE_NAME), &names)?.len();
         let per_point = intervals.div_ceil(MAX_POINTS).max(1);
         let mut totals: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
         let mut points = Vec::new();
         let mut pending: Vec<IntervalData> = Vec::new();
         let mut previous_elapsed = 0.0;
-        for_each_interval(run_dir, |interval| {
+        for_each_interval(run_dir, &names, |interval| {
             for (tag, histogram) in &interval.latencies {
                 let _ = totals
                     .entry(tag.clone())
@@ -68,14 +71,14 @@ impl RunData {
             }
             pending.push(interval);
             if pending.len() == per_point {
-                let point = merge(&pending, previous_elapsed);
+                let point = merge(&pending, previous_elapsed, &steps);
                 previous_elapsed = point.elapsed_s;
                 points.push(point);
                 pending.clear();
             }
         })?;
         if !pending.is_empty() {
-            points.push(merge(&pending, previous_elapsed));
+            points.push(merge(&pending, previous_elapsed, &steps));
         }
         Ok(RunData {
             summary,
@@ -98,7 +101,7 @@ impl RunData {
     }
 }
 
-fn merge(group: &[IntervalData], previous_elapsed: f64) -> Point {
+fn merge(group: &[IntervalData], previous_elapsed: f64, steps: &[String]) -> Point {
     let last = &group[group.len() - 1].row;
     let mut point = Point {
         elapsed_s: last.elapsed_s,
@@ -106,7 +109,7 @@ fn merge(group: &[IntervalData], previous_elapsed: f64) -> Point {
         seconds: (last.elapsed_s - previous_elapsed).max(1e-3),
         ..Point::default()
     };
-    let mut latencies: Vec<Histogram<u64>> = Step::ALL.iter().map(|_| new_histogram()).collect();
+    let mut latencies: Vec<Histogram<u64>> = steps.iter().map(|_| new_histogram()).collect();
     for interval in group {
         let row = &interval.row;
         point.intended = match (point.intended, row.intended) {
@@ -121,17 +124,18 @@ fn merge(group: &[IntervalData], previous_elapsed: f64) -> Point {
         for (total, n) in point.outcomes.iter_mut().zip(row.outcomes) {
             *total += n;
         }
-        for (i, step) in Step::ALL.iter().enumerate() {
-            if let Some(h) = interval.latencies.get(step.name()) {
-                let _ = latencies[i].add(h);
+        for (total, step) in latencies.iter_mut().zip(steps) {
+            if let Some(h) = interval.latencies.get(step) {
+                let _ = total.add(h);
             }
         }
     }
-    for (i, histogram) in latencies.iter().enumerate() {
-        if !histogram.is_empty() {
+    point.step_percentiles = latencies
+        .iter()
+        .map(|histogram| {
             let ms = |p: f64| percentile(histogram, p) as f64 / 1000.0;
-            point.step_percentiles[i] = Some([ms(50.0), ms(95.0), ms(99.0)]);
-        }
-    }
+            (!histogram.is_empty()).then(|| [ms(50.0), ms(95.0), ms(99.0)])
+        })
+        .collect();
     point
 }

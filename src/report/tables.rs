@@ -1,9 +1,9 @@
-//! The report's tables, computed once from the summary — the verdict, the steps in funnel order, the
+//! The report's tables, computed once from the summary — the verdict, the steps in journey order, the
 //! funnel with each stage's predecessor, the cracks classes that occurred — and rendered by the
 //! console text, `summary.md` and `index.html` alike, each in its own layout.
 
 use crate::rundir::summary::{StepSummary, Summary, CRACK_CLASSES};
-use crate::vocab::{Stage, Step};
+use crate::vocab::Stage;
 
 /// What a run came to, in one word.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,11 +67,12 @@ pub fn headline(summary: &Summary) -> String {
     )
 }
 
-/// The steps the run measured, in funnel order.
-pub fn steps(summary: &Summary) -> Vec<(&'static str, &StepSummary)> {
-    Step::ALL
-        .iter()
-        .filter_map(|step| summary.steps.get(step.name()).map(|s| (step.name(), s)))
+/// The steps the run measured, in the journey file's order.
+pub fn steps(summary: &Summary) -> Vec<(&str, &StepSummary)> {
+    summary
+        .step_names()
+        .into_iter()
+        .filter_map(|name| summary.steps.get(name).map(|s| (name, s)))
         .collect()
 }
 

@@ -20,16 +20,18 @@ pub struct IntervalData {
     pub latencies: BTreeMap<String, Histogram<u64>>,
 }
 
-/// Feed a run directory's intervals, in order, to `each`. The timeline gives the counts, the
+/// Feed a run directory's intervals, in order, to `each`; `steps` are the run's (from its summary).
+/// The timeline gives the counts, the
 /// interval log the latencies; both have one entry per interval, written together. Only one
 /// interval's histograms are in memory at a time, so a 12-hour run reads in constant memory.
 /// Returns how many intervals there were.
 pub fn for_each_interval(
     run_dir: &Path,
+    steps: &[&str],
     mut each: impl FnMut(IntervalData),
 ) -> Result<usize, RunDirError> {
     let timeline_path = run_dir.join(timeline::FILE_NAME);
-    let mut rows = timeline::read(&timeline_path)?.into_iter();
+    let mut rows = timeline::read(&timeline_path, steps)?.into_iter();
 
     let hlog_path = run_dir.join(hlog::FILE_NAME);
     let bytes = std::fs::read(&hlog_path).map_err(|e| RunDirError::read(&hlog_path, e))?;

@@ -35,7 +35,11 @@ pub struct Summary {
     pub visits: Visits,
     /// Whether the load generator delivered the load it was asked for.
     pub generator: Generator,
+    /// Per step, by the journey file's step names.
     pub steps: BTreeMap<String, StepSummary>,
+    /// The step names in the journey file's order (the order of the report's tables and panels).
+    #[serde(default)]
+    pub step_order: Vec<String>,
     /// Whole visits, from intended start to outcome.
     pub visit_latency: Latency,
     pub funnel: BTreeMap<String, u64>,
@@ -138,6 +142,16 @@ pub struct FailureRow {
 }
 
 impl Summary {
+    /// The run's steps in the journey file's order; for a summary without `step_order`, its
+    /// steps' names.
+    pub fn step_names(&self) -> Vec<&str> {
+        if self.step_order.is_empty() {
+            self.steps.keys().map(String::as_str).collect()
+        } else {
+            self.step_order.iter().map(String::as_str).collect()
+        }
+    }
+
     /// Read `summary.json` from a run directory, or a summary file itself. A summary written by
     /// another version of surge is refused with a message, not misread.
     pub fn read(path: &Path) -> Result<Summary, RunDirError> {

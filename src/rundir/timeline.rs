@@ -1,12 +1,14 @@
 //! `timeline.csv`: one row per interval — arrivals intended and started, requests and failures by
 //! outcome class, funnel stages reached — written as the run goes, so an interrupted run keeps it.
-//! Columns are read by name, so a column added later does not shift the others.
+//! Columns are read by name, so a column added later does not shift the others. Each of the run's
+//! steps (named by its journey file) has a pair of columns, `NAME_requests` and `NAME_failures`:
+//! a reader finds the steps from the header.
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 
-use crate::vocab::{Outcome, Stage, Step, OUTCOME_CLASSES};
+use crate::vocab::{Outcome, Stage, OUTCOME_CLASSES};
 
 use super::RunDirError;
 
@@ -42,10 +44,18 @@ pub struct Row {
     pub stages: [u64; Stage::COUNT - 1],
     pub visit_p95_ms: f64,
     pub late: u64,
-    pub step_requests: [u64; Step::COUNT],
-    pub step_failures: [u64; Step::COUNT],
+    /// Requests and failures per step, in the run's step order.
+    pub steps: Vec<StepCount>,
     /// Waits in a waiting room that ended in the interval.
     pub held: u64,
+}
+
+/// One step's requests and failures in one interval.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepCount {
+    pub step: String,
+    pub requests: u64,
+    pub failures: u64,
 }
 
 impl Row {
@@ -58,8 +68,11 @@ impl Row {
     }
 }
 
-/// The column names, in file order.
-fn header() -> Vec<String> {
+/// The columns every timeline has, in file order, before the steps' and `held`.
+const FIXED_COLUMNS: usize = 8 + Outcome::CLASS_COUNT + (Stage::COUNT - 1) + 2;
+
+/// The column names, in file order, for a run with these steps.
+fn header(steps: &[String]) -> Vec<String> {
     let mut names: Vec<String> = [
         "elapsed_s",
         "clock",
@@ -77,9 +90,9 @@ fn header() -> Vec<String> {
     names.extend(STAGE_COLUMNS.iter().map(|s| s.to_string()));
     names.push("visit_p95_ms".into());
     names.push("late".into());
-    for step in Step::ALL {
-        names.push(format!("{}_requests", step.name()));
-        names.push(format!("{}_failures", step.name()));
+    for step in steps {
+        names.push(format!("{step}_requests"));
+        names.push(format!("{step}_failures"));
     }
     names.push("held".into());
     names
@@ -88,16 +101,21 @@ fn header() -> Vec<String> {
 /// Writes the timeline row by row, flushing each so an interrupted run keeps every interval.
 pub struct TimelineWriter {
     out: csv::Writer<BufWriter<File>>,
+    steps: Vec<String>,
 }
 
 impl TimelineWriter {
-    pub fn create(path: &Path) -> Result<Self, RunDirError> {
+    /// A timeline for a run with these steps (one pair of columns each).
+    pub fn create(path: &Path, steps: &[String]) -> Result<Self, RunDirError> {
         let file = File::create(path).map_err(|e| RunDirError::write(path, e))?;
         let mut out = csv::Writer::from_writer(BufWriter::new(file));
-        out.write_record(header())
+        out.write_record(header(steps))
             .and_then(|_| out.flush().map_err(csv::Error::from))
             .map_err(|e| RunDirError::csv(path, e))?;
-        Ok(Self { out })
+        Ok(Self {
+            out,
+            steps: steps.to_vec(),
+        })
     }
 
     pub fn write(&mut self, row: &Row) -> Result<(), RunDirError> {
@@ -115,9 +133,10 @@ impl TimelineWriter {
         record.extend(row.stages.iter().map(u64::to_string));
         record.push(format!("{:.3}", row.visit_p95_ms));
         record.push(row.late.to_string());
-        for (requests, failures) in row.step_requests.iter().zip(&row.step_failures) {
-            record.push(requests.to_string());
-            record.push(failures.to_string());
+        for step in &self.steps {
+            let count = row.steps.iter().find(|c| &c.step == step);
+            record.push(count.map_or(0, |c| c.requests).to_string());
+            record.push(count.map_or(0, |c| c.failures).to_string());
         }
         record.push(row.held.to_string());
         self.out
@@ -127,15 +146,36 @@ impl TimelineWriter {
     }
 }
 
-/// Read a run's `timeline.csv`. A file from another version of surge (columns missing) is refused
-/// with a message naming the column.
-pub fn read(path: &Path) -> Result<Vec<Row>, RunDirError> {
+/// The steps a timeline's header has columns for: every `NAME_requests` with its `NAME_failures`.
+fn steps_in(headers: &csv::StringRecord) -> Vec<String> {
+    headers
+        .iter()
+        .filter_map(|h| h.strip_suffix("_requests"))
+        .filter(|step| headers.iter().any(|h| h == format!("{step}_failures")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Read a run's `timeline.csv`, which must have the columns of `steps` (the run's, from its summary)
+/// and may have more. A file from another version of surge (columns missing) is refused with a
+/// message naming the column.
+pub fn read(path: &Path, steps: &[&str]) -> Result<Vec<Row>, RunDirError> {
     let mut reader = csv::Reader::from_path(path).map_err(|e| RunDirError::csv(path, e))?;
     let headers = reader
         .headers()
         .map_err(|e| RunDirError::csv(path, e))?
         .clone();
-    let index: Vec<usize> = header()
+    // The header's steps in its order, and the run's steps whether the header has them or not (a
+    // missing one is then named below).
+    let mut found = steps_in(&headers);
+    for step in steps {
+        if !found.iter().any(|f| f == step) {
+            found.push(step.to_string());
+        }
+    }
+    let steps = found;
+    let names = header(&steps);
+    let index: Vec<usize> = names
         .iter()
         .map(|name| {
             headers
@@ -155,7 +195,7 @@ pub fn read(path: &Path) -> Result<Vec<Row>, RunDirError> {
         let bad = |column: usize| RunDirError::NotANumber {
             path: path.to_owned(),
             line,
-            column: header()[column].clone(),
+            column: names[column].clone(),
         };
         let count = |column: usize| field(column).parse::<u64>().map_err(|_| bad(column));
         let real = |column: usize| field(column).parse::<f64>().map_err(|_| bad(column));
@@ -178,9 +218,13 @@ pub fn read(path: &Path) -> Result<Vec<Row>, RunDirError> {
         row.visit_p95_ms = real(column)?;
         row.late = count(column + 1)?;
         column += 2;
-        for step in 0..Step::COUNT {
-            row.step_requests[step] = count(column)?;
-            row.step_failures[step] = count(column + 1)?;
+        debug_assert_eq!(column, FIXED_COLUMNS);
+        for step in &steps {
+            row.steps.push(StepCount {
+                step: step.clone(),
+                requests: count(column)?,
+                failures: count(column + 1)?,
+            });
             column += 2;
         }
         row.held = count(column)?;
@@ -208,14 +252,20 @@ mod tests {
         };
         row.outcomes[3] = 1;
         row.stages = [1, 1, 1, 1, 0, 0];
-        row.step_requests[Step::Pay as usize] = 1;
-        row.step_failures[Step::Pay as usize] = 1;
+        let count = |step: &str, requests, failures| StepCount {
+            step: step.into(),
+            requests,
+            failures,
+        };
+        row.steps = vec![count("login", 2, 0), count("pay", 1, 1)];
         let later = Row {
             elapsed_s: 2.5,
+            steps: vec![count("login", 0, 0), count("pay", 0, 0)],
             ..Row::default()
         };
         let path = std::env::temp_dir().join(format!("surge-timeline-{}.csv", std::process::id()));
-        let mut writer = TimelineWriter::create(&path).unwrap();
+        let steps = ["login".to_string(), "pay".to_string()];
+        let mut writer = TimelineWriter::create(&path, &steps).unwrap();
         writer.write(&row).unwrap();
         writer.write(&later).unwrap();
         drop(writer);
@@ -224,7 +274,14 @@ mod tests {
             text.starts_with("elapsed_s,clock,intended,started,"),
             "{text}"
         );
-        let rows = read(&path).unwrap();
+        assert!(
+            text.lines()
+                .next()
+                .unwrap()
+                .ends_with(",late,login_requests,login_failures,pay_requests,pay_failures,held"),
+            "a pair of columns per step, named by the journey file: {text}"
+        );
+        let rows = read(&path, &["pay"]).unwrap();
         assert_eq!(rows, vec![row, later]);
         assert_eq!(rows[1].intended, None);
         std::fs::remove_file(path).unwrap();
@@ -235,7 +292,7 @@ mod tests {
         let path =
             std::env::temp_dir().join(format!("surge-timeline-old-{}.csv", std::process::id()));
         std::fs::write(&path, "elapsed_s,clock\n1.000,\n").unwrap();
-        let err = read(&path).unwrap_err().to_string();
+        let err = read(&path, &[]).unwrap_err().to_string();
         assert!(err.contains("`intended`"), "{err}");
         std::fs::remove_file(path).unwrap();
     }
