@@ -17,6 +17,7 @@ use crate::gate::{Judge, Rule};
 use crate::histogram::percentile_ms;
 use crate::measure::{Interval, Recorder};
 use crate::plan::{IntendedCounter, RunPlan};
+use crate::rundir::failures::{self, FailuresWriter};
 use crate::rundir::timeline::{self, TimelineWriter};
 use crate::rundir::{hlog, RunDirError};
 use crate::units::format_clock;
@@ -53,8 +54,14 @@ impl Monitor {
             &config.run_dir.join(timeline::FILE_NAME),
             &config.recorder.step_names(),
         )?;
+        let failures = FailuresWriter::create(&config.run_dir.join(failures::FILE_NAME))?;
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(config, hlog_file, timeline, stopped));
+        let writers = Writers {
+            hlog_file,
+            timeline,
+            failures,
+        };
+        let task = tokio::spawn(run(config, writers, stopped));
         Ok(Monitor { stop, task })
     }
 
@@ -74,12 +81,23 @@ pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
 }
 
+/// The files written interval by interval, created before any traffic.
+struct Writers {
+    hlog_file: std::fs::File,
+    timeline: TimelineWriter,
+    failures: FailuresWriter,
+}
+
 async fn run(
     config: MonitorConfig,
-    mut hlog_file: std::fs::File,
-    mut timeline: TimelineWriter,
+    writers: Writers,
     mut stopped: watch::Receiver<bool>,
 ) -> Result<(), RunDirError> {
+    let Writers {
+        mut hlog_file,
+        mut timeline,
+        mut failures,
+    } = writers;
     let hlog_path = config.run_dir.join(hlog::FILE_NAME);
     let hlog_error = |e| RunDirError::write(&hlog_path, e);
     let mut serializer = V2DeflateSerializer::new();
@@ -131,6 +149,7 @@ async fn run(
         });
         let row = interval.row(now - started, clock.clone(), intended);
         timeline.write(&row)?;
+        failures.write(&interval.failed)?;
         if !config.abort_rules.is_empty() {
             judge.add(&interval.data(row));
             if let Some(reason) = judge.abort_now((now - started).as_secs_f64()) {

@@ -175,6 +175,13 @@ impl Outcome {
     }
 }
 
+/// The header every request of a surge visit carries: the visit's id (so an exchange's logs, and
+/// the embedded exchange's fault draws, can tell visits apart).
+pub const VISIT_HEADER: &str = "x-surge-visit";
+/// The header every request of a surge visit carries: its place in the visit (0, 1, …; a request
+/// re-sent after a waiting room's hold keeps its number).
+pub const REQUEST_HEADER: &str = "x-surge-request";
+
 /// Names of the outcome classes, in `Outcome::class_index` order.
 pub const OUTCOME_CLASSES: [&str; Outcome::CLASS_COUNT] =
     ["2xx", "3xx", "4xx", "5xx", "timeout", "connect"];

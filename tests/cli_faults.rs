@@ -231,10 +231,27 @@ fn a_full_exchange_refuses_with_503_and_a_waiting_room_holds_visitors() {
 
 #[test]
 fn the_same_seed_fails_the_same_applicants() {
-    let faults = "[exchange.insurers.\"*\"]\nbroken_link = 0.3\n";
-    let (_, first, _) = run_with("seed-a", 120, faults);
-    let (_, second, _) = run_with("seed-b", 120, faults);
+    // Insurer faults are drawn per applicant, error windows per request of a visit: neither by
+    // the order requests happen to arrive in.
+    let faults = "[exchange.insurers.\"*\"]\nbroken_link = 0.3\n\
+                  [[exchange.errors]]\nat = \"00:00:00\"\nlasting = \"1h\"\n\
+                  paths = [\"/api/v1/plans\"]\nshare = 0.2\nstatus = 503\ncode = \"1012\"\n";
+    let (_, first, first_dir) = run_with("seed-a", 120, faults);
+    let (_, second, second_dir) = run_with("seed-b", 120, faults);
     assert_eq!(first["cracks"], second["cracks"]);
+    let failed = |dir: &std::path::Path| {
+        let text = std::fs::read_to_string(dir.join("failures.csv")).unwrap();
+        let mut rows: Vec<String> = text.lines().skip(1).map(str::to_string).collect();
+        rows.sort();
+        rows
+    };
+    let (first_failed, second_failed) = (failed(&first_dir), failed(&second_dir));
+    let in_window = first_failed.iter().filter(|r| r.contains("503")).count();
+    assert!(in_window > 10, "the window failed visits: {first_failed:?}");
+    assert_eq!(
+        first_failed, second_failed,
+        "the same visits failed at the same step for the same reason"
+    );
 }
 
 #[test]

@@ -103,23 +103,24 @@ impl Gate {
         }
     }
 
-    /// A service time from the log-normal distribution (Box-Muller over two deterministic draws).
-    pub fn service_time(&self) -> Duration {
+    /// A service time from the log-normal distribution (Box-Muller over two deterministic draws),
+    /// drawn for the request with this identity, or for the next request in arrival order.
+    pub fn service_time(&self, identity: Option<u64>) -> Duration {
         if !self.mu.is_finite() {
             return Duration::ZERO;
         }
         if self.sigma == 0.0 {
             return Duration::from_secs_f64(self.mu.exp());
         }
-        let i = self.draws.fetch_add(1, Ordering::Relaxed);
+        let i = identity.unwrap_or_else(|| self.draws.fetch_add(1, Ordering::Relaxed));
         let name = match self.class {
             EndpointClass::Browse => "service_time:browse",
             EndpointClass::Eligibility => "service_time:eligibility",
             EndpointClass::Enrollment => "service_time:enrollment",
             EndpointClass::Insurer => "service_time:insurer",
         };
-        let u1 = 1.0 - faults::unit(self.seed, name, 2 * i); // (0, 1]
-        let u2 = faults::unit(self.seed, name, 2 * i + 1);
+        let u1 = 1.0 - faults::unit(self.seed, name, i.wrapping_mul(2)); // (0, 1]
+        let u2 = faults::unit(self.seed, name, i.wrapping_mul(2).wrapping_add(1));
         let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
         let seconds = (self.mu + self.sigma * z).exp();
         // A draw past an hour is a configuration accident, not a service time.
@@ -245,7 +246,8 @@ pub async fn gate(State(capacity): State<CapacityState>, request: Request, next:
             }
         }
     };
-    tokio::time::sleep(gate.service_time()).await;
+    let identity = faults::request_identity(request.headers());
+    tokio::time::sleep(gate.service_time(identity)).await;
     next.run(request).await
 }
 
@@ -264,7 +266,7 @@ mod tests {
         };
         let gate = Gate::new(EndpointClass::Browse, &c, 5, 1.0);
         let mut draws: Vec<f64> = (0..20_000)
-            .map(|_| gate.service_time().as_secs_f64())
+            .map(|_| gate.service_time(None).as_secs_f64())
             .collect();
         draws.sort_by(f64::total_cmp);
         let median = draws[draws.len() / 2];
@@ -274,7 +276,7 @@ mod tests {
         // Deterministic: a gate with the same seed draws the same times.
         let again = Gate::new(EndpointClass::Browse, &c, 5, 1.0);
         assert_eq!(
-            again.service_time(),
+            again.service_time(None),
             Duration::from_secs_f64(draws_first(&c))
         );
     }
@@ -293,8 +295,8 @@ mod tests {
         let fast = Gate::new(EndpointClass::Browse, &c, 5, 60.0);
         for _ in 0..100 {
             let (a, b) = (
-                real.service_time().as_secs_f64(),
-                fast.service_time().as_secs_f64(),
+                real.service_time(None).as_secs_f64(),
+                fast.service_time(None).as_secs_f64(),
             );
             assert!((a / 60.0 - b).abs() < 1e-6, "{a} vs {b}");
         }
@@ -303,7 +305,7 @@ mod tests {
 
     fn draws_first(c: &Capacity) -> f64 {
         Gate::new(EndpointClass::Browse, c, 5, 1.0)
-            .service_time()
+            .service_time(None)
             .as_secs_f64()
     }
 

@@ -2,12 +2,27 @@
 //!
 //! Whether fault `F` hits item `X` is `hash(seed, F, X) / 2^64 < share`, with a fixed hash
 //! (FNV-1a over the fault's name, then splitmix64), never the process-random `DefaultHasher`: the
-//! same seed and scenario fail the same enrollments the same way, run after run.
+//! same seed and scenario fail the same enrollments the same way, run after run. Per-request
+//! draws (error windows, service times) use the request's identity when surge sent one
+//! ([`request_identity`]), so the same visits fail the same way whatever the timing.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use axum::http::HeaderMap;
+
 use super::behaviour::InsurerFaults;
+use crate::vocab::{REQUEST_HEADER, VISIT_HEADER};
+
+/// Who is asking, when surge says (`X-Surge-Visit`, `X-Surge-Request`): a stable number for this
+/// request of this visit, the same in every run of the same scenario, or `None` for any other
+/// client (whose draws then follow arrival order).
+pub fn request_identity(headers: &HeaderMap) -> Option<u64> {
+    let number = |name: &str| headers.get(name)?.to_str().ok()?.parse::<u64>().ok();
+    let visit = number(VISIT_HEADER)?;
+    let request = number(REQUEST_HEADER)?;
+    Some(splitmix64(splitmix64(visit) ^ request))
+}
 
 /// splitmix64's finaliser: a bijective, well-mixed hash of a `u64`.
 pub fn splitmix64(mut z: u64) -> u64 {

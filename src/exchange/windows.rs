@@ -61,8 +61,13 @@ impl Window {
             && (self.paths.is_empty() || self.paths.iter().any(|p| path.starts_with(p.as_str())))
     }
 
-    /// Count this request on its route; does the window hit it?
-    fn hits(&self, seed: u64, index: usize, route: &str) -> bool {
+    /// Does the window hit this request? Drawn from the request's identity when surge sent one
+    /// (so the same visits fail whatever the timing), else from its count on the route.
+    fn hits(&self, seed: u64, index: usize, route: &str, identity: Option<u64>) -> bool {
+        if let Some(identity) = identity {
+            let item = faults::hash(index as u64, route, identity);
+            return faults::hits(seed, "error_window", item, self.share);
+        }
         let n = {
             let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
             let n = match counters.get_mut(route) {
@@ -120,8 +125,9 @@ pub async fn inject(
         .extensions()
         .get::<MatchedPath>()
         .map_or(path, MatchedPath::as_str);
+    let identity = faults::request_identity(request.headers());
     for (i, w) in windows.windows.iter().enumerate() {
-        if !w.applies(now, path) || !w.hits(windows.seed, i, route) {
+        if !w.applies(now, path) || !w.hits(windows.seed, i, route, identity) {
             continue;
         }
         if let Some(delay) = w.delay {

@@ -12,7 +12,7 @@ use reqwest::header::HeaderMap;
 use super::reply::Reply;
 use super::VisitState;
 use crate::journey_file::program::Method;
-use crate::vocab::{Outcome, StepId};
+use crate::vocab::{Outcome, StepId, REQUEST_HEADER, VISIT_HEADER};
 
 impl From<Method> for reqwest::Method {
     fn from(method: Method) -> Self {
@@ -101,12 +101,21 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
     }
     let mut started = state.request_start();
     let mut held_since: Option<Instant> = None;
+    // Who is asking, for the embedded exchange's fault draws and a real exchange's logs.
+    let identity = [
+        (VISIT_HEADER, state.visit.id.to_string()),
+        (REQUEST_HEADER, state.sent.to_string()),
+    ];
+    state.sent += 1;
     let (metric, received) = loop {
         // The URL is already parsed: hand it to the Goose user's client as it is, instead of as
         // text to be parsed twice more (Goose's build_url, then reqwest).
         let mut builder = state.user.client.request(method.into(), url.clone());
         for (name, value) in &headers {
             builder = builder.header(name.as_str(), value.as_str());
+        }
+        for (name, value) in &identity {
+            builder = builder.header(*name, value.as_str());
         }
         builder = match &body {
             Body::None => builder,

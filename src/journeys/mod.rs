@@ -117,6 +117,8 @@ pub struct VisitState<'a> {
     bindings: scope::Bindings,
     /// The page the visitor is on: the last request's URL (`follow` resolves against it).
     page: Option<url::Url>,
+    /// Requests sent so far (a re-send after a waiting room's hold is the same request).
+    sent: u64,
 }
 
 /// How a visit ended.
@@ -162,6 +164,7 @@ impl<'a> VisitState<'a> {
             cookies: cookie_store::CookieStore::default(),
             bindings,
             page: None,
+            sent: 0,
         }
     }
 

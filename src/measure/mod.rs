@@ -16,6 +16,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::histogram::{new_histogram, percentile_ms, HIGHEST_MICROS};
+use crate::rundir::failures::FailedVisit;
 use crate::rundir::timeline::{Row, StepCount};
 use crate::rundir::IntervalData;
 use crate::vocab::{Outcome, Stage, StepId, Steps};
@@ -110,6 +111,8 @@ pub struct Interval {
     pub funnel: [u64; Stage::COUNT],
     /// Visits in flight when the interval was taken.
     pub in_flight: u64,
+    /// Visits that failed in the interval, for `failures.csv`.
+    pub failed: Vec<FailedVisit>,
 }
 
 impl Interval {
@@ -171,6 +174,8 @@ pub struct Recorder {
     visits_late: AtomicU64,
     max_in_flight: AtomicU64,
     reasons: Mutex<BTreeMap<(StepId, String), FailureReason>>,
+    /// Visits failed since the last interval was taken.
+    failed: Mutex<Vec<(u64, StepId, String)>>,
     insurers: Mutex<BTreeMap<String, InsurerFunnel>>,
     waiting: Mutex<Histogram<u64>>,
     gave_up_waiting: AtomicU64,
@@ -211,6 +216,7 @@ impl Recorder {
             visits_late: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             reasons: Mutex::new(BTreeMap::new()),
+            failed: Mutex::new(Vec::new()),
             insurers: Mutex::new(BTreeMap::new()),
             waiting: Mutex::new(new_histogram()),
             gave_up_waiting: AtomicU64::new(0),
@@ -238,6 +244,7 @@ impl Recorder {
 
     /// A visit failed at `step` for `reason` (a short, low-cardinality text).
     pub fn failure(&self, step: StepId, reason: &str, visit: u64) {
+        lock(&self.failed).push((visit, step, reason.to_string()));
         let mut reasons = lock(&self.reasons);
         let key =
             if reasons.len() < MAX_REASONS || reasons.contains_key(&(step, reason.to_string())) {
@@ -359,6 +366,14 @@ impl Recorder {
             outcomes: std::array::from_fn(|i| take(&self.interval.outcomes[i])),
             funnel: std::array::from_fn(|i| take(&self.interval.funnel[i])),
             in_flight: self.in_flight(),
+            failed: std::mem::take(&mut *lock(&self.failed))
+                .into_iter()
+                .map(|(visit, step, reason)| FailedVisit {
+                    visit,
+                    step: self.steps[step.index()].name.clone(),
+                    reason,
+                })
+                .collect(),
         }
     }
 
