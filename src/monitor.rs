@@ -17,6 +17,7 @@ use crate::gate::{Judge, Rule};
 use crate::histogram::percentile_ms;
 use crate::measure::{Interval, Recorder};
 use crate::plan::{IntendedCounter, RunPlan};
+use crate::rundir::exemplars::{self, ExemplarsWriter};
 use crate::rundir::failures::{self, FailuresWriter};
 use crate::rundir::timeline::{self, TimelineWriter};
 use crate::rundir::{hlog, RunDirError};
@@ -55,11 +56,13 @@ impl Monitor {
             &config.recorder.step_names(),
         )?;
         let failures = FailuresWriter::create(&config.run_dir.join(failures::FILE_NAME))?;
+        let exemplars = ExemplarsWriter::create(&config.run_dir.join(exemplars::FILE_NAME))?;
         let (stop, stopped) = watch::channel(false);
         let writers = Writers {
             hlog_file,
             timeline,
             failures,
+            exemplars,
         };
         let task = tokio::spawn(run(config, writers, stopped));
         Ok(Monitor { stop, task })
@@ -86,6 +89,7 @@ struct Writers {
     hlog_file: std::fs::File,
     timeline: TimelineWriter,
     failures: FailuresWriter,
+    exemplars: ExemplarsWriter,
 }
 
 async fn run(
@@ -97,6 +101,7 @@ async fn run(
         mut hlog_file,
         mut timeline,
         mut failures,
+        mut exemplars,
     } = writers;
     let hlog_path = config.run_dir.join(hlog::FILE_NAME);
     let hlog_error = |e| RunDirError::write(&hlog_path, e);
@@ -128,7 +133,7 @@ async fn run(
             _ = stopped.changed() => true,
         };
         let now = Instant::now();
-        let interval = config.recorder.take_interval();
+        let mut interval = config.recorder.take_interval();
         hlog::write_interval(
             &mut log,
             interval.latencies.iter().map(|(tag, h)| (tag.as_str(), h)),
@@ -150,6 +155,11 @@ async fn run(
         let row = interval.row(now - started, clock.clone(), intended);
         timeline.write(&row)?;
         failures.write(&interval.failed)?;
+        for example in &mut interval.exemplars {
+            example.clock.clone_from(&clock);
+            example.elapsed_s = (now - started).as_secs_f64();
+        }
+        exemplars.write(&interval.exemplars)?;
         if !config.abort_rules.is_empty() {
             judge.add(&interval.data(row));
             if let Some(reason) = judge.abort_now((now - started).as_secs_f64()) {

@@ -100,6 +100,11 @@ fn the_marketplace_journeys_walk_the_whole_funnel_and_never_write_the_key() {
     for (path, text) in every_text(&good) {
         assert!(!text.contains(KEY), "the key is written in {path}");
     }
+    let exemplars = std::fs::read_to_string(good.join("exemplars.jsonl")).unwrap();
+    assert!(
+        exemplars.contains("apikey=[redacted]"),
+        "the examples keep the URL, less the key: {exemplars}"
+    );
 
     // The same run with a wrong key fails at the very first request, saying why.
     let wrong = dir.join("wrong");

@@ -12,7 +12,9 @@ use reqwest::header::HeaderMap;
 use super::reply::Reply;
 use super::VisitState;
 use crate::journey_file::program::Method;
-use crate::vocab::{Outcome, StepId, REQUEST_HEADER, VISIT_HEADER};
+use crate::measure::exemplars::excerpt;
+use crate::rundir::exemplars::Exemplar;
+use crate::vocab::{Outcome, StepId, OUTCOME_CLASSES, REQUEST_HEADER, VISIT_HEADER};
 
 impl From<Method> for reqwest::Method {
     fn from(method: Method) -> Self {
@@ -69,6 +71,7 @@ pub struct Outgoing<'a> {
 /// A reply received, not yet judged.
 pub struct Sent {
     step: StepId,
+    method: Method,
     metric: GooseRequestMetric,
     latency: Duration,
     pub reply: Reply,
@@ -221,6 +224,7 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
             state.page = Some(reply.url.clone());
             Ok(Sent {
                 step,
+                method,
                 metric,
                 latency,
                 reply,
@@ -229,7 +233,18 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
         Err((outcome, reason)) => {
             state.run.recorder.request(step, latency, outcome, false);
             super::trace::note(state.run, || format!("✗ {reason}"));
-            Err(fail(reason))
+            let failed = fail(reason);
+            let seen = Seen {
+                step,
+                label,
+                method,
+                url: &url,
+                latency,
+                outcome,
+                reply: None,
+            };
+            offer(state, &seen, Some(&failed.reason));
+            Err(failed)
         }
     }
 }
@@ -248,13 +263,24 @@ pub fn settle(
         Outcome::Status(status),
         verdict.is_ok(),
     );
+    let seen = Seen {
+        step: sent.step,
+        label,
+        method: sent.method,
+        url: &sent.reply.url,
+        latency: sent.latency,
+        outcome: Outcome::Status(status),
+        reply: Some(&sent.reply),
+    };
     match verdict {
         Ok(()) => {
+            offer(state, &seen, None);
             super::trace::note(state.run, || "✓ passed".to_string());
             Ok(sent.reply)
         }
         Err(why) => {
             let reason = state.run.program.access.redact(&format!("{label}: {why}"));
+            offer(state, &seen, Some(&reason));
             super::trace::note(state.run, || format!("✗ {reason}"));
             // Goose counts a 2xx reply as a success; tell it otherwise, so its report agrees.
             if sent.metric.success {
@@ -267,6 +293,59 @@ pub fn settle(
                 reason,
             })
         }
+    }
+}
+
+/// A request as it ended, for an example in `exemplars.jsonl`.
+struct Seen<'a> {
+    step: StepId,
+    label: &'a str,
+    method: Method,
+    url: &'a url::Url,
+    latency: Duration,
+    outcome: Outcome,
+    reply: Option<&'a Reply>,
+}
+
+/// Headers an example keeps: why the visitor was held or what kind of page came back. Never
+/// cookies.
+const EXAMPLE_HEADERS: [&str; 3] = ["retry-after", "x-waiting-room", "content-type"];
+
+/// Offer the request to the run's examples: as its step's slowest of the interval, and as an
+/// example of its failure `reason`. Built only if kept; secrets redacted.
+fn offer(state: &VisitState<'_>, seen: &Seen<'_>, reason: Option<&str>) {
+    let build = |kind: &str, reason: &str| {
+        let access = &state.run.program.access;
+        let reply = seen.reply;
+        Exemplar {
+            clock: String::new(),
+            elapsed_s: 0.0,
+            kind: kind.to_string(),
+            step: state.run.program.steps.name(seen.step).to_string(),
+            reason: reason.to_string(),
+            visit: state.visit.id,
+            label: seen.label.to_string(),
+            method: seen.method.as_str().to_string(),
+            url: access.redact(seen.url.as_str()),
+            status: reply.map(|r| r.status),
+            outcome: OUTCOME_CLASSES[seen.outcome.class_index()].to_string(),
+            latency_ms: seen.latency.as_secs_f64() * 1000.0,
+            headers: reply.map_or_else(Default::default, |r| {
+                EXAMPLE_HEADERS
+                    .iter()
+                    .filter_map(|name| {
+                        let value = r.headers.get(*name)?.to_str().ok()?;
+                        Some((name.to_string(), access.redact(value)))
+                    })
+                    .collect()
+            }),
+            body: reply.map_or_else(String::new, |r| access.redact(&excerpt(&r.body))),
+        }
+    };
+    let examples = &state.run.recorder.exemplars;
+    examples.offer_slowest(seen.step, seen.latency, || build("slowest", ""));
+    if let Some(reason) = reason {
+        examples.offer_failure(seen.step, reason, || build("failure", reason));
     }
 }
 

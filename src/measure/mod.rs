@@ -6,6 +6,7 @@
 //! Every value goes into the run's total and into the current interval; [`Recorder::take_interval`]
 //! hands the interval to the writers of `latency.hlog` and `timeline.csv` and starts the next one.
 
+pub mod exemplars;
 pub mod summarize;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::histogram::{new_histogram, percentile_ms, HIGHEST_MICROS};
+use crate::rundir::exemplars::Exemplar;
 use crate::rundir::failures::FailedVisit;
 use crate::rundir::timeline::{Row, StepCount};
 use crate::rundir::IntervalData;
@@ -113,6 +115,8 @@ pub struct Interval {
     pub in_flight: u64,
     /// Visits that failed in the interval, for `failures.csv`.
     pub failed: Vec<FailedVisit>,
+    /// Example requests of the interval, for `exemplars.jsonl` (without their clock yet).
+    pub exemplars: Vec<Exemplar>,
 }
 
 impl Interval {
@@ -176,6 +180,8 @@ pub struct Recorder {
     reasons: Mutex<BTreeMap<(StepId, String), FailureReason>>,
     /// Visits failed since the last interval was taken.
     failed: Mutex<Vec<(u64, StepId, String)>>,
+    /// Example requests, within their caps.
+    pub exemplars: exemplars::Collector,
     insurers: Mutex<BTreeMap<String, InsurerFunnel>>,
     waiting: Mutex<Histogram<u64>>,
     gave_up_waiting: AtomicU64,
@@ -217,6 +223,7 @@ impl Recorder {
             max_in_flight: AtomicU64::new(0),
             reasons: Mutex::new(BTreeMap::new()),
             failed: Mutex::new(Vec::new()),
+            exemplars: exemplars::Collector::new(steps.len()),
             insurers: Mutex::new(BTreeMap::new()),
             waiting: Mutex::new(new_histogram()),
             gave_up_waiting: AtomicU64::new(0),
@@ -374,6 +381,7 @@ impl Recorder {
                     reason,
                 })
                 .collect(),
+            exemplars: self.exemplars.take(),
         }
     }
 

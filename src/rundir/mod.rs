@@ -5,6 +5,7 @@
 //! on another machine. A directory never mixes two runs.
 
 pub mod enrollments;
+pub mod exemplars;
 pub mod failures;
 pub mod hlog;
 pub mod intervals;
@@ -28,12 +29,13 @@ pub const GATE_FILE: &str = "gate.md";
 
 /// Every file (and the one folder) a run writes: what `--force` clears, and what marks a directory
 /// as holding a run.
-pub const RUN_FILES: [&str; 11] = [
+pub const RUN_FILES: [&str; 12] = [
     summary::FILE_NAME,
     timeline::FILE_NAME,
     hlog::FILE_NAME,
     enrollments::FILE_NAME,
     failures::FILE_NAME,
+    exemplars::FILE_NAME,
     SCENARIO_FILE,
     HTML_FILE,
     MARKDOWN_FILE,
