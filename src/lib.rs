@@ -33,5 +33,6 @@ pub mod plan;
 pub mod report;
 pub mod rundir;
 pub mod scenario;
+pub mod spikes;
 pub mod units;
 pub mod vocab;

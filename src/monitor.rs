@@ -154,6 +154,9 @@ async fn run(
         });
         let row = interval.row(now - started, clock.clone(), intended);
         timeline.write(&row)?;
+        for failed in &mut interval.failed {
+            failed.clock.clone_from(&clock);
+        }
         failures.write(&interval.failed)?;
         for example in &mut interval.exemplars {
             example.clock.clone_from(&clock);

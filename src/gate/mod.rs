@@ -14,7 +14,7 @@ pub use baseline::Tolerance;
 pub use judge::Judge;
 pub use rule::{parse, Rule, RuleError};
 
-use crate::rundir::summary::{Comparison, Summary, Verdict};
+use crate::rundir::summary::{Comparison, Spike, Summary, Verdict};
 use crate::rundir::{for_each_interval, RunDirError, GATE_FILE, JUNIT_FILE};
 
 /// Everything a gate decided.
@@ -24,6 +24,8 @@ pub struct GateOutcome {
     pub comparisons: Vec<Comparison>,
     pub generator_valid: bool,
     pub generator_reason: String,
+    /// The run's spike windows, found from its files (they inform; they pass or fail nothing).
+    pub spikes: Vec<Spike>,
 }
 
 /// What a gate decided, in one word.
@@ -89,6 +91,7 @@ pub fn judge_run(
             .unwrap_or_default(),
         generator_valid: summary.generator.valid,
         generator_reason: summary.generator.reason.clone(),
+        spikes: crate::spikes::find(run_dir, summary)?,
     })
 }
 
@@ -100,6 +103,7 @@ pub fn write(
     outcome: &GateOutcome,
 ) -> Result<(), RunDirError> {
     summary.thresholds = outcome.verdicts.clone();
+    summary.spikes = outcome.spikes.clone();
     summary.baseline = outcome.comparisons.clone();
     summary.write(run_dir)?;
     for (file, text) in [

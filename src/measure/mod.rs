@@ -377,6 +377,7 @@ impl Recorder {
                 .into_iter()
                 .map(|(visit, step, reason)| FailedVisit {
                     visit,
+                    clock: String::new(),
                     step: self.steps[step.index()].name.clone(),
                     reason,
                 })

@@ -130,6 +130,7 @@ pub fn summarize(facts: RunFacts, snap: &Snapshot) -> Summary {
             })
             .collect(),
         thresholds: Vec::new(),
+        spikes: Vec::new(),
         run_error: snap.nothing_reached(),
         baseline: Vec::new(),
     }

@@ -6,7 +6,9 @@
 use std::path::Path;
 use std::sync::Once;
 
+use plotters::chart::DualCoordChartContext;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -16,7 +18,7 @@ use super::data::RunData;
 use crate::gate::rule::{Metric, Target};
 use crate::histogram::percentile;
 use crate::rundir::hlog::VISIT_TAG;
-use crate::units::format_clock;
+use crate::units::{format_clock, parse_clock};
 use crate::vocab::Stage;
 
 pub const ORANGE: RGBColor = RGBColor(230, 159, 0);
@@ -182,6 +184,46 @@ fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
         .map_err(err)
 }
 
+/// The spike windows of `step` (every step's: `None`), as scenario-clock seconds.
+fn spike_windows(data: &RunData, step: Option<&str>) -> Vec<(f64, f64)> {
+    data.summary
+        .spikes
+        .iter()
+        .filter(|s| step.is_none_or(|step| s.step == step))
+        .filter_map(|s| Some((parse_clock(&s.start).ok()?, parse_clock(&s.end).ok()?)))
+        .collect()
+}
+
+/// Shade `windows` behind what is drawn next, in the secondary coordinates (clock seconds, y up to
+/// `top`), each named "spike".
+fn shade_spikes<DB: DrawingBackend, X: Ranged, Y: Ranged>(
+    chart: &mut DualCoordChartContext<
+        '_,
+        DB,
+        Cartesian2d<X, Y>,
+        Cartesian2d<RangedCoordf64, RangedCoordf64>,
+    >,
+    windows: &[(f64, f64)],
+    top: f64,
+) -> Drawn {
+    for &(start, end) in windows {
+        chart
+            .draw_secondary_series([Rectangle::new(
+                [(start, 0.0), (end, top)],
+                VERMILLION.mix(0.12).filled(),
+            )])
+            .map_err(err)?;
+        chart
+            .draw_secondary_series([Text::new(
+                "spike",
+                (start, top * 0.97),
+                (FONT, 12).into_font().color(&VERMILLION),
+            )])
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
 fn legend_line(colour: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
     move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
 }
@@ -331,6 +373,11 @@ impl Chart for LatencyOverTime {
                 .label_style((FONT, 12))
                 .draw()
                 .map_err(err)?;
+            shade_spikes(
+                &mut chart,
+                &spike_windows(data, Some(step)),
+                peak_rate * 1.1,
+            )?;
             chart
                 .draw_secondary_series(AreaSeries::new(
                     data.clocked()
@@ -462,6 +509,7 @@ impl Chart for ThroughputErrors {
             "connection error",
         ];
         let colours = [SKY, PURPLE, YELLOW, VERMILLION, ORANGE, BLACK];
+        shade_spikes(&mut chart, &spike_windows(data, None), rate_top)?;
         // Draw the stacks from the top layer down so each band shows.
         for layer in (0..6).rev() {
             let colour = colours[layer];

@@ -8,7 +8,8 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 
 use crate::histogram::{new_histogram, percentile};
-use crate::rundir::summary::Summary;
+use crate::rundir::exemplars::{self, Exemplar};
+use crate::rundir::summary::{Spike, Summary};
 use crate::rundir::{for_each_interval, timeline, IntervalData, RunDirError};
 use crate::units::parse_clock;
 use crate::vocab::Outcome;
@@ -47,11 +48,15 @@ pub struct RunData {
     pub totals: BTreeMap<String, Histogram<u64>>,
     /// Intervals merged into each point.
     pub intervals_per_point: usize,
+    /// A few example requests of each spike window (in `summary.spikes` order).
+    pub spike_examples: Vec<Vec<Exemplar>>,
 }
 
 impl RunData {
     pub fn read(run_dir: &Path) -> Result<RunData, RunDirError> {
-        let summary = Summary::read(run_dir)?;
+        let mut summary = Summary::read(run_dir)?;
+        // Found again from the files, so a run from before spikes were found gets them too.
+        summary.spikes = crate::spikes::find(run_dir, &summary)?;
         let names = summary.step_names();
         let steps: Vec<String> = names.iter().map(|s| s.to_string()).collect();
         // Points are a whole number of intervals each: count them first (the timeline alone is
@@ -80,11 +85,22 @@ impl RunData {
         if !pending.is_empty() {
             points.push(merge(&pending, previous_elapsed, &steps));
         }
+        let spike_examples = if summary.spikes.is_empty() {
+            Vec::new()
+        } else {
+            let all = exemplars::read(run_dir)?;
+            summary
+                .spikes
+                .iter()
+                .map(|spike| examples_of(spike, &all))
+                .collect()
+        };
         Ok(RunData {
             summary,
             points,
             totals,
             intervals_per_point: per_point,
+            spike_examples,
         })
     }
 
@@ -99,6 +115,29 @@ impl RunData {
         let end = self.clocked().map(|(c, _)| c).fold(start + 1.0, f64::max);
         (start, end)
     }
+}
+
+/// Examples shown per spike window.
+const EXAMPLES_PER_SPIKE: usize = 3;
+
+/// The window's examples: failed requests of its step for an error spike, the slowest for a latency
+/// one, seen in intervals that ended within the window.
+fn examples_of(spike: &Spike, all: &[Exemplar]) -> Vec<Exemplar> {
+    let kind = if spike.kind == "latency" {
+        "slowest"
+    } else {
+        "failure"
+    };
+    let (start, end) = (
+        parse_clock(&spike.start).unwrap_or(0.0),
+        parse_clock(&spike.end).unwrap_or(0.0),
+    );
+    all.iter()
+        .filter(|e| e.kind == kind && e.step == spike.step)
+        .filter(|e| parse_clock(&e.clock).is_ok_and(|c| c > start - 1e-9 && c <= end + 1e-9))
+        .take(EXAMPLES_PER_SPIKE)
+        .cloned()
+        .collect()
 }
 
 fn merge(group: &[IntervalData], previous_elapsed: f64, steps: &[String]) -> Point {

@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::tables::{funnel, headline, share, steps, RunVerdict};
+use super::tables::{funnel, headline, share, spikes, steps, RunVerdict};
+use crate::rundir::exemplars::Exemplar;
 use crate::rundir::summary::{Summary, CRACK_CLASSES};
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'DejaVu Sans',sans-serif;margin:2em auto;max-width:1450px;color:#222;padding:0 1em}\
@@ -11,7 +12,8 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #dd
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:.25em .6em;border-bottom:1px solid #eee;text-align:right}\
 th{background:#f5f5f5;vertical-align:bottom}.wide{overflow-x:auto}.wide table{font-size:.92em}.wide td,.wide th{padding:.25em .45em}td.who{white-space:nowrap}.mark{vertical-align:-3px}td:first-child,th:first-child{text-align:left}\
 .verdict{font-size:1.15em;padding:.6em 1em;border-radius:4px;background:#eef6ee;border-left:6px solid #009E73}\
-.bad{background:#fbeeea;border-left-color:#D55E00}.chart svg{max-width:100%;height:auto}code{background:#f3f3f3;padding:0 .2em}";
+.bad{background:#fbeeea;border-left-color:#D55E00}.chart svg{max-width:100%;height:auto}code{background:#f3f3f3;padding:0 .2em}\
+td.examples{text-align:left;font-size:.85em;white-space:normal;word-break:break-all}";
 
 /// A pass or fail mark, drawn (emoji need a font the reader may not have).
 fn mark(pass: bool) -> &'static str {
@@ -40,7 +42,11 @@ fn esc(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
+pub fn page(
+    summary: &Summary,
+    spike_examples: &[Vec<Exemplar>],
+    charts: &[(String, String)],
+) -> String {
     let mut out = String::new();
     let s = summary;
     let headline = headline(s);
@@ -226,6 +232,41 @@ pub fn page(summary: &Summary, charts: &[(String, String)]) -> String {
                 "<tr><td>{}</td><td style=\"text-align:left\">{}</td><td>{}</td><td>{:?}</td></tr>",
                 esc(&f.step), esc(&f.reason), f.count, f.example_visits
             );
+        }
+        let _ = write!(out, "</table></div>");
+    }
+
+    let spike_rows = spikes(s, spike_examples);
+    if !spike_rows.is_empty() {
+        let _ = write!(
+            out,
+            "<h2 id=\"spikes\">Spikes</h2><p>Windows where a step's error rate or p99 rose well above its \
+             recent level (shaded on the charts).</p><div class=\"wide\"><table><tr><th>window</th><th>step</th>\
+             <th>kind</th><th>size</th><th>top reasons</th><th>example visits</th></tr>"
+        );
+        for row in &spike_rows {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td style=\"text-align:left\">{}</td><td>{}</td></tr>",
+                esc(&row.window),
+                esc(&row.step),
+                esc(&row.kind),
+                esc(&row.size),
+                row.reasons.iter().map(|r| esc(r)).collect::<Vec<_>>().join("<br>"),
+                esc(&row.visits)
+            );
+            if !row.examples.is_empty() {
+                let examples: Vec<String> = row
+                    .examples
+                    .iter()
+                    .map(|e| format!("<code>{}</code>", esc(e)))
+                    .collect();
+                let _ = write!(
+                    out,
+                    "<tr><td colspan=\"6\" class=\"examples\">{}</td></tr>",
+                    examples.join("<br>")
+                );
+            }
         }
         let _ = write!(out, "</table></div>");
     }

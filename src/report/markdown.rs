@@ -3,11 +3,12 @@
 use std::fmt::Write as _;
 
 use super::charts;
-use super::tables::{cracked_classes, funnel, headline, share, steps};
+use super::tables::{cracked_classes, funnel, headline, share, spikes, steps};
+use crate::rundir::exemplars::Exemplar;
 use crate::rundir::summary::Summary;
 use crate::rundir::CHARTS_DIR;
 
-pub fn page(summary: &Summary) -> String {
+pub fn page(summary: &Summary, spike_examples: &[Vec<Exemplar>]) -> String {
     let s = summary;
     let mut out = String::new();
     let _ = writeln!(out, "## surge: {}\n", s.scenario);
@@ -91,6 +92,35 @@ pub fn page(summary: &Summary) -> String {
         }
     } else if s.cracks.insurer_records {
         let _ = writeln!(out, "\nCracks: none — every applicant who selected a plan is accounted for by the insurers.");
+    }
+    let spike_rows = spikes(s, spike_examples);
+    if !spike_rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n## Spikes\n\n| window | step | kind | size | top reasons | example visits |\n|---|---|---|---|---|---|"
+        );
+        for row in &spike_rows {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                row.window,
+                row.step,
+                row.kind,
+                row.size,
+                row.reasons.join("; ").replace('|', "\\|"),
+                row.visits
+            );
+        }
+        for row in spike_rows.iter().filter(|r| !r.examples.is_empty()) {
+            let _ = writeln!(
+                out,
+                "\nExamples, {} {} {}:\n",
+                row.step, row.kind, row.window
+            );
+            for example in &row.examples {
+                let _ = writeln!(out, "- `{}`", example.replace('`', "'"));
+            }
+        }
     }
     let names: Vec<String> = charts::CHARTS
         .iter()

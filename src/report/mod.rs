@@ -50,7 +50,13 @@ pub fn render(run_dir: &Path) -> Result<(), ReportError> {
         let path = run_dir.join(file);
         std::fs::write(&path, text).map_err(|e| RunDirError::write(&path, e))
     };
-    write(HTML_FILE, html::page(&data.summary, &svgs))?;
-    write(MARKDOWN_FILE, markdown::page(&data.summary))?;
+    write(
+        HTML_FILE,
+        html::page(&data.summary, &data.spike_examples, &svgs),
+    )?;
+    write(
+        MARKDOWN_FILE,
+        markdown::page(&data.summary, &data.spike_examples),
+    )?;
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! funnel with each stage's predecessor, the cracks classes that occurred — and rendered by the
 //! console text, `summary.md` and `index.html` alike, each in its own layout.
 
-use crate::rundir::summary::{StepSummary, Summary, CRACK_CLASSES};
+use crate::rundir::exemplars::Exemplar;
+use crate::rundir::summary::{Spike, StepSummary, Summary, CRACK_CLASSES};
 use crate::vocab::Stage;
 
 /// What a run came to, in one word.
@@ -114,6 +115,87 @@ pub fn cracked_classes(summary: &Summary) -> Vec<&'static str> {
         .copied()
         .filter(|c| summary.cracks.total(c) > 0)
         .collect()
+}
+
+/// One spike window, for people.
+pub struct SpikeRow {
+    /// `00:00:15–00:00:20`.
+    pub window: String,
+    pub step: String,
+    pub kind: String,
+    /// `error rate 41.0% (before: 0.0%)`, `p99 420 ms, 21× (before: 20 ms)`.
+    pub size: String,
+    /// `reason (count)`, most frequent first.
+    pub reasons: Vec<String>,
+    pub visits: String,
+    /// Example requests of the window: what the exchange answered.
+    pub examples: Vec<String>,
+}
+
+/// The spike windows with their examples (`examples[i]` are the `i`th spike's).
+pub fn spikes(summary: &Summary, examples: &[Vec<Exemplar>]) -> Vec<SpikeRow> {
+    summary
+        .spikes
+        .iter()
+        .enumerate()
+        .map(|(i, spike)| SpikeRow {
+            window: format!("{}–{}", spike.start, spike.end),
+            step: spike.step.clone(),
+            kind: spike.kind.clone(),
+            size: spike_size(spike),
+            reasons: spike
+                .top_reasons
+                .iter()
+                .map(|r| format!("{} ({})", r.reason, r.count))
+                .collect(),
+            visits: spike
+                .example_visits
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            examples: examples
+                .get(i)
+                .map(|list| list.iter().map(example).collect())
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn spike_size(spike: &Spike) -> String {
+    let times = spike.size.map_or(String::new(), |x| format!(", {x:.0}×"));
+    if spike.kind == "latency" {
+        format!(
+            "p99 {:.0} ms{times} (before: {:.0} ms)",
+            spike.peak, spike.level_before
+        )
+    } else {
+        format!(
+            "error rate {:.1}%{times} (before: {:.1}%)",
+            spike.peak * 100.0,
+            spike.level_before * 100.0
+        )
+    }
+}
+
+/// `visit 812 · POST …/plans/search → 503 in 2.1 ms: {"code":"1012",…}`
+fn example(e: &Exemplar) -> String {
+    let status = e.status.map_or(e.outcome.clone(), |s| s.to_string());
+    let path = e
+        .url
+        .find("://")
+        .and_then(|i| e.url[i + 3..].find('/').map(|j| &e.url[i + 3 + j..]))
+        .unwrap_or(&e.url);
+    let body: String = e.body.chars().take(120).collect();
+    let body = if body.is_empty() {
+        String::new()
+    } else {
+        format!(": {body}")
+    };
+    format!(
+        "{} · visit {} · {} {path} → {status} in {:.1} ms{body}",
+        e.clock, e.visit, e.method, e.latency_ms
+    )
 }
 
 /// Percentage of `part` in `whole`, or a dash.

@@ -11,12 +11,14 @@ use super::RunDirError;
 
 pub const FILE_NAME: &str = "failures.csv";
 
-const HEADER: [&str; 3] = ["visit", "step", "reason"];
+const HEADER: [&str; 4] = ["visit", "clock", "step", "reason"];
 
 /// One failed visit.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FailedVisit {
     pub visit: u64,
+    /// Scenario clock at the end of the interval it failed in (`HH:MM:SS`).
+    pub clock: String,
     pub step: String,
     pub reason: String,
 }
@@ -40,7 +42,7 @@ impl FailuresWriter {
         let error = |e| RunDirError::csv(Path::new(FILE_NAME), e);
         for f in failed {
             self.out
-                .write_record([f.visit.to_string().as_str(), &f.step, &f.reason])
+                .write_record([f.visit.to_string().as_str(), &f.clock, &f.step, &f.reason])
                 .map_err(error)?;
         }
         self.out.flush().map_err(|e| error(csv::Error::from(e)))
@@ -71,10 +73,12 @@ pub fn read(path: &Path) -> Result<Vec<FailedVisit>, RunDirError> {
                 line: number + 2,
                 column: "visit".into(),
             })?;
+        let field = |i: usize| record.get(i).unwrap_or_default().to_string();
         visits.push(FailedVisit {
             visit,
-            step: record.get(1).unwrap_or_default().to_string(),
-            reason: record.get(2).unwrap_or_default().to_string(),
+            clock: field(1),
+            step: field(2),
+            reason: field(3),
         });
     }
     Ok(visits)
@@ -89,6 +93,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("surge-failures-{}.csv", std::process::id()));
         let failed = |visit, reason: &str| FailedVisit {
             visit,
+            clock: "09:40:00".into(),
             step: "redirect".into(),
             reason: reason.into(),
         };

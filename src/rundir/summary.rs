@@ -63,6 +63,10 @@ pub struct Summary {
     /// Why the run proves nothing although it ran: no request got an HTTP answer (exit 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_error: Option<String>,
+    /// Intervals where a step's error rate or p99 rose well above its recent level, merged into
+    /// windows (see `spikes`); recomputed by `surge report` and `surge gate` from the saved files.
+    #[serde(default)]
+    pub spikes: Vec<Spike>,
     /// Comparisons with a baseline run, when one was given (filled in by `surge gate`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub baseline: Vec<Comparison>,
@@ -184,6 +188,35 @@ impl Summary {
         let json = serde_json::to_string_pretty(self).map_err(|e| RunDirError::json(&path, e))?;
         std::fs::write(&path, json + "\n").map_err(|e| RunDirError::write(&path, e))
     }
+}
+
+/// A window where one step's errors or latency spiked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Spike {
+    /// Scenario clock at the start of the window's first interval and the end of its last.
+    pub start: String,
+    pub end: String,
+    pub step: String,
+    /// `errors` (error rate) or `latency` (p99).
+    pub kind: String,
+    /// The worst interval's value: an error rate (0–1) or a p99 in ms.
+    pub peak: f64,
+    /// The step's level before the window: the median of its recent ordinary intervals.
+    pub level_before: f64,
+    /// `peak / level_before`; `None` when the level before was 0.
+    pub size: Option<f64>,
+    pub requests: u64,
+    pub failures: u64,
+    /// The most frequent failure reasons of the step in the window, most frequent first.
+    pub top_reasons: Vec<ReasonCount>,
+    /// Visits that failed (errors) or were the slowest (latency) in the window.
+    pub example_visits: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReasonCount {
+    pub reason: String,
+    pub count: u64,
 }
 
 /// A threshold rule's verdict (written by the gate).

@@ -1,0 +1,106 @@
+//! Level: the `surge` binary run end to end, as a user or CI runs it.
+//! Explaining a spike: a run whose embedded exchange fails plan searches for five seconds at a known
+//! clock time lists that window in `spikes` with its step and reason, keeps example requests with
+//! what the exchange answered, and marks the window on the charts and pages.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use common::run_quietly;
+
+/// 30 s of steady arrivals; from 00:00:15 for 5 s, half the plan searches fail with 503/1012.
+const SCENARIO: &str = "name = \"spiky\"\n\
+[traffic]\nseed = 2013\nstages = [{ duration = \"30s\", rate = 40 }]\nlate_after = \"5s\"\n\
+[traffic.mix]\nbrowse = 1\n[households]\nmax_pages = 1\n\
+[[exchange.errors]]\nat = \"00:00:15\"\nlasting = \"5s\"\npaths = [\"/api/v1/plans/search\"]\n\
+share = 0.5\nstatus = 503\ncode = \"1012\"\n";
+
+fn setup(name: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("surge-spikes-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("spiky.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    (dir, scenario)
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn seconds(clock: &str) -> i64 {
+    let parts: Vec<i64> = clock.split(':').map(|p| p.parse().unwrap()).collect();
+    parts[0] * 3600 + parts[1] * 60 + parts[2]
+}
+
+#[test]
+fn an_error_window_is_found_shown_and_kept_with_examples() {
+    let (dir, scenario) = setup("window");
+    let run = dir.join("run");
+    let out = run_quietly(&scenario, &run);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = json(&run.join("summary.json"));
+    let spikes = summary["spikes"].as_array().unwrap();
+    assert_eq!(spikes.len(), 1, "one window: {spikes:?}");
+    let spike = &spikes[0];
+    assert_eq!(
+        (spike["step"].as_str(), spike["kind"].as_str()),
+        (Some("browse"), Some("errors"))
+    );
+    // The exchange's window is [15 s, 20 s) of scenario time; one 1 s interval either way.
+    let (start, end) = (
+        seconds(spike["start"].as_str().unwrap()),
+        seconds(spike["end"].as_str().unwrap()),
+    );
+    assert!((14..=16).contains(&start), "{spike}");
+    assert!((19..=21).contains(&end), "{spike}");
+    let top = &spike["top_reasons"][0];
+    assert_eq!(
+        top["reason"], "browse: plan search: HTTP 503 (code 1012)",
+        "{spike}"
+    );
+    assert!(spike["peak"].as_f64().unwrap() > 0.2, "{spike}");
+    assert!(!spike["example_visits"].as_array().unwrap().is_empty());
+
+    // The examples show what the exchange answered, at the window's clock times.
+    let examples = std::fs::read_to_string(run.join("exemplars.jsonl")).unwrap();
+    let failures: Vec<Value> = examples
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|e| e["kind"] == "failure")
+        .collect();
+    assert!(!failures.is_empty(), "{examples}");
+    for example in &failures {
+        assert_eq!(example["status"], 503, "{example}");
+        assert!(
+            example["body"].as_str().unwrap().contains("1012"),
+            "{example}"
+        );
+        let at = seconds(example["clock"].as_str().unwrap());
+        assert!((15..=21).contains(&at), "{example}");
+    }
+
+    // The pages list the window; the charts shade it.
+    let markdown = std::fs::read_to_string(run.join("summary.md")).unwrap();
+    assert!(markdown.contains("## Spikes"), "{markdown}");
+    assert!(markdown.contains("browse: plan search: HTTP 503 (code 1012)"));
+    let html = std::fs::read_to_string(run.join("index.html")).unwrap();
+    assert!(
+        html.contains("id=\"spikes\""),
+        "the page has a spikes section"
+    );
+    let chart = std::fs::read_to_string(run.join("charts/latency-over-time.svg")).unwrap();
+    assert!(
+        chart.contains("spike"),
+        "the chart labels the shaded window"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
