@@ -51,6 +51,45 @@ pub enum Command {
     /// (secrets redacted): where a journey breaks, and why. Exit 0 when the visit succeeded, 1
     /// when it failed.
     Trace(TraceArgs),
+    /// Run again exactly the visits of a finished run whose intended start fell in a window of its
+    /// scenario clock — same visit ids, applicants and offsets, against the same embedded exchange
+    /// on the same clock (or --target) — into a new run directory, and compare which visits failed
+    /// in both runs, only in the original, only in the replay. See docs/spikes.md.
+    #[command(after_help = EXIT_CODES)]
+    Replay(ReplayArgs),
+}
+
+/// `surge replay`'s options.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The original run directory (it needs summary.json, scenario.toml and failures.csv).
+    pub run_dir: PathBuf,
+    /// Start of the window on the run's scenario clock, e.g. 09:40 or 09:40:30.
+    #[arg(long, value_name = "CLOCK")]
+    pub from: String,
+    /// End of the window (not included), e.g. 09:45.
+    #[arg(long, value_name = "CLOCK")]
+    pub to: String,
+    /// Also replay the visits of this much scenario time before the window, to rebuild the load
+    /// the window's visits met (e.g. 2m); they are not compared.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lead_in: Duration,
+    /// Base URL of the exchange to replay against. Default: the original run's target — the
+    /// embedded exchange, started again with the same configuration.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Replay N times faster than real time. Default: the original run's time scale.
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub time_scale: Option<f64>,
+    /// Write the replay's run directory into DIR. Default: reports/<scenario>-replay-<UTC timestamp>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// With --out: replace the run already in DIR.
+    #[arg(long)]
+    pub force: bool,
+    /// Print only errors, the final tables and the comparison.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `surge cracks`' options.

@@ -30,6 +30,7 @@ pub mod journeys;
 pub mod measure;
 pub mod monitor;
 pub mod plan;
+pub mod replay;
 pub mod report;
 pub mod rundir;
 pub mod scenario;

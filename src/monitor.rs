@@ -16,7 +16,7 @@ use crate::engine::RunControl;
 use crate::gate::{Judge, Rule};
 use crate::histogram::percentile_ms;
 use crate::measure::{Interval, Recorder};
-use crate::plan::{IntendedCounter, RunPlan};
+use crate::plan::RunPlan;
 use crate::rundir::exemplars::{self, ExemplarsWriter};
 use crate::rundir::failures::{self, FailuresWriter};
 use crate::rundir::timeline::{self, TimelineWriter};
@@ -126,7 +126,7 @@ async fn run(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
     let mut interval_start = started;
-    let mut intended_counter = config.plan.schedule.as_ref().map(IntendedCounter::new);
+    let mut intended_counter = config.plan.intended_counter();
     loop {
         let last = tokio::select! {
             _ = ticker.tick() => false,

@@ -1,7 +1,8 @@
 //! Level: the `surge` binary run end to end, as a user or CI runs it.
 //! Explaining a spike: a run whose embedded exchange fails plan searches for five seconds at a known
 //! clock time lists that window in `spikes` with its step and reason, keeps example requests with
-//! what the exchange answered, and marks the window on the charts and pages.
+//! what the exchange answered, and marks the window on the charts and pages; `surge replay` of the
+//! window fails the same visits again, and says so.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use common::run_quietly;
+use common::{run_quietly, surge};
 
 /// 30 s of steady arrivals; from 00:00:15 for 5 s, half the plan searches fail with 503/1012.
 const SCENARIO: &str = "name = \"spiky\"\n\
@@ -102,5 +103,109 @@ fn an_error_window_is_found_shown_and_kept_with_examples() {
         chart.contains("spike"),
         "the chart labels the shaded window"
     );
+
+    // Replay the window: the same visits, on the same clock, against the same faults.
+    let replay = dir.join("replay");
+    let (from, to) = (
+        spike["start"].as_str().unwrap(),
+        spike["end"].as_str().unwrap(),
+    );
+    let out = surge(&[
+        "replay",
+        run.to_str().unwrap(),
+        "--from",
+        from,
+        "--to",
+        to,
+        "--quiet",
+        "--out",
+        replay.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replayed = json(&replay.join("summary.json"));
+    let comparison = &replayed["replay"]["comparison"];
+    assert_eq!(replayed["replay"]["source"], run.to_str().unwrap());
+    let (original, both) = (
+        comparison["failed_original"].as_u64().unwrap(),
+        comparison["failed_both"].as_u64().unwrap(),
+    );
+    assert!(original > 20, "{comparison}");
+    assert!(
+        both as f64 >= 0.95 * original as f64,
+        "the replay failed {both} of the {original} visits that failed: {comparison}"
+    );
+    let visits = comparison["visits"].as_u64().unwrap();
+    assert_eq!(
+        replayed["visits"]["planned"].as_u64().unwrap(),
+        visits,
+        "only the window's visits ran"
+    );
+    assert!(
+        stdout.contains(&format!("{both} in both")) && stdout.contains("failed again"),
+        "the comparison is printed: {stdout}"
+    );
+    let markdown = std::fs::read_to_string(replay.join("summary.md")).unwrap();
+    assert!(markdown.contains("## Replay"), "{markdown}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_replay_that_cannot_be_done_is_refused_before_any_traffic() {
+    let (dir, scenario) = setup("refused");
+    let run = dir.join("run");
+    // A tiny run to replay: 3 s of arrivals.
+    std::fs::write(
+        &scenario,
+        "name = \"tiny\"\n[traffic]\nstages = [{ duration = \"3s\", rate = 5 }]\nlate_after = \"5s\"\n",
+    )
+    .unwrap();
+    assert_eq!(run_quietly(&scenario, &run).status.code(), Some(0));
+    let run_arg = run.to_str().unwrap();
+    for (from, to, wanted) in [
+        ("00:00:02", "00:00:01", "is not before --to"),
+        (
+            "00:10:00",
+            "00:11:00",
+            "not within the run's scenario clock, 00:00:00–00:00:03",
+        ),
+        ("9:99", "00:00:01", "--from 9:99"),
+    ] {
+        let out_dir = dir.join("never");
+        let out = surge(&[
+            "replay",
+            run_arg,
+            "--from",
+            from,
+            "--to",
+            to,
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{from}–{to}: {stderr}");
+        assert!(stderr.contains(wanted), "{from}–{to}: {stderr}");
+        assert!(!out_dir.exists(), "nothing written");
+    }
+    // A run directory without the files a replay compares.
+    std::fs::remove_file(run.join("failures.csv")).unwrap();
+    let out = surge(&["replay", run_arg, "--from", "00:00:00", "--to", "00:00:01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no failures.csv"));
+    let nowhere = dir.join("nowhere");
+    let out = surge(&[
+        "replay",
+        nowhere.to_str().unwrap(),
+        "--from",
+        "00:00:00",
+        "--to",
+        "00:00:01",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
 }

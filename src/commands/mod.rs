@@ -6,6 +6,7 @@ pub mod check;
 pub mod cracks;
 pub mod exchange;
 pub mod gate;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod trace;
@@ -139,5 +140,6 @@ async fn dispatch(command: Command) -> Result<Outcome, Error> {
         Command::Check(args) => check::check(args),
         Command::Cracks(args) => cracks::cracks(args).await,
         Command::Trace(args) => trace::trace(args).await,
+        Command::Replay(args) => replay::replay(args).await,
     }
 }

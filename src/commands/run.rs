@@ -33,6 +33,14 @@ pub async fn run(args: RunArgs) -> Result<Outcome, Error> {
     // From here on SIGINT and SIGTERM stop the run and keep what it measured.
     engine::catch_signals();
     let prepared = prepare(&args)?;
+    let concluded = run_prepared(&prepared, &args).await?;
+    say!("{}", report::text::tables(&concluded.summary));
+    sayln!("\nrun directory: {}", prepared.run_dir.display());
+    concluded.result
+}
+
+/// Start the target, run the visits and conclude: everything of a run after [`prepare`].
+pub async fn run_prepared(prepared: &Prepared, args: &RunArgs) -> Result<Concluded, Error> {
     if let Some(warning) = prepared.program.access.insecure_warning() {
         eprintln!("{warning}");
     }
@@ -45,16 +53,14 @@ pub async fn run(args: RunArgs) -> Result<Outcome, Error> {
     )
     .await?;
     if !args.quiet {
-        sayln!("{}", describe(&prepared, &target.url));
+        sayln!("{}", describe(prepared, &target.url));
     }
-    let executed = execute(&prepared, &target.url, &args, control).await?;
-    let concluded = conclude(&prepared, &target.url, executed).await;
-    say!("{}", report::text::tables(&concluded.summary));
-    sayln!("\nrun directory: {}", prepared.run_dir.display());
+    let executed = execute(prepared, &target.url, args, control).await?;
+    let concluded = conclude(prepared, &target.url, executed).await;
     if let Some(running) = target.embedded {
         running.shutdown().await;
     }
-    concluded.result
+    Ok(concluded)
 }
 
 /// Everything checked before any traffic.
@@ -323,6 +329,10 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
     let mut summary = summarize(
         RunFacts {
             scenario: prepared.scenario.name().to_string(),
+            scenario_path: std::path::absolute(&prepared.scenario.source.path)
+                .unwrap_or_else(|_| prepared.scenario.source.path.clone())
+                .display()
+                .to_string(),
             target: target.to_string(),
             seed: prepared.scenario.traffic.seed,
             started_at: executed.started_at,

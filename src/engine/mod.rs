@@ -130,8 +130,12 @@ impl Pool {
 /// The visits' intended starts on the run's clock, in visit order, each waited for.
 struct Starts {
     origin: Instant,
-    /// Offsets from `origin`; `None` for a closed run, whose visits are due at once.
-    offsets: Option<Box<dyn Iterator<Item = Duration> + Send>>,
+    /// Visit ids with their offsets from `origin`; `None` for a closed run, whose visits are due
+    /// at once, in id order.
+    offsets: Option<Box<dyn Iterator<Item = (u64, Duration)> + Send>>,
+    /// A closed run's next visit, and how many it has.
+    next_id: u64,
+    visits: u64,
 }
 
 impl Starts {
@@ -142,19 +146,27 @@ impl Starts {
             offsets: pool
                 .plan
                 .intended_offsets()
-                .map(|o| Box::new(o) as Box<dyn Iterator<Item = Duration> + Send>),
+                .map(|o| Box::new(o) as Box<dyn Iterator<Item = (u64, Duration)> + Send>),
+            next_id: 0,
+            visits: pool.plan.visits,
         }
     }
 
-    /// Sleep until the next visit's intended start and return it; `None` if the run stops first.
-    async fn next(&mut self, stop: &Stop) -> Option<Instant> {
-        let intended = match self.offsets.as_mut().and_then(Iterator::next) {
-            Some(offset) => self.origin + offset,
-            None => Instant::now(),
+    /// Sleep until the next visit's intended start and return its id and that start; `None` when
+    /// every visit has been released, or the run stops first.
+    async fn next(&mut self, stop: &Stop) -> Option<(u64, Instant)> {
+        let (id, intended) = match self.offsets.as_mut() {
+            Some(offsets) => {
+                let (id, offset) = offsets.next()?;
+                (id, self.origin + offset)
+            }
+            None if self.next_id < self.visits => (self.next_id, Instant::now()),
+            None => return None,
         };
+        self.next_id += 1;
         stop.sleep_until(tokio::time::Instant::from_std(intended))
             .await
-            .then_some(intended)
+            .then_some((id, intended))
     }
 }
 
@@ -295,10 +307,7 @@ async fn dispatch(pool: Arc<Pool>, senders: Vec<flume::Sender<Due>>, pools: Vec<
         _ = stop.stopped() => return,
     }
     let mut starts = Starts::from_now(&pool);
-    for id in 0..pool.plan.visits {
-        let Some(intended) = starts.next(stop).await else {
-            return;
-        };
+    while let Some((id, intended)) = starts.next(stop).await {
         if data_ran_dry(&pool, id) {
             return;
         }
@@ -405,10 +414,10 @@ fn drive(pool: Arc<Pool>) -> Transaction {
                 .pool_cap
                 .map(|cap| Arc::new(tokio::sync::Semaphore::new(cap)));
             let mut in_flight = tokio::task::JoinSet::new();
-            for id in 0..pool.plan.visits {
+            loop {
                 // Finished visits are reaped as we go, so the set holds only those in flight.
                 while in_flight.try_join_next().is_some() {}
-                let Some(intended) = starts.next(stop).await else {
+                let Some((id, intended)) = starts.next(stop).await else {
                     break;
                 };
                 if data_ran_dry(&pool, id) {

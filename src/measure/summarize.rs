@@ -13,6 +13,8 @@ use super::Snapshot;
 /// Facts about the run that the measurements do not hold.
 pub struct RunFacts {
     pub scenario: String,
+    /// The scenario file, as an absolute path.
+    pub scenario_path: String,
     pub target: String,
     pub seed: u64,
     pub started_at: String,
@@ -131,6 +133,8 @@ pub fn summarize(facts: RunFacts, snap: &Snapshot) -> Summary {
             .collect(),
         thresholds: Vec::new(),
         spikes: Vec::new(),
+        replay: None,
+        scenario_path: facts.scenario_path,
         run_error: snap.nothing_reached(),
         baseline: Vec::new(),
     }
@@ -190,6 +194,7 @@ mod tests {
     fn facts() -> RunFacts {
         RunFacts {
             scenario: "t".into(),
+            scenario_path: "/tmp/t.toml".into(),
             target: "http://127.0.0.1:1".into(),
             seed: 1,
             started_at: "2026-11-27T00:00:00Z".into(),

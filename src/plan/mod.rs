@@ -50,6 +50,16 @@ pub struct RunPlan {
     pub visitors: VisitPlanner,
     /// Visits per wall-clock second at the curve's peak (0 for a closed run).
     pub peak_wall_rate: f64,
+    /// A replay's window: only the visits meant to start in it run, the run's clock starting at its
+    /// start. `None`: every visit.
+    pub window: Option<Window>,
+}
+
+/// Part of a schedule, in scenario seconds from the curve's start: `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    pub from: f64,
+    pub to: f64,
 }
 
 impl RunPlan {
@@ -100,16 +110,53 @@ impl RunPlan {
             visitors: VisitPlanner::new(scenario, weights, default_zips).with_data(data),
             peak_wall_rate: curve.as_ref().map_or(0.0, |c| peak_wall_rate(traffic, c)),
             curve,
+            window: None,
+        })
+    }
+
+    /// Keep only the visits meant to start in `window` — with the same ids, visitors and offsets —
+    /// and start the run's clock (and the embedded exchange's) at the window's start. A closed run
+    /// has no schedule to cut: `false`.
+    pub fn restrict(&mut self, window: Window) -> bool {
+        let Some(schedule) = &self.schedule else {
+            return false;
+        };
+        self.visits = schedule
+            .times()
+            .filter(|t| (window.from..window.to).contains(t))
+            .count() as u64;
+        self.clock_start += window.from;
+        self.window = Some(window);
+        true
+    }
+
+    /// Every planned visit: its id and its intended start in scenario seconds from the run's
+    /// origin (a replay's: from its window's start), in time order; `None` for a closed run.
+    fn planned(&self) -> Option<impl Iterator<Item = (u64, f64)> + Send + 'static> {
+        let (from, to) = self.window.map_or((0.0, f64::INFINITY), |w| (w.from, w.to));
+        self.schedule.as_ref().map(move |s| {
+            s.times()
+                .enumerate()
+                .skip_while(move |(_, t)| *t < from)
+                .take_while(move |(_, t)| *t < to)
+                .map(move |(id, t)| (id as u64, t - from))
         })
     }
 
     /// Wall-clock offsets from the run's origin at which the visits are meant to start, in visit
     /// order; `None` for a closed run.
-    pub fn intended_offsets(&self) -> Option<impl Iterator<Item = Duration> + Send + 'static> {
+    pub fn intended_offsets(
+        &self,
+    ) -> Option<impl Iterator<Item = (u64, Duration)> + Send + 'static> {
         let scale = self.time_scale;
-        self.schedule
-            .as_ref()
-            .map(|s| s.times().map(move |t| Duration::from_secs_f64(t / scale)))
+        self.planned()
+            .map(|visits| visits.map(move |(id, t)| (id, Duration::from_secs_f64(t / scale))))
+    }
+
+    /// Counts of intended arrivals for the timeline, on the run's scenario clock.
+    pub fn intended_counter(&self) -> Option<IntendedCounter> {
+        self.planned()
+            .map(|visits| IntendedCounter::new(Box::new(visits.map(|(_, t)| t))))
     }
 
     /// The scenario clock (seconds since midnight) at a wall-clock offset from the origin.

@@ -95,15 +95,15 @@ impl Iterator for Times {
 pub const MAX_COUNTED_PER_INTERVAL: u64 = 10_000_000;
 
 /// Counts the visits meant to start before a moving time, for intervals that follow each other.
-#[derive(Debug, Clone)]
 pub struct IntendedCounter {
-    times: std::iter::Peekable<Times>,
+    times: std::iter::Peekable<Box<dyn Iterator<Item = f64> + Send>>,
 }
 
 impl IntendedCounter {
-    pub fn new(schedule: &Schedule) -> Self {
+    /// Counts over intended starts given in time order.
+    pub fn new(times: Box<dyn Iterator<Item = f64> + Send>) -> Self {
         Self {
-            times: schedule.times().peekable(),
+            times: times.peekable(),
         }
     }
 
@@ -137,7 +137,7 @@ mod tests {
 
     fn counts_per_window(schedule: &Schedule, span: f64, windows: usize) -> Vec<u64> {
         let width = span / windows as f64;
-        let mut counter = IntendedCounter::new(schedule);
+        let mut counter = IntendedCounter::new(Box::new(schedule.times()));
         (1..=windows)
             .map(|w| counter.count_until(w as f64 * width))
             .collect()

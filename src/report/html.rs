@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::tables::{funnel, headline, share, spikes, steps, RunVerdict};
+use super::tables::{funnel, headline, replay_headline, share, spikes, steps, RunVerdict};
 use crate::rundir::exemplars::Exemplar;
 use crate::rundir::summary::{Summary, CRACK_CLASSES};
 
@@ -236,6 +236,26 @@ pub fn page(
         let _ = write!(out, "</table></div>");
     }
 
+    if let (Some(line), Some(replay)) = (replay_headline(s), &s.replay) {
+        let _ = write!(
+            out,
+            "<h2 id=\"replay\">Replay</h2><p>{}</p><div class=\"wide\"><table><tr><th>step</th><th>reason</th>\
+             <th>failed in both</th><th>only in the original</th><th>only in the replay</th></tr>",
+            esc(&line)
+        );
+        for row in &replay.comparison.rows {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td style=\"text-align:left\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&row.step),
+                esc(&row.reason),
+                row.both,
+                row.only_original,
+                row.only_replay
+            );
+        }
+        let _ = write!(out, "</table></div>");
+    }
     let spike_rows = spikes(s, spike_examples);
     if !spike_rows.is_empty() {
         let _ = write!(

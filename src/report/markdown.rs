@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::charts;
-use super::tables::{cracked_classes, funnel, headline, share, spikes, steps};
+use super::tables::{cracked_classes, funnel, headline, replay_headline, share, spikes, steps};
 use crate::rundir::exemplars::Exemplar;
 use crate::rundir::summary::Summary;
 use crate::rundir::CHARTS_DIR;
@@ -92,6 +92,23 @@ pub fn page(summary: &Summary, spike_examples: &[Vec<Exemplar>]) -> String {
         }
     } else if s.cracks.insurer_records {
         let _ = writeln!(out, "\nCracks: none — every applicant who selected a plan is accounted for by the insurers.");
+    }
+    if let (Some(line), Some(replay)) = (replay_headline(s), &s.replay) {
+        let _ = writeln!(
+            out,
+            "\n## Replay\n\n{line}\n\n| step | reason | failed in both | only in the original | only in the replay |\n|---|---|---:|---:|---:|"
+        );
+        for row in &replay.comparison.rows {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                row.step,
+                row.reason.replace('|', "\\|"),
+                row.both,
+                row.only_original,
+                row.only_replay
+            );
+        }
     }
     let spike_rows = spikes(s, spike_examples);
     if !spike_rows.is_empty() {

@@ -198,6 +198,30 @@ fn example(e: &Exemplar) -> String {
     )
 }
 
+/// A replay's comparison with its original, in one sentence, for the pages.
+pub fn replay_headline(summary: &Summary) -> Option<String> {
+    let replay = summary.replay.as_ref()?;
+    let c = &replay.comparison;
+    let lead_in = if replay.lead_in_s > 0.0 {
+        format!(" (after a lead-in of {:.0} s)", replay.lead_in_s)
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "Replay of {} from {} to {}{lead_in}: {} visits; {} failed in the original, {} in the replay, \
+         {} in both ({} of the original's failures failed again, {} of them the same way).",
+        replay.source,
+        replay.from,
+        replay.to,
+        c.visits,
+        c.failed_original,
+        c.failed_replay,
+        c.failed_both,
+        share(c.failed_both, c.failed_original),
+        share(c.same_failure, c.failed_both)
+    ))
+}
+
 /// Percentage of `part` in `whole`, or a dash.
 pub fn share(part: u64, whole: u64) -> String {
     if whole == 0 {

@@ -67,6 +67,13 @@ pub struct Summary {
     /// windows (see `spikes`); recomputed by `surge report` and `surge gate` from the saved files.
     #[serde(default)]
     pub spikes: Vec<Spike>,
+    /// A replay's source, window and comparison with the original (`surge replay`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<Replay>,
+    /// The scenario file the run was started with, as an absolute path (a replay reads it again,
+    /// for the files it names relative to itself).
+    #[serde(default)]
+    pub scenario_path: String,
     /// Comparisons with a baseline run, when one was given (filled in by `surge gate`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub baseline: Vec<Comparison>,
@@ -188,6 +195,41 @@ impl Summary {
         let json = serde_json::to_string_pretty(self).map_err(|e| RunDirError::json(&path, e))?;
         std::fs::write(&path, json + "\n").map_err(|e| RunDirError::write(&path, e))
     }
+}
+
+/// What a replay replayed, and how its failures compare with the original's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Replay {
+    /// The original run directory.
+    pub source: String,
+    /// The window, on the scenario clock (`HH:MM:SS`), and the lead-in before it, in scenario
+    /// seconds.
+    pub from: String,
+    pub to: String,
+    pub lead_in_s: f64,
+    pub comparison: ReplayComparison,
+}
+
+/// Of the visits whose intended start fell in the window (the lead-in's not counted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayComparison {
+    pub visits: u64,
+    pub failed_original: u64,
+    pub failed_replay: u64,
+    /// Failed in both runs; of them, at the same step for the same reason.
+    pub failed_both: u64,
+    pub same_failure: u64,
+    /// By step and reason (the original's, for a visit that failed in both).
+    pub rows: Vec<ReplayRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayRow {
+    pub step: String,
+    pub reason: String,
+    pub both: u64,
+    pub only_original: u64,
+    pub only_replay: u64,
 }
 
 /// A window where one step's errors or latency spiked.

@@ -1,0 +1,184 @@
+//! `surge replay RUN_DIR --from --to`: run again the visits of a finished run whose intended start
+//! fell in a window, then compare their failures with the original's. The replay is an ordinary
+//! run (its own run directory, tables, verdicts and report) whose plan keeps only those visits and
+//! whose clock starts at the window, so the embedded exchange's faults meet them at the same clock
+//! times; its summary names its source and holds the comparison.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cli::{ReplayArgs, RunArgs};
+use crate::engine;
+use crate::plan::Window;
+use crate::replay::compare;
+use crate::report;
+use crate::rundir::failures;
+use crate::rundir::summary::{Replay, ReplayComparison, Summary};
+use crate::rundir::SCENARIO_FILE;
+use crate::units::{format_clock, parse_clock};
+
+use super::run::{prepare, run_prepared};
+use super::{Error, Outcome};
+
+pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
+    let source = &args.run_dir;
+    let summary = Summary::read(source).map_err(Error::Input)?;
+    let original_failures = source.join(failures::FILE_NAME);
+    if !original_failures.exists() {
+        return Err(Error::Usage(format!(
+            "{}: no {} (written by surge {}): replay compares failures visit by visit and needs it; \
+             run the scenario again with this surge",
+            source.display(),
+            failures::FILE_NAME,
+            summary.surge_version
+        )));
+    }
+    let (from, to) = window_of(&args, &summary)?;
+    let scenario = scenario_of(source, &summary)?;
+    let run_args = RunArgs {
+        scenario,
+        target: args.target.clone(),
+        out: Some(
+            args.out
+                .clone()
+                .unwrap_or_else(|| default_out(&summary.scenario)),
+        ),
+        force: args.force,
+        visits: Some(summary.visits.planned),
+        time_scale: args.time_scale.or(Some(summary.time_scale)),
+        seed: Some(summary.seed),
+        interval: std::time::Duration::from_secs_f64(summary.interval_s.max(0.1)),
+        goose_report: Vec::new(),
+        thresholds: Vec::new(),
+        ignore_exchange_section: args.target.is_some(),
+        quiet: args.quiet,
+    };
+
+    engine::catch_signals();
+    let mut prepared = prepare(&run_args)?;
+    let lead_in = args.lead_in.as_secs_f64();
+    let (window_from, window_to) = (
+        from - summary_clock_start(&summary),
+        to - summary_clock_start(&summary),
+    );
+    let compared: BTreeSet<u64> = match &prepared.plan.schedule {
+        Some(schedule) => schedule
+            .times()
+            .enumerate()
+            .filter(|(_, t)| (window_from..window_to).contains(t))
+            .map(|(id, _)| id as u64)
+            .collect(),
+        None => BTreeSet::new(),
+    };
+    let plan = Arc::get_mut(&mut prepared.plan)
+        .ok_or_else(|| Error::Usage("the plan is shared before the replay starts".into()))?;
+    let restricted = plan.restrict(Window {
+        from: (window_from - lead_in).max(0.0),
+        to: window_to,
+    });
+    if !restricted {
+        return Err(Error::Usage(format!(
+            "{}: a closed run (no arrival curve) has no scenario clock to replay a window of",
+            source.display()
+        )));
+    }
+
+    let concluded = run_prepared(&prepared, &run_args).await?;
+    let mut summary_out = concluded.summary;
+    let replayed =
+        failures::read(&prepared.run_dir.join(failures::FILE_NAME)).map_err(Error::Output)?;
+    let original = failures::read(&original_failures).map_err(Error::Input)?;
+    let comparison = compare(&compared, &original, &replayed);
+    summary_out.replay = Some(Replay {
+        source: source.display().to_string(),
+        from: format_clock(from),
+        to: format_clock(to),
+        lead_in_s: lead_in,
+        comparison: comparison.clone(),
+    });
+    summary_out
+        .write(&prepared.run_dir)
+        .map_err(Error::Output)?;
+    report::render(&prepared.run_dir).map_err(Error::Report)?;
+    say!("{}", report::text::tables(&summary_out));
+    sayln!("\n{}", describe(&summary_out, &comparison));
+    sayln!("\nrun directory: {}", prepared.run_dir.display());
+    concluded.result
+}
+
+fn summary_clock_start(summary: &Summary) -> f64 {
+    parse_clock(&summary.clock_start).unwrap_or(0.0)
+}
+
+/// The window as seconds since midnight, checked against the run's clock.
+fn window_of(args: &ReplayArgs, summary: &Summary) -> Result<(f64, f64), Error> {
+    let clock = |flag: &str, text: &str| {
+        parse_clock(text).map_err(|e| Error::Usage(format!("{flag} {text}: {e}")))
+    };
+    let (from, to) = (clock("--from", &args.from)?, clock("--to", &args.to)?);
+    if from >= to {
+        return Err(Error::Usage(format!(
+            "--from {} is not before --to {}: the window is empty",
+            args.from, args.to
+        )));
+    }
+    let start = summary_clock_start(summary);
+    let end = start + summary.span_s;
+    if summary.span_s <= 0.0 {
+        return Err(Error::Usage(format!(
+            "{}: a closed run (no arrival curve) has no scenario clock to replay a window of",
+            args.run_dir.display()
+        )));
+    }
+    if from < start || to > end {
+        return Err(Error::Usage(format!(
+            "the window {}–{} is not within the run's scenario clock, {}–{}",
+            format_clock(from),
+            format_clock(to),
+            format_clock(start),
+            format_clock(end)
+        )));
+    }
+    Ok((from, to))
+}
+
+/// The scenario to replay: the file the run was started with, when it is still the one copied
+/// into the run directory (it may name a journey file or data beside it); else the copy.
+fn scenario_of(source: &Path, summary: &Summary) -> Result<PathBuf, Error> {
+    let copy = source.join(SCENARIO_FILE);
+    let copied = std::fs::read(&copy).map_err(|e| {
+        Error::Usage(format!(
+            "{}: cannot read the scenario the run copied there ({e})",
+            copy.display()
+        ))
+    })?;
+    let original = PathBuf::from(&summary.scenario_path);
+    if !summary.scenario_path.is_empty() && std::fs::read(&original).is_ok_and(|t| t == copied) {
+        return Ok(original);
+    }
+    Ok(copy)
+}
+
+fn default_out(scenario: &str) -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    PathBuf::from("reports").join(format!("{scenario}-replay-{stamp}"))
+}
+
+/// The comparison, for people: the pages' sentence, then the table by step and reason.
+fn describe(summary: &Summary, c: &ReplayComparison) -> String {
+    let mut out = report::tables::replay_headline(summary).unwrap_or_default();
+    if !c.rows.is_empty() {
+        out.push_str(&format!(
+            "\n{:<14} {:>6} {:>9} {:>7}  reason",
+            "step", "both", "original", "replay"
+        ));
+        for row in &c.rows {
+            out.push_str(&format!(
+                "\n{:<14} {:>6} {:>9} {:>7}  {}",
+                row.step, row.both, row.only_original, row.only_replay, row.reason
+            ));
+        }
+    }
+    out
+}
