@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use common::{run_quietly, surge};
+use common::{run_ok, run_quietly, surge};
 
 const CONSUMERS: &str = "consumer_id,zip,income,ages,tobacco\n\
 C-101,27601,30000,47;44;12,n;y;n\n\
@@ -54,13 +54,7 @@ fn each_visit_gets_its_row_household_and_columns() {
     assert!(stdout.contains("X-Consumer: C-102"), "{stdout}");
 
     let run = dir.join("run");
-    let out = run_quietly(&scenario, &run);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&scenario, &run);
     assert_eq!(summary(&run)["funnel"]["browsed"], 6);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use common::{run_quietly, surge};
+use common::{run_ok, surge};
 
 /// 30 s of steady arrivals; from 00:00:15 for 5 s, half the plan searches fail with 503/1012.
 const SCENARIO: &str = "name = \"spiky\"\n\
@@ -41,13 +41,7 @@ fn seconds(clock: &str) -> i64 {
 fn an_error_window_is_found_shown_and_kept_with_examples() {
     let (dir, scenario) = setup("window");
     let run = dir.join("run");
-    let out = run_quietly(&scenario, &run);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&scenario, &run);
     let summary = json(&run.join("summary.json"));
     let spikes = summary["spikes"].as_array().unwrap();
     assert_eq!(spikes.len(), 1, "one window: {spikes:?}");
@@ -165,7 +159,7 @@ fn a_replay_that_cannot_be_done_is_refused_before_any_traffic() {
         "name = \"tiny\"\n[traffic]\nstages = [{ duration = \"3s\", rate = 5 }]\nlate_after = \"5s\"\n",
     )
     .unwrap();
-    assert_eq!(run_quietly(&scenario, &run).status.code(), Some(0));
+    run_ok(&scenario, &run);
     let run_arg = run.to_str().unwrap();
     for (from, to, wanted) in [
         ("00:00:02", "00:00:01", "is not before --to"),

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::lock;
 use crate::rundir::exemplars::Exemplar;
 use crate::vocab::StepId;
 
@@ -108,12 +109,6 @@ pub fn excerpt(body: &str) -> String {
         end -= 1;
     }
     body[..end].to_string()
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -36,6 +36,17 @@ pub fn run_quietly(scenario: &Path, run_dir: &Path) -> Output {
     ])
 }
 
+/// `surge run SCENARIO --quiet --out RUN_DIR`, which must succeed (exit 0; its stderr if not).
+pub fn run_ok(scenario: &Path, run_dir: &Path) {
+    let out = run_quietly(scenario, run_dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The shipped smoke scenario, with lateness judged loosely: tests run side by side on a small
 /// machine, and these are not about the generator's validity.
 pub fn tolerant_smoke(dir: &Path) -> PathBuf {
