@@ -231,9 +231,11 @@ fn a_full_exchange_refuses_with_503_and_a_waiting_room_holds_visitors() {
 
 #[test]
 fn the_same_seed_fails_the_same_applicants() {
-    // Insurer faults are drawn per applicant, error windows per request of a visit: neither by
-    // the order requests happen to arrive in.
-    let faults = "[exchange.insurers.\"*\"]\nbroken_link = 0.3\n\
+    // Every injected fault class at once. Insurer faults are drawn per applicant, error windows per
+    // request of a visit: neither by the order requests happen to arrive in.
+    let faults = "[exchange.insurers.\"*\"]\nbroken_link = 0.15\ndead_link = 0.05\n\
+                  saml_rejected = 0.1\npayment_fails = 0.1\nmissing_834 = 0.05\n\
+                  duplicate_834 = 0.05\nno_premium_834 = 0.05\nwrong_insurer_834 = 0.05\n\
                   [[exchange.errors]]\nat = \"00:00:00\"\nlasting = \"1h\"\n\
                   paths = [\"/api/v1/plans\"]\nshare = 0.2\nstatus = 503\ncode = \"1012\"\n";
     let (_, first, first_dir) = run_with("seed-a", 120, faults);
@@ -256,6 +258,14 @@ fn the_same_seed_fails_the_same_applicants() {
     let (first_failed, second_failed) = (failed(&first_dir), failed(&second_dir));
     let in_window = first_failed.iter().filter(|r| r.contains("503")).count();
     assert!(in_window > 10, "the window failed visits: {first_failed:?}");
+    let reasons: std::collections::BTreeSet<&str> = first_failed
+        .iter()
+        .filter_map(|row| row.split_once(',').map(|(_, failure)| failure))
+        .collect();
+    assert!(
+        reasons.len() >= 4,
+        "the window, broken and dead links, refused SAML and failed payments each fail visits: {reasons:?}"
+    );
     assert_eq!(
         first_failed, second_failed,
         "the same visits failed at the same step for the same reason"
