@@ -74,8 +74,8 @@ pub struct ReplayArgs {
     /// the window's visits met (e.g. 2m); they are not compared.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
     pub lead_in: Duration,
-    /// Base URL of the exchange to replay against. Default: the original run's target — the
-    /// embedded exchange, started again with the same configuration.
+    /// Base URL of the exchange to replay against. Default: the scenario's `target`, else the
+    /// embedded exchange, started again with the scenario's configuration.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// Replay N times faster than real time. Default: the original run's time scale.

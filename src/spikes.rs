@@ -8,7 +8,8 @@
 //! failures from being spikes, and leaving spikes out of the level keeps a long spike a spike.
 //!
 //! Found from the run directory alone (timeline, interval log, failures, exemplars), so `surge
-//! report` and `surge gate` find the same windows in a run made yesterday.
+//! report` and `surge gate` find the same windows in a run made yesterday; each feeds the detector
+//! in the pass over the intervals it makes anyway.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
@@ -18,7 +19,7 @@ use crate::rundir::exemplars::{self, Exemplar};
 use crate::rundir::failures::{self, FailedVisit};
 use crate::rundir::summary::{ReasonCount, Spike, Summary};
 use crate::rundir::timeline::StepCount;
-use crate::rundir::{for_each_interval, IntervalData, RunDirError};
+use crate::rundir::{IntervalData, RunDirError};
 use crate::units::parse_clock;
 
 /// Ordinary intervals the recent level is the median of.
@@ -201,6 +202,25 @@ impl Detector {
         );
     }
 
+    /// The spike windows of the intervals fed, with their top failure reasons and example visits
+    /// from the run directory's `failures.csv` and `exemplars.jsonl` (read only when there is a
+    /// window).
+    pub fn spikes(self, run_dir: &Path) -> Result<Vec<Spike>, RunDirError> {
+        let windows = self.finish();
+        if windows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let failed = match run_dir.join(failures::FILE_NAME) {
+            path if path.exists() => failures::read(&path)?,
+            _ => Vec::new(),
+        };
+        let examples = exemplars::read(run_dir)?;
+        Ok(windows
+            .into_iter()
+            .map(|(step, kind, window)| describe(step, kind, window, &failed, &examples))
+            .collect())
+    }
+
     /// The windows found, by start then step; their reasons and examples not yet filled in.
     fn finish(mut self) -> Vec<(String, Kind, Window)> {
         let open = std::mem::take(&mut self.open);
@@ -216,25 +236,11 @@ impl Detector {
     }
 }
 
-/// The spike windows of the run in `run_dir`, with their top failure reasons and example visits.
-pub fn find(run_dir: &Path, summary: &Summary) -> Result<Vec<Spike>, RunDirError> {
-    let mut detector = Detector::new(parse_clock(&summary.clock_start).unwrap_or(0.0));
-    for_each_interval(run_dir, &summary.step_names(), |interval| {
-        detector.add(&interval)
-    })?;
-    let windows = detector.finish();
-    if windows.is_empty() {
-        return Ok(Vec::new());
+impl Detector {
+    /// A detector for the run `summary` describes (its scenario clock's start).
+    pub fn of(summary: &Summary) -> Detector {
+        Detector::new(parse_clock(&summary.clock_start).unwrap_or(0.0))
     }
-    let failed = match run_dir.join(failures::FILE_NAME) {
-        path if path.exists() => failures::read(&path)?,
-        _ => Vec::new(),
-    };
-    let examples = exemplars::read(run_dir)?;
-    Ok(windows
-        .into_iter()
-        .map(|(step, kind, window)| describe(step, kind, window, &failed, &examples))
-        .collect())
 }
 
 fn describe(

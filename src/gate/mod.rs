@@ -81,8 +81,10 @@ pub fn judge_run(
     baseline: Option<(&Summary, Tolerance)>,
 ) -> Result<GateOutcome, RunDirError> {
     let mut judge = Judge::new(rules, summary.interval_s, summary.time_scale);
+    let mut spikes = crate::spikes::Detector::of(summary);
     for_each_interval(run_dir, &summary.step_names(), |interval| {
-        judge.add(&interval)
+        judge.add(&interval);
+        spikes.add(&interval);
     })?;
     Ok(GateOutcome {
         verdicts: judge.verdicts(),
@@ -91,7 +93,7 @@ pub fn judge_run(
             .unwrap_or_default(),
         generator_valid: summary.generator.valid,
         generator_reason: summary.generator.reason.clone(),
-        spikes: crate::spikes::find(run_dir, summary)?,
+        spikes: spikes.spikes(run_dir)?,
     })
 }
 

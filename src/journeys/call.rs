@@ -312,10 +312,22 @@ struct Seen<'a> {
 const EXAMPLE_HEADERS: [&str; 3] = ["retry-after", "x-waiting-room", "content-type"];
 
 /// Offer the request to the run's examples: as its step's slowest of the interval, and as an
-/// example of its failure `reason`. Built only if kept; secrets redacted.
+/// example of its failure `reason`. Built only if kept; secrets and the visit's cookie values
+/// redacted (a page may echo its session token).
 fn offer(state: &VisitState<'_>, seen: &Seen<'_>, reason: Option<&str>) {
     let build = |kind: &str, reason: &str| {
         let access = &state.run.program.access;
+        let cookies: Vec<&str> = state
+            .cookies
+            .iter_any()
+            .map(|cookie| cookie.value())
+            .filter(|value| value.len() >= 4)
+            .collect();
+        let redact = |text: &str| {
+            cookies.iter().fold(access.redact(text), |text, value| {
+                text.replace(value, "[redacted]")
+            })
+        };
         let reply = seen.reply;
         Exemplar {
             clock: String::new(),
@@ -326,7 +338,7 @@ fn offer(state: &VisitState<'_>, seen: &Seen<'_>, reason: Option<&str>) {
             visit: state.visit.id,
             label: seen.label.to_string(),
             method: seen.method.as_str().to_string(),
-            url: access.redact(seen.url.as_str()),
+            url: redact(seen.url.as_str()),
             status: reply.map(|r| r.status),
             outcome: OUTCOME_CLASSES[seen.outcome.class_index()].to_string(),
             latency_ms: seen.latency.as_secs_f64() * 1000.0,
@@ -335,11 +347,11 @@ fn offer(state: &VisitState<'_>, seen: &Seen<'_>, reason: Option<&str>) {
                     .iter()
                     .filter_map(|name| {
                         let value = r.headers.get(*name)?.to_str().ok()?;
-                        Some((name.to_string(), access.redact(value)))
+                        Some((name.to_string(), redact(value)))
                     })
                     .collect()
             }),
-            body: reply.map_or_else(String::new, |r| access.redact(&excerpt(&r.body))),
+            body: reply.map_or_else(String::new, |r| redact(&excerpt(&r.body))),
         }
     };
     let examples = &state.run.recorder.exemplars;

@@ -55,8 +55,9 @@ pub struct RunData {
 impl RunData {
     pub fn read(run_dir: &Path) -> Result<RunData, RunDirError> {
         let mut summary = Summary::read(run_dir)?;
-        // Found again from the files, so a run from before spikes were found gets them too.
-        summary.spikes = crate::spikes::find(run_dir, &summary)?;
+        // Spikes are found again from the files, in the same pass, so a run from before spikes
+        // were found gets them too.
+        let mut detector = crate::spikes::Detector::of(&summary);
         let names = summary.step_names();
         let steps: Vec<String> = names.iter().map(|s| s.to_string()).collect();
         // Points are a whole number of intervals each: count them first (the timeline alone is
@@ -68,6 +69,7 @@ impl RunData {
         let mut pending: Vec<IntervalData> = Vec::new();
         let mut previous_elapsed = 0.0;
         for_each_interval(run_dir, &names, |interval| {
+            detector.add(&interval);
             for (tag, histogram) in &interval.latencies {
                 let _ = totals
                     .entry(tag.clone())
@@ -85,6 +87,7 @@ impl RunData {
         if !pending.is_empty() {
             points.push(merge(&pending, previous_elapsed, &steps));
         }
+        summary.spikes = detector.spikes(run_dir)?;
         let spike_examples = if summary.spikes.is_empty() {
             Vec::new()
         } else {
