@@ -20,7 +20,7 @@ use crate::rundir::failures::{self, FailedVisit};
 use crate::rundir::summary::{ReasonCount, Spike, Summary};
 use crate::rundir::timeline::StepCount;
 use crate::rundir::{IntervalData, RunDirError};
-use crate::units::parse_clock;
+use crate::units::{ends_within, parse_clock};
 
 /// Ordinary intervals the recent level is the median of.
 const HISTORY: usize = 30;
@@ -239,7 +239,7 @@ impl Detector {
 impl Detector {
     /// A detector for the run `summary` describes (its scenario clock's start).
     pub fn of(summary: &Summary) -> Detector {
-        Detector::new(parse_clock(&summary.clock_start).unwrap_or(0.0))
+        Detector::new(summary.clock_start_s())
     }
 }
 
@@ -251,9 +251,7 @@ fn describe(
     examples: &[Exemplar],
 ) -> Spike {
     // Clocks mark interval ends: a row belongs to the window when its end is in (start, end].
-    let within = |clock: &str| {
-        parse_clock(clock).is_ok_and(|c| c > window.start - 1e-9 && c <= window.end + 1e-9)
-    };
+    let within = |clock: &str| ends_within(clock, window.start, window.end);
     let in_window: Vec<&FailedVisit> = failed
         .iter()
         .filter(|f| f.step == step && within(&f.clock))

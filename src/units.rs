@@ -51,6 +51,12 @@ pub fn parse_clock(text: &str) -> Result<f64, UnitError> {
     Ok(f64::from(h * 3600 + m * 60 + s))
 }
 
+/// Whether an interval ending at `clock` belongs to the window `(start, end]` (seconds since
+/// midnight; clocks are whole seconds, so a hair of tolerance keeps the ends in).
+pub fn ends_within(clock: &str, start: f64, end: f64) -> bool {
+    parse_clock(clock).is_ok_and(|c| c > start - 1e-9 && c <= end + 1e-9)
+}
+
 /// Write seconds since midnight as `HH:MM:SS`.
 pub fn format_clock(seconds: f64) -> String {
     let total = seconds.max(0.0).round() as u64;

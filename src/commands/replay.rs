@@ -58,10 +58,7 @@ pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
     engine::catch_signals();
     let mut prepared = prepare(&run_args)?;
     let lead_in = args.lead_in.as_secs_f64();
-    let (window_from, window_to) = (
-        from - summary_clock_start(&summary),
-        to - summary_clock_start(&summary),
-    );
+    let (window_from, window_to) = (from - summary.clock_start_s(), to - summary.clock_start_s());
     let compared: BTreeSet<u64> = match &prepared.plan.schedule {
         Some(schedule) => schedule
             .times()
@@ -107,10 +104,6 @@ pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
     concluded.result
 }
 
-fn summary_clock_start(summary: &Summary) -> f64 {
-    parse_clock(&summary.clock_start).unwrap_or(0.0)
-}
-
 /// The window as seconds since midnight, checked against the run's clock.
 fn window_of(args: &ReplayArgs, summary: &Summary) -> Result<(f64, f64), Error> {
     let clock = |flag: &str, text: &str| {
@@ -123,7 +116,7 @@ fn window_of(args: &ReplayArgs, summary: &Summary) -> Result<(f64, f64), Error> 
             args.from, args.to
         )));
     }
-    let start = summary_clock_start(summary);
+    let start = summary.clock_start_s();
     let end = start + summary.span_s;
     if summary.span_s <= 0.0 {
         return Err(Error::Usage(format!(

@@ -11,7 +11,7 @@ use crate::histogram::{new_histogram, percentile};
 use crate::rundir::exemplars::{self, Exemplar};
 use crate::rundir::summary::{Spike, Summary};
 use crate::rundir::{for_each_interval, timeline, IntervalData, RunDirError};
-use crate::units::parse_clock;
+use crate::units::{ends_within, parse_clock};
 use crate::vocab::Outcome;
 
 /// Points per time series at most: a 12-hour run still draws quickly and reads cleanly.
@@ -114,7 +114,7 @@ impl RunData {
 
     /// The scenario clock's range over the run, in seconds since midnight.
     pub fn clock_range(&self) -> (f64, f64) {
-        let start = parse_clock(&self.summary.clock_start).unwrap_or(0.0);
+        let start = self.summary.clock_start_s();
         let end = self.clocked().map(|(c, _)| c).fold(start + 1.0, f64::max);
         (start, end)
     }
@@ -137,7 +137,7 @@ fn examples_of(spike: &Spike, all: &[Exemplar]) -> Vec<Exemplar> {
     );
     all.iter()
         .filter(|e| e.kind == kind && e.step == spike.step)
-        .filter(|e| parse_clock(&e.clock).is_ok_and(|c| c > start - 1e-9 && c <= end + 1e-9))
+        .filter(|e| ends_within(&e.clock, start, end))
         .take(EXAMPLES_PER_SPIKE)
         .cloned()
         .collect()

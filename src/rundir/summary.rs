@@ -153,6 +153,11 @@ pub struct FailureRow {
 }
 
 impl Summary {
+    /// The scenario clock at the curve's start, in seconds since midnight.
+    pub fn clock_start_s(&self) -> f64 {
+        crate::units::parse_clock(&self.clock_start).unwrap_or(0.0)
+    }
+
     /// The run's steps in the journey file's order; for a summary without `step_order`, its
     /// steps' names.
     pub fn step_names(&self) -> Vec<&str> {
