@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::{Parser, Subcommand};
 
+use crate::plan::Shard;
 use crate::units::{parse_clock, parse_duration, parse_percent, parse_positive, UnitError};
 
 const EXIT_CODES: &str = "Exit codes: 0 the run completed and every threshold passed; \
@@ -57,6 +58,13 @@ pub enum Command {
     /// in both runs, only in the original, only in the replay. See docs/spikes.md.
     #[command(after_help = EXIT_CODES)]
     Replay(ReplayArgs),
+    /// Combine the run directories of a sharded run (`surge run --shard K/N`) into one run
+    /// directory: latency histograms added interval by interval, counts summed, enrollments and
+    /// failures joined, the summary recomputed from them, the cracks reconciled once, and the
+    /// thresholds judged on the whole. Exit 2 naming the directory when a shard is missing,
+    /// duplicated or of another run; otherwise as `surge gate`.
+    #[command(after_help = EXIT_CODES)]
+    Merge(MergeArgs),
 }
 
 /// `surge replay`'s options.
@@ -212,48 +220,108 @@ pub struct ExchangeArgs {
     pub pay_now: crate::exchange::shape::PayNow,
 }
 
-/// `surge run`'s options.
-#[derive(Debug, clap::Args)]
+/// `surge run`'s options. Every one can also come from the environment variable shown in
+/// `--help` (`SURGE_*`), which is how a Kubernetes Job template sets them; a flag wins over it.
+#[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// Scenario file (TOML); see scenarios/README.md for every key.
+    #[arg(env = "SURGE_SCENARIO")]
     pub scenario: PathBuf,
     /// Base URL of the exchange to load. Default: the scenario's `target`, or the embedded
     /// exchange started in-process on a free loopback port.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "SURGE_TARGET")]
     pub target: Option<String>,
     /// Write the run's files into DIR itself. Default: reports/<scenario>-<UTC timestamp>/.
     /// A DIR that already holds a run is refused (exit 2) unless --force is given.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "SURGE_OUT")]
     pub out: Option<PathBuf>,
     /// With --out: replace the run already in DIR (its files are removed first; other files stay).
-    #[arg(long)]
+    #[arg(long, env = "SURGE_FORCE")]
     pub force: bool,
     /// Override the scenario's number of visits.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", env = "SURGE_VISITS", value_parser = clap::value_parser!(u64).range(1..))]
     pub visits: Option<u64>,
     /// Override the scenario's time_scale: run the curve N times faster than real time.
-    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    #[arg(long, value_name = "N", env = "SURGE_TIME_SCALE", value_parser = parse_positive)]
     pub time_scale: Option<f64>,
     /// Override the scenario's seed.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "SURGE_SEED")]
     pub seed: Option<u64>,
+    /// Run only shard K of N (K from 0 to N-1): the visits whose id is K modulo N, with the same
+    /// applicants and intended times as in the whole run, so N shards on N machines send the
+    /// whole schedule between them. Needs --target (the embedded exchange cannot be shared).
+    /// Combine the shards' run directories with `surge merge`. See docs/distributed.md.
+    #[arg(long, value_name = "K/N", env = "SURGE_SHARD")]
+    pub shard: Option<Shard>,
+    /// Start the scenario clock at this wall-clock time (RFC 3339, e.g. 2026-11-28T09:00:00Z), so
+    /// shards started seconds apart send the curve together. Before it, the run waits; started
+    /// after it, the visits already due count as late.
+    #[arg(long, value_name = "TIME", env = "SURGE_START_AT", value_parser = parse_start_at)]
+    pub start_at: Option<SystemTime>,
+    /// Serve live Prometheus metrics at http://ADDR/metrics while the run goes (e.g.
+    /// 0.0.0.0:9898): visits, requests and failures by step and outcome, the funnel, latency
+    /// histograms, labelled by scenario and shard.
+    #[arg(long, value_name = "ADDR", env = "SURGE_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+    /// With --metrics-bind: keep serving the final values this long after the run, so the last
+    /// scrape sees them (a signal ends the wait).
+    #[arg(long, value_name = "DURATION", env = "SURGE_METRICS_LINGER", default_value = "15s", value_parser = parse_duration)]
+    pub metrics_linger: Duration,
     /// Wall time per interval of latency.hlog and timeline.csv (e.g. 1s, 500ms).
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    #[arg(long, value_name = "DURATION", env = "SURGE_INTERVAL", default_value = "1s", value_parser = parse_interval)]
     pub interval: Duration,
-    /// Also write Goose's own report (.html, .json or .md by extension); may repeat.
-    #[arg(long, value_name = "FILE")]
+    /// Also write Goose's own report (.html, .json or .md by extension); may repeat (in the
+    /// environment: separated by commas).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "SURGE_GOOSE_REPORT",
+        value_delimiter = ','
+    )]
     pub goose_report: Vec<String>,
-    /// Add a threshold rule to the scenario's, e.g. "p95(browse) < 800ms"; may repeat.
-    /// See docs/gates.md for the grammar.
-    #[arg(long = "threshold", value_name = "RULE")]
+    /// Add a threshold rule to the scenario's, e.g. "p95(browse) < 800ms"; may repeat (in the
+    /// environment: separated by semicolons). See docs/gates.md for the grammar.
+    #[arg(
+        long = "threshold",
+        value_name = "RULE",
+        env = "SURGE_THRESHOLD",
+        value_delimiter = ';'
+    )]
     pub thresholds: Vec<String>,
     /// With --target: run a scenario that has an [exchange] section (faults for the embedded
     /// exchange) anyway, without it.
-    #[arg(long)]
+    #[arg(long, env = "SURGE_IGNORE_EXCHANGE_SECTION")]
     pub ignore_exchange_section: bool,
+    /// Print only errors and the final tables.
+    #[arg(long, short, env = "SURGE_QUIET")]
+    pub quiet: bool,
+}
+
+/// `surge merge`'s options.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The merged run directory to write (refused if it already holds a run, unless --force).
+    pub out: PathBuf,
+    /// The shards' run directories, one for every shard of the run, in any order.
+    #[arg(required = true, num_args = 1..)]
+    pub shards: Vec<PathBuf>,
+    /// Merge even when a shard was stopped mid-run (a signal, or its engine failed); the merged
+    /// summary names it, and its generator is not valid.
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// Replace the run already in OUT.
+    #[arg(long)]
+    pub force: bool,
     /// Print only errors and the final tables.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// An RFC 3339 time, e.g. 2026-11-28T09:00:00Z.
+fn parse_start_at(text: &str) -> Result<SystemTime, String> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(SystemTime::from)
+        .map_err(|e| format!("`{text}` is not an RFC 3339 time such as 2026-11-28T09:00:00Z ({e})"))
 }
 
 /// A wall-time interval of at least 100 ms.

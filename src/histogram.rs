@@ -45,3 +45,60 @@ pub fn percentile_ms(histogram: &Histogram<u64>, p: f64) -> f64 {
 pub fn micros_to_ms(micros: u64) -> f64 {
     micros as f64 / 1000.0
 }
+
+/// A histogram as text: HdrHistogram's V2 deflate encoding in base64, as in an interval log line,
+/// so a whole run's histograms travel in `summary.json` and add up losslessly across shards.
+pub fn to_base64(histogram: &Histogram<u64>) -> String {
+    use base64::Engine;
+    use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+    let mut bytes = Vec::new();
+    match V2DeflateSerializer::new().serialize(histogram, &mut bytes) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(bytes),
+        // Serializing into memory fails only on an invalid histogram: keep an empty one.
+        Err(_) => String::new(),
+    }
+}
+
+/// The histogram [`to_base64`] wrote; an empty text is an empty histogram.
+pub fn from_base64(text: &str) -> Result<Histogram<u64>, String> {
+    use base64::Engine;
+    use hdrhistogram::serialization::Deserializer;
+    if text.is_empty() {
+        return Ok(new_histogram());
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| format!("not base64: {e}"))?;
+    let decoded: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("not an HdrHistogram: {e:?}"))?;
+    // Re-bound as surge's own, so any two add without loss.
+    let mut histogram = new_histogram();
+    histogram
+        .add(&decoded)
+        .map_err(|e| format!("values out of range: {e:?}"))?;
+    Ok(histogram)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_histogram_survives_base64_and_two_add_up() {
+        let mut a = new_histogram();
+        let mut b = new_histogram();
+        for v in 1..=1000 {
+            a.record(v * 7).unwrap();
+            b.record(v * 13).unwrap();
+        }
+        let mut sum = from_base64(&to_base64(&a)).unwrap();
+        assert_eq!(sum, a);
+        sum.add(from_base64(&to_base64(&b)).unwrap()).unwrap();
+        let mut expected = a.clone();
+        expected.add(&b).unwrap();
+        assert_eq!(sum, expected);
+        assert!(from_base64("").unwrap().is_empty());
+        assert!(from_base64("not base64!").is_err());
+    }
+}

@@ -28,6 +28,8 @@ pub mod histogram;
 pub mod journey_file;
 pub mod journeys;
 pub mod measure;
+pub mod merge;
+pub mod metrics;
 pub mod monitor;
 pub mod plan;
 pub mod replay;

@@ -106,8 +106,17 @@ async fn run(
     let hlog_path = config.run_dir.join(hlog::FILE_NAME);
     let hlog_error = |e| RunDirError::write(&hlog_path, e);
     let mut serializer = V2DeflateSerializer::new();
-    let started_wall = SystemTime::now();
-    let started = Instant::now();
+    // Intervals count from the scenario clock's zero when it is already set (`--start-at`), so
+    // shards that share it cut their intervals at the same instants and merge interval by interval.
+    let now = Instant::now();
+    let started = config
+        .control
+        .origin
+        .get()
+        .copied()
+        .filter(|origin| *origin <= now)
+        .unwrap_or(now);
+    let started_wall = SystemTime::now() - (now - started);
     let mut log = hlog::begin(
         &mut hlog_file,
         &mut serializer,
@@ -122,9 +131,11 @@ async fn run(
         config.interval.as_secs_f64(),
         config.plan.time_scale,
     );
-    let mut ticker = tokio::time::interval(config.interval);
+    let passed = ((now - started).as_secs_f64() / config.interval.as_secs_f64()).floor() as u32;
+    let first_tick = started + config.interval * (passed + 1);
+    let mut ticker =
+        tokio::time::interval_at(tokio::time::Instant::from_std(first_tick), config.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticker.tick().await;
     let mut interval_start = started;
     let mut intended_counter = config.plan.intended_counter();
     loop {
@@ -164,7 +175,7 @@ async fn run(
         }
         exemplars.write(&interval.exemplars)?;
         if !config.abort_rules.is_empty() {
-            judge.add(&interval.data(row));
+            judge.add(&interval.data(interval_start - started, row));
             if let Some(reason) = judge.abort_now((now - started).as_secs_f64()) {
                 config.control.abort(reason);
             }

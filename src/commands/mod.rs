@@ -6,6 +6,7 @@ pub mod check;
 pub mod cracks;
 pub mod exchange;
 pub mod gate;
+pub mod merge;
 pub mod replay;
 pub mod report;
 pub mod run;
@@ -141,5 +142,6 @@ async fn dispatch(command: Command) -> Result<Outcome, Error> {
         Command::Cracks(args) => cracks::cracks(args).await,
         Command::Trace(args) => trace::trace(args).await,
         Command::Replay(args) => replay::replay(args).await,
+        Command::Merge(args) => merge::merge(args).await,
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::cli::{ReplayArgs, RunArgs};
 use crate::engine;
-use crate::plan::Window;
+use crate::plan::{Shard, Window};
 use crate::replay::compare;
 use crate::report;
 use crate::rundir::failures;
@@ -45,9 +45,22 @@ pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
                 .unwrap_or_else(|| default_out(&summary.scenario)),
         ),
         force: args.force,
-        visits: Some(summary.visits.planned),
+        visits: Some(
+            summary
+                .shard
+                .as_ref()
+                .map_or(summary.visits.planned, |s| s.visits_total),
+        ),
         time_scale: args.time_scale.or(Some(summary.time_scale)),
         seed: Some(summary.seed),
+        // A shard's run replays the same shard's visits.
+        shard: summary.shard.as_ref().map(|s| Shard {
+            index: s.index,
+            count: s.count,
+        }),
+        start_at: None,
+        metrics_bind: None,
+        metrics_linger: std::time::Duration::ZERO,
         interval: std::time::Duration::from_secs_f64(summary.interval_s.max(0.1)),
         goose_report: Vec::new(),
         thresholds: Vec::new(),
@@ -59,20 +72,19 @@ pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
     let mut prepared = prepare(&run_args)?;
     let lead_in = args.lead_in.as_secs_f64();
     let (window_from, window_to) = (from - summary.clock_start_s(), to - summary.clock_start_s());
-    let compared: BTreeSet<u64> = match &prepared.plan.schedule {
-        Some(schedule) => schedule
-            .times()
-            .enumerate()
-            .filter(|(_, t)| (window_from..window_to).contains(t))
-            .map(|(id, _)| id as u64)
-            .collect(),
-        None => BTreeSet::new(),
-    };
     let plan = Arc::get_mut(&mut prepared.plan)
         .ok_or_else(|| Error::Usage("the plan is shared before the replay starts".into()))?;
+    let lead_in_from = (window_from - lead_in).max(0.0);
     let restricted = plan.restrict(Window {
-        from: (window_from - lead_in).max(0.0),
+        from: lead_in_from,
         to: window_to,
+    });
+    // The visits of the window itself, without the lead-in's: the ones compared.
+    let compared: BTreeSet<u64> = plan.planned().map_or_else(BTreeSet::new, |visits| {
+        visits
+            .filter(|(_, t)| lead_in_from + t >= window_from)
+            .map(|(id, _)| id)
+            .collect()
     });
     if !restricted {
         return Err(Error::Usage(format!(
@@ -138,7 +150,7 @@ fn window_of(args: &ReplayArgs, summary: &Summary) -> Result<(f64, f64), Error> 
 
 /// The scenario to replay: the file the run was started with, when it is still the one copied
 /// into the run directory (it may name a journey file or data beside it); else the copy.
-fn scenario_of(source: &Path, summary: &Summary) -> Result<PathBuf, Error> {
+pub(super) fn scenario_of(source: &Path, summary: &Summary) -> Result<PathBuf, Error> {
     let copy = source.join(SCENARIO_FILE);
     let copied = std::fs::read(&copy).map_err(|e| {
         Error::Usage(format!(

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crate::cli::RunArgs;
 use crate::cracks;
@@ -17,11 +17,12 @@ use crate::gate::{self, GateStatus, Rule};
 use crate::journey_file::{self, Program};
 use crate::measure::summarize::{summarize, RunFacts};
 use crate::measure::{Recorder, Snapshot};
+use crate::metrics::MetricsServer;
 use crate::monitor::{stderr_is_terminal, Monitor, MonitorConfig};
-use crate::plan::RunPlan;
+use crate::plan::{RunPlan, Shard};
 use crate::report;
 use crate::rundir::enrollments::{self, EnrollmentLog};
-use crate::rundir::summary::Summary;
+use crate::rundir::summary::{ShardOf, Summary};
 use crate::rundir::{self, RunDirError};
 use crate::scenario::Scenario;
 use crate::units::format_clock;
@@ -45,6 +46,9 @@ pub async fn run_prepared(prepared: &Prepared, args: &RunArgs) -> Result<Conclud
         eprintln!("{warning}");
     }
     let control = Arc::new(RunControl::default());
+    if let Some(at) = args.start_at {
+        align_origin(at, &control, args.quiet).await?;
+    }
     let target = start_target(
         prepared.target.as_deref(),
         &prepared.scenario,
@@ -55,12 +59,75 @@ pub async fn run_prepared(prepared: &Prepared, args: &RunArgs) -> Result<Conclud
     if !args.quiet {
         sayln!("{}", describe(prepared, &target.url));
     }
-    let executed = execute(prepared, &target.url, args, control).await?;
+    let recorder = Arc::new(Recorder::new(&prepared.program.steps));
+    let metrics = match args.metrics_bind {
+        Some(addr) => Some(
+            MetricsServer::start(
+                addr,
+                recorder.clone(),
+                prepared.plan.visits,
+                prepared.scenario.name(),
+                &prepared
+                    .plan
+                    .shard
+                    .unwrap_or(Shard { index: 0, count: 1 })
+                    .to_string(),
+            )
+            .await
+            .map_err(|source| Error::Listen { addr, source })?,
+        ),
+        None => None,
+    };
+    let executed = execute(prepared, &target.url, args, control.clone(), recorder).await?;
     let concluded = conclude(prepared, &target.url, executed).await;
     if let Some(running) = target.embedded {
         running.shutdown().await;
     }
+    if let Some(metrics) = metrics {
+        // The final values, for the last scrape; a signal ends the wait.
+        if !args.quiet && !args.metrics_linger.is_zero() {
+            sayln!(
+                "serving the final metrics at http://{}/metrics for {} s",
+                metrics.addr,
+                args.metrics_linger.as_secs_f64()
+            );
+        }
+        let until = tokio::time::Instant::now() + args.metrics_linger;
+        control.stop.sleep_until(until).await;
+        metrics.stop();
+    }
     Ok(concluded)
+}
+
+/// Put the scenario clock's zero at the wall-clock time `at` (`--start-at`), and wait for it when
+/// it is ahead. Started after it, the visits already due start at once, and count as late.
+async fn align_origin(at: SystemTime, control: &RunControl, quiet: bool) -> Result<(), Error> {
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    let origin = match at.duration_since(wall) {
+        Ok(ahead) => now + ahead,
+        Err(behind) => now.checked_sub(behind.duration()).ok_or_else(|| {
+            Error::Usage(format!(
+                "--start-at {}: {:.0} s ago, before this machine's clock can count back to",
+                chrono::DateTime::<chrono::Utc>::from(at).to_rfc3339(),
+                behind.duration().as_secs_f64()
+            ))
+        })?,
+    };
+    let _ = control.origin.set(origin);
+    if origin > now {
+        if !quiet {
+            sayln!(
+                "surge: waiting {:.1} s for the shared start, {}",
+                (origin - now).as_secs_f64(),
+                chrono::DateTime::<chrono::Utc>::from(at).format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            );
+        }
+        control
+            .stop
+            .sleep_until(tokio::time::Instant::from_std(origin))
+            .await;
+    }
+    Ok(())
 }
 
 /// Everything checked before any traffic.
@@ -76,6 +143,8 @@ pub struct Prepared {
     pub interval: std::time::Duration,
     /// The most visits in flight at once (`None`: as many as are due).
     pub concurrency: Option<usize>,
+    /// `--start-at`: the shared origin of the scenario clock.
+    pub start_at: Option<SystemTime>,
 }
 
 /// What `surge run`, `check` and `trace` read from the command line before loading a scenario.
@@ -184,6 +253,19 @@ pub fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
         thresholds: &args.thresholds,
         ignore_exchange_section: args.ignore_exchange_section,
     })?;
+    let mut plan = plan;
+    if let Some(shard) = args.shard {
+        if scenario.targets_embedded(target.as_deref()) {
+            return Err(Error::Usage(format!(
+                "--shard {shard}: the shards of a run must load one exchange together, and the \
+                 embedded exchange lives inside each process; start one (`surge exchange`) or use \
+                 your staging exchange, and give every shard the same --target URL"
+            )));
+        }
+        Arc::get_mut(&mut plan)
+            .ok_or_else(|| Error::Usage("the plan is shared before the run starts".into()))?
+            .shard(shard);
+    }
     let run_dir = args
         .out
         .clone()
@@ -198,6 +280,7 @@ pub fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
         target,
         run_dir,
         interval: args.interval,
+        start_at: args.start_at,
     })
 }
 
@@ -260,8 +343,8 @@ pub async fn execute(
     target: &str,
     args: &RunArgs,
     control: Arc<RunControl>,
+    recorder: Arc<Recorder>,
 ) -> Result<Executed, Error> {
-    let recorder = Arc::new(Recorder::new(&prepared.program.steps));
     let monitor = Monitor::start(MonitorConfig {
         run_dir: prepared.run_dir.clone(),
         run_name: prepared.scenario.name().to_string(),
@@ -346,6 +429,17 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
             interval_s: prepared.interval.as_secs_f64(),
             late_after_ms: plan.late_after.as_secs_f64() * 1000.0,
             pool: prepared.concurrency.unwrap_or(0) as u64,
+            shard: plan.shard.map(|shard| ShardOf {
+                index: shard.index,
+                count: shard.count,
+                visits_total: plan.visits_total,
+                start_at: prepared.start_at.map(|at| {
+                    chrono::DateTime::<chrono::Utc>::from(at)
+                        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                        .to_string()
+                }),
+            }),
+            partial: executed.ending == Ending::Interrupted || executed.engine_error.is_some(),
         },
         &executed.snapshot,
     );

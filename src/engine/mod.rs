@@ -133,9 +133,8 @@ struct Starts {
     /// Visit ids with their offsets from `origin`; `None` for a closed run, whose visits are due
     /// at once, in id order.
     offsets: Option<Box<dyn Iterator<Item = (u64, Duration)> + Send>>,
-    /// A closed run's next visit, and how many it has.
-    next_id: u64,
-    visits: u64,
+    /// A closed run's visit ids.
+    closed: Box<dyn Iterator<Item = u64> + Send>,
 }
 
 impl Starts {
@@ -147,8 +146,7 @@ impl Starts {
                 .plan
                 .intended_offsets()
                 .map(|o| Box::new(o) as Box<dyn Iterator<Item = (u64, Duration)> + Send>),
-            next_id: 0,
-            visits: pool.plan.visits,
+            closed: Box::new(pool.plan.closed_ids()),
         }
     }
 
@@ -160,10 +158,8 @@ impl Starts {
                 let (id, offset) = offsets.next()?;
                 (id, self.origin + offset)
             }
-            None if self.next_id < self.visits => (self.next_id, Instant::now()),
-            None => return None,
+            None => (self.closed.next()?, Instant::now()),
         };
-        self.next_id += 1;
         stop.sleep_until(tokio::time::Instant::from_std(intended))
             .await
             .then_some((id, intended))

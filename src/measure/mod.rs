@@ -149,8 +149,9 @@ impl Interval {
     }
 
     /// The interval as the gate reads it from a run directory.
-    pub fn data(&self, row: Row) -> IntervalData {
+    pub fn data(&self, start: Duration, row: Row) -> IntervalData {
         IntervalData {
+            start,
             row,
             latencies: self
                 .latencies
@@ -206,7 +207,7 @@ pub struct FailureReason {
 }
 
 /// Visits kept as examples per failure reason.
-const EXAMPLES_PER_REASON: usize = 5;
+pub(crate) const EXAMPLES_PER_REASON: usize = 5;
 
 impl Recorder {
     /// A recorder for a run whose journeys have these steps.

@@ -1,14 +1,14 @@
 //! From what the recorder measured to `summary.json`: per-step percentiles and outcomes, the funnel,
 //! the waiting room, failures by reason, and whether the generator delivered its load.
 
-use crate::histogram::{micros_to_ms, percentile_ms};
+use crate::histogram::{from_base64, micros_to_ms, percentile_ms, to_base64};
 use crate::rundir::summary::{
-    Cracks, FailureRow, Generator, InsurerSummary, Latency, StepSummary, Summary, Visits,
-    WaitingRoom, FORMAT_VERSION,
+    Cracks, FailureRow, Generator, Histograms, InsurerSummary, Latency, ShardOf, StepSummary,
+    Summary, Visits, WaitingRoom, FORMAT_VERSION,
 };
-use crate::vocab::{Stage, OUTCOME_CLASSES};
+use crate::vocab::{Stage, Steps, OUTCOME_CLASSES};
 
-use super::Snapshot;
+use super::{FailureReason, InsurerFunnel, Snapshot, StepSnapshot};
 
 /// Facts about the run that the measurements do not hold.
 pub struct RunFacts {
@@ -28,6 +28,10 @@ pub struct RunFacts {
     pub interval_s: f64,
     pub late_after_ms: f64,
     pub pool: u64,
+    /// `--shard`: the part of the schedule this run sent.
+    pub shard: Option<ShardOf>,
+    /// Stopped part-way by a signal or an engine failure.
+    pub partial: bool,
 }
 
 /// The summary of a run: its facts and what the recorder measured.
@@ -137,6 +141,153 @@ pub fn summarize(facts: RunFacts, snap: &Snapshot) -> Summary {
         scenario_path: facts.scenario_path,
         run_error: snap.nothing_reached(),
         baseline: Vec::new(),
+        shard: facts.shard,
+        shards: Vec::new(),
+        partial: facts.partial,
+        open_files: None,
+        histograms: Some(Histograms {
+            steps: snap
+                .steps
+                .iter()
+                .map(|s| (s.name.clone(), to_base64(&s.latency)))
+                .collect(),
+            visit: to_base64(&snap.visit_latency),
+            lateness: to_base64(&snap.lateness),
+            waiting: to_base64(&snap.waiting),
+        }),
+    }
+}
+
+/// What a run measured, read back from its summary (counts, and the histograms it carries): the
+/// inverse of [`summarize`], so shards' measurements add up to the whole run's.
+pub fn snapshot_of(summary: &Summary) -> Result<Snapshot, String> {
+    let histograms = summary.histograms.as_ref().ok_or_else(|| {
+        format!(
+            "summary.json has no histograms (written by surge {}, before runs could be merged)",
+            summary.surge_version
+        )
+    })?;
+    let histogram = |name: &str, text: &str| {
+        from_base64(text).map_err(|e| format!("summary.json: histograms.{name}: {e}"))
+    };
+    let names = summary.step_names();
+    let steps = names
+        .iter()
+        .map(|name| {
+            let counts = summary.steps.get(*name).ok_or_else(|| {
+                format!("summary.json: step_order names `{name}`, steps has no such step")
+            })?;
+            let text = histograms.steps.get(*name).map_or("", String::as_str);
+            Ok(StepSnapshot {
+                name: name.to_string(),
+                requests: counts.requests,
+                failures: counts.failures,
+                outcomes: std::array::from_fn(|i| {
+                    counts
+                        .outcomes
+                        .get(OUTCOME_CLASSES[i])
+                        .copied()
+                        .unwrap_or(0)
+                }),
+                latency: histogram(name, text)?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let stage_counts = |map: &std::collections::BTreeMap<String, u64>| -> [u64; Stage::COUNT] {
+        std::array::from_fn(|i| map.get(Stage::ALL[i].name()).copied().unwrap_or(0))
+    };
+    let ids = Steps::of(names.iter().copied());
+    let mut reasons = std::collections::BTreeMap::new();
+    for row in &summary.failures {
+        let step = ids.named(&row.step).ok_or_else(|| {
+            format!(
+                "summary.json: a failure names step `{}`, which the run has not",
+                row.step
+            )
+        })?;
+        reasons.insert(
+            (step, row.reason.clone()),
+            FailureReason {
+                count: row.count,
+                visits: row.example_visits.clone(),
+            },
+        );
+    }
+    Ok(Snapshot {
+        steps,
+        visit_latency: histogram("visit", &histograms.visit)?,
+        lateness: histogram("lateness", &histograms.lateness)?,
+        funnel: stage_counts(&summary.funnel),
+        attempted: stage_counts(&summary.funnel_attempted),
+        visits_started: summary.visits.started,
+        visits_completed: summary.visits.completed,
+        visits_late: summary.visits.late,
+        max_in_flight: summary.generator.max_in_flight,
+        reasons,
+        insurers: summary
+            .funnel_by_insurer
+            .iter()
+            .map(|(id, f)| {
+                let funnel = InsurerFunnel {
+                    name: f.name.clone(),
+                    selected: f.selected,
+                    redirected: f.redirected,
+                    paid: f.paid,
+                    effectuated: f.effectuated,
+                };
+                (id.clone(), funnel)
+            })
+            .collect(),
+        waiting: histogram("waiting", &histograms.waiting)?,
+        gave_up_waiting: summary.waiting_room.gave_up,
+    })
+}
+
+impl Snapshot {
+    /// Add another run's measurements of the same steps (another shard's): counts summed,
+    /// histograms added, the most visits in flight at once summed (an upper bound: the shards'
+    /// peaks need not coincide).
+    pub fn add(&mut self, other: &Snapshot) {
+        for (mine, theirs) in self.steps.iter_mut().zip(&other.steps) {
+            mine.requests += theirs.requests;
+            mine.failures += theirs.failures;
+            for (a, b) in mine.outcomes.iter_mut().zip(theirs.outcomes) {
+                *a += b;
+            }
+            let _ = mine.latency.add(&theirs.latency);
+        }
+        let _ = self.visit_latency.add(&other.visit_latency);
+        let _ = self.lateness.add(&other.lateness);
+        let _ = self.waiting.add(&other.waiting);
+        for i in 0..Stage::COUNT {
+            self.funnel[i] += other.funnel[i];
+            self.attempted[i] += other.attempted[i];
+        }
+        self.visits_started += other.visits_started;
+        self.visits_completed += other.visits_completed;
+        self.visits_late += other.visits_late;
+        self.max_in_flight += other.max_in_flight;
+        self.gave_up_waiting += other.gave_up_waiting;
+        for (key, theirs) in &other.reasons {
+            let mine = self.reasons.entry(key.clone()).or_default();
+            mine.count += theirs.count;
+            mine.visits.extend(&theirs.visits);
+            mine.visits.sort_unstable();
+            mine.visits.truncate(super::EXAMPLES_PER_REASON);
+        }
+        for (id, theirs) in &other.insurers {
+            let mine = self
+                .insurers
+                .entry(id.clone())
+                .or_insert_with(|| InsurerFunnel {
+                    name: theirs.name.clone(),
+                    ..InsurerFunnel::default()
+                });
+            mine.selected += theirs.selected;
+            mine.redirected += theirs.redirected;
+            mine.paid += theirs.paid;
+            mine.effectuated += theirs.effectuated;
+        }
     }
 }
 
@@ -208,6 +359,8 @@ mod tests {
             interval_s: 1.0,
             late_after_ms: 100.0,
             pool: 4,
+            shard: None,
+            partial: false,
         }
     }
 

@@ -53,6 +53,61 @@ pub struct RunPlan {
     /// A replay's window: only the visits meant to start in it run, the run's clock starting at its
     /// start. `None`: every visit.
     pub window: Option<Window>,
+    /// This machine's share of the schedule (`--shard K/N`). `None`: every visit.
+    pub shard: Option<Shard>,
+    /// Visits of the whole schedule, every shard's and window's together.
+    pub visits_total: u64,
+}
+
+/// One of `count` shards of a schedule: the visits whose id is `index` modulo `count`, so the
+/// shards' union is the whole schedule, visit for visit, and each shard's arrivals follow the same
+/// curve at a `count`-th of the rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    /// 0 to `count - 1`, as a Kubernetes Indexed Job numbers its pods.
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    pub fn holds(self, visit: u64) -> bool {
+        visit % self.count == self.index
+    }
+
+    /// How many of the ids `0..visits` this shard holds.
+    pub fn share_of(self, visits: u64) -> u64 {
+        visits / self.count + u64::from(visits % self.count > self.index)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// `K/N`: shard K (0 to N-1) of N.
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let malformed = || format!("`{text}` is not K/N (shard K of N, K from 0 to N-1), e.g. 0/4");
+        let (index, count) = text.trim().split_once('/').ok_or_else(malformed)?;
+        let index: u64 = index.trim().parse().map_err(|_| malformed())?;
+        let count: u64 = count.trim().parse().map_err(|_| malformed())?;
+        if count == 0 {
+            return Err(format!(
+                "`{text}`: there must be at least one shard (N ≥ 1)"
+            ));
+        }
+        if index >= count {
+            return Err(format!(
+                "`{text}`: shard {index} does not exist; the {count} shards are numbered 0 to {}",
+                count - 1
+            ));
+        }
+        Ok(Shard { index, count })
+    }
 }
 
 /// Part of a schedule, in scenario seconds from the curve's start: `[from, to)`.
@@ -111,36 +166,53 @@ impl RunPlan {
             peak_wall_rate: curve.as_ref().map_or(0.0, |c| peak_wall_rate(traffic, c)),
             curve,
             window: None,
+            shard: None,
+            visits_total: visits,
         })
+    }
+
+    /// Keep only this shard's visits, with their ids, visitors and intended times.
+    pub fn shard(&mut self, shard: Shard) {
+        self.shard = Some(shard);
+        self.visits = shard.share_of(self.visits);
+        self.pool = self.pool.div_ceil(shard.count as usize).max(1);
+        self.peak_wall_rate /= shard.count as f64;
     }
 
     /// Keep only the visits meant to start in `window` — with the same ids, visitors and offsets —
     /// and start the run's clock (and the embedded exchange's) at the window's start. A closed run
     /// has no schedule to cut: `false`.
     pub fn restrict(&mut self, window: Window) -> bool {
-        let Some(schedule) = &self.schedule else {
+        if self.schedule.is_none() {
             return false;
-        };
-        self.visits = schedule
-            .times()
-            .filter(|t| (window.from..window.to).contains(t))
-            .count() as u64;
-        self.clock_start += window.from;
+        }
         self.window = Some(window);
+        self.visits = self.planned().map_or(0, |visits| visits.count() as u64);
+        self.clock_start += window.from;
         true
     }
 
-    /// Every planned visit: its id and its intended start in scenario seconds from the run's
-    /// origin (a replay's: from its window's start), in time order; `None` for a closed run.
-    fn planned(&self) -> Option<impl Iterator<Item = (u64, f64)> + Send + 'static> {
+    /// Every visit of this run (its window's, its shard's): its id and its intended start in
+    /// scenario seconds from the run's origin (a replay's: from its window's start), in time
+    /// order; `None` for a closed run.
+    pub fn planned(&self) -> Option<impl Iterator<Item = (u64, f64)> + Send + 'static> {
         let (from, to) = self.window.map_or((0.0, f64::INFINITY), |w| (w.from, w.to));
+        let shard = self.shard.unwrap_or(Shard { index: 0, count: 1 });
         self.schedule.as_ref().map(move |s| {
             s.times()
                 .enumerate()
+                .map(|(id, t)| (id as u64, t))
                 .skip_while(move |(_, t)| *t < from)
                 .take_while(move |(_, t)| *t < to)
-                .map(move |(id, t)| (id as u64, t - from))
+                .filter(move |(id, _)| shard.holds(*id))
+                .map(move |(id, t)| (id, t - from))
         })
+    }
+
+    /// A closed run's visit ids, in the order they start (this shard's only).
+    pub fn closed_ids(&self) -> impl Iterator<Item = u64> + Send + 'static {
+        let shard = self.shard.unwrap_or(Shard { index: 0, count: 1 });
+        (shard.index..self.visits_total).step_by(shard.count as usize)
     }
 
     /// Wall-clock offsets from the run's origin at which the visits are meant to start, in visit

@@ -15,6 +15,8 @@ use super::{hlog, RunDirError};
 /// One interval: its timeline row and its latency histograms.
 #[derive(Debug, Clone, Default)]
 pub struct IntervalData {
+    /// When the interval started, after the run's (or the interval log's) start.
+    pub start: std::time::Duration,
     pub row: Row,
     /// Latency per tag: the step names and `visit`.
     pub latencies: BTreeMap<String, Histogram<u64>>,
@@ -61,6 +63,7 @@ pub fn for_each_interval(
             current = Some((
                 start,
                 IntervalData {
+                    start,
                     row,
                     latencies: BTreeMap::new(),
                 },

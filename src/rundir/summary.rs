@@ -77,6 +77,68 @@ pub struct Summary {
     /// Comparisons with a baseline run, when one was given (filled in by `surge gate`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub baseline: Vec<Comparison>,
+    /// `surge run --shard K/N`: which part of the schedule this run sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardOf>,
+    /// A merged run (`surge merge`): its shards, each with its directory and verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<MergedShard>,
+    /// The run was stopped part-way, by a signal or a failure of the load generator: what it
+    /// measured is written, but it did not send its whole schedule. `surge merge` refuses such a
+    /// shard unless `--allow-partial`.
+    #[serde(default)]
+    pub partial: bool,
+    /// The process's open-file limit during the run, and whether it bounded the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_files: Option<OpenFiles>,
+    /// The whole run's histograms (HdrHistogram V2 deflate, base64), so runs merge losslessly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histograms: Option<Histograms>,
+}
+
+/// Which shard of a schedule a run sent (`--shard index/count`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardOf {
+    pub index: u64,
+    pub count: u64,
+    /// Visits of the whole schedule, all shards together.
+    pub visits_total: u64,
+    /// `--start-at`, the shared origin of the shards' scenario clock (RFC 3339), if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
+}
+
+/// One shard of a merged run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MergedShard {
+    /// `K/N`.
+    pub shard: String,
+    pub run_dir: String,
+    pub visits_planned: u64,
+    pub visits_started: u64,
+    pub generator_valid: bool,
+    pub generator_reason: String,
+    pub partial: bool,
+    pub ending: String,
+}
+
+/// The open-file limit (`ulimit -n`) a run had: it bounds the connections, so the visits, in flight.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenFiles {
+    /// The soft limit during the run (surge raises it to the hard limit at start).
+    pub limit: u64,
+    /// Set when the limit bounded the run: connections failed with "Too many open files".
+    pub bounded: bool,
+}
+
+/// Whole-run histograms, in microseconds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Histograms {
+    /// Per step, by name.
+    pub steps: BTreeMap<String, String>,
+    pub visit: String,
+    pub lateness: String,
+    pub waiting: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

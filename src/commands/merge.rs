@@ -1,0 +1,94 @@
+//! `surge merge OUT RUN_DIR...`: the shards of one run made into one run directory that every other
+//! command reads — checked first (nothing is written if a shard is missing, twice, or of another
+//! run), then the intervals, applicants and failures joined, the summary recomputed, the cracks
+//! reconciled once with the insurers, and the run judged and drawn as `surge run` does.
+
+use std::time::{Duration, SystemTime};
+
+use crate::cli::MergeArgs;
+use crate::cracks;
+use crate::gate::{self, parse_rules};
+use crate::merge::{self, intervals::MergedLog, MergeError};
+use crate::report;
+use crate::rundir::{self, enrollments, exemplars, failures, SCENARIO_FILE};
+
+use super::replay::scenario_of;
+use super::run::{load, LoadRequest};
+use super::{Error, Outcome};
+
+pub async fn merge(args: MergeArgs) -> Result<Outcome, Error> {
+    let refused = |e: MergeError| match e {
+        MergeError::Refused(why) => Error::Usage(why),
+        MergeError::RunDir(e) => Error::Input(e),
+    };
+    let shards = merge::check(&args.shards, args.allow_partial).map_err(refused)?;
+    let mut summary = merge::summary(&shards).map_err(refused)?;
+    let dirs: Vec<_> = shards.iter().map(|s| s.dir.clone()).collect();
+    let head = &shards[0];
+
+    rundir::prepare(&args.out, &head.dir.join(SCENARIO_FILE), args.force).map_err(Error::Output)?;
+    let step_names: Vec<String> = summary.step_names().iter().map(|s| s.to_string()).collect();
+    let steps: Vec<&str> = step_names.iter().map(String::as_str).collect();
+    let started = head
+        .summary
+        .shard
+        .as_ref()
+        .and_then(|s| s.start_at.as_deref())
+        .or(Some(summary.started_at.as_str()))
+        .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+        .map_or_else(SystemTime::now, SystemTime::from);
+    merge::intervals::merge(
+        &dirs,
+        &args.out,
+        &MergedLog {
+            run_name: &summary.scenario,
+            started,
+            interval: Duration::from_secs_f64(summary.interval_s.max(0.001)),
+            steps: &steps,
+        },
+    )
+    .map_err(Error::Output)?;
+    for name in [enrollments::FILE_NAME, failures::FILE_NAME] {
+        merge::files::join_csv(&dirs, name, &args.out).map_err(Error::Output)?;
+    }
+    merge::files::join_lines(&dirs, exemplars::FILE_NAME, &args.out).map_err(Error::Output)?;
+
+    // Once, for every shard's applicants together: each shard alone saw only its own.
+    let access = scenario_of(&head.dir, &head.summary)
+        .ok()
+        .and_then(|path| {
+            load(LoadRequest::as_written(
+                &path,
+                Some(summary.target.clone()),
+                true,
+            ))
+            .ok()
+        })
+        .map(|loaded| loaded.program.access.clone())
+        .unwrap_or_default();
+    match cracks::report(&args.out, &summary.target, &access).await {
+        Ok(reconciled) => summary.cracks = reconciled,
+        Err(e) => eprintln!("error: cannot reconcile the applicants: {e}"),
+    }
+
+    let mut texts: Vec<String> = Vec::new();
+    for shard in &shards {
+        for verdict in &shard.summary.thresholds {
+            if !texts.contains(&verdict.name) {
+                texts.push(verdict.name.clone());
+            }
+        }
+    }
+    let rules = parse_rules(texts.iter().map(String::as_str), &steps)?;
+    summary.write(&args.out).map_err(Error::Output)?;
+    let outcome = gate::judge_run(&args.out, &summary, rules, None).map_err(Error::Output)?;
+    gate::write(&args.out, &mut summary, &outcome).map_err(Error::Output)?;
+    report::render(&args.out).map_err(Error::Report)?;
+    say!("{}", report::text::tables(&summary));
+    sayln!(
+        "\nmerged {} shards into {}",
+        shards.len(),
+        args.out.display()
+    );
+    Ok(Outcome::Judged(outcome.status()))
+}

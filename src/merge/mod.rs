@@ -1,0 +1,245 @@
+//! Shards of one run (`surge run --shard K/N`) made into one run directory: the shards checked to
+//! be the whole of one run, their intervals added on the shared clock ([`intervals`]), their
+//! applicants and failures joined ([`files`]), and the summary recomputed from the added
+//! measurements — never an average of the shards' percentiles.
+
+pub mod files;
+pub mod intervals;
+
+use std::path::{Path, PathBuf};
+
+use crate::measure::summarize::{snapshot_of, summarize, RunFacts};
+use crate::rundir::summary::{MergedShard, Summary};
+use crate::rundir::{RunDirError, SCENARIO_FILE};
+
+/// Why shards cannot be merged; nothing is written.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// The shards given are not exactly the shards of one finished run.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    RunDir(#[from] RunDirError),
+}
+
+/// One shard's run directory and its summary.
+pub struct ShardRun {
+    pub dir: PathBuf,
+    pub summary: Summary,
+}
+
+impl ShardRun {
+    fn label(&self) -> String {
+        self.summary
+            .shard
+            .as_ref()
+            .map_or_else(String::new, |s| format!("{}/{}", s.index, s.count))
+    }
+}
+
+/// Read the shards and check they are every shard of one run, each once: same scenario (the
+/// same file), seed, shard count, schedule and clock. A shard stopped part-way is refused unless
+/// `allow_partial`. Returned in shard order.
+pub fn check(dirs: &[PathBuf], allow_partial: bool) -> Result<Vec<ShardRun>, MergeError> {
+    let mut shards: Vec<ShardRun> = Vec::new();
+    for dir in dirs {
+        let refused = |why: String| MergeError::Refused(format!("{}: {why}", dir.display()));
+        if !dir.join(crate::rundir::summary::FILE_NAME).exists() {
+            return Err(refused(format!(
+                "no {} — not a run directory, or the shard was killed before it could write \
+                 one (SIGKILL, out of memory); run that shard again",
+                crate::rundir::summary::FILE_NAME
+            )));
+        }
+        let summary = Summary::read(dir)?;
+        let Some(shard) = summary.shard.clone() else {
+            return Err(refused(
+                "not a shard: it was run without --shard K/N, so it holds its whole schedule"
+                    .into(),
+            ));
+        };
+        if summary.partial && !allow_partial {
+            return Err(refused(format!(
+                "shard {}/{} was stopped part-way ({}): its schedule was not all sent; run it \
+                 again, or pass --allow-partial to merge what it measured",
+                shard.index, shard.count, summary.ending
+            )));
+        }
+        if summary.histograms.is_none() {
+            return Err(refused(format!(
+                "its summary.json has no histograms (written by surge {}); shards must be run \
+                 with this surge",
+                summary.surge_version
+            )));
+        }
+        if let Some(first) = shards.first() {
+            if let Some(why) = differs(&first.summary, &summary) {
+                return Err(refused(format!(
+                    "a shard of another run than {}: {why}",
+                    first.dir.display()
+                )));
+            }
+            let scenario = |run: &Path| std::fs::read(run.join(SCENARIO_FILE)).ok();
+            if scenario(&first.dir) != scenario(dir) {
+                return Err(refused(format!(
+                    "a shard of another run than {}: its {SCENARIO_FILE} differs",
+                    first.dir.display()
+                )));
+            }
+        }
+        if let Some(twin) = shards
+            .iter()
+            .find(|s| s.summary.shard.as_ref().map(|o| o.index) == Some(shard.index))
+        {
+            return Err(refused(format!(
+                "shard {}/{} twice: {} is the same shard",
+                shard.index,
+                shard.count,
+                twin.dir.display()
+            )));
+        }
+        shards.push(ShardRun {
+            dir: dir.clone(),
+            summary,
+        });
+    }
+    let count = shards
+        .first()
+        .and_then(|s| s.summary.shard.as_ref())
+        .map_or(0, |s| s.count);
+    let missing: Vec<String> = (0..count)
+        .filter(|k| {
+            !shards
+                .iter()
+                .any(|s| s.summary.shard.as_ref().map(|o| o.index) == Some(*k))
+        })
+        .map(|k| format!("{k}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(MergeError::Refused(format!(
+            "shard {} missing: give the run directory of every shard, 0 to {} (a merge of part of \
+             a run would not be the run)",
+            missing.join(", "),
+            count.saturating_sub(1)
+        )));
+    }
+    shards.sort_by_key(|s| s.summary.shard.as_ref().map_or(0, |o| o.index));
+    Ok(shards)
+}
+
+/// How `other` is not a shard of the same run as `first`, if it is not.
+fn differs(first: &Summary, other: &Summary) -> Option<String> {
+    let (a, b) = (first.shard.as_ref()?, other.shard.as_ref()?);
+    let checks = [
+        ("scenario", first.scenario.clone(), other.scenario.clone()),
+        ("seed", first.seed.to_string(), other.seed.to_string()),
+        ("shard count", a.count.to_string(), b.count.to_string()),
+        (
+            "visits in the whole schedule",
+            a.visits_total.to_string(),
+            b.visits_total.to_string(),
+        ),
+        (
+            "time scale",
+            first.time_scale.to_string(),
+            other.time_scale.to_string(),
+        ),
+        (
+            "interval",
+            format!("{} s", first.interval_s),
+            format!("{} s", other.interval_s),
+        ),
+        (
+            "clock start",
+            first.clock_start.clone(),
+            other.clock_start.clone(),
+        ),
+        (
+            "steps",
+            first.step_order.join(","),
+            other.step_order.join(","),
+        ),
+        (
+            "surge version",
+            first.surge_version.clone(),
+            other.surge_version.clone(),
+        ),
+    ];
+    checks
+        .into_iter()
+        .find(|(_, x, y)| x != y)
+        .map(|(what, x, y)| format!("its {what} is {y}, not {x}"))
+}
+
+/// The merged run's summary, recomputed from the shards' added measurements. The generator is
+/// valid only if it was on every shard; the shards are listed with their verdicts.
+pub fn summary(shards: &[ShardRun]) -> Result<Summary, MergeError> {
+    let mut snapshots = shards.iter().map(|s| {
+        snapshot_of(&s.summary)
+            .map_err(|e| MergeError::Refused(format!("{}: {e}", s.dir.display())))
+    });
+    let Some(first) = snapshots.next() else {
+        return Err(MergeError::Refused("no shard to merge".into()));
+    };
+    let mut snapshot = first?;
+    for other in snapshots {
+        snapshot.add(&other?);
+    }
+    let head = &shards[0].summary;
+    let stopped = shards.iter().find(|s| s.summary.ending != "completed");
+    let mut summary = summarize(
+        RunFacts {
+            scenario: head.scenario.clone(),
+            scenario_path: head.scenario_path.clone(),
+            target: head.target.clone(),
+            seed: head.seed,
+            started_at: shards
+                .iter()
+                .map(|s| s.summary.started_at.clone())
+                .min()
+                .unwrap_or_default(),
+            duration_s: shards
+                .iter()
+                .map(|s| s.summary.duration_s)
+                .fold(0.0, f64::max),
+            ending: stopped.map_or_else(
+                || "completed".to_string(),
+                |s| format!("shard {} {}", s.label(), s.summary.ending),
+            ),
+            completed: stopped.is_none(),
+            planned: shards.iter().map(|s| s.summary.visits.planned).sum(),
+            time_scale: head.time_scale,
+            span_s: head.span_s,
+            clock_start: head.clock_start.clone(),
+            interval_s: head.interval_s,
+            late_after_ms: head.generator.late_after_ms,
+            pool: shards.iter().map(|s| s.summary.generator.pool).sum(),
+            shard: None,
+            partial: shards.iter().any(|s| s.summary.partial),
+        },
+        &snapshot,
+    );
+    if let Some(invalid) = shards.iter().find(|s| !s.summary.generator.valid) {
+        summary.generator.valid = false;
+        summary.generator.reason = format!(
+            "shard {} ({}): {}",
+            invalid.label(),
+            invalid.dir.display(),
+            invalid.summary.generator.reason
+        );
+    }
+    summary.shards = shards
+        .iter()
+        .map(|s| MergedShard {
+            shard: s.label(),
+            run_dir: s.dir.display().to_string(),
+            visits_planned: s.summary.visits.planned,
+            visits_started: s.summary.visits.started,
+            generator_valid: s.summary.generator.valid,
+            generator_reason: s.summary.generator.reason.clone(),
+            partial: s.summary.partial,
+            ending: s.summary.ending.clone(),
+        })
+        .collect();
+    Ok(summary)
+}
