@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::http::header::CONTENT_TYPE;
@@ -29,6 +30,8 @@ const BUCKETS_S: [f64; 16] = [
 struct RunMetrics {
     recorder: Arc<Recorder>,
     planned: u64,
+    /// Set once the run's files are written: the counters are final.
+    finished: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for RunMetrics {
@@ -40,6 +43,7 @@ impl std::fmt::Debug for RunMetrics {
 /// The metrics endpoint of a run; dropped or [`MetricsServer::stop`]ped, it stops serving.
 pub struct MetricsServer {
     task: JoinHandle<()>,
+    finished: Arc<AtomicBool>,
     pub addr: SocketAddr,
 }
 
@@ -57,7 +61,12 @@ impl MetricsServer {
             (Cow::Borrowed("shard"), Cow::Owned(shard.to_string())),
         ];
         let mut registry = Registry::with_labels(labels.into_iter());
-        registry.register_collector(Box::new(RunMetrics { recorder, planned }));
+        let finished = Arc::new(AtomicBool::new(false));
+        registry.register_collector(Box::new(RunMetrics {
+            recorder,
+            planned,
+            finished: finished.clone(),
+        }));
         let registry = Arc::new(registry);
         let app = axum::Router::new().route(
             "/metrics",
@@ -83,7 +92,16 @@ impl MetricsServer {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(MetricsServer { task, addr })
+        Ok(MetricsServer {
+            task,
+            finished,
+            addr,
+        })
+    }
+
+    /// The run is over and its files written: `surge_run_finished` reads 1 from now on.
+    pub fn finish(&self) {
+        self.finished.store(true, Ordering::Relaxed);
     }
 
     pub fn stop(self) {
@@ -94,6 +112,7 @@ impl MetricsServer {
 impl prometheus_client::collector::Collector for RunMetrics {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let snap = self.recorder.snapshot();
+        let finished = self.finished.load(Ordering::Relaxed);
         let gauge = |encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64| {
             let metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
             ConstGauge::new(value as i64).encode(metric)
@@ -102,6 +121,13 @@ impl prometheus_client::collector::Collector for RunMetrics {
             let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
             ConstCounter::new(value).encode(metric)
         };
+        gauge(
+            &mut encoder,
+            "surge_run_finished",
+            "1 once the run is over and its files written: the counters are then final and equal \
+             summary.json.",
+            u64::from(finished),
+        )?;
         gauge(
             &mut encoder,
             "surge_visits_planned",

@@ -78,12 +78,16 @@ pub async fn run_prepared(prepared: &Prepared, args: &RunArgs) -> Result<Conclud
         ),
         None => None,
     };
+    if let Some(metrics) = metrics.as_ref().filter(|_| !args.quiet) {
+        sayln!("surge: live metrics at http://{}/metrics", metrics.addr);
+    }
     let executed = execute(prepared, &target.url, args, control.clone(), recorder).await?;
     let concluded = conclude(prepared, &target.url, executed).await;
     if let Some(running) = target.embedded {
         running.shutdown().await;
     }
     if let Some(metrics) = metrics {
+        metrics.finish();
         // The final values, for the last scrape; a signal ends the wait.
         if !args.quiet && !args.metrics_linger.is_zero() {
             sayln!(

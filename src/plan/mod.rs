@@ -327,6 +327,55 @@ mod tests {
     }
 
     #[test]
+    fn the_shards_together_are_the_whole_schedule_visit_for_visit() {
+        let text = "[traffic]\nvisits = 1001\nspan = \"10m\"\narrivals = \"poisson\"\nseed = 5\n\
+                    [traffic.mix]\nbrowse = 1\n";
+        let whole: Vec<(u64, f64)> = plan(text).planned().unwrap().collect();
+        assert_eq!(whole.len(), 1001);
+        for count in 1..=4 {
+            let mut union = Vec::new();
+            let mut planned = 0;
+            for index in 0..count {
+                let mut shard = plan(text);
+                shard.shard(Shard { index, count });
+                let visits: Vec<(u64, f64)> = shard.planned().unwrap().collect();
+                assert_eq!(
+                    visits.len() as u64,
+                    shard.visits,
+                    "{index}/{count} plans its own"
+                );
+                assert!(visits.iter().all(|(id, _)| id % count == index));
+                planned += shard.visits;
+                union.extend(visits);
+            }
+            union.sort_by_key(|a| a.0);
+            assert_eq!(union, whole, "{count} shards: same ids at the same times");
+            assert_eq!(planned, 1001);
+        }
+        // The same applicant for the same id, whichever shard sends it.
+        let mut shard = plan(text);
+        shard.shard(Shard { index: 2, count: 3 });
+        assert_eq!(
+            format!("{:?}", shard.visitors.visit(5)),
+            format!("{:?}", plan(text).visitors.visit(5))
+        );
+        // A closed run's ids split the same way.
+        let closed = "[traffic]\nvisits = 10\n[traffic.mix]\nbrowse = 1\n";
+        let mut shard = plan(closed);
+        shard.shard(Shard { index: 1, count: 3 });
+        assert_eq!(shard.closed_ids().collect::<Vec<_>>(), vec![1, 4, 7]);
+        assert_eq!(shard.visits, 3);
+    }
+
+    #[test]
+    fn a_shard_is_k_of_n_with_k_below_n() {
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
+        for bad in ["4/4", "5/4", "0/0", "x/2", "3", ""] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn stages_with_absolute_rates_give_the_visit_count() {
         let plan = plan(
             "[traffic]\nstages = [{duration = \"10s\", rate = 20}, {duration = \"20s\", rate = 20}]\n\
