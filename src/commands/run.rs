@@ -22,7 +22,7 @@ use crate::monitor::{stderr_is_terminal, Monitor, MonitorConfig};
 use crate::plan::{RunPlan, Shard};
 use crate::report;
 use crate::rundir::enrollments::{self, EnrollmentLog};
-use crate::rundir::summary::{ShardOf, Summary};
+use crate::rundir::summary::{OpenFiles, ShardOf, Summary};
 use crate::rundir::{self, RunDirError};
 use crate::scenario::Scenario;
 use crate::units::format_clock;
@@ -339,6 +339,8 @@ pub struct Executed {
     pub files_error: Option<RunDirError>,
     pub started_at: String,
     pub duration_s: f64,
+    /// The soft open-file limit the run had, after raising it to the hard limit.
+    pub open_files_limit: Option<u64>,
 }
 
 /// Run the visits with the monitor writing every interval; an error here comes before any traffic.
@@ -349,6 +351,9 @@ pub async fn execute(
     control: Arc<RunControl>,
     recorder: Arc<Recorder>,
 ) -> Result<Executed, Error> {
+    // Each visit in flight holds a connection: the soft open-file limit (often 1,024) would bound
+    // the run long before memory does.
+    let open_files_limit = rlimit::increase_nofile_limit(u64::MAX).ok();
     let monitor = Monitor::start(MonitorConfig {
         run_dir: prepared.run_dir.clone(),
         run_name: prepared.scenario.name().to_string(),
@@ -394,6 +399,7 @@ pub async fn execute(
         ),
     };
     Ok(Executed {
+        open_files_limit,
         snapshot: recorder.snapshot(),
         ending,
         engine_error,
@@ -447,6 +453,18 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
         },
         &executed.snapshot,
     );
+    summary.open_files = executed.open_files_limit.map(|limit| OpenFiles {
+        limit,
+        bounded: summary.failures.iter().any(|f| out_of_files(&f.reason)),
+    });
+    if let Some(files) = summary.open_files.as_ref().filter(|f| f.bounded) {
+        eprintln!(
+            "warning: the open-file limit ({}) bounded the run: requests failed with \"Too many \
+             open files\"; raise the hard limit (ulimit -Hn, or the container runtime's), or \
+             spread the visits over more shards",
+            files.limit
+        );
+    }
     if let Ending::DataExhausted(why) = &executed.ending {
         // The run could not be carried out as planned: it ends like a run that reached nobody.
         summary.run_error = Some(why.clone());
@@ -472,6 +490,11 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
         (Ok(status), None) => Ok(Outcome::Judged(status)),
     };
     Concluded { summary, result }
+}
+
+/// A failure that means the process ran out of file descriptors (EMFILE).
+fn out_of_files(reason: &str) -> bool {
+    reason.contains("Too many open files") || reason.contains("os error 24")
 }
 
 /// Write the summary, judge the run from its files (exactly as `surge gate` will), write the
