@@ -190,6 +190,12 @@ pub struct ExchangeArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub bind: SocketAddr,
+    /// The base URL other machines reach this exchange by (e.g. a Kubernetes Service,
+    /// http://surge-exchange.surge.svc:8080), written into Pay Now forms and insurer links.
+    /// Default: the bound address, or 127.0.0.1 for a wildcard bind (0.0.0.0), which only this
+    /// machine can follow.
+    #[arg(long, value_name = "URL", env = "SURGE_EXCHANGE_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Key for the HMAC-SHA256 signature of Pay Now SAML Responses (shared with the insurers).
     #[arg(long, value_name = "KEY")]
     pub saml_key: Option<String>,

@@ -413,3 +413,33 @@ async fn latency_grows_then_requests_fail_past_capacity() {
     }
     running.shutdown().await;
 }
+
+/// `surge exchange --public-url`: behind a Service, the pages must send browsers to the address the
+/// other machines reach, not to the wildcard bind's loopback.
+#[tokio::test]
+async fn a_public_url_is_where_the_pages_send_visitors() {
+    let config = surge::exchange::ExchangeConfig {
+        bind: ([127, 0, 0, 1], 0).into(),
+        public_url: Some("http://surge-exchange.surge.svc:8080/".into()),
+        shape: surge::exchange::shape::Shape {
+            base_path: "/marketplace".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let running = surge::exchange::start(config).await.unwrap();
+    assert_eq!(
+        running.url(),
+        "http://surge-exchange.surge.svc:8080/marketplace"
+    );
+    assert_eq!(
+        running.state().base_url,
+        "http://surge-exchange.surge.svc:8080/marketplace",
+        "Pay Now forms and insurer links are built on it"
+    );
+    running.shutdown().await;
+
+    let refused = common::surge(&["exchange", "--public-url", "http://host:8080/some/path"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--base-path"));
+}

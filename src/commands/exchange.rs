@@ -21,10 +21,21 @@ pub async fn serve(args: ExchangeArgs) -> Result<Outcome, Error> {
         ..ScenarioClock::default()
     };
     let _ = clock.origin.set(std::time::Instant::now());
+    if let Some(url) = args.public_url.as_deref() {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| Error::Usage(format!("--public-url `{url}` is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.path() != "/" {
+            return Err(Error::Usage(format!(
+                "--public-url `{url}`: give the scheme, host and port only (http://HOST:PORT); \
+                 a path goes in --base-path"
+            )));
+        }
+    }
     let mut config = ExchangeConfig {
         bind: args.bind,
         behaviour,
         clock,
+        public_url: args.public_url.clone(),
         ..ExchangeConfig::default()
     };
     config.shape = Shape {

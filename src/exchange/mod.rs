@@ -52,6 +52,9 @@ pub struct ExchangeConfig {
     pub clock: behaviour::ScenarioClock,
     /// How the API looks from outside: API key, base path, Pay Now answer.
     pub shape: shape::Shape,
+    /// The base URL other machines reach this exchange by (without the base path), written into
+    /// Pay Now forms and insurer links. `None`: the bound address (loopback for a wildcard bind).
+    pub public_url: Option<String>,
 }
 
 impl Default for ExchangeConfig {
@@ -62,6 +65,7 @@ impl Default for ExchangeConfig {
             behaviour: behaviour::Behaviour::default(),
             clock: behaviour::ScenarioClock::default(),
             shape: shape::Shape::default(),
+            public_url: None,
         }
     }
 }
@@ -208,8 +212,12 @@ pub async fn start(config: ExchangeConfig) -> std::io::Result<RunningExchange> {
     } else {
         addr.ip().to_string()
     };
-    // Pay Now forms and SAML Destinations use this URL; a wildcard bind is reached over loopback.
-    let url = format!("http://{host}:{}{}", addr.port(), config.shape.base_path);
+    // Pay Now forms and SAML Destinations use this URL; a wildcard bind is reached over loopback
+    // unless the exchange is told the address others reach it by.
+    let url = match config.public_url.as_deref() {
+        Some(public) => format!("{}{}", public.trim_end_matches('/'), config.shape.base_path),
+        None => format!("http://{host}:{}{}", addr.port(), config.shape.base_path),
+    };
     // Scenario time, like every time of the exchange's behaviour.
     let service_time = config
         .clock
