@@ -55,13 +55,19 @@ fn finish(child: std::process::Child) -> Output {
     child.wait_with_output().unwrap()
 }
 
-/// A start time a few seconds ahead, RFC 3339, for shards started one after the other.
-fn soon() -> String {
-    let at = std::time::SystemTime::now() + Duration::from_secs(2);
-    let secs = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    // 1970-01-01T00:00:00Z plus seconds, without a date library: surge reads any RFC 3339 time.
+/// The wall-clock time `seconds` from now (negative: ago), RFC 3339, as `--start-at` takes it.
+fn rfc3339_from_now(seconds: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let out = Command::new("date")
-        .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%SZ"])
+        .args([
+            "-u",
+            "-d",
+            &format!("@{}", now + seconds),
+            "+%Y-%m-%dT%H:%M:%SZ",
+        ])
         .output()
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
@@ -110,7 +116,8 @@ fn two_shards_merged_are_the_single_run_and_a_merge_refuses_what_is_not_one_run(
     let out = finish(start_run(&scenario, &exchange.url, &whole, &[]));
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
 
-    let start_at = soon();
+    // A few seconds ahead, for shards started one after the other.
+    let start_at = rfc3339_from_now(2);
     let shards: Vec<PathBuf> = (0..2).map(|k| dir.join(format!("shard-{k}"))).collect();
     let children: Vec<_> = shards
         .iter()
@@ -516,5 +523,30 @@ fn the_metrics_endpoint_ends_equal_to_the_summary() {
             "{step}: one latency per request"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_run_started_after_its_shared_start_counts_the_visits_already_due_as_late() {
+    let dir = temp_dir("late-start");
+    let scenario = common::tolerant_smoke(&dir);
+    // The whole 5-s schedule was due before the process started: every visit starts late.
+    let at = rfc3339_from_now(-60);
+    let run_dir = dir.join("run");
+    let out = surge(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--start-at",
+        &at,
+        "--out",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    let s = summary(&run_dir);
+    assert_eq!(s["visits"]["started"], 300);
+    assert_eq!(s["visits"]["late"], 300, "{}", s["visits"]);
+    assert!(s["visits"]["lateness_p99_ms"].as_f64().unwrap() > 50_000.0);
+    assert_eq!(s["generator"]["valid"], false);
     let _ = std::fs::remove_dir_all(&dir);
 }
