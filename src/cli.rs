@@ -318,7 +318,7 @@ pub struct MergeArgs {
     /// Replace the run already in OUT.
     #[arg(long)]
     pub force: bool,
-    /// Print only errors and the final tables.
+    /// Print only errors (the verdicts are in OUT's gate.md).
     #[arg(long, short)]
     pub quiet: bool,
 }

@@ -40,7 +40,7 @@ impl std::fmt::Debug for RunMetrics {
     }
 }
 
-/// The metrics endpoint of a run; dropped or [`MetricsServer::stop`]ped, it stops serving.
+/// The metrics endpoint of a run; it serves until [`MetricsServer::stop`].
 pub struct MetricsServer {
     task: JoinHandle<()>,
     finished: Arc<AtomicBool>,

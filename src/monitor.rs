@@ -135,8 +135,11 @@ async fn run(
     let first_tick = started + config.interval * (passed + 1);
     let mut ticker =
         tokio::time::interval_at(tokio::time::Instant::from_std(first_tick), config.interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut interval_start = started;
+    // A stall skips to the next cut of the grid instead of moving every later cut.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // A run that starts after its shared zero (`--start-at` in the past) begins at the last cut
+    // before now: nothing was measured before it.
+    let mut interval_start = started + config.interval * passed;
     let mut intended_counter = config.plan.intended_counter();
     loop {
         let last = tokio::select! {

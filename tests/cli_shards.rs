@@ -184,6 +184,30 @@ fn two_shards_merged_are_the_single_run_and_a_merge_refuses_what_is_not_one_run(
         .sum();
     assert_eq!(browse, w["steps"]["browse"]["requests"].as_u64().unwrap());
     assert!(merged.join("index.html").exists() && merged.join("junit.xml").exists());
+    // Interval by interval on the shared clock: as many intervals as the longest shard, not one
+    // lump; and each step's latencies all of the shards' requests: the slowest is the slower
+    // shard's, the p99 no higher.
+    let longest = shards
+        .iter()
+        .map(|s| rows(&s.join("timeline.csv")))
+        .max()
+        .unwrap();
+    let merged_rows = rows(&merged.join("timeline.csv"));
+    assert!(
+        (longest..=longest + 2).contains(&merged_rows),
+        "{merged_rows} merged intervals for shards of at most {longest}"
+    );
+    for step in m["step_order"].as_array().unwrap() {
+        let step = step.as_str().unwrap();
+        let of = |s: &Value, key: &str| s["steps"][step][key].as_f64().unwrap();
+        let slowest = of(&s0, "max_ms").max(of(&s1, "max_ms"));
+        assert_eq!(of(&m, "max_ms"), slowest, "{step}");
+        assert!(
+            0.0 < of(&m, "p99_ms") && of(&m, "p99_ms") <= slowest,
+            "{step}: merged p99 {} against the slowest {slowest}",
+            of(&m, "p99_ms")
+        );
+    }
     // Every other command takes the merged directory.
     let gated = surge(&[
         "gate",
@@ -220,6 +244,19 @@ fn two_shards_merged_are_the_single_run_and_a_merge_refuses_what_is_not_one_run(
         &[&shards[0], &dir.join("nowhere")],
         "nowhere: no summary.json",
     );
+    // A shard whose interval log is damaged (a full volume): refused before anything is written.
+    let damaged = dir.join("damaged");
+    std::fs::create_dir_all(&damaged).unwrap();
+    for entry in std::fs::read_dir(&shards[1]).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, damaged.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let log = std::fs::read_to_string(damaged.join("latency.hlog")).unwrap();
+    let broken = format!("{log}Tag=browse,1.0,1.0,1.0,!!!\n");
+    std::fs::write(damaged.join("latency.hlog"), broken).unwrap();
+    refused(&[&shards[0], &damaged], "latency.hlog");
     // A shard of another run: another seed.
     let foreign = dir.join("foreign");
     let out = finish(start_run(
@@ -462,13 +499,20 @@ fn the_metrics_endpoint_ends_equal_to_the_summary() {
         assert!(Instant::now() < deadline, "the run never finished");
         std::thread::sleep(Duration::from_millis(100));
     };
-    // A signal ends the wait for the last scrape at once, with the run's own exit code.
+    // A signal ends the wait for the last scrape at once (not after the 60 s linger), with the
+    // run's own exit code.
     let sent = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
+    let signalled = Instant::now();
     let out = child.wait_with_output().unwrap();
+    assert!(
+        signalled.elapsed() < Duration::from_secs(20),
+        "the linger ignored SIGTERM: {:?}",
+        signalled.elapsed()
+    );
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -21,6 +21,13 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome, Error> {
         MergeError::Refused(why) => Error::Usage(why),
         MergeError::RunDir(e) => Error::Input(e),
     };
+    let same_dir = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    if let Some(shard) = args.shards.iter().find(|s| same_dir(s, &args.out)) {
+        return Err(Error::Usage(format!(
+            "{}: the merged run cannot be written into one of its shards; choose another OUT_DIR",
+            shard.display()
+        )));
+    }
     let shards = merge::check(&args.shards, args.allow_partial).map_err(refused)?;
     let mut summary = merge::summary(&shards).map_err(refused)?;
     let dirs: Vec<_> = shards.iter().map(|s| s.dir.clone()).collect();
@@ -54,18 +61,24 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome, Error> {
     merge::files::join_lines(&dirs, exemplars::FILE_NAME, &args.out).map_err(Error::Output)?;
 
     // Once, for every shard's applicants together: each shard alone saw only its own.
-    let access = scenario_of(&head.dir, &head.summary)
-        .ok()
-        .and_then(|path| {
-            load(LoadRequest::as_written(
-                &path,
-                Some(summary.target.clone()),
-                true,
-            ))
-            .ok()
-        })
-        .map(|loaded| loaded.program.access.clone())
-        .unwrap_or_default();
+    let access = match scenario_of(&head.dir, &head.summary).and_then(|path| {
+        load(LoadRequest::as_written(
+            &path,
+            Some(summary.target.clone()),
+            true,
+        ))
+    }) {
+        Ok(loaded) => loaded.program.access.clone(),
+        Err(e) => {
+            eprintln!(
+                "warning: cannot load the shards' scenario and journey file ({e}); the insurers' \
+                 834s are fetched without the journey file's headers and certificates (give the \
+                 merge the scenario at {}, or run `surge cracks` afterwards)",
+                head.summary.scenario_path
+            );
+            Default::default()
+        }
+    };
     match cracks::report(&args.out, &summary.target, &access).await {
         Ok(reconciled) => summary.cracks = reconciled,
         Err(e) => eprintln!("error: cannot reconcile the applicants: {e}"),
@@ -84,11 +97,13 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome, Error> {
     let outcome = gate::judge_run(&args.out, &summary, rules, None).map_err(Error::Output)?;
     gate::write(&args.out, &mut summary, &outcome).map_err(Error::Output)?;
     report::render(&args.out).map_err(Error::Report)?;
-    say!("{}", report::text::tables(&summary));
-    sayln!(
-        "\nmerged {} shards into {}",
-        shards.len(),
-        args.out.display()
-    );
+    if !args.quiet {
+        say!("{}", report::text::tables(&summary));
+        sayln!(
+            "\nmerged {} shards into {}",
+            shards.len(),
+            args.out.display()
+        );
+    }
     Ok(Outcome::Judged(outcome.status()))
 }

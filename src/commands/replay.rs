@@ -53,11 +53,8 @@ pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
         ),
         time_scale: args.time_scale.or(Some(summary.time_scale)),
         seed: Some(summary.seed),
-        // A shard's run replays the same shard's visits.
-        shard: summary.shard.as_ref().map(|s| Shard {
-            index: s.index,
-            count: s.count,
-        }),
+        // A shard's visits are kept below, like the window's: the replay is one process.
+        shard: None,
         start_at: None,
         metrics_bind: None,
         metrics_linger: std::time::Duration::ZERO,
@@ -74,6 +71,12 @@ pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
     let (window_from, window_to) = (from - summary.clock_start_s(), to - summary.clock_start_s());
     let plan = Arc::get_mut(&mut prepared.plan)
         .ok_or_else(|| Error::Usage("the plan is shared before the replay starts".into()))?;
+    if let Some(of) = &summary.shard {
+        // A shard's run replays the same shard's visits.
+        let shard = Shard::new(of.index, of.count)
+            .map_err(|e| Error::Usage(format!("{}: summary.json: shard {e}", source.display())))?;
+        plan.shard(shard);
+    }
     let lead_in_from = (window_from - lead_in).max(0.0);
     let restricted = plan.restrict(Window {
         from: lead_in_from,

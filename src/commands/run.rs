@@ -47,7 +47,8 @@ pub async fn run_prepared(prepared: &Prepared, args: &RunArgs) -> Result<Conclud
     }
     let control = Arc::new(RunControl::default());
     if let Some(at) = args.start_at {
-        align_origin(at, &control, args.quiet).await?;
+        // Set now, so the embedded exchange's clock shares it; waited for just before the visits.
+        let _ = control.origin.set(origin_at(at)?);
     }
     let target = start_target(
         prepared.target.as_deref(),
@@ -97,41 +98,48 @@ pub async fn run_prepared(prepared: &Prepared, args: &RunArgs) -> Result<Conclud
             );
         }
         let until = tokio::time::Instant::now() + args.metrics_linger;
-        control.stop.sleep_until(until).await;
+        control.stop.sleep_until_or_signal(until).await;
         metrics.stop();
     }
     Ok(concluded)
 }
 
-/// Put the scenario clock's zero at the wall-clock time `at` (`--start-at`), and wait for it when
-/// it is ahead. Started after it, the visits already due start at once, and count as late.
-async fn align_origin(at: SystemTime, control: &RunControl, quiet: bool) -> Result<(), Error> {
+/// The scenario clock's zero for `--start-at`: the wall-clock time `at` on this process's clock.
+/// Started after it, the visits already due start at once, and count as late.
+fn origin_at(at: SystemTime) -> Result<Instant, Error> {
     let (now, wall) = (Instant::now(), SystemTime::now());
-    let origin = match at.duration_since(wall) {
-        Ok(ahead) => now + ahead,
+    match at.duration_since(wall) {
+        Ok(ahead) => Ok(now + ahead),
         Err(behind) => now.checked_sub(behind.duration()).ok_or_else(|| {
             Error::Usage(format!(
                 "--start-at {}: {:.0} s ago, before this machine's clock can count back to",
                 chrono::DateTime::<chrono::Utc>::from(at).to_rfc3339(),
                 behind.duration().as_secs_f64()
             ))
-        })?,
-    };
-    let _ = control.origin.set(origin);
-    if origin > now {
-        if !quiet {
-            sayln!(
-                "surge: waiting {:.1} s for the shared start, {}",
-                (origin - now).as_secs_f64(),
-                chrono::DateTime::<chrono::Utc>::from(at).format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            );
-        }
-        control
-            .stop
-            .sleep_until(tokio::time::Instant::from_std(origin))
-            .await;
+        }),
     }
-    Ok(())
+}
+
+/// Wait for a scenario-clock zero set ahead (`--start-at`), everything else being ready; a signal
+/// ends the wait and the run.
+async fn wait_for_origin(control: &RunControl, quiet: bool) {
+    let Some(origin) = control.origin.get().copied() else {
+        return;
+    };
+    let now = Instant::now();
+    if origin <= now {
+        return;
+    }
+    if !quiet {
+        sayln!(
+            "surge: waiting {:.1} s for the shared start (--start-at)",
+            (origin - now).as_secs_f64()
+        );
+    }
+    control
+        .stop
+        .sleep_until_or_signal(tokio::time::Instant::from_std(origin))
+        .await;
 }
 
 /// Everything checked before any traffic.
@@ -351,6 +359,7 @@ pub async fn execute(
     control: Arc<RunControl>,
     recorder: Arc<Recorder>,
 ) -> Result<Executed, Error> {
+    wait_for_origin(&control, args.quiet).await;
     // Each visit in flight holds a connection: the soft open-file limit (often 1,024) would bound
     // the run long before memory does.
     let open_files_limit = rlimit::increase_nofile_limit(u64::MAX).ok();
@@ -449,7 +458,11 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
                         .to_string()
                 }),
             }),
-            partial: executed.ending == Ending::Interrupted || executed.engine_error.is_some(),
+            // Its schedule was not all sent, whatever the reason but the run's own rules and limits.
+            partial: matches!(
+                executed.ending,
+                Ending::Interrupted | Ending::DataExhausted(_)
+            ) || executed.engine_error.is_some(),
         },
         &executed.snapshot,
     );

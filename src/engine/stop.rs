@@ -71,6 +71,16 @@ impl Stop {
         }
     }
 
+    /// Sleep until `when`, outside the run's visits (waiting for a shared start, serving the final
+    /// metrics): a signal — one already received, or the next — stops the run and ends the sleep.
+    /// False when it ended early.
+    pub async fn sleep_until_or_signal(&self, when: tokio::time::Instant) -> bool {
+        tokio::select! {
+            slept = self.sleep_until(when) => slept,
+            _ = self.on_signal() => false,
+        }
+    }
+
     /// Stop the run on SIGINT or SIGTERM: one already received since `catch_signals`, or the next.
     pub async fn on_signal(&self) {
         let mut signals = signals().subscribe();

@@ -1,5 +1,6 @@
 //! The shards' interval logs and timelines added interval by interval on the shared clock: the
-//! interval starting `k` intervals after a shard's scenario-clock zero is added to every other
+//! interval starting `k` intervals after a shard's first cut (its scenario-clock zero with
+//! `--start-at`, so the same instant for every shard; else its own start) is added to every other
 //! shard's `k`th. HdrHistograms add losslessly, so the merged `latency.hlog` is the log one
 //! machine would have written. Each shard is read on its own thread, one interval at a time, so a
 //! merge holds a few intervals in memory whatever the run's length.

@@ -9,7 +9,7 @@ pub mod intervals;
 use std::path::{Path, PathBuf};
 
 use crate::measure::summarize::{snapshot_of, summarize, RunFacts};
-use crate::rundir::summary::{MergedShard, Summary};
+use crate::rundir::summary::{MergedShard, OpenFiles, Summary};
 use crate::rundir::{RunDirError, SCENARIO_FILE};
 
 /// Why shards cannot be merged; nothing is written.
@@ -58,6 +58,23 @@ pub fn check(dirs: &[PathBuf], allow_partial: bool) -> Result<Vec<ShardRun>, Mer
                     .into(),
             ));
         };
+        if summary.replay.is_some() {
+            return Err(refused(
+                "a replay (surge replay) of part of a shard, not a shard of the run".into(),
+            ));
+        }
+        let expected = crate::plan::Shard::new(shard.index, shard.count)
+            .map_err(|e| refused(format!("summary.json: shard {e}")))?
+            .share_of(shard.visits_total);
+        if summary.visits.planned != expected {
+            return Err(refused(format!(
+                "shard {}/{} planned {} visits, not {expected} of the {}: its summary.json was \
+                 changed, or it ran only part of its schedule",
+                shard.index, shard.count, summary.visits.planned, shard.visits_total
+            )));
+        }
+        // Every interval of it readable, before anything is written.
+        crate::rundir::for_each_interval(dir, &summary.step_names(), |_| {})?;
         if summary.partial && !allow_partial {
             return Err(refused(format!(
                 "shard {}/{} was stopped part-way ({}): its schedule was not all sent; run it \
@@ -164,6 +181,12 @@ fn differs(first: &Summary, other: &Summary) -> Option<String> {
             first.surge_version.clone(),
             other.surge_version.clone(),
         ),
+        (
+            "shared start (--start-at)",
+            a.start_at.clone().unwrap_or_else(|| "none".into()),
+            b.start_at.clone().unwrap_or_else(|| "none".into()),
+        ),
+        ("target", first.target.clone(), other.target.clone()),
     ];
     checks
         .into_iter()
@@ -228,6 +251,22 @@ pub fn summary(shards: &[ShardRun]) -> Result<Summary, MergeError> {
             invalid.summary.generator.reason
         );
     }
+    // What any shard said of itself that the whole run must say too.
+    summary.run_error = summary.run_error.take().or_else(|| {
+        shards.iter().find_map(|s| {
+            s.summary
+                .run_error
+                .as_ref()
+                .map(|e| format!("shard {}: {e}", s.label()))
+        })
+    });
+    summary.open_files = shards
+        .iter()
+        .filter_map(|s| s.summary.open_files.clone())
+        .reduce(|a, b| OpenFiles {
+            limit: a.limit.min(b.limit),
+            bounded: a.bounded || b.bounded,
+        });
     summary.shards = shards
         .iter()
         .map(|s| MergedShard {

@@ -62,7 +62,7 @@ pub struct RunPlan {
 /// One of `count` shards of a schedule: the visits whose id is `index` modulo `count`, so the
 /// shards' union is the whole schedule, visit for visit, and each shard's arrivals follow the same
 /// curve at a `count`-th of the rate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     /// 0 to `count - 1`, as a Kubernetes Indexed Job numbers its pods.
     pub index: u64,
@@ -70,6 +70,22 @@ pub struct Shard {
 }
 
 impl Shard {
+    /// Shard `index` of `count`, when it exists.
+    pub fn new(index: u64, count: u64) -> Result<Shard, String> {
+        if count == 0 {
+            return Err(format!(
+                "`{index}/{count}`: there must be at least one shard (N ≥ 1)"
+            ));
+        }
+        if index >= count {
+            return Err(format!(
+                "`{index}/{count}`: shard {index} does not exist; the {count} shards are numbered 0 to {}",
+                count - 1
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
     pub fn holds(self, visit: u64) -> bool {
         visit % self.count == self.index
     }
@@ -95,18 +111,7 @@ impl std::str::FromStr for Shard {
         let (index, count) = text.trim().split_once('/').ok_or_else(malformed)?;
         let index: u64 = index.trim().parse().map_err(|_| malformed())?;
         let count: u64 = count.trim().parse().map_err(|_| malformed())?;
-        if count == 0 {
-            return Err(format!(
-                "`{text}`: there must be at least one shard (N ≥ 1)"
-            ));
-        }
-        if index >= count {
-            return Err(format!(
-                "`{text}`: shard {index} does not exist; the {count} shards are numbered 0 to {}",
-                count - 1
-            ));
-        }
-        Ok(Shard { index, count })
+        Shard::new(index, count)
     }
 }
 
@@ -171,12 +176,21 @@ impl RunPlan {
         })
     }
 
-    /// Keep only this shard's visits, with their ids, visitors and intended times.
+    /// Keep only this shard's visits, with their ids, visitors and intended times. An open run's
+    /// `pool` caps each shard's visits in flight (the shards' load adds up through the schedule);
+    /// a closed run's pool is the run's concurrency, so each shard takes its share of it.
     pub fn shard(&mut self, shard: Shard) {
         self.shard = Some(shard);
-        self.visits = shard.share_of(self.visits);
-        self.pool = self.pool.div_ceil(shard.count as usize).max(1);
+        self.visits = match self.window {
+            Some(_) => self.planned().map_or(0, |visits| visits.count() as u64),
+            None => shard.share_of(self.visits_total),
+        };
         self.peak_wall_rate /= shard.count as f64;
+        let share = |pool: usize| pool.div_ceil(shard.count as usize).max(1);
+        if self.curve.is_none() {
+            self.pool = share(self.pool);
+            self.pool_cap = self.pool_cap.map(share);
+        }
     }
 
     /// Keep only the visits meant to start in `window` — with the same ids, visitors and offsets —
