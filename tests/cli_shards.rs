@@ -594,3 +594,49 @@ fn a_run_started_after_its_shared_start_counts_the_visits_already_due_as_late() 
     assert_eq!(s["generator"]["valid"], false);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_shard_replays_its_own_visits_of_a_window() {
+    let dir = temp_dir("replay");
+    let scenario = tolerant_smoke(&dir);
+    let exchange = ExchangeProcess::start(&[]);
+    let shard = dir.join("shard-1");
+    let out = finish(start_run(
+        &scenario,
+        &exchange.url,
+        &shard,
+        &["--shard", "1/2"],
+    ));
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    // Without --target the replay is one process against the embedded exchange: no shard to share.
+    let replay = dir.join("replay");
+    let out = surge(&[
+        "replay",
+        shard.to_str().unwrap(),
+        "--from",
+        "00:00:01",
+        "--to",
+        "00:00:04",
+        "--quiet",
+        "--out",
+        replay.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let planned = summary(&replay)["visits"]["planned"].as_u64().unwrap();
+    assert!(
+        (30..150).contains(&planned),
+        "shard 1/2's visits of 3 s of 5: {planned}"
+    );
+    let enrollments = std::fs::read_to_string(replay.join("enrollments.csv")).unwrap();
+    let ids: Vec<u64> = enrollments
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(!ids.is_empty());
+    assert!(
+        ids.iter().all(|id| id % 2 == 1),
+        "only shard 1's visits: {ids:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
