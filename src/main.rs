@@ -1,3 +1,9 @@
+// Tens of thousands of visits allocate and free small objects on every request from two worker
+// threads: mimalloc's per-thread free lists cost less CPU than the system allocator's, and give
+// freed pages back instead of keeping them in per-thread arenas.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     surge::commands::main()
 }
