@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from shards import exchange  # bench/ is on the path when a script of it runs
+
 
 def loadavg():
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -39,12 +41,6 @@ def child_cpu():
 def requests(run_dir):
     s = json.loads((Path(run_dir) / "summary.json").read_text())
     return sum(v["requests"] for v in s["steps"].values()), s["generator"]["valid"]
-
-
-def exchange(binary):
-    p = subprocess.Popen([binary, "exchange", "--bind", "127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
-    line = p.stdout.readline().strip()
-    return p, line.rsplit(" ", 1)[-1]
 
 
 def run(binary, out, target=None):

@@ -27,6 +27,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from engine import status  # bench/ is on the path when a script of it runs
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -122,16 +124,6 @@ def scrape(port):
     return int(m.group(1)) if m else None
 
 
-def rss_kib(pid):
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -151,12 +143,12 @@ def in_flight_bench(binary, shards=4, scenario="bench/in-flight.toml"):
     peak_in_flight, peak_rss, at_peak_rss = 0, 0, 0
     while any(c.poll() is None for c in children):
         flights = [scrape(p) or 0 for p in ports]
-        rss = sum(rss_kib(c.pid) for c in children)
+        rss = sum(status(c.pid, "VmRSS") or 0 for c in children)
         if sum(flights) > peak_in_flight:
             peak_in_flight, at_peak_rss = sum(flights), rss
         peak_rss = max(peak_rss, rss)
         time.sleep(0.5)
-    exchange_rss = rss_kib(proc.pid)
+    exchange_rss = status(proc.pid, "VmRSS") or 0
     proc.terminate()
     proc.wait()
     sums = [summary(work / f"shard-{k}") for k in range(shards)]
@@ -168,10 +160,10 @@ def in_flight_bench(binary, shards=4, scenario="bench/in-flight.toml"):
         "connect_failures": connect,
         "peak_in_flight_sampled": peak_in_flight,
         "peak_in_flight_sum_of_shard_peaks": sum(s["generator"]["max_in_flight"] for s in sums),
-        "harness_rss_mib_peak": round(peak_rss / 1024, 1),
-        "harness_rss_mib_at_peak_in_flight": round(at_peak_rss / 1024, 1),
-        "harness_rss_mib_per_1000_in_flight": round(at_peak_rss / 1024 / max(peak_in_flight, 1) * 1000, 2),
-        "exchange_rss_mib_at_end": round(exchange_rss / 1024, 1),
+        "harness_rss_mib_peak": round(peak_rss, 1),
+        "harness_rss_mib_at_peak_in_flight": round(at_peak_rss, 1),
+        "harness_rss_mib_per_1000_in_flight": round(at_peak_rss / max(peak_in_flight, 1) * 1000, 2),
+        "exchange_rss_mib_at_end": round(exchange_rss, 1),
         "open_files_limit": [s.get("open_files", {}).get("limit") for s in sums],
         "open_files_bounded": any(s.get("open_files", {}).get("bounded") for s in sums),
         "valid": [s["generator"]["valid"] for s in sums],
