@@ -201,6 +201,7 @@ pub fn reconcile(applicants: &[Enrollment], records: Option<&InsurerRecords>) ->
                 insurer.effectuated += u64::from(applicant.confirmed == "effectuated");
             }
         }
+        insurer.fell_through += u64::from(!classes.is_empty());
         for class in classes {
             *insurer.classes.entry(class.to_string()).or_insert(0) += 1;
             let examples = insurer.examples.entry(class.to_string()).or_default();
@@ -380,6 +381,8 @@ mod tests {
             (6, 5, 4, 4)
         );
         assert_eq!(insurer.effectuated, 2, "ok and dup are covered");
+        // Eight class counts over five applicants (4, 5 and 6 are in two each): each counted once.
+        assert_eq!(insurer.fell_through, 5, "every applicant but `ok`");
         let class = |c: &str| {
             (
                 insurer.classes[c],
@@ -410,6 +413,7 @@ mod tests {
         );
         assert!(CLASSES.iter().all(|c| cracks.total(c) == 0));
         assert_eq!(cracks.insurers["11512"].effectuated, 2);
+        assert_eq!(cracks.fell_through(), 0);
     }
 
     #[tokio::test]

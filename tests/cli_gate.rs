@@ -129,6 +129,24 @@ fn a_healthy_run_passes_and_writes_its_verdicts_three_ways() {
     let junit = read(&dir, "junit.xml");
     assert!(junit.contains(r#"tests="5" failures="0""#), "{junit}");
     assert!(read(&dir, "gate.md").contains("surge gate: PASSED"));
+
+    // A rule added at gate time is judged and written by that call only.
+    let dir_arg = dir.to_str().unwrap();
+    let stricter = surge(&["gate", dir_arg, "--threshold", "p95(browse) < 1us"]);
+    assert_eq!(stricter.status.code(), Some(1));
+    let added = summary(&dir)["thresholds"].as_array().unwrap().clone();
+    assert_eq!(added.len(), 5);
+    assert_eq!(added[4]["added"], true, "{added:?}");
+    assert!(read(&dir, "gate.md").contains("surge gate: FAILED"));
+    let again = surge(&["gate", dir_arg]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    assert_eq!(summary(&dir)["thresholds"], Value::from(thresholds));
+    assert!(read(&dir, "gate.md").contains("surge gate: PASSED"));
 }
 
 #[test]

@@ -230,6 +230,23 @@ fn a_run_from_an_older_version_is_refused_with_a_message() {
     let out = surge(&["report", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no column `browse_requests`"));
+
+    // What is not a run directory is named as such, by report and gate alike.
+    let not_runs = [
+        (
+            dir.join("summary.json"),
+            "is a file; give the run directory",
+        ),
+        (dir.join("charts"), "not a run directory"),
+    ];
+    for (path, wanted) in not_runs {
+        for command in ["report", "gate"] {
+            let out = surge(&[command, path.to_str().unwrap()]);
+            assert_eq!(out.status.code(), Some(2), "{command}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains(wanted), "{command}: {stderr}");
+        }
+    }
 }
 
 /// The browser the page test opens: `SURGE_CHROMIUM`, else Debian's `chromium`.

@@ -178,5 +178,22 @@ fn a_dead_target_is_a_run_error_not_a_pass() {
         out.join("index.html").exists(),
         "the run's files are still written"
     );
+    // CI reads the verdict files, not only the exit code: neither may say the run passed.
+    let gate_md = std::fs::read_to_string(out.join("gate.md")).unwrap();
+    assert!(
+        gate_md.contains("FAILED") && gate_md.contains("run error: no request reached"),
+        "{gate_md}"
+    );
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains(r#"name="the run was carried out""#) && junit.contains("<failure"),
+        "{junit}"
+    );
+    let gate = surge(&["gate", out.to_str().unwrap()]);
+    assert_eq!(
+        gate.status.code(),
+        Some(4),
+        "surge gate judges it the same way"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

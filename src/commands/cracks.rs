@@ -15,7 +15,7 @@ use crate::rundir::summary::Summary;
 use super::{Error, Outcome};
 
 pub async fn cracks(args: CracksArgs) -> Result<Outcome, Error> {
-    let mut summary = Summary::read(&args.run_dir).map_err(Error::Input)?;
+    let mut summary = Summary::read_run_dir(&args.run_dir).map_err(Error::Input)?;
     let applicants =
         enrollments::read(&args.run_dir.join(enrollments::FILE_NAME)).map_err(Error::Input)?;
     let matching = Matching {
@@ -43,7 +43,13 @@ pub async fn cracks(args: CracksArgs) -> Result<Outcome, Error> {
     summary.write(&args.run_dir).map_err(Error::Output)?;
 
     // The verdicts and pages are drawn from the summary: judge and draw them again.
-    let texts: Vec<String> = summary.thresholds.iter().map(|v| v.name.clone()).collect();
+    // The run's own rules; one a `surge gate --threshold` added held for that call only.
+    let texts: Vec<String> = summary
+        .thresholds
+        .iter()
+        .filter(|v| !v.added)
+        .map(|v| v.name.clone())
+        .collect();
     let rules = parse_rules(texts.iter().map(String::as_str), &summary.step_names())?;
     let mut outcome =
         gate::judge_run(&args.run_dir, &summary, rules, None).map_err(Error::Input)?;

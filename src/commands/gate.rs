@@ -9,15 +9,22 @@ use super::{Error, Outcome};
 
 /// Judge, write the verdicts into the run directory, print the Markdown.
 pub fn gate(args: GateArgs) -> Result<Outcome, Error> {
-    let mut summary = Summary::read(&args.run_dir).map_err(Error::Input)?;
+    let mut summary = Summary::read_run_dir(&args.run_dir).map_err(Error::Input)?;
     let baseline = args
         .baseline
         .as_deref()
         .map(Summary::read)
         .transpose()
         .map_err(|e| Error::Usage(format!("baseline: {e}")))?;
-    // The run's own rules (as its summary lists them), then the command line's.
-    let mut texts: Vec<String> = summary.thresholds.iter().map(|v| v.name.clone()).collect();
+    // The run's own rules (as its summary lists them, less any an earlier gate call added), then
+    // the command line's, which hold for this call only.
+    let mut texts: Vec<String> = summary
+        .thresholds
+        .iter()
+        .filter(|v| !v.added)
+        .map(|v| v.name.clone())
+        .collect();
+    let own = texts.len();
     for text in &args.thresholds {
         if !texts.contains(text) {
             texts.push(text.clone());
@@ -29,13 +36,16 @@ pub fn gate(args: GateArgs) -> Result<Outcome, Error> {
         latency_floor_ms: args.latency_floor.as_secs_f64() * 1000.0,
         rate_floor: args.rate_floor,
     };
-    let outcome = gate::judge_run(
+    let mut outcome = gate::judge_run(
         &args.run_dir,
         &summary,
         rules,
         baseline.as_ref().map(|b| (b, tolerance)),
     )
     .map_err(Error::Input)?;
+    for verdict in outcome.verdicts.iter_mut().skip(own) {
+        verdict.added = true;
+    }
     gate::write(&args.run_dir, &mut summary, &outcome).map_err(Error::Output)?;
     say!("{}", gate::report::markdown(&outcome, &summary.scenario));
     Ok(Outcome::Judged(outcome.status()))

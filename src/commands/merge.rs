@@ -84,9 +84,10 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome, Error> {
         Err(e) => eprintln!("error: cannot reconcile the applicants: {e}"),
     }
 
+    // The rules the shards were run with (not any a `surge gate --threshold` added to one).
     let mut texts: Vec<String> = Vec::new();
     for shard in &shards {
-        for verdict in &shard.summary.thresholds {
+        for verdict in shard.summary.thresholds.iter().filter(|v| !v.added) {
             if !texts.contains(&verdict.name) {
                 texts.push(verdict.name.clone());
             }

@@ -57,6 +57,7 @@ impl Outcome {
             Outcome::Done | Outcome::Judged(GateStatus::Passed) => exit::OK,
             Outcome::Judged(GateStatus::Failed) => exit::GATE_FAILED,
             Outcome::Judged(GateStatus::GeneratorInvalid) => exit::GENERATOR_INVALID,
+            Outcome::Judged(GateStatus::RunError) => exit::RUN_ERROR,
             Outcome::Interrupted => exit::INTERRUPTED,
         }
     }

@@ -23,7 +23,7 @@ use super::{Error, Outcome};
 
 pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
     let source = &args.run_dir;
-    let summary = Summary::read(source).map_err(Error::Input)?;
+    let summary = Summary::read_run_dir(source).map_err(Error::Input)?;
     let original_failures = source.join(failures::FILE_NAME);
     if !original_failures.exists() {
         return Err(Error::Usage(format!(

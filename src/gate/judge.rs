@@ -159,6 +159,7 @@ impl Judge {
                                 rule.format_value(*worst)
                             ),
                             pass: !state.failed,
+                            added: false,
                         },
                         None => no_data(rule),
                     }
@@ -170,6 +171,7 @@ impl Judge {
                         observed: Some(observed),
                         observed_text: rule.format_value(observed),
                         pass: rule.op.holds(observed, rule.limit),
+                        added: false,
                     },
                     None => no_data(rule),
                 },
@@ -238,6 +240,7 @@ fn no_data(rule: &Rule) -> Verdict {
         observed_text: "no data".into(),
         // A rule that could not be judged must not pass a gate.
         pass: false,
+        added: false,
     }
 }
 

@@ -24,6 +24,8 @@ pub struct GateOutcome {
     pub comparisons: Vec<Comparison>,
     pub generator_valid: bool,
     pub generator_reason: String,
+    /// Why the run could not be carried out (not one request got an answer, …), if so.
+    pub run_error: Option<String>,
     /// The run's spike windows, found from its files (they inform; they pass or fail nothing).
     pub spikes: Vec<Spike>,
 }
@@ -37,13 +39,18 @@ pub enum GateStatus {
     Failed,
     /// The rules held, but the generator did not deliver its load: the run proves nothing.
     GeneratorInvalid,
+    /// The run could not be carried out (not one request got an answer): nothing was measured
+    /// that a rule could pass.
+    RunError,
 }
 
 impl GateOutcome {
     pub fn status(&self) -> GateStatus {
         let rules_passed =
             self.verdicts.iter().all(|v| v.pass) && self.comparisons.iter().all(|c| c.pass);
-        if !rules_passed {
+        if self.run_error.is_some() {
+            GateStatus::RunError
+        } else if !rules_passed {
             GateStatus::Failed
         } else if !self.generator_valid {
             GateStatus::GeneratorInvalid
@@ -93,6 +100,7 @@ pub fn judge_run(
             .unwrap_or_default(),
         generator_valid: summary.generator.valid,
         generator_reason: summary.generator.reason.clone(),
+        run_error: summary.run_error.clone(),
         spikes: spikes.spikes(run_dir)?,
     })
 }

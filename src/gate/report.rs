@@ -21,6 +21,16 @@ fn cases(outcome: &GateOutcome) -> Vec<Case> {
         name: "generator delivered the planned load".into(),
         failure: (!outcome.generator_valid).then(|| outcome.generator_reason.clone()),
     }];
+    if let Some(error) = &outcome.run_error {
+        cases.insert(
+            0,
+            Case {
+                class: "surge.run",
+                name: "the run was carried out".into(),
+                failure: Some(error.clone()),
+            },
+        );
+    }
     for verdict in &outcome.verdicts {
         cases.push(Case {
             class: "surge.thresholds",
@@ -100,6 +110,9 @@ pub fn markdown(outcome: &GateOutcome, run: &str) -> String {
     let verdict = if outcome.passed() { "PASSED" } else { "FAILED" };
     let _ = writeln!(out, "## surge gate: {verdict}\n");
     let _ = writeln!(out, "Run `{run}`.\n");
+    if let Some(error) = &outcome.run_error {
+        let _ = writeln!(out, "- ❌ run error: {error}");
+    }
     if outcome.generator_valid {
         let _ = writeln!(out, "- ✅ generator delivered the planned load");
     } else {

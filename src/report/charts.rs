@@ -655,14 +655,17 @@ impl Chart for FunnelChart {
             .titled(&title(data, "Enrollment funnel"), (FONT, 22))
             .map_err(err)?;
         let (overall, insurers) = titled.split_vertically(420);
+        // The same conversions as the tables: among the visits whose journey tried each stage.
+        let rows = super::tables::funnel(&data.summary);
         let counts: Vec<(Stage, u64)> = Stage::ALL
             .iter()
-            .map(|s| (*s, data.summary.funnel.get(s.name()).copied().unwrap_or(0)))
+            .zip(&rows)
+            .map(|(s, row)| (*s, row.count))
             .collect();
         let top = counts.first().map_or(1, |c| c.1).max(1) as f64;
         let mut chart = ChartBuilder::on(&overall)
             .caption(
-                "all visits: count and conversion from the stage before",
+                "all visits: count, and conversion among the visits that tried the stage",
                 (FONT, 16),
             )
             .margin(15)
@@ -687,11 +690,12 @@ impl Chart for FunnelChart {
             .map_err(err)?;
         for (i, (stage, count)) in counts.iter().enumerate() {
             let row = (counts.len() - 1 - i) as i32;
-            let conversion = match i {
-                0 => String::new(),
-                _ if counts[i - 1].1 > 0 => {
-                    format!("  ({:.1}%)", 100.0 * *count as f64 / counts[i - 1].1 as f64)
-                }
+            let conversion = match rows[i].tried {
+                Some(tried) if tried > 0 => format!(
+                    "  ({:.1}% of {} who tried)",
+                    100.0 * *count as f64 / tried as f64,
+                    number(&(tried as f64))
+                ),
                 _ => String::new(),
             };
             let colour = if *stage >= Stage::Selected { BLUE } else { SKY };
@@ -743,7 +747,7 @@ impl Chart for FunnelChart {
             ("selected", SKY),
             ("redirected", BLUE),
             ("paid", GREEN),
-            ("effectuated", ORANGE),
+            ("confirmed covered by the visit", ORANGE),
         ];
         for (k, (name, colour)) in stages.iter().enumerate() {
             // Each row: the insurer's name on top, then one thin bar per stage.
@@ -771,7 +775,7 @@ impl Chart for FunnelChart {
             .map(|(i, (id, r))| {
                 Text::new(
                     format!(
-                        "{id} {} — selected {}, redirected {}, paid {}, effectuated {}",
+                        "{id} {} — selected {}, redirected {}, paid {}, confirmed {}",
                         short_name(&r.name, 28),
                         r.selected,
                         r.redirected,

@@ -54,7 +54,7 @@ pub struct RunData {
 
 impl RunData {
     pub fn read(run_dir: &Path) -> Result<RunData, RunDirError> {
-        let mut summary = Summary::read(run_dir)?;
+        let mut summary = Summary::read_run_dir(run_dir)?;
         // Spikes are found again from the files, in the same pass, so a run from before spikes
         // were found gets them too.
         let mut detector = crate::spikes::Detector::of(&summary);

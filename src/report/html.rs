@@ -169,7 +169,7 @@ pub fn page(
     }
     let _ = write!(out, "</table>");
     if !s.funnel_by_insurer.is_empty() {
-        let _ = write!(out, "<table><tr><th>insurer</th><th>selected</th><th>redirected</th><th>paid</th><th>effectuated</th><th>effectuated of selected</th></tr>");
+        let _ = write!(out, "<table><tr><th>insurer</th><th>selected</th><th>redirected</th><th>paid</th><th>paid of selected</th><th title=\"visits whose journey asks the insurer; the cracks table below counts what the insurers hold\">confirmed covered by the visit</th></tr>");
         for (id, r) in &s.funnel_by_insurer {
             let _ = write!(
                 out,
@@ -178,8 +178,8 @@ pub fn page(
                 r.selected,
                 r.redirected,
                 r.paid,
-                r.effectuated,
-                share(r.effectuated, r.selected)
+                share(r.paid, r.selected),
+                r.effectuated
             );
         }
         let _ = write!(out, "</table>");
@@ -193,7 +193,7 @@ pub fn page(
         };
         let _ = write!(
             out,
-            "<h2>Cracks</h2><p>Every applicant who selected a plan, {records}.</p><div class=\"wide\"><table><tr><th>insurer</th><th>applications</th><th>given Pay Now</th><th>redirected</th><th>paid</th><th>effectuated</th>"
+            "<h2>Cracks</h2><p>Every applicant who selected a plan, {records}.</p><div class=\"wide\"><table><tr><th>insurer</th><th>applications</th><th>given Pay Now</th><th>redirected</th><th>paid</th><th>effectuated</th><th>fell through</th>"
         );
         for class in CRACK_CLASSES {
             let _ = write!(out, "<th>{}</th>", class.replace('_', " "));
@@ -202,13 +202,14 @@ pub fn page(
         for (id, i) in &s.cracks.insurers {
             let _ = write!(
                 out,
-                "<tr>{}<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+                "<tr>{}<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
                 insurer(id, &i.name),
                 i.applications,
                 i.pay_now,
                 i.redirected,
                 i.paid,
-                i.effectuated
+                i.effectuated,
+                i.fell_through
             );
             for class in CRACK_CLASSES {
                 let n = i.classes.get(class).copied().unwrap_or(0);

@@ -69,12 +69,12 @@ pub fn page(summary: &Summary, spike_examples: &[Vec<Exemplar>]) -> String {
     if !cracked.is_empty() {
         let _ = write!(
             out,
-            "\n| insurer | applications | redirected | paid | effectuated |"
+            "\n| insurer | applications | redirected | paid | effectuated | fell through |"
         );
         for class in &cracked {
             let _ = write!(out, " {} |", class.replace('_', " "));
         }
-        let _ = write!(out, "\n|---|---:|---:|---:|---:|");
+        let _ = write!(out, "\n|---|---:|---:|---:|---:|---:|");
         for _ in &cracked {
             let _ = write!(out, "---:|");
         }
@@ -82,8 +82,8 @@ pub fn page(summary: &Summary, spike_examples: &[Vec<Exemplar>]) -> String {
         for (id, i) in &s.cracks.insurers {
             let _ = write!(
                 out,
-                "| {id} {} | {} | {} | {} | {} |",
-                i.name, i.applications, i.redirected, i.paid, i.effectuated
+                "| {id} {} | {} | {} | {} | {} | {} |",
+                i.name, i.applications, i.redirected, i.paid, i.effectuated, i.fell_through
             );
             for class in &cracked {
                 let _ = write!(out, " {} |", i.classes.get(*class).copied().unwrap_or(0));

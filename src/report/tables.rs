@@ -53,19 +53,31 @@ impl RunVerdict {
     }
 }
 
-/// The one-line verdict the pages open with.
+/// The one-line verdict the pages open with: did it pass, and — reconciled with the insurers when
+/// their records could be read — how many applicants are covered and how many fell through.
 pub fn headline(summary: &Summary) -> String {
-    let effectuated = summary
+    let visits = format!(
+        "{}. {} of {} visits completed",
+        RunVerdict::of(summary).describe(),
+        summary.visits.completed,
+        summary.visits.planned
+    );
+    let cracks = &summary.cracks;
+    if cracks.insurer_records && !cracks.insurers.is_empty() {
+        return format!(
+            "{visits}; of {} applicants who selected a plan, the insurers hold {} as covered and \
+             {} fell through the cracks.",
+            cracks.applications(),
+            cracks.effectuated(),
+            cracks.fell_through()
+        );
+    }
+    let confirmed = summary
         .funnel
         .get(Stage::Effectuated.name())
         .copied()
         .unwrap_or(0);
-    format!(
-        "{}. {} of {} visits completed; {effectuated} applicants effectuated.",
-        RunVerdict::of(summary).describe(),
-        summary.visits.completed,
-        summary.visits.planned
-    )
+    format!("{visits}; {confirmed} applicants confirmed their coverage with the insurer.")
 }
 
 /// The steps the run measured, in the journey file's order.

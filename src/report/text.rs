@@ -11,7 +11,7 @@ pub fn tables(summary: &Summary) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\nsurge: {} against {} — {} ({:.1} s, seed {})",
+        "surge: {} against {} — {} ({:.1} s, seed {})",
         summary.scenario, summary.target, summary.ending, summary.duration_s, summary.seed
     );
     let _ = writeln!(
@@ -98,8 +98,8 @@ pub fn tables(summary: &Summary) -> String {
         } else {
             let _ = write!(
                 out,
-                "  {:<28} {:>6} {:>6} {:>6} {:>6} {:>6}",
-                "insurer", "apps", "paynow", "redir", "paid", "effec"
+                "  {:<28} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+                "insurer", "apps", "paynow", "redir", "paid", "effec", "fell"
             );
             for class in &cracked {
                 let _ = write!(out, " {class:>18}");
@@ -109,8 +109,8 @@ pub fn tables(summary: &Summary) -> String {
                 let name: String = format!("{id} {}", i.name).chars().take(28).collect();
                 let _ = write!(
                     out,
-                    "  {name:<28} {:>6} {:>6} {:>6} {:>6} {:>6}",
-                    i.applications, i.pay_now, i.redirected, i.paid, i.effectuated
+                    "  {name:<28} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+                    i.applications, i.pay_now, i.redirected, i.paid, i.effectuated, i.fell_through
                 );
                 for class in &cracked {
                     let _ = write!(out, " {:>18}", i.classes.get(*class).copied().unwrap_or(0));

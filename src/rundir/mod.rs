@@ -49,6 +49,8 @@ pub const RUN_FILES: [&str; 12] = [
 pub enum RunDirError {
     #[error("{path} already holds a run ({file}); choose another --out, or pass --force to replace that run")]
     HoldsARun { path: PathBuf, file: &'static str },
+    #[error("{path}: {why}")]
+    NotARunDir { path: PathBuf, why: &'static str },
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,

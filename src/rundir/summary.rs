@@ -232,6 +232,24 @@ impl Summary {
 
     /// Read `summary.json` from a run directory, or a summary file itself. A summary written by
     /// another version of surge is refused with a message, not misread.
+    /// Read the summary of the run directory `run_dir`, saying plainly when it is not one.
+    pub fn read_run_dir(run_dir: &Path) -> Result<Summary, RunDirError> {
+        let why = if run_dir.is_file() {
+            "is a file; give the run directory that holds it"
+        } else if !run_dir.exists() {
+            "no such directory"
+        } else if !run_dir.join(FILE_NAME).exists() {
+            "not a run directory: it holds no summary.json (surge run writes one)"
+        } else {
+            return Summary::read(run_dir);
+        };
+        Err(RunDirError::NotARunDir {
+            path: run_dir.to_path_buf(),
+            why,
+        })
+    }
+
+    /// Read a summary: `summary.json` itself, or the run directory holding it.
     pub fn read(path: &Path) -> Result<Summary, RunDirError> {
         let file = if path.is_dir() {
             path.join(FILE_NAME)
@@ -341,6 +359,10 @@ pub struct Verdict {
     /// The observed value for people, with where it was seen.
     pub observed_text: String,
     pub pass: bool,
+    /// A rule given to `surge gate --threshold`, not one the run was run with: judged and
+    /// written by that call only; a later `surge gate` judges the run's own rules.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub added: bool,
 }
 
 /// One comparison with a baseline run (written by `surge gate --baseline`).
@@ -399,6 +421,10 @@ pub struct InsurerCracks {
     pub paid: u64,
     /// Paid, and the insurer holds their 834 with its premium: covered.
     pub effectuated: u64,
+    /// Applicants in at least one class: those who fell through the cracks, each counted once
+    /// (an applicant can be in two classes, e.g. a broken redirect and an 834 without payment).
+    #[serde(default)]
+    pub fell_through: u64,
     /// Count per class (every class present, zero or not).
     pub classes: BTreeMap<String, u64>,
     /// The first visits of each class that has any (replay them with the same seed).
@@ -424,5 +450,20 @@ impl Cracks {
             .values()
             .map(|i| i.classes.get(class).copied().unwrap_or(0))
             .sum()
+    }
+
+    /// Applicants who selected a plan, over every insurer.
+    pub fn applications(&self) -> u64 {
+        self.insurers.values().map(|i| i.applications).sum()
+    }
+
+    /// Applicants the insurers hold as covered (paid, with their 834 and its premium).
+    pub fn effectuated(&self) -> u64 {
+        self.insurers.values().map(|i| i.effectuated).sum()
+    }
+
+    /// Applicants who fell through the cracks, each counted once whatever their classes.
+    pub fn fell_through(&self) -> u64 {
+        self.insurers.values().map(|i| i.fell_through).sum()
     }
 }
