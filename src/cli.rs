@@ -20,6 +20,7 @@ The run directory always holds what was measured.";
 #[derive(Debug, Parser)]
 #[command(
     name = "surge",
+    version,
     about = "Rehearse a launch morning: synthetic applicants walk an exchange's enrollment funnel under load.",
     after_help = EXIT_CODES
 )]
@@ -197,10 +198,11 @@ pub struct ExchangeArgs {
     #[arg(long, value_name = "URL", env = "SURGE_EXCHANGE_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Key for the HMAC-SHA256 signature of Pay Now SAML Responses (shared with the insurers).
+    /// Default: a fixed development key, the same in every run.
     #[arg(long, value_name = "KEY")]
     pub saml_key: Option<String>,
     /// Time added to every API and insurer request (e.g. 50ms; scenario time, so divided by
-    /// --time-scale): a deliberately slow exchange.
+    /// --time-scale): a deliberately slow exchange. Default: none (or the --faults file's).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub service_time: Option<Duration>,
     /// Capacity, waiting room and faults, as a TOML file with the keys of a scenario's
@@ -282,7 +284,8 @@ pub struct RunArgs {
         long,
         value_name = "FILE",
         env = "SURGE_GOOSE_REPORT",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = parse_goose_report
     )]
     pub goose_report: Vec<String>,
     /// Add a threshold rule to the scenario's, e.g. "p95(browse) < 800ms"; may repeat (in the
@@ -345,4 +348,19 @@ enum IntervalError {
     Unit(#[from] UnitError),
     #[error("the interval must be at least 100ms")]
     TooShort,
+}
+
+/// A Goose report file. Goose picks the format by the extension and refuses an unknown one only
+/// after the run, so it is checked before any traffic.
+fn parse_goose_report(text: &str) -> Result<String, String> {
+    let inner = text.strip_suffix(".gz").unwrap_or(text);
+    match std::path::Path::new(inner)
+        .extension()
+        .and_then(|e| e.to_str())
+    {
+        Some("html" | "htm" | "json" | "md") => Ok(text.to_string()),
+        _ => Err(format!(
+            "Goose writes its report as .html, .json or .md (optionally .gz), not `{text}`"
+        )),
+    }
 }

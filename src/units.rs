@@ -16,6 +16,8 @@ pub enum UnitError {
     UnknownDurationUnit(String),
     #[error("`{0}` is not a percentage; write e.g. 10% or 0.1")]
     NotAPercentage(String),
+    #[error("`{0}` without % reads as a fraction, {0} × 100%; write {0}% for {0} percent")]
+    BareFractionOfOneOrMore(String),
     #[error("`{0}` is not a number above 0")]
     NotPositive(String),
 }
@@ -88,13 +90,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// `"10%"` or `"0.1"` as a fraction.
+/// `"10%"` or `"0.1"` as a fraction. A bare number of 1 or more is refused: `10` meant as 10 %
+/// would silently read as 1000 %.
 pub fn parse_percent(text: &str) -> Result<f64, UnitError> {
-    let (number, scale) = match text.trim().strip_suffix('%') {
-        Some(number) => (number, 100.0),
-        None => (text.trim(), 1.0),
+    let text = text.trim();
+    let (number, scale) = match text.strip_suffix('%') {
+        Some(number) => (number.trim_end(), 100.0),
+        None => (text, 1.0),
     };
     match number.parse::<f64>() {
+        Ok(n) if scale == 1.0 && n >= 1.0 => Err(UnitError::BareFractionOfOneOrMore(text.into())),
         Ok(n) if n.is_finite() && n >= 0.0 => Ok(n / scale),
         _ => Err(UnitError::NotAPercentage(text.to_string())),
     }
@@ -114,11 +119,27 @@ pub struct Positive(pub u64);
 
 impl<'de> Deserialize<'de> for Positive {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = u64::deserialize(d)?;
-        if n == 0 {
-            return Err(serde::de::Error::custom("must be at least 1"));
+        // Says what is wanted in words ("expected u64" is the type's name, not the rule).
+        struct WholeAboveZero;
+        impl serde::de::Visitor<'_> for WholeAboveZero {
+            type Value = u64;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a whole number of 1 or more")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<u64, E> {
+                match n {
+                    0 => Err(E::invalid_value(serde::de::Unexpected::Unsigned(0), &self)),
+                    n => Ok(n),
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<u64, E> {
+                match u64::try_from(n) {
+                    Ok(n) => self.visit_u64(n),
+                    Err(_) => Err(E::invalid_value(serde::de::Unexpected::Signed(n), &self)),
+                }
+            }
         }
-        Ok(Positive(n))
+        d.deserialize_u64(WholeAboveZero).map(Positive)
     }
 }
 
@@ -197,5 +218,11 @@ mod tests {
         assert_eq!(parse_percent("10%").unwrap(), 0.1);
         assert_eq!(parse_percent("0.25").unwrap(), 0.25);
         assert!(parse_percent("ten").is_err());
+        // `--tolerance 10` meant as 10 % must not become 1000 %.
+        for bare in ["10", "1"] {
+            let error = parse_percent(bare).unwrap_err().to_string();
+            assert!(error.contains(&format!("write {bare}%")), "{error}");
+        }
+        assert_eq!(parse_percent("150%").unwrap(), 1.5);
     }
 }

@@ -135,6 +135,10 @@ fn trace_prints_each_request_and_reply_and_where_the_visit_broke() {
     assert!(stdout.contains("← 200 in"), "{stdout}");
     assert!(stdout.contains("captured county = "), "{stdout}");
     assert!(stdout.contains("visit 3: reached"), "{stdout}");
+    // A visit the run does not have is refused, not traced.
+    let out = surge(&["trace", "scenarios/smoke.toml", "--visit", "300"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("visits 0 to 299"), "{}", text(&out).1);
 
     // A journey whose check fails: the trace shows the reply and the reason, and exits 1.
     let dir = temp_dir("trace");

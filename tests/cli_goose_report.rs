@@ -37,3 +37,22 @@ fn a_goose_report_names_the_requests_by_step_and_the_whole_visits() {
     assert!(json.contains("VISIT"), "whole visits");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_goose_report_of_an_unknown_kind_is_refused_before_any_traffic() {
+    let dir = std::env::temp_dir().join(format!("surge-goose-kind-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = dir.join("goose.txt");
+    let out = surge(&[
+        "run",
+        "scenarios/smoke.toml",
+        "--goose-report",
+        report.to_str().unwrap(),
+        "--out",
+        dir.join("run").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(".html, .json or .md"), "{stderr}");
+    assert!(!dir.join("run").exists(), "nothing ran");
+}

@@ -592,6 +592,11 @@ fn a_run_started_after_its_shared_start_counts_the_visits_already_due_as_late() 
     assert_eq!(s["visits"]["late"], 300, "{}", s["visits"]);
     assert!(s["visits"]["lateness_p99_ms"].as_f64().unwrap() > 50_000.0);
     assert_eq!(s["generator"]["valid"], false);
+    let reason = s["generator"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("after its --start-at"),
+        "the late start is blamed, not the machine: {reason}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -57,6 +57,30 @@ fn bad_target_url_exits_2() {
 }
 
 #[test]
+fn a_target_without_its_scheme_is_refused_with_the_url_to_write() {
+    for target in ["127.0.0.1:9", "localhost:8080"] {
+        let out = surge(&["run", "scenarios/smoke.toml", "--target", target]);
+        assert_eq!(out.status.code(), Some(2), "{target}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("write e.g. http://{target}")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn version_is_printed() {
+    let out = surge(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("surge {}", env!("CARGO_PKG_VERSION"))),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn unknown_flag_exits_2() {
     let out = surge(&["run", "scenarios/smoke.toml", "--vists", "3"]);
     assert_eq!(out.status.code(), Some(2));

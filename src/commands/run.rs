@@ -35,6 +35,10 @@ pub async fn run(args: RunArgs) -> Result<Outcome, Error> {
     engine::catch_signals();
     let prepared = prepare(&args)?;
     let concluded = run_prepared(&prepared, &args).await?;
+    if !args.quiet {
+        // Apart from the opening line and the progress.
+        sayln!();
+    }
     say!("{}", report::text::tables(&concluded.summary));
     sayln!("\nrun directory: {}", prepared.run_dir.display());
     concluded.result
@@ -219,8 +223,17 @@ pub fn load(request: LoadRequest<'_>) -> Result<Loaded, Error> {
         )));
     }
     if let Some(url) = target.as_deref().filter(|t| *t != "embedded") {
-        reqwest::Url::parse(url)
-            .map_err(|e| Error::Usage(format!("--target `{url}` is not a URL: {e}")))?;
+        // `localhost:8080` parses as a URL of scheme `localhost`: only http(s) is a target.
+        let http = reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !http {
+            let hint = match url.contains("://") {
+                true => String::new(),
+                false => format!("; write e.g. http://{url}"),
+            };
+            return Err(Error::Usage(format!(
+                "--target `{url}` is not an http(s) URL{hint}"
+            )));
+        }
     }
     let program = Arc::new(journey_file::load(&scenario)?);
     // A rule may name any step of the journey file, and no other.
@@ -347,6 +360,8 @@ pub struct Executed {
     pub files_error: Option<RunDirError>,
     pub started_at: String,
     pub duration_s: f64,
+    /// How long after its `--start-at` the run began sending (0 when on time or without one).
+    pub started_behind_s: f64,
     /// The soft open-file limit the run had, after raising it to the hard limit.
     pub open_files_limit: Option<u64>,
 }
@@ -360,6 +375,12 @@ pub async fn execute(
     recorder: Arc<Recorder>,
 ) -> Result<Executed, Error> {
     wait_for_origin(&control, args.quiet).await;
+    let started_behind_s = match (prepared.start_at, control.origin.get()) {
+        (Some(_), Some(origin)) => Instant::now()
+            .saturating_duration_since(*origin)
+            .as_secs_f64(),
+        _ => 0.0,
+    };
     // Each visit in flight holds a connection: the soft open-file limit (often 1,024) would bound
     // the run long before memory does.
     let open_files_limit = rlimit::increase_nofile_limit(u64::MAX).ok();
@@ -414,6 +435,7 @@ pub async fn execute(
         engine_error,
         files_error,
         started_at,
+        started_behind_s,
         duration_s,
     })
 }
@@ -439,6 +461,7 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
             seed: prepared.scenario.traffic.seed,
             started_at: executed.started_at,
             duration_s: executed.duration_s,
+            started_behind_s: executed.started_behind_s,
             completed: executed.ending == Ending::Completed,
             ending: executed.ending.describe(),
             planned: plan.visits,

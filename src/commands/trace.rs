@@ -25,6 +25,13 @@ pub async fn trace(args: TraceArgs) -> Result<Outcome, Error> {
             args.ignore_exchange_section,
         )
     })?;
+    if args.visit >= plan.visits_total {
+        return Err(Error::Usage(format!(
+            "--visit {}: the scenario's run has visits 0 to {}",
+            args.visit,
+            plan.visits_total.saturating_sub(1)
+        )));
+    }
     if let Some(warning) = program.access.insecure_warning() {
         eprintln!("{warning}");
     }

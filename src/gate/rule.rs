@@ -14,7 +14,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::units::{parse_duration, UnitError};
+use crate::units::{parse_duration, parse_percent, UnitError};
 use crate::vocab::{Stage, Steps};
 
 /// One parsed rule.
@@ -349,14 +349,12 @@ fn parse_limit(metric: &Metric, value: &str) -> Result<f64, RuleError> {
         };
         return Ok(duration.as_secs_f64() * 1000.0);
     }
-    let (number, scale) = match value.strip_suffix('%') {
-        Some(number) => (number, 100.0),
-        None => (value, 1.0),
-    };
-    let rate: f64 = number
-        .parse()
-        .map_err(|_| format!("`{value}` is not a rate; write e.g. 1% or 0.01"))?;
-    let rate = rate / scale;
+    // `error_rate < 1` would read as 100 %, a rule that never fails: a bare number is refused
+    // from 1 up.
+    let rate = parse_percent(value).map_err(|e| match e {
+        UnitError::NotAPercentage(_) => format!("`{value}` is not a rate; write e.g. 1% or 0.01"),
+        e => e.to_string(),
+    })?;
     if !(0.0..=1.0).contains(&rate) {
         return Err(format!("`{value}` is not a rate between 0% and 100%").into());
     }
@@ -439,6 +437,7 @@ mod tests {
             ("latency(browse) < 800ms", "unknown metric `latency`"),
             ("error_rate(browse) < lots", "not a rate"),
             ("error_rate(browse) < 150%", "between 0% and 100%"),
+            ("error_rate < 1", "write 1% for 1 percent"),
             ("p95(browse) < 800ms in every", "window length"),
             ("conversion(redirected/paid) > 50%", "must come after"),
             (

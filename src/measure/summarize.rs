@@ -19,6 +19,8 @@ pub struct RunFacts {
     pub seed: u64,
     pub started_at: String,
     pub duration_s: f64,
+    /// How long after its `--start-at` the run began sending, in s (0 when on time).
+    pub started_behind_s: f64,
     pub ending: String,
     pub completed: bool,
     pub planned: u64,
@@ -132,7 +134,12 @@ pub fn summarize(facts: RunFacts, snap: &Snapshot) -> Summary {
                 step: snap.steps[step.index()].name.clone(),
                 reason: reason.clone(),
                 count: row.count,
-                example_visits: row.visits.clone(),
+                // The first visits to fail, listed by id for reading.
+                example_visits: {
+                    let mut visits = row.visits.clone();
+                    visits.sort_unstable();
+                    visits
+                },
             })
             .collect(),
         thresholds: Vec::new(),
@@ -302,7 +309,13 @@ fn judge_generator(facts: &RunFacts, snap: &Snapshot, lateness_p99_ms: f64) -> G
             snap.visits_started, facts.planned
         )
     } else if lateness_p99_ms > facts.late_after_ms {
-        let why = if facts.pool > 0 && snap.max_in_flight >= facts.pool {
+        let why = if facts.started_behind_s * 1000.0 > facts.late_after_ms {
+            format!(
+                "the run began {:.1} s after its --start-at, and the visits due by then started \
+                 late: start every shard before the shared start time",
+                facts.started_behind_s
+            )
+        } else if facts.pool > 0 && snap.max_in_flight >= facts.pool {
             format!(
                 "peak {} in flight reached the pool of {}: raise traffic.pool, or lower time_scale",
                 snap.max_in_flight, facts.pool
@@ -350,6 +363,7 @@ mod tests {
             seed: 1,
             started_at: "2026-11-27T00:00:00Z".into(),
             duration_s: 1.0,
+            started_behind_s: 0.0,
             ending: "completed".into(),
             completed: true,
             planned: 2,

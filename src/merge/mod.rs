@@ -225,6 +225,8 @@ pub fn summary(shards: &[ShardRun]) -> Result<Summary, MergeError> {
                 .iter()
                 .map(|s| s.summary.duration_s)
                 .fold(0.0, f64::max),
+            // Each shard's summary says why it was late; the merged one judges the sum.
+            started_behind_s: 0.0,
             ending: stopped.map_or_else(
                 || "completed".to_string(),
                 |s| format!("shard {} {}", s.label(), s.summary.ending),

@@ -360,11 +360,7 @@ struct Problem {
 fn problem(keys: &[&str], message: impl Into<String>) -> Problem {
     let key = KeyPath::of(keys);
     Problem {
-        message: format!(
-            "{}: {}",
-            keys.last().copied().unwrap_or_default(),
-            message.into()
-        ),
+        message: format!("{}: {}", keys.join("."), message.into()),
         key,
     }
 }
@@ -419,37 +415,37 @@ impl Scenario {
         if think.min_ms > think.max_ms {
             return Err(problem(
                 &["traffic", "think_time", "max_ms"],
-                format!(
-                    "think_time.max_ms ({}) is below min_ms ({})",
-                    think.max_ms, think.min_ms
-                ),
+                format!("{} is below min_ms ({})", think.max_ms, think.min_ms),
             ));
         }
         let households = &self.households;
         if households.income[0] > households.income[1] {
             return Err(problem(
                 &["households", "income"],
-                "households.income must be [low, high] with low <= high",
+                "must be [low, high] with low <= high",
             ));
         }
         let [low, high] = households.size;
         if !(1..=8).contains(&low) || !(1..=8).contains(&high) || low > high {
             return Err(problem(
                 &["households", "size"],
-                "households.size must be [low, high] with 1 <= low <= high <= 8",
+                "must be [low, high] with 1 <= low <= high <= 8",
             ));
         }
         if households.tobacco_share.0 > 1.0 {
             return Err(problem(
                 &["households", "tobacco_share"],
-                "households.tobacco_share is a fraction from 0 to 1",
+                format!(
+                    "{} is not a fraction from 0 to 1",
+                    households.tobacco_share.0
+                ),
             ));
         }
         if let Some(zips) = &households.zips {
             if zips.is_empty() {
                 return Err(problem(
                     &["households", "zips"],
-                    "households.zips must list at least one ZIP code",
+                    "must list at least one ZIP code",
                 ));
             }
             if let Some(bad) = zips
@@ -497,7 +493,7 @@ impl Scenario {
             if traffic.visits.is_none() {
                 return Err(problem(
                     &["traffic"],
-                    "traffic.visits is required when there is no arrival curve (span, profile or stages)",
+                    "visits is required when there is no arrival curve (span, profile or stages)",
                 ));
             }
             return Ok(());
@@ -602,7 +598,7 @@ mod tests {
         let err =
             parse("[traffic]\nvisits = 10\npool = 0\n[traffic.mix]\nbrowse = 1\n").unwrap_err();
         assert_eq!(err.location.map(|l| l.0), Some(3));
-        assert!(err.message.contains("at least 1"), "{err}");
+        assert!(err.message.contains("a whole number of 1 or more"), "{err}");
     }
 
     #[test]
@@ -616,6 +612,21 @@ mod tests {
     }
 
     #[test]
+    fn a_visit_count_that_is_not_a_whole_number_above_zero_says_so_at_its_line() {
+        for bad in ["\"300\"", "-5", "0", "2.5"] {
+            let err = parse(&format!(
+                "[traffic]\nspan = \"1m\"\nvisits = {bad}\n[traffic.mix]\nbrowse = 1\n"
+            ))
+            .unwrap_err();
+            assert_eq!(err.location.map(|l| l.0), Some(3), "{bad}: {err}");
+            assert!(
+                err.message.contains("a whole number of 1 or more"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn two_curve_shapes_are_refused() {
         let err = parse(
             "[traffic]\nvisits = 5\nspan = \"1m\"\nstages = [{duration = \"10s\", rate = 1}]\n\
@@ -623,7 +634,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.location.map(|l| l.0), Some(4), "{err}");
-        assert!(err.message.starts_with("stages:"), "{err}");
+        assert!(err.message.starts_with("traffic.stages:"), "{err}");
     }
 
     #[test]
