@@ -96,6 +96,14 @@ pub fn tables(summary: &Summary) -> String {
                 "  none: every applicant who selected a plan is accounted for"
             );
         } else {
+            let cracks = &summary.cracks;
+            let _ = writeln!(
+                out,
+                "  {} of {} applicants who selected a plan fell through (fell: each once; \
+                 an applicant can be in several classes)",
+                cracks.fell_through(),
+                cracks.applications()
+            );
             let _ = write!(
                 out,
                 "  {:<28} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
