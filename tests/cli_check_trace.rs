@@ -97,6 +97,32 @@ fn check_names_the_journey_file_line_and_key_of_each_mistake() {
             "j.toml:7:",
             "template",
         ),
+        // A stage proved twice in a journey would count its visits twice.
+        (
+            LOOK.replace(
+                "capture.county = { pointer = \"/counties/0\" }\n",
+                "capture.county = { pointer = \"/counties/0\" }\nstage = \"browsed\"\n",
+            ),
+            "j.toml:3:",
+            "`plan` proves stage `browsed` after this journey has proved `browsed`",
+        ),
+        // `that` is an expression, `until` a template: each mistaken for the other is said.
+        (
+            LOOK.replace(
+                "checks = [{ pointer = \"/counties/0/state\", equals = \"ZZ\", reason = \"not in ZZ\" }]",
+                "checks = [{ that = \"{{ county.state == 'ZZ' }}\" }]",
+            ),
+            "j.toml:13:",
+            "that: a bare expression, without {{ }}: write \"county.state == 'ZZ'\"",
+        ),
+        (
+            LOOK.replace(
+                "stage = \"browsed\"",
+                "stage = \"browsed\"\nrepeat = { times = 2, until = \"page > 0\" }",
+            ),
+            "j.toml:15:",
+            "until: a template: write \"{{ page > 0 }}\"",
+        ),
     ];
     for (journeys, at, what) in cases {
         let scenario = scenario_with(&dir, &journeys, "");

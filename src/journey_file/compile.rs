@@ -113,7 +113,30 @@ fn compile_spec(
             };
             order.push(request);
         }
-        let stages = order.iter().filter_map(|r| requests[*r].stage).collect();
+        // A stage counts a visit once: proved twice, or against the funnel's order, it would
+        // count a visit twice or put more visits past a stage than reached the one before.
+        let mut stages: Vec<Stage> = Vec::new();
+        for (j, request) in order.iter().map(|r| &requests[*r]).enumerate() {
+            let Some(stage) = request.stage else { continue };
+            if let Some(last) = stages.last().filter(|last| **last >= stage) {
+                return Err(at(
+                    KeyPath::parse(&format!("journeys[{i}].requests[{j}]")),
+                    format!(
+                        "requests: `{}` proves stage `{}` after this journey has proved `{}`: \
+                         each stage is proved once per journey, in funnel order ({})",
+                        request.name,
+                        stage.name(),
+                        last.name(),
+                        Stage::ALL[1..]
+                            .iter()
+                            .map(|s| s.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            stages.push(stage);
+        }
         journeys.push(Journey {
             name: journey.name.clone(),
             weight: journey.weight,
@@ -286,12 +309,15 @@ fn compile_request(
             let times_key = key(&["requests", name, "repeat", "times"]);
             let times = match &repeat.times {
                 toml::Value::Integer(n) if *n >= 0 => add(&n.to_string(), times_key)?,
-                toml::Value::String(expr) => add(expr, times_key)?,
+                toml::Value::String(expr) => add(templated(expr, "times", &times_key)?, times_key)?,
                 _ => return Err(at(times_key, "times: a count, or an expression giving one")),
             };
             let until = match &repeat.until {
                 None => None,
-                Some(expr) => Some(add(expr, key(&["requests", name, "repeat", "until"]))?),
+                Some(expr) => {
+                    let until_key = key(&["requests", name, "repeat", "until"]);
+                    Some(add(templated(expr, "until", &until_key)?, until_key)?)
+                }
             };
             Some(Repeat { times, until })
         }
@@ -482,7 +508,9 @@ fn compile_checks(
             )
         } else {
             let expr = spec.that.as_deref().unwrap_or_default();
-            let id = add(&format!("{{{{ {expr} }}}}"), here.clone().join("that"))?;
+            let that_key = here.clone().join("that");
+            bare(expr, "that", &that_key)?;
+            let id = add(&format!("{{{{ {expr} }}}}"), that_key)?;
             (CheckKind::That(id), format!("`{expr}` is false"))
         };
         checks.push(Check {
@@ -548,10 +576,9 @@ fn compile_capture(
         CaptureSource::Url
     } else {
         let expr = spec.expr.as_deref().unwrap_or_default();
-        CaptureSource::Expr(add(
-            &format!("{{{{ {expr} }}}}"),
-            here.clone().join("expr"),
-        )?)
+        let expr_key = here.clone().join("expr");
+        bare(expr, "expr", &expr_key)?;
+        CaptureSource::Expr(add(&format!("{{{{ {expr} }}}}"), expr_key)?)
     };
     Ok(Capture {
         name: name.to_string(),
@@ -832,6 +859,37 @@ fn json_ids(json: &JsonTemplate) -> Vec<TemplateId> {
         JsonTemplate::Value(id) => vec![*id],
         JsonTemplate::Array(items) => items.iter().flat_map(json_ids).collect(),
         JsonTemplate::Object(fields) => fields.iter().flat_map(|(_, v)| json_ids(v)).collect(),
+    }
+}
+
+/// A field whose value is a template (`until`, `times`): without `{{ }}` it would be constant
+/// text, always true (or never a number) — a silent mistake, so it is refused.
+fn templated<'t>(text: &'t str, field: &str, key: &KeyPath) -> Result<&'t str, Problem> {
+    match text.contains("{{") {
+        true => Ok(text),
+        false => Err(at(
+            key.clone(),
+            format!("{field}: a template: write \"{{{{ {} }}}}\"", text.trim()),
+        )),
+    }
+}
+
+/// A field whose value is a bare expression (`that`, `expr`): `{{ }}` around it is refused with
+/// what to write instead (minijinja's own message would be a syntax error).
+fn bare(text: &str, field: &str, key: &KeyPath) -> Result<(), Problem> {
+    let trimmed = text.trim();
+    match trimmed
+        .strip_prefix("{{")
+        .and_then(|t| t.strip_suffix("}}"))
+    {
+        Some(inner) => Err(at(
+            key.clone(),
+            format!(
+                "{field}: a bare expression, without {{{{ }}}}: write \"{}\"",
+                inner.trim()
+            ),
+        )),
+        None => Ok(()),
     }
 }
 

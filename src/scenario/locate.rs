@@ -2,6 +2,7 @@
 //! in its own table even when another table has a key of the same name.
 
 use toml::de::{DeTable, DeValue};
+use toml::Spanned;
 
 /// One step of a path into a TOML document: a key, or an index into an array.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +94,41 @@ impl KeyPath {
         }
         found
     }
+
+    /// The path of the innermost key whose value holds byte `offset` of the document (where a
+    /// type error points), e.g. `traffic.visits` for the `"300"` of `visits = "300"`.
+    pub fn holding(text: &str, offset: usize) -> Option<KeyPath> {
+        let document = DeTable::parse(text).ok()?;
+        let mut segments = Vec::new();
+        // A table's own span is its header at most: only keys and values say where they are.
+        found_in_table(document.get_ref(), offset, &mut segments).then_some(KeyPath(segments))
+    }
+}
+
+fn found_in_table(table: &DeTable, offset: usize, path: &mut Vec<Segment>) -> bool {
+    for (key, value) in table.iter() {
+        path.push(Segment::Key(key.get_ref().to_string()));
+        if key.span().contains(&offset) || found_in_value(value, offset, path) {
+            return true;
+        }
+        path.pop();
+    }
+    false
+}
+
+fn found_in_value(value: &Spanned<DeValue>, offset: usize, path: &mut Vec<Segment>) -> bool {
+    match value.get_ref() {
+        DeValue::Table(table) => found_in_table(table, offset, path),
+        DeValue::Array(items) => items.iter().enumerate().any(|(i, item)| {
+            path.push(Segment::Index(i));
+            let found = found_in_value(item, offset, path);
+            if !found {
+                path.pop();
+            }
+            found
+        }),
+        _ => value.span().contains(&offset),
+    }
 }
 
 impl std::fmt::Display for KeyPath {
@@ -143,6 +179,25 @@ mod tests {
         // Missing: the nearest thing the document has.
         assert_eq!(line("traffic.think_time.min_ms"), Some(5));
         assert_eq!(line("nothing.here"), None);
+    }
+
+    #[test]
+    fn the_key_holding_a_place_is_found() {
+        let at = |needle: &str| {
+            let offset = TEXT.find(needle).unwrap();
+            KeyPath::holding(TEXT, offset).map(|p| p.to_string())
+        };
+        assert_eq!(at("1\n[traffic]").as_deref(), Some("seed"));
+        assert_eq!(at("2\nprofile").as_deref(), Some("traffic.seed"));
+        assert_eq!(at("\"09:00\"").as_deref(), Some("traffic.profile[1].at"));
+        assert_eq!(
+            at("3\n[exchange").as_deref(),
+            Some("traffic.think_time.max_ms")
+        );
+        assert_eq!(
+            at("0.5").as_deref(),
+            Some("exchange.insurers.11512.dead_link")
+        );
     }
 
     #[test]

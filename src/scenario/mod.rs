@@ -382,12 +382,20 @@ impl Scenario {
             path: path.to_owned(),
             text: text.to_string(),
         };
-        let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError {
-            path: path.to_owned(),
-            location: e
-                .span()
-                .map(|span| locate::line_and_column(text, span.start)),
-            message: e.message().trim().to_string(),
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim();
+            // Name the key a wrong type or value belongs to (a syntax error has none to name).
+            let key = e.span().and_then(|span| KeyPath::holding(text, span.start));
+            ScenarioError {
+                path: path.to_owned(),
+                location: e
+                    .span()
+                    .map(|span| locate::line_and_column(text, span.start)),
+                message: match key {
+                    Some(key) => format!("{key}: {message}"),
+                    None => message.to_string(),
+                },
+            }
         })?;
         if let Err(problem) = scenario.check() {
             return Err(source.error_at(&problem.key, problem.message));
@@ -620,7 +628,8 @@ mod tests {
             .unwrap_err();
             assert_eq!(err.location.map(|l| l.0), Some(3), "{bad}: {err}");
             assert!(
-                err.message.contains("a whole number of 1 or more"),
+                err.message.starts_with("traffic.visits: ")
+                    && err.message.contains("a whole number of 1 or more"),
                 "{bad}: {err}"
             );
         }
