@@ -146,6 +146,27 @@ fn check_names_the_journey_file_line_and_key_of_each_mistake() {
         stderr.contains("s.toml:5:") && stderr.contains("no journey `lok`"),
         "{stderr}"
     );
+    // A conversion between stages no journey proves would only ever judge zeros.
+    let scenario = scenario_with(
+        &dir,
+        LOOK,
+        "thresholds = [\"conversion(paid/browsed) >= 50%\"]\n",
+    );
+    let out = surge(&["check", scenario.to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("s.toml:2:")
+            && stderr.contains("no journey proves stage `paid`: the journeys prove browsed"),
+        "{stderr}"
+    );
+    // A journey that selects a plan without an [enrollment] section is told it gets no cracks.
+    let selecting = LOOK.replace("stage = \"browsed\"", "stage = \"selected\"");
+    let scenario = scenario_with(&dir, &selecting, "");
+    let out = surge(&["check", scenario.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("no [enrollment] section"), "{stdout}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

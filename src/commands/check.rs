@@ -95,6 +95,17 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
         }
     }
     sayln!("  thresholds: {} rule(s)", rules.len());
+    let selects = program
+        .proved_stages()
+        .contains(&crate::vocab::Stage::Selected);
+    if selects && program.enrollment.is_none() {
+        sayln!(
+            "  note: no [enrollment] section in {}: applicants who select a plan are not written \
+             to enrollments.csv, so there will be no cracks report (docs/journeys.md, \"For the \
+             cracks report\")",
+            program.path.display()
+        );
+    }
     if let Some(warning) = program.access.insecure_warning() {
         eprintln!("{warning}");
     }

@@ -238,8 +238,12 @@ pub fn load(request: LoadRequest<'_>) -> Result<Loaded, Error> {
     let program = Arc::new(journey_file::load(&scenario)?);
     // A rule may name any step of the journey file, and no other.
     let steps: Vec<&str> = program.steps.names().iter().map(String::as_str).collect();
+    let proved = program.proved_stages();
     for (index, rule) in rules.iter().enumerate() {
-        rule.check_step(&steps).map_err(|e| {
+        let checked = rule
+            .check_step(&steps)
+            .and_then(|()| rule.check_stages(&proved));
+        checked.map_err(|e| {
             if index < scenario.thresholds.len() {
                 Error::from(scenario.threshold_error(index, e.to_string()))
             } else {

@@ -171,6 +171,31 @@ impl Rule {
         }
     }
 
+    /// A conversion between stages no journey proves would judge nothing but zeros.
+    pub fn check_stages(&self, proved: &[Stage]) -> Result<(), RuleError> {
+        let Metric::Conversion { stage, over } = &self.metric else {
+            return Ok(());
+        };
+        match [over, stage]
+            .into_iter()
+            .find(|s| **s != Stage::Visits && !proved.contains(s))
+        {
+            Some(missing) => Err(RuleError {
+                rule: self.text.clone(),
+                message: format!(
+                    "no journey proves stage `{}`: the journeys prove {}",
+                    missing.name(),
+                    proved
+                        .iter()
+                        .map(|s| s.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The limit as written for people: `< 800 ms`, `>= 95%`.
     pub fn limit_text(&self) -> String {
         format!("{} {}", self.op.symbol(), self.format_value(self.limit))

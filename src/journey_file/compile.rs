@@ -45,7 +45,7 @@ pub fn compile(source: &Source, scenario: &Scenario) -> Result<Program, Scenario
         location: e
             .span()
             .map(|span| locate::line_and_column(&source.text, span.start)),
-        message: e.message().trim().to_string(),
+        message: with_hint(e.message().trim()),
     })?;
     compile_spec(spec, source, scenario).map_err(|problem| {
         let file = if problem.in_scenario {
@@ -528,7 +528,7 @@ fn check_pointer(pointer: &str, key: KeyPath) -> Result<(), Problem> {
     } else {
         Err(at(
             key,
-            format!("pointer: `{pointer}` is not a JSON pointer (it starts with `/`)"),
+            format!("pointer: `{pointer}` is not a JSON pointer: it must start with `/` (or be \"\" for the whole reply)"),
         ))
     }
 }
@@ -859,6 +859,27 @@ fn json_ids(json: &JsonTemplate) -> Vec<TemplateId> {
         JsonTemplate::Value(id) => vec![*id],
         JsonTemplate::Array(items) => items.iter().flat_map(json_ids).collect(),
         JsonTemplate::Object(fields) => fields.iter().flat_map(|(_, v)| json_ids(v)).collect(),
+    }
+}
+
+/// A scenario file's section written in the journey file is a common slip: say where it goes.
+fn with_hint(message: &str) -> String {
+    let scenario_keys = [
+        "http",
+        "traffic",
+        "thresholds",
+        "households",
+        "exchange",
+        "target",
+    ];
+    match scenario_keys
+        .iter()
+        .find(|key| message.starts_with(&format!("unknown field `{key}`")))
+    {
+        Some(key) => {
+            format!("{message}; `{key}` belongs in the scenario file, not the journey file")
+        }
+        None => message.to_string(),
     }
 }
 

@@ -30,6 +30,14 @@ impl Program {
         self.journeys.iter().map(|j| j.weight).collect()
     }
 
+    /// The funnel stages some journey proves, in funnel order.
+    pub fn proved_stages(&self) -> Vec<Stage> {
+        Stage::ALL
+            .into_iter()
+            .filter(|s| self.journeys.iter().any(|j| j.stages.contains(s)))
+            .collect()
+    }
+
     pub fn names(&self) -> Vec<&str> {
         self.journeys.iter().map(|j| j.name.as_str()).collect()
     }

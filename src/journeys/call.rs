@@ -361,8 +361,18 @@ fn offer(state: &VisitState<'_>, seen: &Seen<'_>, reason: Option<&str>) {
     }
 }
 
-/// "HTTP 404 (code 1006)" — the Marketplace error code, when the body has one.
-pub fn status_reason(reply: &Reply) -> String {
+/// "HTTP 404 (code 1006)" — the Marketplace error code, when the body has one. A success the
+/// request did not expect would read like no failure at all: it says what was expected.
+pub fn status_reason(reply: &Reply, expected: &[u16]) -> String {
+    if (200..300).contains(&reply.status) {
+        let expected: Vec<String> = expected.iter().map(u16::to_string).collect();
+        return format!(
+            "HTTP {}, expected {} (set expect = {} if that is right)",
+            reply.status,
+            expected.join(" or "),
+            reply.status
+        );
+    }
     let code = reply.at("/code").and_then(|c| c.as_str().map(String::from));
     match code {
         Some(code) => format!("HTTP {} (code {code})", reply.status),
@@ -457,6 +467,23 @@ pub(super) mod tests {
             at("http://insurer.example/pay"),
             None,
             "never to another host"
+        );
+    }
+
+    #[test]
+    fn a_status_not_expected_is_said_with_what_was() {
+        let reply = |status: u16, body: &str| {
+            let url = url::Url::parse("http://exchange.example/api").unwrap();
+            Reply::new(status, HeaderMap::new(), body.to_string(), url)
+        };
+        assert_eq!(
+            status_reason(&reply(404, r#"{"code": "1006"}"#), &[200]),
+            "HTTP 404 (code 1006)"
+        );
+        assert_eq!(status_reason(&reply(503, "busy"), &[200]), "HTTP 503");
+        assert_eq!(
+            status_reason(&reply(201, "{}"), &[200]),
+            "HTTP 201, expected 200 (set expect = 201 if that is right)"
         );
     }
 

@@ -244,7 +244,7 @@ fn judge(
     collected: &mut [(String, Vec<Value>)],
 ) -> Result<(), String> {
     if !request.expect.contains(&reply.status) {
-        return Err(call::status_reason(reply));
+        return Err(call::status_reason(reply, &request.expect));
     }
     for capture in &request.captures {
         let value = match capture.source {
@@ -256,7 +256,16 @@ fn judge(
         let value = match (value, &capture.default) {
             (Some(value), _) => value,
             (None, Some(default)) => default.clone(),
-            (None, None) => return Err(format!("capture {}: not in the reply", capture.name)),
+            (None, None) => {
+                // A form looked for in JSON is a journey written for another reply shape.
+                let hint = match capture.source {
+                    CaptureSource::Form if !reply.json().is_undefined() => {
+                        " (no HTML form: the reply is JSON; capture it with a pointer)"
+                    }
+                    _ => "",
+                };
+                return Err(format!("capture {}: not in the reply{hint}", capture.name));
+            }
         };
         super::trace::note(state.run, || {
             format!("captured {} = {}", capture.name, short(&value))

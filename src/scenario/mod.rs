@@ -357,6 +357,15 @@ struct Problem {
     message: String,
 }
 
+/// Keys of the scenario's top level (not of any table).
+fn is_top_level_key(segment: Option<&locate::Segment>) -> bool {
+    matches!(
+        segment,
+        Some(locate::Segment::Key(key))
+            if ["name", "journeys", "target", "thresholds"].contains(&key.as_str())
+    )
+}
+
 fn problem(keys: &[&str], message: impl Into<String>) -> Problem {
     let key = KeyPath::of(keys);
     Problem {
@@ -392,6 +401,10 @@ impl Scenario {
                     .span()
                     .map(|span| locate::line_and_column(text, span.start)),
                 message: match key {
+                    // A top-level key written under a table (after `[traffic]`, say).
+                    Some(key) if key.0.len() > 1 && is_top_level_key(key.0.last()) => {
+                        format!("{key}: {message}; it is a top-level key: write it above the first [table]")
+                    }
                     Some(key) => format!("{key}: {message}"),
                     None => message.to_string(),
                 },
@@ -465,6 +478,29 @@ impl Scenario {
                     format!("`{bad}` is not a 5-digit ZIP code"),
                 ));
             }
+        }
+        // Hosts are matched by name alone: a port or scheme would make an entry never match.
+        if let Some(bad) = self.http.allowed_hosts.iter().find(|h| {
+            h.contains('/') || (h.contains(':') && !h.starts_with('[')) || h.trim().is_empty()
+        }) {
+            let host = url::Url::parse(bad)
+                .ok()
+                .and_then(|u| u.host_str().map(String::from))
+                .unwrap_or_else(|| {
+                    let before_path = bad.split('/').next().unwrap_or_default();
+                    before_path
+                        .split(':')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string()
+                });
+            return Err(problem(
+                &["http", "allowed_hosts"],
+                format!(
+                    "`{bad}` is not a host name: hosts are matched by name alone, without scheme \
+                     or port; write \"{host}\""
+                ),
+            ));
         }
         if let Some(target) = &self.target {
             if target != "embedded"
@@ -633,6 +669,26 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn an_allowed_host_with_a_port_or_scheme_is_refused_with_the_name_to_write() {
+        for (bad, wanted) in [
+            ("127.0.0.1:43703", "write \"127.0.0.1\""),
+            ("http://pay.example", "write \"pay.example\""),
+            ("pay.example/insurer", "write \"pay.example\""),
+        ] {
+            let err = parse(&format!(
+                "[traffic]\nvisits = 5\n[traffic.mix]\nbrowse = 1\n[http]\nallowed_hosts = [\"{bad}\"]\n"
+            ))
+            .unwrap_err();
+            assert_eq!(err.location.map(|l| l.0), Some(6), "{bad}: {err}");
+            assert!(err.message.contains(wanted), "{bad}: {err}");
+        }
+        assert!(parse(
+            "[traffic]\nvisits = 5\n[traffic.mix]\nbrowse = 1\n[http]\nallowed_hosts = [\"pay.example\", \"*\", \"[::1]\"]\n"
+        )
+        .is_ok());
     }
 
     #[test]
