@@ -144,6 +144,9 @@ pub struct TraceArgs {
     /// Which visit (its id in the run: the same applicant and journey as in `surge run`).
     #[arg(long, value_name = "N", default_value = "0")]
     pub visit: u64,
+    /// Trace the first visit from --visit on that takes this journey.
+    #[arg(long, value_name = "NAME")]
+    pub journey: Option<String>,
     /// Seed for the visitors (default: the scenario's).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,

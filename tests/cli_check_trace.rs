@@ -182,6 +182,16 @@ fn trace_prints_each_request_and_reply_and_where_the_visit_broke() {
     assert!(stdout.contains("← 200 in"), "{stdout}");
     assert!(stdout.contains("captured county = "), "{stdout}");
     assert!(stdout.contains("visit 3: reached"), "{stdout}");
+    // --journey picks the first visit that takes it.
+    let out = surge(&["trace", "scenarios/smoke.toml", "--journey", "confirm"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("(confirm journey,"), "{stdout}");
+    let out = surge(&["trace", "scenarios/smoke.toml", "--journey", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out)
+        .1
+        .contains("the journeys are browse, eligibility, enroll, confirm"));
     // A visit the run does not have is refused, not traced.
     let out = surge(&["trace", "scenarios/smoke.toml", "--visit", "300"]);
     assert_eq!(out.status.code(), Some(2));

@@ -32,13 +32,39 @@ pub async fn trace(args: TraceArgs) -> Result<Outcome, Error> {
             plan.visits_total.saturating_sub(1)
         )));
     }
+    let visit_id = match &args.journey {
+        None => args.visit,
+        Some(name) => {
+            let names: Vec<&str> = program.journeys.iter().map(|j| j.name.as_str()).collect();
+            let Some(wanted) = names.iter().position(|n| n == name) else {
+                return Err(Error::Usage(format!(
+                    "--journey {name}: no such journey; the journeys are {}",
+                    names.join(", ")
+                )));
+            };
+            // A journey with a share of the mix comes up within a few visits; the search is bounded
+            // all the same (a share of one in a billion would take a while to find).
+            let last = plan.visits_total.min(args.visit.saturating_add(1_000_000));
+            (program.journeys[wanted].weight > 0.0)
+                .then(|| (args.visit..last).find(|id| plan.visitors.visit(*id).journey == wanted))
+                .flatten()
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--journey {name}: no visit from {} to {} takes it (its share of the mix \
+                         is 0, or too small)",
+                        args.visit,
+                        last.saturating_sub(1)
+                    ))
+                })?
+        }
+    };
     if let Some(warning) = program.access.insecure_warning() {
         eprintln!("{warning}");
     }
     let control = Arc::new(RunControl::default());
     let _ = control.origin.set(std::time::Instant::now());
     let started = start_target(target.as_deref(), &scenario, &plan, &control).await?;
-    let visit = plan.visitors.visit(args.visit);
+    let visit = plan.visitors.visit(visit_id);
     sayln!(
         "surge trace: visit {} ({} journey, household in {}) against {}",
         visit.id,
@@ -51,7 +77,7 @@ pub async fn trace(args: TraceArgs) -> Result<Outcome, Error> {
         program.clone(),
         &started.url,
         &scenario,
-        args.visit,
+        visit_id,
         args.body_bytes,
     )
     .await
