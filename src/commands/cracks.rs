@@ -43,13 +43,7 @@ pub async fn cracks(args: CracksArgs) -> Result<Outcome, Error> {
     summary.write(&args.run_dir).map_err(Error::Output)?;
 
     // The verdicts and pages are drawn from the summary: judge and draw them again.
-    // The run's own rules; one a `surge gate --threshold` added held for that call only.
-    let texts: Vec<String> = summary
-        .thresholds
-        .iter()
-        .filter(|v| !v.added)
-        .map(|v| v.name.clone())
-        .collect();
+    let texts = summary.own_rules();
     let rules = parse_rules(texts.iter().map(String::as_str), &summary.step_names())?;
     let mut outcome =
         gate::judge_run(&args.run_dir, &summary, rules, None).map_err(Error::Input)?;

@@ -18,12 +18,7 @@ pub fn gate(args: GateArgs) -> Result<Outcome, Error> {
         .map_err(|e| Error::Usage(format!("baseline: {e}")))?;
     // The run's own rules (as its summary lists them, less any an earlier gate call added), then
     // the command line's, which hold for this call only.
-    let mut texts: Vec<String> = summary
-        .thresholds
-        .iter()
-        .filter(|v| !v.added)
-        .map(|v| v.name.clone())
-        .collect();
+    let mut texts = summary.own_rules();
     let own = texts.len();
     for text in &args.thresholds {
         if !texts.contains(text) {

@@ -84,13 +84,11 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome, Error> {
         Err(e) => eprintln!("error: cannot reconcile the applicants: {e}"),
     }
 
-    // The rules the shards were run with (not any a `surge gate --threshold` added to one).
+    // The rules the shards were run with.
     let mut texts: Vec<String> = Vec::new();
-    for shard in &shards {
-        for verdict in shard.summary.thresholds.iter().filter(|v| !v.added) {
-            if !texts.contains(&verdict.name) {
-                texts.push(verdict.name.clone());
-            }
+    for rule in shards.iter().flat_map(|shard| shard.summary.own_rules()) {
+        if !texts.contains(&rule) {
+            texts.push(rule);
         }
     }
     let rules = parse_rules(texts.iter().map(String::as_str), &steps)?;

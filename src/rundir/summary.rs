@@ -232,6 +232,16 @@ impl Summary {
 
     /// Read `summary.json` from a run directory, or a summary file itself. A summary written by
     /// another version of surge is refused with a message, not misread.
+    /// The threshold rules the run was run with, as written (not those a `surge gate --threshold`
+    /// added: they held for that call only).
+    pub fn own_rules(&self) -> Vec<String> {
+        self.thresholds
+            .iter()
+            .filter(|v| !v.added)
+            .map(|v| v.name.clone())
+            .collect()
+    }
+
     /// Read the summary of the run directory `run_dir`, saying plainly when it is not one.
     pub fn read_run_dir(run_dir: &Path) -> Result<Summary, RunDirError> {
         let why = if run_dir.is_file() {
