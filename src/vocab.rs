@@ -145,6 +145,15 @@ impl Stage {
     pub fn named(name: &str) -> Option<Stage> {
         Stage::ALL.into_iter().find(|stage| stage.name() == name)
     }
+
+    /// Stages' names for a message: `browsed, eligibility, selected`.
+    pub fn list(stages: &[Stage]) -> String {
+        stages
+            .iter()
+            .map(|s| s.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// How a request ended, by class.

@@ -35,7 +35,7 @@ pub async fn trace(args: TraceArgs) -> Result<Outcome, Error> {
     let visit_id = match &args.journey {
         None => args.visit,
         Some(name) => {
-            let names: Vec<&str> = program.journeys.iter().map(|j| j.name.as_str()).collect();
+            let names = program.names();
             let Some(wanted) = names.iter().position(|n| n == name) else {
                 return Err(Error::Usage(format!(
                     "--journey {name}: no such journey; the journeys are {}",

@@ -16,21 +16,21 @@ struct Case {
 }
 
 fn cases(outcome: &GateOutcome) -> Vec<Case> {
-    let mut cases = vec![Case {
+    // A run that reached nobody fails its own case first.
+    let mut cases: Vec<Case> = outcome
+        .run_error
+        .iter()
+        .map(|error| Case {
+            class: "surge.run",
+            name: "the run was carried out".into(),
+            failure: Some(error.clone()),
+        })
+        .collect();
+    cases.push(Case {
         class: "surge.generator",
         name: "generator delivered the planned load".into(),
         failure: (!outcome.generator_valid).then(|| outcome.generator_reason.clone()),
-    }];
-    if let Some(error) = &outcome.run_error {
-        cases.insert(
-            0,
-            Case {
-                class: "surge.run",
-                name: "the run was carried out".into(),
-                failure: Some(error.clone()),
-            },
-        );
-    }
+    });
     for verdict in &outcome.verdicts {
         cases.push(Case {
             class: "surge.thresholds",

@@ -185,11 +185,7 @@ impl Rule {
                 message: format!(
                     "no journey proves stage `{}`: the journeys prove {}",
                     missing.name(),
-                    proved
-                        .iter()
-                        .map(|s| s.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    Stage::list(proved)
                 ),
             }),
             None => Ok(()),
@@ -351,10 +347,9 @@ fn parse_target(argument: Option<&str>, latency: bool) -> Result<Target, RuleErr
 
 fn parse_stage(name: &str) -> Result<Stage, RuleError> {
     Stage::named(name).ok_or_else(|| {
-        let stages: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
         RuleError::from(format!(
             "unknown funnel stage `{name}`: use {}",
-            stages.join(", ")
+            Stage::list(&Stage::ALL)
         ))
     })
 }

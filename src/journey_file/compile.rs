@@ -127,11 +127,7 @@ fn compile_spec(
                         request.name,
                         stage.name(),
                         last.name(),
-                        Stage::ALL[1..]
-                            .iter()
-                            .map(|s| s.name())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        Stage::list(&Stage::ALL[1..])
                     ),
                 ));
             }
@@ -215,11 +211,7 @@ fn compile_request(
                         here("stage"),
                         format!(
                             "stage: `{word}` is not a funnel stage (one of {})",
-                            Stage::ALL[1..]
-                                .iter()
-                                .map(|s| s.name())
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            Stage::list(&Stage::ALL[1..])
                         ),
                     )
                 })?,

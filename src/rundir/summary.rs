@@ -230,8 +230,6 @@ impl Summary {
         }
     }
 
-    /// Read `summary.json` from a run directory, or a summary file itself. A summary written by
-    /// another version of surge is refused with a message, not misread.
     /// The threshold rules the run was run with, as written (not those a `surge gate --threshold`
     /// added: they held for that call only).
     pub fn own_rules(&self) -> Vec<String> {
@@ -259,7 +257,8 @@ impl Summary {
         })
     }
 
-    /// Read a summary: `summary.json` itself, or the run directory holding it.
+    /// Read `summary.json` from a run directory, or a summary file itself. A summary written by
+    /// another version of surge is refused with a message, not misread.
     pub fn read(path: &Path) -> Result<Summary, RunDirError> {
         let file = if path.is_dir() {
             path.join(FILE_NAME)

@@ -483,17 +483,12 @@ impl Scenario {
         if let Some(bad) = self.http.allowed_hosts.iter().find(|h| {
             h.contains('/') || (h.contains(':') && !h.starts_with('[')) || h.trim().is_empty()
         }) {
-            let host = url::Url::parse(bad)
+            // The host the entry names, read as the host of a URL with or without its scheme.
+            let without_scheme = bad.rsplit("://").next().unwrap_or_default();
+            let host = url::Url::parse(&format!("http://{without_scheme}"))
                 .ok()
                 .and_then(|u| u.host_str().map(String::from))
-                .unwrap_or_else(|| {
-                    let before_path = bad.split('/').next().unwrap_or_default();
-                    before_path
-                        .split(':')
-                        .next()
-                        .unwrap_or_default()
-                        .to_string()
-                });
+                .unwrap_or_default();
             return Err(problem(
                 &["http", "allowed_hosts"],
                 format!(
