@@ -229,6 +229,18 @@ pub struct ExchangeArgs {
     /// (`{"SAMLResponse", "RelayState", "action"}` for the exchange's own page script).
     #[arg(long, value_name = "SHAPE", value_enum, default_value = "html")]
     pub pay_now: crate::exchange::shape::PayNow,
+    /// The longest a connection may take to send a request's headers (also how long an idle
+    /// keep-alive connection is kept); then it is closed.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// The longest the exchange waits for a request body it reads; then it answers 408 and closes
+    /// the connection. Bodies over 2 MiB are refused with 413.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+    /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish before their
+    /// connections are closed.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
 }
 
 /// `surge run`'s options. Every one can also come from the environment variable shown in

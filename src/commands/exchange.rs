@@ -1,9 +1,13 @@
-//! `surge exchange`: serve the staging exchange and its insurers until Ctrl-C.
+//! `surge exchange`: serve the staging exchange and its insurers until SIGTERM or Ctrl-C (SIGINT),
+//! then stop gracefully: no new connections, the requests in flight finish (for at most
+//! `--shutdown-grace`), exit 0.
+
+use std::time::Duration;
 
 use crate::cli::ExchangeArgs;
 use crate::exchange::behaviour::{Behaviour, ScenarioClock};
 use crate::exchange::shape::Shape;
-use crate::exchange::{self, ExchangeConfig};
+use crate::exchange::{self, ExchangeConfig, Timeouts};
 
 use super::{Error, Outcome};
 
@@ -31,11 +35,27 @@ pub async fn serve(args: ExchangeArgs) -> Result<Outcome, Error> {
             )));
         }
     }
+    for (flag, value) in [
+        ("--header-timeout", args.header_timeout),
+        ("--body-timeout", args.body_timeout),
+    ] {
+        if value.is_zero() {
+            return Err(Error::Usage(format!(
+                "{flag} must be longer than 0s (a request would never be read)"
+            )));
+        }
+    }
+    let timeouts = Timeouts {
+        header: args.header_timeout,
+        body: args.body_timeout,
+        shutdown_grace: args.shutdown_grace,
+    };
     let mut config = ExchangeConfig {
         bind: args.bind,
         behaviour,
         clock,
         public_url: args.public_url.clone(),
+        timeouts,
         ..ExchangeConfig::default()
     };
     config.shape = Shape {
@@ -52,10 +72,72 @@ pub async fn serve(args: ExchangeArgs) -> Result<Outcome, Error> {
             addr: args.bind,
             source,
         })?;
+    // Listen for the signals before saying we listen: whoever reads that line may stop us at once.
+    let signals =
+        Signals::new().map_err(|e| Error::Usage(format!("cannot wait for signals: {e}")))?;
     sayln!("surge exchange listening on {}", running.url());
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        eprintln!("error: cannot wait for Ctrl-C: {e}");
+    let signal = signals.first().await;
+    sayln!(
+        "surge exchange: {signal}, stopping (no new connections; requests in flight have {})",
+        seconds(timeouts.shutdown_grace)
+    );
+    let stopped = running.shutdown().await;
+    if stopped.cut == 0 {
+        sayln!("surge exchange stopped");
+    } else {
+        sayln!(
+            "surge exchange stopped: {} connection(s) still busy after {} closed",
+            stopped.cut,
+            seconds(timeouts.shutdown_grace)
+        );
     }
-    running.shutdown().await;
     Ok(Outcome::Done)
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
+}
+
+/// SIGTERM (how Kubernetes, systemd and CI runners stop a process) and SIGINT (Ctrl-C), listened
+/// for from creation on.
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// The name of the first signal to arrive.
+    async fn first(self) -> &'static str {
+        #[cfg(unix)]
+        {
+            let Self { mut term, mut int } = self;
+            tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = self;
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => "Ctrl-C",
+                Err(_) => std::future::pending().await,
+            }
+        }
+    }
 }

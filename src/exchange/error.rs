@@ -3,7 +3,8 @@
 //! Each error the exchange answers with (HTTP status, Marketplace code and message) is declared
 //! once, in one table, which gives both its constructor and what an error window's code means.
 
-use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, FormRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -68,7 +69,15 @@ marketplace_errors! {
     unavailable => SERVICE_UNAVAILABLE, "1012", "coverage data temporarily unavailable";
     no_route => NOT_FOUND, "1003", "No such route";
     method_not_allowed => METHOD_NOT_ALLOWED, "1003", "Method not allowed";
+    /// 413/1003: a request body over [`MAX_BODY`].
+    too_large => PAYLOAD_TOO_LARGE, "1003", "Request body too large";
+    /// 408/1003: the request body did not arrive within the exchange's body timeout.
+    body_timed_out => REQUEST_TIMEOUT, "1003", "Request body too slow";
 }
+
+/// The largest request body the exchange reads, in bytes (2 MiB, axum's default limit, which the
+/// extractors apply): a larger one is answered 413, at once when its Content-Length says so.
+pub const MAX_BODY: usize = 2 * 1024 * 1024;
 
 impl ApiError {
     /// The message of a Marketplace server error code (an error window's body): that of the
@@ -114,8 +123,52 @@ impl From<QueryRejection> for ApiError {
 
 impl From<FormRejection> for ApiError {
     fn from(r: FormRejection) -> Self {
-        Self::invalid(r.body_text())
+        Self::unreadable_body(r.status(), r.body_text(), &r)
     }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> Self {
+        Self::unreadable_body(r.status(), r.body_text(), &r)
+    }
+}
+
+impl ApiError {
+    /// A body that could not be read (or parsed): 413 past [`MAX_BODY`], 408 when it did not arrive
+    /// in time ([`super::serve::BodyTimedOut`] somewhere in `error`'s sources), else 400.
+    fn unreadable_body(
+        status: StatusCode,
+        detail: String,
+        error: &(dyn std::error::Error + 'static),
+    ) -> Self {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::too_large(format!("the request body is over {MAX_BODY} bytes"));
+        }
+        let mut source = Some(error);
+        while let Some(e) = source {
+            if let Some(timed_out) = e.downcast_ref::<super::serve::BodyTimedOut>() {
+                return Self::body_timed_out(timed_out.to_string());
+            }
+            source = e.source();
+        }
+        Self::invalid(detail)
+    }
+}
+
+/// The request's body, at most [`MAX_BODY`] bytes: a Content-Length over it is refused before
+/// anything is read.
+async fn body_of<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(length) = declared.filter(|&length| length > MAX_BODY as u64) {
+        return Err(ApiError::too_large(format!(
+            "the request body is {length} bytes, over {MAX_BODY}"
+        )));
+    }
+    Ok(Bytes::from_request(req, state).await?)
 }
 
 /// A JSON body parsed whatever the Content-Type, with every failure in the Marketplace shape (400/1003).
@@ -129,9 +182,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::invalid(e.body_text()))?;
+        let bytes = body_of(req, state).await?;
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::invalid(format!("malformed JSON body: {e}")))
@@ -158,9 +209,7 @@ where
             let JsonBody(t) = JsonBody::from_request(req, state).await?;
             Ok(FormOrJson(t))
         } else {
-            let bytes = axum::body::Bytes::from_request(req, state)
-                .await
-                .map_err(|e| ApiError::invalid(e.body_text()))?;
+            let bytes = body_of(req, state).await?;
             serde_urlencoded::from_bytes(&bytes)
                 .map(FormOrJson)
                 .map_err(|e| ApiError::invalid(format!("malformed form body: {e}")))
@@ -240,6 +289,16 @@ mod tests {
                 ApiError::method_not_allowed("d"),
                 405,
                 r#"{"code":"1003","status":"405","message":"Method not allowed","error":"d"}"#,
+            ),
+            (
+                ApiError::too_large("d"),
+                413,
+                r#"{"code":"1003","status":"413","message":"Request body too large","error":"d"}"#,
+            ),
+            (
+                ApiError::body_timed_out("d"),
+                408,
+                r#"{"code":"1003","status":"408","message":"Request body too slow","error":"d"}"#,
             ),
         ];
         assert_eq!(cases.len(), MARKETPLACE_ERRORS.len());

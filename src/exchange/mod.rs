@@ -28,12 +28,14 @@ pub mod issuers;
 pub mod marketplace;
 pub mod metrics;
 pub mod saml;
+pub mod serve;
 pub mod shape;
 pub mod state;
 pub mod waiting_room;
 pub mod windows;
 
-pub use error::ApiError;
+pub use error::{ApiError, MAX_BODY};
+pub use serve::{Stopped, Timeouts};
 pub use state::AppState;
 
 /// The HTTP contract, served at `/api/v1/docs`.
@@ -55,6 +57,8 @@ pub struct ExchangeConfig {
     /// The base URL other machines reach this exchange by (without the base path), written into
     /// Pay Now forms and insurer links. `None`: the bound address (loopback for a wildcard bind).
     pub public_url: Option<String>,
+    /// How long it waits for a request's headers and body, and for requests in flight on a stop.
+    pub timeouts: Timeouts,
 }
 
 impl Default for ExchangeConfig {
@@ -66,6 +70,7 @@ impl Default for ExchangeConfig {
             clock: behaviour::ScenarioClock::default(),
             shape: shape::Shape::default(),
             public_url: None,
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -77,7 +82,7 @@ pub struct RunningExchange {
     addr: SocketAddr,
     state: AppState,
     stop: oneshot::Sender<()>,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<Stopped>,
 }
 
 impl RunningExchange {
@@ -96,10 +101,11 @@ impl RunningExchange {
         &self.state
     }
 
-    /// Stop serving and wait for in-flight requests to finish.
-    pub async fn shutdown(self) {
+    /// Stop accepting connections and wait for the requests in flight to finish, for at most the
+    /// shutdown grace (`timeouts.shutdown_grace`); connections still busy then are closed.
+    pub async fn shutdown(self) -> Stopped {
         let _ = self.stop.send(());
-        let _ = self.task.await;
+        self.task.await.unwrap_or_default()
     }
 }
 
@@ -235,16 +241,7 @@ pub async fn start(config: ExchangeConfig) -> std::io::Result<RunningExchange> {
         app = Router::new().nest(&base_path, app).fallback(no_route);
     }
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                // A dropped handle is not a request to stop.
-                if stopped.await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            })
-            .await
-    });
+    let task = tokio::spawn(serve::serve(listener, app, config.timeouts, stopped));
     Ok(RunningExchange {
         url,
         addr,
