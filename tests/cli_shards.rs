@@ -257,6 +257,57 @@ fn two_shards_merged_are_the_single_run_and_a_merge_refuses_what_is_not_one_run(
     let broken = format!("{log}Tag=browse,1.0,1.0,1.0,!!!\n");
     std::fs::write(damaged.join("latency.hlog"), broken).unwrap();
     refused(&[&shards[0], &damaged], "latency.hlog");
+    // Every other file of a shard is read through first too, and the message names the shard's
+    // file, never the merge's output: a corrupt enrollments.csv, garbage or foreign rows in
+    // failures.csv, an emptied latency.hlog of a shard that sent requests.
+    let original = std::fs::read_to_string(shards[1].join("latency.hlog")).unwrap();
+    std::fs::write(damaged.join("latency.hlog"), &original).unwrap();
+    let damage = |file: &str, change: &dyn Fn(&str) -> String, culprit: &str| {
+        let path = damaged.join(file);
+        let before = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, change(&before)).unwrap();
+        refused(
+            &[&shards[0], &damaged],
+            &format!("{}{culprit}", path.display()),
+        );
+        std::fs::write(&path, before).unwrap();
+    };
+    let enrolled = rows(&shards[1].join("enrollments.csv"));
+    assert!(enrolled > 0, "the shard selected plans");
+    damage(
+        "enrollments.csv",
+        &|text| format!("{text}12345,a cut-off row\n"),
+        ": CSV",
+    );
+    damage(
+        "enrollments.csv",
+        &|text| format!("{text}abc,11512,Tar Heel,0000000000001,true,true,true,\n"),
+        ": CSV",
+    );
+    damage(
+        "failures.csv",
+        &|text| format!("{text}garbage,09:00:00,browse,a reason\n"),
+        " line ",
+    );
+    damage(
+        "failures.csv",
+        &|text| format!("{text}4,09:00:00,browse,a visit of shard 0/2\n"),
+        " line ",
+    );
+    damage(
+        "failures.csv",
+        &|text| format!("{text}5,09:00:00,no-such-step,a reason\n"),
+        " line ",
+    );
+    damage("latency.hlog", &|_| String::new(), ": 0 intervals");
+    // Put right again, the copy merges: the refusals were about the damage alone.
+    let out = surge(&[
+        "merge",
+        dir.join("repaired").to_str().unwrap(),
+        shards[0].to_str().unwrap(),
+        damaged.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     // A shard of another run: another seed.
     let foreign = dir.join("foreign");
     let out = finish(start_run(

@@ -78,8 +78,10 @@ pub fn merge(shards: &[PathBuf], out: &Path, log: &MergedLog<'_>) -> Result<usiz
                     .copied()
                     .chain([VISIT_TAG])
                     .filter_map(|tag| interval.latencies.get(tag).map(|h| (tag, h)));
-                let length =
-                    Duration::from_secs_f64(interval.row.elapsed_s).saturating_sub(interval.start);
+                // Every shard's elapsed_s was checked to be a duration before the merge began.
+                let length = Duration::try_from_secs_f64(interval.row.elapsed_s)
+                    .unwrap_or_default()
+                    .saturating_sub(interval.start);
                 hlog::write_interval(&mut writer, tagged, interval.start, length)
                     .map_err(|e| RunDirError::write(&hlog_path, e))?;
                 timeline.write(&interval.row)?;

@@ -9,8 +9,8 @@ pub mod intervals;
 use std::path::{Path, PathBuf};
 
 use crate::measure::summarize::{snapshot_of, summarize, RunFacts};
-use crate::rundir::summary::{MergedShard, OpenFiles, Summary};
-use crate::rundir::{RunDirError, SCENARIO_FILE};
+use crate::rundir::summary::{MergedShard, OpenFiles, ShardOf, Summary};
+use crate::rundir::{enrollments, exemplars, failures, hlog, timeline, RunDirError, SCENARIO_FILE};
 
 /// Why shards cannot be merged; nothing is written.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +42,7 @@ impl ShardRun {
 /// `allow_partial`. Returned in shard order.
 pub fn check(dirs: &[PathBuf], allow_partial: bool) -> Result<Vec<ShardRun>, MergeError> {
     let mut shards: Vec<ShardRun> = Vec::new();
+    let mut headers: Vec<(PathBuf, Option<String>)> = Vec::new();
     for dir in dirs {
         let refused = |why: String| MergeError::Refused(format!("{}: {why}", dir.display()));
         if !dir.join(crate::rundir::summary::FILE_NAME).exists() {
@@ -73,8 +74,20 @@ pub fn check(dirs: &[PathBuf], allow_partial: bool) -> Result<Vec<ShardRun>, Mer
                 shard.index, shard.count, summary.visits.planned, shard.visits_total
             )));
         }
-        // Every interval of it readable, before anything is written.
-        crate::rundir::for_each_interval(dir, &summary.step_names(), |_| {})?;
+        // Every file of it readable and of this shard, before anything is written.
+        let header = check_files(dir, &summary, &shard)?;
+        if let Some((first, first_header)) = headers.first() {
+            if let (Some(a), Some(b)) = (first_header, &header) {
+                if a != b {
+                    return Err(refused(format!(
+                        "{}'s columns are {b}, not {a} as in {}",
+                        enrollments::FILE_NAME,
+                        first.display()
+                    )));
+                }
+            }
+        }
+        headers.push((dir.clone(), header));
         if summary.partial && !allow_partial {
             return Err(refused(format!(
                 "shard {}/{} was stopped part-way ({}): its schedule was not all sent; run it \
@@ -142,6 +155,117 @@ pub fn check(dirs: &[PathBuf], allow_partial: bool) -> Result<Vec<ShardRun>, Mer
     }
     shards.sort_by_key(|s| s.summary.shard.as_ref().map_or(0, |o| o.index));
     Ok(shards)
+}
+
+/// Every file a merge reads from one shard, read through before anything is written: its
+/// intervals (as many in `latency.hlog` as rows in `timeline.csv`, and some at all when it sent
+/// requests), its applicants and failed visits (every row well-formed, of a visit of this shard,
+/// at a step of the run), and its exemplars. A problem names the shard's file. Returns the
+/// header of its `enrollments.csv`, if it has one.
+fn check_files(
+    dir: &Path,
+    summary: &Summary,
+    shard: &ShardOf,
+) -> Result<Option<String>, MergeError> {
+    let steps = summary.step_names();
+    let interval = summary.interval_s;
+    if !(interval > 0.0 && is_duration(interval)) {
+        return Err(MergeError::Refused(format!(
+            "{}: interval_s is {interval}, not an interval of a run",
+            dir.join(crate::rundir::summary::FILE_NAME).display()
+        )));
+    }
+    let intervals = crate::rundir::for_each_interval(dir, &steps, |_| {})?;
+    let timeline_path = dir.join(timeline::FILE_NAME);
+    let rows = timeline::read(&timeline_path, &steps)?;
+    if let Some((i, row)) = rows
+        .iter()
+        .enumerate()
+        .find(|(_, row)| !is_duration(row.elapsed_s))
+    {
+        return Err(MergeError::Refused(format!(
+            "{} line {}: elapsed_s is {}, not a time since the run's start",
+            timeline_path.display(),
+            i + 2,
+            row.elapsed_s
+        )));
+    }
+    let rows = rows.len();
+    let hlog_path = dir.join(hlog::FILE_NAME);
+    let requests: u64 = summary.steps.values().map(|s| s.requests).sum();
+    if intervals < rows || (intervals == 0 && requests > 0) {
+        return Err(MergeError::Refused(format!(
+            "{}: {intervals} intervals for the {rows} of {} and the {requests} requests of its \
+             summary.json: the log was emptied or cut short (a full volume?); run that shard \
+             again",
+            hlog_path.display(),
+            timeline::FILE_NAME
+        )));
+    }
+    let foreign = |path: &Path, line: usize, visit: u64| {
+        let owner = visit % shard.count.max(1);
+        (owner != shard.index || visit >= shard.visits_total).then(|| {
+            MergeError::Refused(format!(
+                "{} line {line}: visit {visit} is not one of shard {}/{}'s visits (its ids are \
+                 {} modulo {} below {}): the file was changed or mixed up with another shard's",
+                path.display(),
+                shard.index,
+                shard.count,
+                shard.index,
+                shard.count,
+                shard.visits_total
+            ))
+        })
+    };
+    let mut header = None;
+    let path = dir.join(enrollments::FILE_NAME);
+    if path.exists() {
+        header = Some(csv_header(&path)?);
+        for (i, row) in enrollments::read(&path)?.iter().enumerate() {
+            if let Some(refused) = foreign(&path, i + 2, row.visit) {
+                return Err(refused);
+            }
+        }
+    }
+    let path = dir.join(failures::FILE_NAME);
+    if path.exists() {
+        for (i, row) in failures::read(&path)?.iter().enumerate() {
+            let line = i + 2;
+            if let Some(refused) = foreign(&path, line, row.visit) {
+                return Err(refused);
+            }
+            let bad = |what: String| {
+                MergeError::Refused(format!("{} line {line}: {what}", path.display()))
+            };
+            if !row.clock.is_empty() && crate::units::parse_clock(&row.clock).is_err() {
+                return Err(bad(format!(
+                    "`{}` is not a clock time (HH:MM:SS)",
+                    row.clock
+                )));
+            }
+            if !steps.contains(&row.step.as_str()) {
+                return Err(bad(format!(
+                    "`{}` is not a step of the run ({})",
+                    row.step,
+                    steps.join(", ")
+                )));
+            }
+        }
+    }
+    exemplars::read(dir)?;
+    Ok(header)
+}
+
+/// Whether `seconds` can be a duration (0 or more, not too large for one).
+fn is_duration(seconds: f64) -> bool {
+    std::time::Duration::try_from_secs_f64(seconds).is_ok()
+}
+
+/// The header of a CSV file, for messages.
+fn csv_header(path: &Path) -> Result<String, RunDirError> {
+    let mut reader = csv::Reader::from_path(path).map_err(|e| RunDirError::csv(path, e))?;
+    let header = reader.headers().map_err(|e| RunDirError::csv(path, e))?;
+    Ok(header.iter().collect::<Vec<_>>().join(","))
 }
 
 /// How `other` is not a shard of the same run as `first`, if it is not.
