@@ -20,7 +20,7 @@ use goose::metrics::GooseMetrics;
 use goose::prelude::*;
 use surge::exchange::{self, ExchangeConfig};
 use surge::journey_file;
-use surge::journeys::{run_visit, JourneyEnv, Target, VisitState};
+use surge::journeys::{run_visit, HttpLimits, JourneyEnv, Target, VisitState};
 use surge::measure::Recorder;
 use surge::plan::{Visit, VisitPlanner};
 use surge::scenario::{Scenario as SurgeScenario, Source, ThinkTime};
@@ -185,6 +185,11 @@ async fn main() {
         think_time: ThinkTime::default(),
         time_scale: 1.0,
         target: Target::new(&host, Vec::new()),
+        limits: HttpLimits {
+            max_redirects: 10,
+            max_reply: 10 << 20,
+            timeout: std::time::Duration::from_secs(30),
+        },
         trace: None,
         program,
     });

@@ -245,9 +245,12 @@ pub async fn fetch_records(
         }
         Ok::<_, RecordsError>(request)
     };
+    // The insurers' inboxes are the target's own routes: no redirect is followed (the access
+    // headers would go with it), and no reply is read past MAX_INBOX.
     let client = access
         .tls(reqwest::Client::builder())
         .timeout(std::time::Duration::from_secs(120))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| failed(target, &e))?;
     let mut ids = Vec::new();
@@ -260,12 +263,9 @@ pub async fn fetch_records(
         if response.status() == reqwest::StatusCode::NOT_FOUND && ids.is_empty() {
             return Ok(None);
         }
-        let page: Page = response
-            .error_for_status()
-            .map_err(|e| failed(&url, &e))?
-            .json()
-            .await
-            .map_err(|e| failed(&url, &e))?;
+        let response = response.error_for_status().map_err(|e| failed(&url, &e))?;
+        let body = read_bounded(response).await.map_err(|e| failed(&url, &e))?;
+        let page: Page = serde_json::from_str(&body).map_err(|e| failed(&url, &e))?;
         let got = page.issuers.len();
         ids.extend(page.issuers.into_iter().map(|i| i.id));
         if got == 0 || ids.len() >= page.total {
@@ -275,17 +275,34 @@ pub async fn fetch_records(
     let mut records = InsurerRecords::new(matching.clone());
     for id in ids {
         let url = format!("{target}/issuers/{id}/834");
-        let inbox = get(&client, &url)?
+        let response = get(&client, &url)?
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(|e| failed(&url, &e))?
-            .text()
-            .await
             .map_err(|e| failed(&url, &e))?;
+        let inbox = read_bounded(response).await.map_err(|e| failed(&url, &e))?;
         records.add_inbox(&id, &inbox);
     }
     Ok(Some(records))
+}
+
+/// The most an insurer's inbox (or a page of the list) may bring: a morning's 834s are a few
+/// hundred megabytes at most.
+const MAX_INBOX: u64 = 1 << 30;
+
+/// A reply's body as text, given up past [`MAX_INBOX`] bytes.
+async fn read_bounded(mut response: reqwest::Response) -> Result<String, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if (body.len() + chunk.len()) as u64 > MAX_INBOX {
+            return Err(format!(
+                "reply larger than {}",
+                crate::units::ByteSize(MAX_INBOX)
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|e| format!("reply is not UTF-8 ({e})"))
 }
 
 /// The whole report for a finished run: its applicants, reconciled with `target`'s insurers. When
@@ -421,7 +438,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("surge-cracks-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let log = enrollments::EnrollmentLog::create(&dir.join(enrollments::FILE_NAME)).unwrap();
-        log.record(&applicant(1, "a", true, true, true));
+        log.record(&applicant(1, "a", true, true, true)).unwrap();
         log.flush().unwrap();
         // Port 9 (discard) on loopback: nothing listens, the connection is refused.
         let cracks = report(&dir, "http://127.0.0.1:9", &Access::default())

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::engine::RunControl;
+use crate::engine::{Ending, RunControl};
 use crate::gate::{Judge, Rule};
 use crate::histogram::percentile_ms;
 use crate::measure::{Interval, Recorder};
@@ -64,7 +64,15 @@ impl Monitor {
             failures,
             exemplars,
         };
-        let task = tokio::spawn(run(config, writers, stopped));
+        let control = config.control.clone();
+        let task = tokio::spawn(async move {
+            let written = run(config, writers, stopped).await;
+            // Nothing more it measures could be kept: the run ends now, and says why.
+            if let Err(e) = &written {
+                control.stop.trigger(Ending::WriteFailed(e.to_string()));
+            }
+            written
+        });
         Ok(Monitor { stop, task })
     }
 

@@ -20,6 +20,29 @@ pub enum UnitError {
     BareFractionOfOneOrMore(String),
     #[error("`{0}` is not a number above 0")]
     NotPositive(String),
+    #[error(
+        "`{0}` is not a size above 0; write e.g. \"10 MiB\", \"512 KiB\" or a number of bytes"
+    )]
+    NotABytesSize(String),
+    #[error("`{0}` is longer than surge can wait; a duration is at most {MAX_DURATION_TEXT}")]
+    DurationTooLong(String),
+}
+
+/// The longest duration surge takes anywhere (a year): past it, a deadline added to the clock
+/// would overflow, and no load test is meant to wait that long.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+const MAX_DURATION_TEXT: &str = "8760h (a year)";
+
+/// `seconds` as a duration: a number of 0 or more and at most [`MAX_DURATION`]; `text` is what
+/// the user wrote, for the message.
+pub fn duration_of_seconds(seconds: f64, text: &str) -> Result<Duration, UnitError> {
+    if seconds.is_nan() || seconds < 0.0 {
+        return Err(UnitError::NotADuration(text.to_string()));
+    }
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(duration) if duration <= MAX_DURATION => Ok(duration),
+        _ => Err(UnitError::DurationTooLong(text.to_string())),
+    }
 }
 
 /// A time of day, `"HH:MM"` or `"HH:MM:SS"` (up to `"24:00"`), as seconds since midnight.
@@ -73,21 +96,23 @@ pub fn format_clock(seconds: f64) -> String {
 /// Parse `"250ms"`, `"30s"`, `"10m"`, `"2h"` (a number, then a unit).
 pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     let text = text.trim();
+    // The unit is the letters at the end; the number before it may be written `1.5` or `1e3`.
     let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+        .len();
     let (number, unit) = text.split_at(split);
     let value: f64 = number
+        .trim()
         .parse()
         .map_err(|_| UnitError::NotADuration(text.to_string()))?;
-    let seconds = match unit.trim() {
+    let seconds = match unit {
         "ms" => value / 1000.0,
         "s" => value,
         "m" => value * 60.0,
         "h" => value * 3600.0,
         _ => return Err(UnitError::UnknownDurationUnit(text.to_string())),
     };
-    Ok(Duration::from_secs_f64(seconds))
+    duration_of_seconds(seconds, text)
 }
 
 /// `"10%"` or `"0.1"` as a fraction. A bare number of 1 or more is refused: `10` meant as 10 %
@@ -171,6 +196,72 @@ impl<'de> Deserialize<'de> for Share {
     }
 }
 
+/// A number of bytes, written `"10 MiB"`, `"512 KiB"`, `"1 GiB"`, `"4096 B"` or as a whole number
+/// of bytes (`4096`), and above zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub const MIB: u64 = 1 << 20;
+}
+
+impl std::fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let units = [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+        match units
+            .iter()
+            .find(|(_, size)| self.0 >= *size && self.0.is_multiple_of(*size))
+        {
+            Some((unit, size)) => write!(f, "{} {unit}", self.0 / size),
+            None => write!(f, "{} bytes", self.0),
+        }
+    }
+}
+
+/// Parse `"10 MiB"` (B, KiB, MiB, GiB; KB, MB, GB as their binary namesakes) into bytes above zero.
+pub fn parse_bytes(text: &str) -> Result<u64, UnitError> {
+    let bad = || UnitError::NotABytesSize(text.to_string());
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" | "bytes" => 1,
+        "kib" | "kb" => 1 << 10,
+        "mib" | "mb" => 1 << 20,
+        "gib" | "gb" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    match number.checked_mul(scale) {
+        Some(bytes) if bytes > 0 => Ok(bytes),
+        _ => Err(bad()),
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Size;
+        impl serde::de::Visitor<'_> for Size {
+            type Value = u64;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a size above 0, e.g. \"10 MiB\" or a number of bytes")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<u64, E> {
+                parse_bytes(&n.to_string()).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<u64, E> {
+                parse_bytes(&n.to_string()).map_err(E::custom)
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<u64, E> {
+                parse_bytes(text).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(Size).map(ByteSize)
+    }
+}
+
 /// serde `with` for a duration written as `"30s"`, `"500ms"`, `"10m"`, `"1h"`.
 pub mod duration {
     use serde::Deserialize;
@@ -211,6 +302,57 @@ mod tests {
         assert_eq!(parse_duration("1.5s").unwrap().as_millis(), 1500);
         assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
         assert!(parse_duration("5 parsecs").is_err());
+        assert_eq!(parse_duration("8760h").unwrap(), MAX_DURATION);
+        assert_eq!(parse_duration("1e3ms").unwrap().as_secs(), 1);
+        assert_eq!(parse_duration(" 2 s ").unwrap().as_secs(), 2);
+    }
+
+    #[test]
+    fn a_duration_too_long_to_wait_is_refused_not_a_panic() {
+        let huge = format!("{}s", "9".repeat(400));
+        for text in [
+            "100000000000000000000s",
+            "8761h",
+            "1e20s",
+            "inf s",
+            "infs",
+            &huge,
+        ] {
+            assert!(parse_duration(text).is_err(), "{text}");
+        }
+        assert_eq!(
+            parse_duration("1e20s").unwrap_err(),
+            UnitError::DurationTooLong("1e20s".into())
+        );
+        for negative in ["-1s", "NaNs", "ms", "-0.5ms"] {
+            assert!(parse_duration(negative).is_err(), "{negative}");
+        }
+        let error = parse_duration("100000000000000000000s")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("at most 8760h"), "{error}");
+        assert!(duration_of_seconds(f64::INFINITY, "inf").is_err());
+        assert!(duration_of_seconds(f64::NAN, "NaN").is_err());
+        assert!(duration_of_seconds(-1.0, "-1").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_and_print() {
+        assert_eq!(parse_bytes("10 MiB").unwrap(), 10 << 20);
+        assert_eq!(parse_bytes("512KiB").unwrap(), 512 << 10);
+        assert_eq!(parse_bytes("4096").unwrap(), 4096);
+        for bad in [
+            "0",
+            "ten MiB",
+            "1 parsec",
+            "-1 MiB",
+            "99999999999999 GiB",
+            "",
+        ] {
+            assert!(parse_bytes(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(ByteSize(10 << 20).to_string(), "10 MiB");
+        assert_eq!(ByteSize(1000).to_string(), "1000 bytes");
     }
 
     #[test]

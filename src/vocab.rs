@@ -163,13 +163,14 @@ pub enum Outcome {
     Status(u16),
     Timeout,
     Connect,
-    /// Any other transport error (reset, body cut short, …).
+    /// The connection failed after it was made: reset, a body cut short, a reply too large, a
+    /// redirect refused.
     Transport,
 }
 
 impl Outcome {
     /// Outcome classes counted per step and interval (`OUTCOME_CLASSES`).
-    pub const CLASS_COUNT: usize = 6;
+    pub const CLASS_COUNT: usize = 7;
 
     /// Index into `OUTCOME_CLASSES`.
     pub fn class_index(self) -> usize {
@@ -179,7 +180,8 @@ impl Outcome {
             Outcome::Status(s) if (400..500).contains(&s) => 2,
             Outcome::Status(_) => 3,
             Outcome::Timeout => 4,
-            Outcome::Connect | Outcome::Transport => 5,
+            Outcome::Connect => 5,
+            Outcome::Transport => 6,
         }
     }
 }
@@ -192,8 +194,15 @@ pub const VISIT_HEADER: &str = "x-surge-visit";
 pub const REQUEST_HEADER: &str = "x-surge-request";
 
 /// Names of the outcome classes, in `Outcome::class_index` order.
-pub const OUTCOME_CLASSES: [&str; Outcome::CLASS_COUNT] =
-    ["2xx", "3xx", "4xx", "5xx", "timeout", "connect"];
+pub const OUTCOME_CLASSES: [&str; Outcome::CLASS_COUNT] = [
+    "2xx",
+    "3xx",
+    "4xx",
+    "5xx",
+    "timeout",
+    "connect",
+    "transport",
+];
 
 #[cfg(test)]
 mod tests {

@@ -199,6 +199,24 @@ pub struct Loaded {
     pub target: Option<String>,
 }
 
+/// A target URL with a user name or password would put them in every file that names the target:
+/// refused, without echoing the password, with the way to pass credentials instead.
+fn refuse_credentials_in(url: &str) -> Result<(), Error> {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return Ok(());
+    };
+    if parsed.username().is_empty() && parsed.password().is_none() {
+        return Ok(());
+    }
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    Err(Error::Usage(format!(
+        "the target URL holds a user name or password (`{parsed}` without them): surge writes its \
+         target into every run file, so credentials go in a header read from the environment \
+         instead, e.g. [http] headers = {{ Authorization = \"Basic ${{env:TARGET_BASIC_AUTH}}\" }}"
+    )))
+}
+
 /// Load and check the scenario, its journey file and rules, and resolve the plan.
 pub fn load(request: LoadRequest<'_>) -> Result<Loaded, Error> {
     let mut scenario = Scenario::load(request.scenario)?;
@@ -234,6 +252,7 @@ pub fn load(request: LoadRequest<'_>) -> Result<Loaded, Error> {
                 "--target `{url}` is not an http(s) URL{hint}"
             )));
         }
+        refuse_credentials_in(url)?;
     }
     let program = Arc::new(journey_file::load(&scenario)?);
     // A rule may name any step of the journey file, and no other.
@@ -421,6 +440,8 @@ pub async fn execute(
         max_connections: scenario.http.max_connections.0 as usize,
         program: prepared.program.clone(),
         allowed_hosts: scenario.http.allowed_hosts.clone(),
+        max_redirects: scenario.http.max_redirects,
+        max_reply: scenario.http.max_reply.0,
     };
     let outcome = engine::run(prepared.plan.clone(), &options, recorder.clone(), control).await;
     let duration_s = clock.elapsed().as_secs_f64();
@@ -467,7 +488,14 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
             duration_s: executed.duration_s,
             started_behind_s: executed.started_behind_s,
             completed: executed.ending == Ending::Completed,
-            ending: executed.ending.describe(),
+            ending: match executed.snapshot.requests_abandoned {
+                0 => executed.ending.describe(),
+                n => format!(
+                    "{} ({n} request{} abandoned in flight)",
+                    executed.ending.describe(),
+                    if n == 1 { "" } else { "s" }
+                ),
+            },
             planned: plan.visits,
             time_scale: plan.time_scale,
             span_s: plan.curve.as_ref().map_or(0.0, |c| c.span()),
@@ -493,6 +521,7 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
         },
         &executed.snapshot,
     );
+    summary.generator.peak_rss_mib = peak_rss_mib();
     summary.open_files = executed.open_files_limit.map(|limit| OpenFiles {
         limit,
         bounded: summary.failures.iter().any(|f| out_of_files(&f.reason)),
@@ -510,9 +539,12 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
         summary.run_error = Some(why.clone());
     }
     let run_dir = &prepared.run_dir;
-    match cracks::report(run_dir, &summary.target, &prepared.program.access).await {
-        Ok(cracks) => summary.cracks = cracks,
-        Err(e) => eprintln!("error: cannot reconcile the applicants: {e}"),
+    // With a file lost, enrollments.csv may be cut short: reconciling it would only mislead.
+    if executed.files_error.is_none() {
+        match cracks::report(run_dir, &summary.target, &prepared.program.access).await {
+            Ok(cracks) => summary.cracks = cracks,
+            Err(e) => eprintln!("error: cannot reconcile the applicants: {e}"),
+        }
     }
     let judged = judge(
         run_dir,
@@ -523,13 +555,23 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
     let result = match (judged, executed.engine_error) {
         (Err(e), _) => Err(e),
         (Ok(_), Some(e)) => Err(Error::Engine(e)),
+        // A signal's exit code, whatever was in flight: the shell's convention, and what a CI
+        // runner or Kubernetes expects of a stopped process.
+        (Ok(_), None) if executed.ending == Ending::Interrupted => Ok(Outcome::Interrupted),
         (Ok(_), None) if summary.run_error.is_some() => Err(Error::NothingReached(
             summary.run_error.clone().unwrap_or_default(),
         )),
-        (Ok(_), None) if executed.ending == Ending::Interrupted => Ok(Outcome::Interrupted),
         (Ok(status), None) => Ok(Outcome::Judged(status)),
     };
     Concluded { summary, result }
+}
+
+/// This process's peak resident memory so far (`VmHWM` in /proc/self/status), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kib / 1024.0 * 10.0).round() / 10.0)
 }
 
 /// A failure that means the process ran out of file descriptors (EMFILE).

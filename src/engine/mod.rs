@@ -24,7 +24,7 @@ use goose::config::GooseConfiguration;
 use goose::prelude::*;
 
 use crate::journey_file::Program;
-use crate::journeys::{run_visit, JourneyEnv, Target, Trace, VisitEnd, VisitState};
+use crate::journeys::{run_visit, HttpLimits, JourneyEnv, Target, Trace, VisitEnd, VisitState};
 use crate::measure::Recorder;
 use crate::plan::RunPlan;
 use crate::rundir::enrollments::EnrollmentLog;
@@ -45,6 +45,19 @@ pub struct RunOptions {
     pub program: Arc<Program>,
     /// Hosts besides the target's that requests may reach (`http.allowed_hosts`).
     pub allowed_hosts: Vec<String>,
+    /// Redirects and reply bytes one request may take (`http.max_redirects`, `http.max_reply`).
+    pub max_redirects: u32,
+    pub max_reply: u64,
+}
+
+impl RunOptions {
+    fn limits(&self) -> HttpLimits {
+        HttpLimits {
+            max_redirects: self.max_redirects,
+            max_reply: self.max_reply,
+            timeout: self.http_timeout,
+        }
+    }
 }
 
 /// How a run ended.
@@ -60,6 +73,8 @@ pub enum Ending {
     Aborted(String),
     /// A `unique` data feeder had no row left for the next visit.
     DataExhausted(String),
+    /// One of the run's files could not be written: what it measured would be lost.
+    WriteFailed(String),
 }
 
 impl Ending {
@@ -67,9 +82,10 @@ impl Ending {
         match self {
             Ending::Completed => "completed".into(),
             Ending::Interrupted => "stopped: interrupted".into(),
-            Ending::Deadline(why) | Ending::Aborted(why) | Ending::DataExhausted(why) => {
-                format!("stopped: {why}")
-            }
+            Ending::Deadline(why)
+            | Ending::Aborted(why)
+            | Ending::DataExhausted(why)
+            | Ending::WriteFailed(why) => format!("stopped: {why}"),
         }
     }
 }
@@ -223,6 +239,7 @@ pub async fn run(
             time_scale: plan.time_scale,
             program: options.program.clone(),
             target: Target::new(&options.target, options.allowed_hosts.clone()),
+            limits: options.limits(),
             trace: None,
         },
         client: http_client(options)?,
@@ -379,7 +396,11 @@ async fn visit(pool: &Pool, user: &mut GooseUser, journey: usize, id: u64, inten
         recorder.insurer_reached(id, name, reached);
     }
     if let (Some(log), Some(enrollment)) = (&pool.env.enrollments, &enrollment) {
-        log.record(enrollment);
+        if let Err(e) = log.record(enrollment) {
+            pool.control
+                .stop
+                .trigger(Ending::WriteFailed(e.to_string()));
+        }
     }
     // Whole visits show up in Goose's own report too, timed from their intended start.
     let _ = user
@@ -478,6 +499,8 @@ pub async fn trace_visit(
         enrollments: None,
         max_connections: 1,
         allowed_hosts: scenario.http.allowed_hosts.clone(),
+        max_redirects: scenario.http.max_redirects,
+        max_reply: scenario.http.max_reply.0,
         program: program.clone(),
     };
     let env = JourneyEnv {
@@ -488,6 +511,7 @@ pub async fn trace_visit(
         think_time: ThinkTime::default(),
         time_scale: plan.time_scale,
         target: Target::new(target, options.allowed_hosts.clone()),
+        limits: options.limits(),
         program,
         trace: Some(Trace { body_bytes }),
     };
@@ -549,7 +573,18 @@ fn http_client(options: &RunOptions) -> Result<reqwest::Client, GooseError> {
     let builder = options.program.access.tls(reqwest::Client::builder());
     builder
         .timeout(options.http_timeout)
+        // A connection not made in time fails as `connect` (the target was never reached), a
+        // little before the whole request's timeout would call it `timeout`.
+        .connect_timeout(
+            options
+                .http_timeout
+                .mul_f64(0.95)
+                .min(Duration::from_secs(10)),
+        )
         .user_agent(concat!("surge/", env!("CARGO_PKG_VERSION")))
+        // Redirects are followed by the journeys, each hop checked against the allowed hosts.
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
         .pool_max_idle_per_host(options.max_connections)
         .pool_idle_timeout(Duration::from_secs(5))
         .build()

@@ -120,8 +120,7 @@ pub fn write(
         (JUNIT_FILE, report::junit(outcome, &summary.scenario)),
         (GATE_FILE, report::markdown(outcome, &summary.scenario)),
     ] {
-        let path = run_dir.join(file);
-        std::fs::write(&path, text).map_err(|e| RunDirError::write(&path, e))?;
+        crate::rundir::write_whole(&run_dir.join(file), text.as_bytes())?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use minijinja::Value;
 use regex::Regex;
 
 use super::program::*;
+use super::secrets::Secrets;
 use super::spec::*;
 use super::template::{Builder, TemplateId};
 use crate::scenario::{locate, KeyPath, Scenario, ScenarioError, Source};
@@ -152,6 +153,7 @@ fn compile_spec(
         .finish()
         .map_err(|message| at(KeyPath::default(), format!("template: {message}")))?;
     let mut access = render_access(&templates, &vars, &default_headers, &default_query)?;
+    access.secrets = secrets_of(&templates, &access, scenario);
     access.ca_pem = read_ca_file(scenario)?;
     access.insecure = scenario.http.insecure;
     let program = Program {
@@ -300,9 +302,18 @@ fn compile_request(
         Some(repeat) => {
             let times_key = key(&["requests", name, "repeat", "times"]);
             let times = match &repeat.times {
-                toml::Value::Integer(n) if *n >= 0 => add(&n.to_string(), times_key)?,
+                // An expression, so the run reads a number (a literal would read as text).
+                toml::Value::Integer(n) if *n >= 1 => add(&format!("{{{{ {n} }}}}"), times_key)?,
                 toml::Value::String(expr) => add(templated(expr, "times", &times_key)?, times_key)?,
-                _ => return Err(at(times_key, "times: a count, or an expression giving one")),
+                written => {
+                    return Err(at(
+                        times_key,
+                        format!(
+                            "repeat.times: `{written}` is not a whole number of 1 or more; write a count \
+                             such as 3, or an expression giving one (\"{{{{ visit.pages }}}}\")"
+                        ),
+                    ))
+                }
             };
             let until = match &repeat.until {
                 None => None,
@@ -687,9 +698,32 @@ fn render_access(
     Ok(Access {
         headers: render(headers, "headers")?,
         query: render(query, "query")?,
-        secrets: templates.secrets().to_vec(),
         ..Access::default()
     })
+}
+
+/// What is never written: every `${env:…}` value, and the values of the scenario's headers and
+/// query parameters that carry credentials (by name, or named in `[http] secrets`).
+fn secrets_of(
+    templates: &super::template::Templates,
+    access: &Access,
+    scenario: &Scenario,
+) -> Secrets {
+    let marked = |name: &str| {
+        super::program::names_a_credential(name)
+            || scenario
+                .http
+                .secrets
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(name))
+    };
+    let credentials = access
+        .headers
+        .iter()
+        .chain(&access.query)
+        .filter(|(name, _)| marked(name))
+        .map(|(_, value)| value.clone());
+    Secrets::new(templates.secrets().iter().cloned().chain(credentials))
 }
 
 /// `[http] ca_file`, read and checked: PEM certificates.
@@ -926,6 +960,35 @@ mod tests {
 
     const ONE: &str = "[[journeys]]\nname = \"look\"\nrequests = [\"county\"]\n\
                        [requests.county]\nstep = \"browse\"\nurl = \"/c/{{ household.zip }}\"\n";
+
+    #[test]
+    fn a_repeat_count_written_as_a_number_runs_as_that_number() {
+        let text = format!("{ONE}repeat = {{ times = 3 }}\n");
+        let program = compile_text(&text, &scenario("")).unwrap_or_else(|e| panic!("{e}"));
+        let repeat = program.requests[0].repeat.as_ref().unwrap();
+        // What the run does with it: a whole number, not the text "3".
+        let times = program
+            .templates
+            .eval(repeat.times, &minijinja::context! {})
+            .unwrap();
+        assert_eq!(i64::try_from(times).ok(), Some(3));
+    }
+
+    #[test]
+    fn a_repeat_count_that_is_not_a_whole_number_above_zero_is_refused_at_its_line() {
+        for (bad, wanted) in [
+            ("0", "`0` is not a whole number of 1 or more"),
+            ("-2", "`-2` is not a whole number of 1 or more"),
+            ("2.5", "`2.5` is not a whole number of 1 or more"),
+            ("\"3\"", "write \"{{ 3 }}\""),
+        ] {
+            let text = format!("{ONE}repeat = {{ times = {bad} }}\n");
+            let err = compile_text(&text, &scenario("")).unwrap_err();
+            assert_eq!(err.location.map(|l| l.0), Some(7), "{bad}: {err}");
+            assert!(err.message.contains(wanted), "{bad}: {err}");
+            assert!(err.message.contains("times: "), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn the_shipped_journey_files_compile() {

@@ -9,6 +9,7 @@
 
 mod compile;
 pub mod program;
+pub mod secrets;
 pub mod spec;
 pub mod template;
 

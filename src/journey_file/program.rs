@@ -4,6 +4,7 @@
 use minijinja::Value;
 use regex::Regex;
 
+use super::secrets::Secrets;
 use super::template::{TemplateId, Templates};
 use crate::vocab::{Stage, StepId, Steps};
 
@@ -50,8 +51,8 @@ impl Program {
 pub struct Access {
     pub headers: Vec<(String, String)>,
     pub query: Vec<(String, String)>,
-    /// Values read from the environment: redacted from every output.
-    pub secrets: Vec<String>,
+    /// `${env:…}` values and credentials' values: redacted, in every encoding, from every output.
+    pub secrets: Secrets,
     /// CA certificates (PEM) to trust besides the system's: `[http] ca_file`.
     pub ca_pem: Option<Vec<u8>>,
     /// Accept any certificate: `[http] insecure`.
@@ -59,9 +60,20 @@ pub struct Access {
 }
 
 impl Access {
-    /// `text` with every secret replaced by `[redacted]`.
+    /// `text` with every secret, in every encoding, replaced by `[redacted]`.
     pub fn redact(&self, text: &str) -> String {
-        super::template::redact(text, &self.secrets)
+        self.secrets.redact(text)
+    }
+
+    /// Whether a header carries credentials, and so must not follow a redirect to another origin:
+    /// a credential's name, one of the scenario's `[http]` headers, or a value holding a secret.
+    pub fn is_credential(&self, name: &str, value: &str) -> bool {
+        names_a_credential(name)
+            || self
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+            || self.secrets.appear_in(value)
     }
 
     /// `builder` with the TLS options applied.
@@ -85,6 +97,16 @@ impl Access {
              included. Use ca_file for a staging CA instead.",
         )
     }
+}
+
+/// Whether a header or query parameter of this name carries credentials (its value is then a
+/// secret): `Authorization`, `Cookie`, and names with key, token, secret, passw, auth or session.
+pub fn names_a_credential(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name == "cookie"
+        || ["key", "token", "secret", "passw", "auth", "session"]
+            .iter()
+            .any(|word| name.contains(word))
 }
 
 /// One journey: its name, share and requests.

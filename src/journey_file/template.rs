@@ -357,13 +357,6 @@ impl Templates {
     }
 }
 
-/// Replace every secret in `text` by `[redacted]`.
-pub fn redact(text: &str, secrets: &[String]) -> String {
-    secrets.iter().fold(text.to_string(), |text, secret| {
-        text.replace(secret.as_str(), "[redacted]")
-    })
-}
-
 /// A scope for templates: names to values.
 pub fn scope(bindings: &BTreeMap<String, Value>) -> Value {
     Value::from_iter(bindings.iter().map(|(k, v)| (k.clone(), v.clone())))
@@ -413,8 +406,9 @@ mod tests {
         let (t, ids) = templates(&["key=${env:API_KEY}"]);
         assert_eq!(t.render(ids[0], &scope_of(&[])).unwrap(), "key=s3cret");
         assert_eq!(t.secrets(), ["s3cret".to_string()]);
+        let secrets = super::super::secrets::Secrets::new(t.secrets().to_vec());
         assert_eq!(
-            redact("GET /x?apikey=s3cret", t.secrets()),
+            secrets.redact("GET /x?apikey=s3cret"),
             "GET /x?apikey=[redacted]"
         );
         let err = Builder::new(fake_env).add("${env:MISSING}").unwrap_err();

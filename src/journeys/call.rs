@@ -10,10 +10,11 @@ use goose::prelude::*;
 use reqwest::header::HeaderMap;
 
 use super::reply::Reply;
-use super::VisitState;
+use super::{HttpLimits, VisitState};
 use crate::journey_file::program::Method;
-use crate::measure::exemplars::excerpt;
+use crate::measure::exemplars::{excerpt, head, BODY_BYTES};
 use crate::rundir::exemplars::Exemplar;
+use crate::units::ByteSize;
 use crate::vocab::{Outcome, StepId, OUTCOME_CLASSES, REQUEST_HEADER, VISIT_HEADER};
 
 impl From<Method> for reqwest::Method {
@@ -77,8 +78,8 @@ pub struct Sent {
     pub reply: Reply,
 }
 
-/// Send `outgoing` and wait for the whole reply (holding in a waiting room when asked). A request
-/// that got no reply is recorded and returned as the step's failure.
+/// Send `outgoing` and wait for the whole reply, following redirects and holding in a waiting room
+/// when asked. A request that got no reply to judge is recorded and returned as the step's failure.
 pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<Sent, StepFailed> {
     let Outgoing {
         step,
@@ -110,91 +111,30 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
         (REQUEST_HEADER, state.sent.to_string()),
     ];
     state.sent += 1;
-    let (metric, received) = loop {
-        // The URL is already parsed: hand it to the Goose user's client as it is, instead of as
-        // text to be parsed twice more (Goose's build_url, then reqwest).
-        let mut builder = state.user.client.request(method.into(), url.clone());
-        for (name, value) in &headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        for (name, value) in &identity {
-            builder = builder.header(*name, value.as_str());
-        }
-        builder = match &body {
-            Body::None => builder,
-            Body::Json(bytes) => {
-                // As reqwest's `json()`: the content type unless the journey set its own.
-                let typed = headers
-                    .iter()
-                    .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
-                let builder = match typed {
-                    true => builder,
-                    false => builder.header(reqwest::header::CONTENT_TYPE, "application/json"),
-                };
-                builder.body(bytes.clone())
-            }
-            Body::Form(fields) => builder.form(fields),
-        };
+    let first = Hop {
+        method,
+        url: url.clone(),
+        headers,
+        body,
+    };
+    let Exchanged {
+        metric,
+        received,
+        started,
+        url,
+    } = loop {
         if held_since.is_none() {
-            super::trace::request(state.run, label, method, &url, &headers, &body);
+            super::trace::request(state.run, label, method, &url, &first.headers, &first.body);
         }
-        let cookies = cookie_header(&state.cookies, &url);
-        if let Some(cookies) = cookies {
-            builder = builder.header(reqwest::header::COOKIE, cookies);
-        }
-        let request = GooseRequest::builder()
-            .method(method.into())
-            .path(url.as_str())
-            .name(label)
-            .set_request_builder(builder)
-            .build();
-        // Wait for a free connection inside the measured time: a saturated generator shows up as
-        // latency, never as requests that were quietly not sent.
-        let permit = state.run.connections.acquire().await;
-        let GooseResponse {
-            request: metric,
-            response,
-        } = match state.user.request(request).await {
-            Ok(goose) => goose,
-            Err(e) => return Err(fail(format!("{label}: not sent ({e})"))),
-        };
-        let (received, hold) = match response {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let final_url = response.url().clone();
-                // Taken, not copied: reading the body consumes the response.
-                let mut response = response;
-                let headers = std::mem::take(response.headers_mut());
-                store_cookies(&mut state.cookies, &headers, &final_url);
-                let hold = waiting_room_hold(status, &headers);
-                // Bytes, checked as UTF-8 in place: `text()` would copy every body through a lossy
-                // decoder first (a profile at saturation put most of surge's gap to Goose there).
-                let body = response.bytes().await.map(|bytes| {
-                    String::from_utf8(Vec::from(bytes))
-                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-                });
-                drop(permit);
-                match body {
-                    Ok(body) => {
-                        let reply = Reply::new(status, headers, body, final_url);
-                        super::trace::reply(state.run, &reply, started.elapsed());
-                        (Ok(reply), hold)
-                    }
-                    Err(e) => (
-                        Err((classify(&e), format!("{label}: body cut short"))),
-                        None,
-                    ),
-                }
+        let exchanged = follow(state, step, label, &first, &identity, started)
+            .await
+            .map_err(&fail)?;
+        let hold = match &exchanged.received {
+            Ok(reply) => {
+                super::trace::reply(state.run, reply, exchanged.started.elapsed());
+                waiting_room_hold(reply.status, &reply.headers)
             }
-            Err(e) => {
-                let outcome = classify(&e);
-                let what = match outcome {
-                    Outcome::Timeout => "timed out".to_string(),
-                    Outcome::Connect => format!("cannot connect ({})", root_cause(&e)),
-                    _ => format!("transport error ({})", root_cause(&e)),
-                };
-                (Err((outcome, format!("{label}: {what}"))), None)
-            }
+            Err(_) => None,
         };
         // Retry-After is the exchange's word in real-world (scenario) seconds; a morning replayed
         // `time_scale` times faster waits it that much faster.
@@ -202,7 +142,7 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
             if let Some(since) = held_since {
                 state.run.recorder.waited(since.elapsed(), false);
             }
-            break (metric, received);
+            break exchanged;
         };
         // The holding page: wait as a person would, then ask again. The wait counts in the
         // visit's latency and on its own, not in this request's.
@@ -245,6 +185,310 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
             };
             offer(state, &seen, Some(&failed.reason));
             Err(failed)
+        }
+    }
+}
+
+/// A request as it goes out: the journey's, or a redirect's next hop.
+struct Hop {
+    method: Method,
+    url: url::Url,
+    headers: Vec<(String, String)>,
+    body: Body,
+}
+
+/// What one request (its redirects followed) brought back.
+struct Exchanged {
+    metric: GooseRequestMetric,
+    /// The final reply, or why there was none to judge.
+    received: Result<Reply, (Outcome, String)>,
+    /// When the last hop was sent (the first: the request's start).
+    started: Instant,
+    /// Where the last hop went.
+    url: url::Url,
+}
+
+/// Send `first` and follow its redirects as a browser would, every hop's host checked against the
+/// allowed hosts before anything is sent there, and measured and counted as a request of `step`.
+/// Credentials never cross to another origin. Err: the request could not be sent at all.
+async fn follow(
+    state: &mut VisitState<'_>,
+    step: StepId,
+    label: &str,
+    first: &Hop,
+    identity: &[(&str, String)],
+    mut started: Instant,
+) -> Result<Exchanged, String> {
+    let limits = state.run.limits;
+    let no_body = Body::None;
+    let (mut method, mut url, mut body) = (first.method, first.url.clone(), &first.body);
+    let mut headers = std::borrow::Cow::Borrowed(first.headers.as_slice());
+    let mut hops = 0;
+    loop {
+        let builder = request_builder(state, method, &url, &headers, body, identity);
+        let request = GooseRequest::builder()
+            .method(method.into())
+            .path(url.as_str())
+            .name(label)
+            .set_request_builder(builder)
+            .build();
+        // Wait for a free connection inside the measured time: a saturated generator shows up as
+        // latency, never as requests that were quietly not sent.
+        let permit = state.run.connections.acquire().await;
+        // Ended on every way out below; a request whose visit is abandoned (an interruption)
+        // never ends, and is counted as abandoned.
+        let recorder = state.run.recorder.clone();
+        recorder.request_sent();
+        let GooseResponse {
+            request: metric,
+            response,
+        } = state.user.request(request).await.map_err(|e| {
+            recorder.request_ended();
+            format!("{label}: not sent ({e})")
+        })?;
+        let ended = |metric, broken: Broken, url| Exchanged {
+            metric,
+            received: Err(broken.describe(label, &limits)),
+            started,
+            url,
+        };
+        let mut response = match response {
+            Ok(response) => response,
+            Err(e) => {
+                recorder.request_ended();
+                return Ok(ended(metric, Broken::of_request(&e), url));
+            }
+        };
+        let status = response.status().as_u16();
+        // Taken, not copied: the reply keeps them.
+        let reply_headers = std::mem::take(response.headers_mut());
+        store_cookies(&mut state.cookies, &reply_headers, &url);
+        let Some(location) = redirect_location(status, &reply_headers, &url) else {
+            let read = read_body(&mut response, limits.max_reply).await;
+            // A body cut off unread closes its connection rather than return it to the pool.
+            drop(response);
+            drop(permit);
+            recorder.request_ended();
+            return Ok(match read {
+                Ok(bytes) => Exchanged {
+                    metric,
+                    received: Ok(Reply::new(status, reply_headers, text(bytes), url.clone())),
+                    started,
+                    url,
+                },
+                Err(broken) => ended(metric, broken, url),
+            });
+        };
+        drop(response);
+        drop(permit);
+        recorder.request_ended();
+        let refused = |why: String| Broken::RedirectRefused { status, why };
+        let next = match location {
+            Ok(next) => next,
+            Err(written) => return Ok(ended(metric, refused(written), url)),
+        };
+        if hops == limits.max_redirects {
+            let why = format!(
+                "more than {} redirects (http.max_redirects)",
+                limits.max_redirects
+            );
+            return Ok(ended(metric, refused(why), url));
+        }
+        if !state.run.target.allows(&next) {
+            let host = next.host_str().unwrap_or("(no host)");
+            let why = format!("redirect to {host}, not in http.allowed_hosts");
+            return Ok(ended(metric, refused(why), url));
+        }
+        state
+            .run
+            .recorder
+            .request(step, started.elapsed(), Outcome::Status(status), true);
+        super::trace::note(state.run, || format!("↪ {status} to {next}"));
+        if next.origin() != url.origin() {
+            let access = &state.run.program.access;
+            let kept = headers.iter().filter(|(n, v)| !access.is_credential(n, v));
+            headers = std::borrow::Cow::Owned(kept.cloned().collect());
+        }
+        // As browsers do: 303, and 301/302 after a POST, go on as a GET without the body.
+        if status == 303 || (matches!(status, 301 | 302) && method == Method::Post) {
+            method = Method::Get;
+            body = &no_body;
+        }
+        url = next;
+        hops += 1;
+        started = Instant::now();
+    }
+}
+
+/// The request as the journey (or a redirect) wrote it, with the visit's identity and cookies.
+fn request_builder(
+    state: &VisitState<'_>,
+    method: Method,
+    url: &url::Url,
+    headers: &[(String, String)],
+    body: &Body,
+    identity: &[(&str, String)],
+) -> reqwest::RequestBuilder {
+    // The URL is already parsed: hand it to the Goose user's client as it is, instead of as text
+    // to be parsed twice more (Goose's build_url, then reqwest).
+    let mut builder = state.user.client.request(method.into(), url.clone());
+    for (name, value) in headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    for (name, value) in identity {
+        builder = builder.header(*name, value.as_str());
+    }
+    builder = match body {
+        Body::None => builder,
+        Body::Json(bytes) => {
+            // As reqwest's `json()`: the content type unless the journey set its own.
+            let typed = headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+            let builder = match typed {
+                true => builder,
+                false => builder.header(reqwest::header::CONTENT_TYPE, "application/json"),
+            };
+            builder.body(bytes.clone())
+        }
+        Body::Form(fields) => builder.form(fields),
+    };
+    match cookie_header(&state.cookies, url) {
+        Some(cookies) => builder.header(reqwest::header::COOKIE, cookies),
+        None => builder,
+    }
+}
+
+/// Where a redirect goes: None when `status` is not one a browser follows (or it names no
+/// Location); Err with the written text when the Location is not a URL.
+fn redirect_location(
+    status: u16,
+    headers: &HeaderMap,
+    from: &url::Url,
+) -> Option<Result<url::Url, String>> {
+    if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let written = headers.get(reqwest::header::LOCATION)?;
+    let Ok(text) = written.to_str() else {
+        return Some(Err("a redirect whose Location is not text".to_string()));
+    };
+    Some(
+        from.join(text)
+            .ok()
+            .filter(|next| matches!(next.scheme(), "http" | "https"))
+            .ok_or_else(|| format!("a redirect to `{text}`, not an http(s) URL")),
+    )
+}
+
+/// The body, read as it arrives and given up past `limit` decoded bytes (the connection then
+/// goes): a reply of any size costs at most `limit` of memory.
+async fn read_body(response: &mut reqwest::Response, limit: u64) -> Result<Vec<u8>, Broken> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit)
+    {
+        return Err(Broken::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| Broken::of_body(&e))? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(Broken::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Bytes as text, checked as UTF-8 in place (`text()` would copy every body through a lossy
+/// decoder first: a profile at saturation put most of surge's gap to Goose there).
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Why a request brought back no reply to judge: each kind has its own reason in the failure table.
+#[derive(Debug)]
+enum Broken {
+    /// No reply within `http.timeout`.
+    Timeout,
+    Connect(String),
+    /// The connection was reset, before or during the reply.
+    Reset(String),
+    /// Any other transport error before the reply.
+    Transport(String),
+    /// The connection ended before the body did.
+    BodyCut(String),
+    /// The body was still arriving when `http.timeout` ran out.
+    BodyTimeout,
+    /// The body passed `http.max_reply`.
+    TooLarge,
+    /// A redirect not followed: to a host not allowed, one too many, or to no URL.
+    RedirectRefused {
+        status: u16,
+        why: String,
+    },
+}
+
+impl Broken {
+    fn of_request(error: &reqwest::Error) -> Broken {
+        // A connect timeout is both: it never reached the target, so it is `connect`.
+        if error.is_connect() {
+            Broken::Connect(root_cause(error))
+        } else if error.is_timeout() {
+            Broken::Timeout
+        } else if was_reset(error) {
+            Broken::Reset(root_cause(error))
+        } else {
+            Broken::Transport(root_cause(error))
+        }
+    }
+
+    fn of_body(error: &reqwest::Error) -> Broken {
+        if error.is_timeout() {
+            Broken::BodyTimeout
+        } else if was_reset(error) {
+            Broken::Reset(root_cause(error))
+        } else {
+            Broken::BodyCut(root_cause(error))
+        }
+    }
+
+    /// The outcome class it is counted under, and its reason.
+    fn describe(&self, label: &str, limits: &HttpLimits) -> (Outcome, String) {
+        let timeout = format!("{:?}", limits.timeout);
+        match self {
+            Broken::Timeout => (Outcome::Timeout, format!("{label}: timed out")),
+            Broken::Connect(cause) => (
+                Outcome::Connect,
+                format!("{label}: cannot connect ({cause})"),
+            ),
+            Broken::Reset(cause) => (
+                Outcome::Transport,
+                format!("{label}: reset: the connection was reset ({cause})"),
+            ),
+            Broken::Transport(cause) => (
+                Outcome::Transport,
+                format!("{label}: transport error ({cause})"),
+            ),
+            Broken::BodyCut(cause) => (
+                Outcome::Transport,
+                format!("{label}: body_cut: the reply ended before its body did ({cause})"),
+            ),
+            Broken::BodyTimeout => (
+                Outcome::Timeout,
+                format!("{label}: body_timeout: the body was still arriving after {timeout} (http.timeout)"),
+            ),
+            Broken::TooLarge => (
+                Outcome::Transport,
+                format!(
+                    "{label}: too_large: reply larger than {} (http.max_reply)",
+                    ByteSize(limits.max_reply)
+                ),
+            ),
+            Broken::RedirectRefused { status, why } => (
+                Outcome::Status(*status),
+                format!("{label}: redirect_refused: {why}"),
+            ),
         }
     }
 }
@@ -351,7 +595,11 @@ fn offer(state: &VisitState<'_>, seen: &Seen<'_>, reason: Option<&str>) {
                     })
                     .collect()
             }),
-            body: reply.map_or_else(String::new, |r| redact(&excerpt(&r.body))),
+            // Redacted before it is cut (a secret cut in two would no longer be recognised), with
+            // room to spare for a secret's longest encoding.
+            body: reply.map_or_else(String::new, |r| {
+                excerpt(&redact(head(&r.body, BODY_BYTES + 4096)))
+            }),
         }
     };
     let examples = &state.run.recorder.exemplars;
@@ -421,14 +669,24 @@ fn root_cause(error: &reqwest::Error) -> String {
     cause.to_string()
 }
 
-fn classify(error: &reqwest::Error) -> Outcome {
-    if error.is_timeout() {
-        Outcome::Timeout
-    } else if error.is_connect() {
-        Outcome::Connect
-    } else {
-        Outcome::Transport
+/// Whether the connection was reset or aborted by the other end.
+fn was_reset(error: &reqwest::Error) -> bool {
+    let mut cause: Option<&dyn std::error::Error> = Some(error);
+    while let Some(inner) = cause {
+        let reset = inner.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            )
+        });
+        if reset {
+            return true;
+        }
+        cause = inner.source();
     }
+    false
 }
 
 #[cfg(test)]

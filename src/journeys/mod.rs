@@ -46,6 +46,8 @@ pub struct JourneyEnv {
     /// The journeys, compiled from their file.
     pub program: Arc<Program>,
     pub target: Target,
+    /// What one request may cost: redirects followed, bytes read, time.
+    pub limits: HttpLimits,
     /// Print every request and reply (`surge trace`).
     pub trace: Option<Trace>,
 }
@@ -55,6 +57,17 @@ pub struct JourneyEnv {
 pub struct Trace {
     /// Bytes of each body to print.
     pub body_bytes: usize,
+}
+
+/// What one request may cost, from the scenario's `[http]`.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Redirects followed for one request (`max_redirects`).
+    pub max_redirects: u32,
+    /// Bytes a reply may bring once decoded (`max_reply`).
+    pub max_reply: u64,
+    /// The whole request, body included (`timeout`).
+    pub timeout: Duration,
 }
 
 /// Where requests may go.
@@ -237,7 +250,11 @@ fn enrollment_of(
         return (None, None);
     };
     let scope = state.scope();
-    let text = |id| program.templates.render(id, &scope).ok();
+    // Written to enrollments.csv and from there to every report: never a secret.
+    let text = |id| {
+        let rendered = program.templates.render(id, &scope).ok()?;
+        Some(program.access.redact(&rendered))
+    };
     let optional = |id: Option<_>| id.and_then(text).unwrap_or_default();
     let insurer = text(templates.issuer_id)
         .filter(|id| !id.is_empty())

@@ -23,6 +23,12 @@ fn print(env: &JourneyEnv, line: &str) {
     sayln!("{}", env.program.access.redact(line));
 }
 
+/// A body, redacted before it is cut: a secret cut in two would no longer be recognised.
+fn print_body(env: &JourneyEnv, body: &str, bytes: usize) {
+    let redacted = env.program.access.redact(body);
+    sayln!("  {}", excerpt(&redacted, bytes));
+}
+
 pub fn request(
     env: &JourneyEnv,
     label: &str,
@@ -42,7 +48,7 @@ pub fn request(
         Body::Form(fields) => serde_urlencoded::to_string(fields).unwrap_or_default(),
     };
     if trace.body_bytes > 0 {
-        print(env, &format!("  {}", excerpt(&body, trace.body_bytes)));
+        print_body(env, &body, trace.body_bytes);
     }
 }
 
@@ -68,10 +74,7 @@ pub fn reply(env: &JourneyEnv, reply: &Reply, took: Duration) {
         }
     }
     if trace.body_bytes > 0 && !reply.body.is_empty() {
-        print(
-            env,
-            &format!("  {}", excerpt(&reply.body, trace.body_bytes)),
-        );
+        print_body(env, &reply.body, trace.body_bytes);
     }
 }
 

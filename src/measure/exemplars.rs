@@ -104,11 +104,16 @@ impl Collector {
 
 /// `body`'s first [`BODY_BYTES`] bytes, cut at a character boundary.
 pub fn excerpt(body: &str) -> String {
-    let mut end = body.len().min(BODY_BYTES);
-    while !body.is_char_boundary(end) {
+    head(body, BODY_BYTES).to_string()
+}
+
+/// `text`'s first `bytes` bytes (fewer, to end on a character boundary).
+pub fn head(text: &str, bytes: usize) -> &str {
+    let mut end = text.len().min(bytes);
+    while !text.is_char_boundary(end) {
         end -= 1;
     }
-    body[..end].to_string()
+    &text[..end]
 }
 
 #[cfg(test)]

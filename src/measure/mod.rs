@@ -186,6 +186,8 @@ pub struct Recorder {
     insurers: Mutex<BTreeMap<String, InsurerFunnel>>,
     waiting: Mutex<Histogram<u64>>,
     gave_up_waiting: AtomicU64,
+    /// Requests sent and not yet ended: at the end of a run, those abandoned in flight.
+    requests_in_flight: AtomicU64,
     interval: IntervalCounts,
 }
 
@@ -228,6 +230,7 @@ impl Recorder {
             insurers: Mutex::new(BTreeMap::new()),
             waiting: Mutex::new(new_histogram()),
             gave_up_waiting: AtomicU64::new(0),
+            requests_in_flight: AtomicU64::new(0),
             interval: IntervalCounts::default(),
         }
     }
@@ -322,6 +325,16 @@ impl Recorder {
         funnel.effectuated += u64::from(reached >= Stage::Effectuated);
     }
 
+    /// A request goes out; [`Recorder::request_ended`] when it ends. One never ended (its visit was
+    /// abandoned by an interruption) stays counted as abandoned.
+    pub fn request_sent(&self) {
+        self.requests_in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn request_ended(&self) {
+        self.requests_in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
     /// A visit spent `wait` in a waiting room before being let in (or giving up).
     pub fn waited(&self, wait: Duration, gave_up: bool) {
         let micros = (wait.as_micros() as u64).clamp(1, HIGHEST_MICROS);
@@ -413,6 +426,7 @@ impl Recorder {
             insurers: lock(&self.insurers).clone(),
             waiting: lock(&self.waiting).clone(),
             gave_up_waiting: self.gave_up_waiting.load(Ordering::Relaxed),
+            requests_abandoned: self.requests_in_flight.load(Ordering::Relaxed),
         }
     }
 }
@@ -436,6 +450,8 @@ pub struct Snapshot {
     /// Time spent in waiting rooms, one value per wait.
     pub waiting: Histogram<u64>,
     pub gave_up_waiting: u64,
+    /// Requests still in flight when the run ended (an interruption abandons them).
+    pub requests_abandoned: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -452,16 +468,21 @@ impl Snapshot {
         self.funnel[stage as usize]
     }
 
-    /// When visits ran but not one request got an HTTP answer (target down, DNS, TLS, every
-    /// connection refused or timed out): the most frequent failure, as the cause. Such a run proves
-    /// nothing, whatever its thresholds say.
+    /// When visits ran but not one request reached the target (target down, DNS, TLS, every
+    /// connection refused or not made in time): the most frequent failure, as the cause. Such a
+    /// run proves nothing, whatever its thresholds say. Every outcome but `connect` reached it (a
+    /// reply, a connection reset or cut short, an answer that never came); so may a request
+    /// abandoned in flight.
     pub fn nothing_reached(&self) -> Option<String> {
+        let reached = |class: usize| class != Outcome::Connect.class_index();
         let answered: u64 = self
             .steps
             .iter()
-            .map(|s| s.outcomes[..4].iter().sum::<u64>())
+            .flat_map(|s| s.outcomes.iter().enumerate())
+            .filter(|(class, _)| reached(*class))
+            .map(|(_, count)| count)
             .sum();
-        if self.visits_started == 0 || answered > 0 {
+        if self.visits_started == 0 || answered > 0 || self.requests_abandoned > 0 {
             return None;
         }
         let cause = self
@@ -561,7 +582,7 @@ mod tests {
         let snap = recorder.snapshot();
         let pay = &snap.steps[pay_step.index()];
         assert_eq!((pay.requests, pay.failures), (3, 2));
-        assert_eq!(pay.outcomes, [1, 0, 0, 1, 1, 0]);
+        assert_eq!(pay.outcomes, [1, 0, 0, 1, 1, 0, 0]);
         assert_eq!(pay.latency.len(), 3);
         assert!(pay.latency.max() >= 29_000_000);
         assert_eq!(snap.steps[browse_step.index()].requests, 0);

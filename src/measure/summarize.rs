@@ -230,6 +230,8 @@ pub fn snapshot_of(summary: &Summary) -> Result<Snapshot, String> {
         visits_completed: summary.visits.completed,
         visits_late: summary.visits.late,
         max_in_flight: summary.generator.max_in_flight,
+        // A summary says how many in its `ending`; merged shards abandoned none of their own.
+        requests_abandoned: 0,
         reasons,
         insurers: summary
             .funnel_by_insurer
@@ -345,6 +347,7 @@ fn judge_generator(facts: &RunFacts, snap: &Snapshot, lateness_p99_ms: f64) -> G
         late_after_ms: facts.late_after_ms,
         pool: facts.pool,
         max_in_flight: snap.max_in_flight,
+        peak_rss_mib: None,
     }
 }
 

@@ -46,10 +46,8 @@ pub fn render(run_dir: &Path) -> Result<(), ReportError> {
                 .map_err(|e| RunDirError::read(&path, e))
         })
         .collect::<Result<_, _>>()?;
-    let write = |file: &str, text: String| {
-        let path = run_dir.join(file);
-        std::fs::write(&path, text).map_err(|e| RunDirError::write(&path, e))
-    };
+    let write =
+        |file: &str, text: String| crate::rundir::write_whole(&run_dir.join(file), text.as_bytes());
     write(
         HTML_FILE,
         html::page(&data.summary, &data.spike_examples, &svgs),

@@ -34,7 +34,13 @@ pub struct Enrollment {
 /// Appends rows from every visit.
 pub struct EnrollmentLog {
     path: PathBuf,
-    out: Mutex<csv::Writer<BufWriter<File>>>,
+    out: Mutex<Log>,
+}
+
+struct Log {
+    writer: csv::Writer<BufWriter<File>>,
+    /// The first write that failed: every later call reports it, so no row is lost unseen.
+    failed: Option<String>,
 }
 
 impl EnrollmentLog {
@@ -57,22 +63,41 @@ impl EnrollmentLog {
         .map_err(|e| RunDirError::csv(path, e))?;
         Ok(Self {
             path: path.to_owned(),
-            out: Mutex::new(out),
+            out: Mutex::new(Log {
+                writer: out,
+                failed: None,
+            }),
         })
     }
 
-    pub fn record(&self, e: &Enrollment) {
-        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        // A failed write shows up at `flush`, which the run checks.
-        let _ = out.serialize(e);
+    /// Append a row (buffered: a failed write may show here or at `flush`).
+    pub fn record(&self, e: &Enrollment) -> Result<(), RunDirError> {
+        let mut log = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        if log.failed.is_none() {
+            if let Err(error) = log.writer.serialize(e) {
+                log.failed = Some(error.to_string());
+            }
+        }
+        log.result(&self.path)
     }
 
     pub fn flush(&self) -> Result<(), RunDirError> {
-        self.out
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .flush()
-            .map_err(|e| RunDirError::write(&self.path, e))
+        let mut log = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        if log.failed.is_none() {
+            if let Err(error) = log.writer.flush() {
+                log.failed = Some(error.to_string());
+            }
+        }
+        log.result(&self.path)
+    }
+}
+
+impl Log {
+    fn result(&self, path: &Path) -> Result<(), RunDirError> {
+        match &self.failed {
+            None => Ok(()),
+            Some(why) => Err(RunDirError::write(path, std::io::Error::other(why.clone()))),
+        }
     }
 }
 
@@ -104,7 +129,7 @@ mod tests {
             paid: false,
             confirmed: String::new(),
         };
-        log.record(&row);
+        log.record(&row).unwrap();
         log.flush().unwrap();
         let back = read(&path).unwrap();
         assert_eq!(back, vec![row]);

@@ -86,6 +86,20 @@ pub enum RunDirError {
     },
 }
 
+/// Write a whole file so that a reader never sees part of it: into a hidden file beside it, then
+/// renamed over it. A write that fails (a full disk, a size limit) leaves the old file, or none.
+pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), RunDirError> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let partial = path.with_file_name(format!(".{name}.partial"));
+    let written = std::fs::write(&partial, bytes).and_then(|()| std::fs::rename(&partial, path));
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&partial);
+        RunDirError::write(path, e)
+    })
+}
+
 impl RunDirError {
     pub fn read(path: &Path, source: std::io::Error) -> Self {
         RunDirError::Read {

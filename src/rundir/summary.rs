@@ -161,6 +161,10 @@ pub struct Generator {
     /// pool of a run that writes a Goose report.
     pub pool: u64,
     pub max_in_flight: u64,
+    /// The surge process's peak resident memory (VmHWM), in MiB; absent where the system does not
+    /// say (not Linux) and in merged runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_mib: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,7 +177,7 @@ pub struct StepSummary {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub max_ms: f64,
-    /// Requests by outcome class: 2xx, 3xx, 4xx, 5xx, timeout, connect.
+    /// Requests by outcome class: 2xx, 3xx, 4xx, 5xx, timeout, connect, transport.
     pub outcomes: BTreeMap<String, u64>,
 }
 
@@ -287,7 +291,7 @@ impl Summary {
     pub fn write(&self, run_dir: &Path) -> Result<(), RunDirError> {
         let path = run_dir.join(FILE_NAME);
         let json = serde_json::to_string_pretty(self).map_err(|e| RunDirError::json(&path, e))?;
-        std::fs::write(&path, json + "\n").map_err(|e| RunDirError::write(&path, e))
+        super::write_whole(&path, (json + "\n").as_bytes())
     }
 }
 

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::units::{duration, duration_option, ClockTime, Positive, PositiveFloat, Share};
+use crate::units::{
+    duration, duration_option, ByteSize, ClockTime, Positive, PositiveFloat, Share,
+};
 pub use locate::KeyPath;
 
 /// A whole scenario file.
@@ -302,6 +304,27 @@ pub struct Http {
     /// Accept any TLS certificate. Only for a throwaway staging host: surge warns loudly.
     #[serde(default)]
     pub insecure: bool,
+    /// Names of headers and query parameters above whose values are secrets (never written), besides
+    /// `${env:…}` values and names that say so (authorization, cookie, *key*, *token*, *secret*,
+    /// *passw*, *auth*, *session*).
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Redirects followed for one request, each hop checked against `allowed_hosts`, measured and
+    /// counted as a request of its step; past it the request fails.
+    #[serde(default = "default_max_redirects")]
+    pub max_redirects: u32,
+    /// The most bytes a reply may bring, once decoded (a gzip bomb counts as what it inflates to);
+    /// past it the request fails and its connection is dropped.
+    #[serde(default = "default_max_reply")]
+    pub max_reply: ByteSize,
+}
+
+fn default_max_redirects() -> u32 {
+    10
+}
+
+fn default_max_reply() -> ByteSize {
+    ByteSize(10 * ByteSize::MIB)
 }
 
 fn default_max_connections() -> Positive {
@@ -318,6 +341,9 @@ impl Default for Http {
             allowed_hosts: Vec::new(),
             ca_file: None,
             insecure: false,
+            secrets: Vec::new(),
+            max_redirects: default_max_redirects(),
+            max_reply: default_max_reply(),
         }
     }
 }
@@ -431,6 +457,7 @@ impl Scenario {
             })?;
         }
         self.check_curve()?;
+        self.check_durations()?;
         let traffic = &self.traffic;
         let think = &traffic.think_time;
         if think.min_ms > think.max_ms {
@@ -506,6 +533,54 @@ impl Scenario {
                     format!("`{target}` is neither \"embedded\" nor an http(s) URL"),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Durations a run could not keep: a zero timeout fails every request, a zero `max_duration`
+    /// ends the run before it starts, a zero `late_after` makes every visit late; and a curve
+    /// slowed down so far that it would outlast any deadline.
+    fn check_durations(&self) -> Result<(), Problem> {
+        let traffic = &self.traffic;
+        let zero = [
+            (&["http", "timeout"][..], Some(self.http.timeout)),
+            (&["traffic", "max_duration"][..], traffic.max_duration),
+            (&["traffic", "late_after"][..], Some(traffic.late_after)),
+        ];
+        if let Some((keys, _)) = zero.iter().find(|(_, d)| d.is_some_and(|d| d.is_zero())) {
+            return Err(problem(keys, "must be longer than 0"));
+        }
+        let max = crate::units::MAX_DURATION.as_secs_f64();
+        if traffic.think_time.max_ms as f64 / 1000.0 > max {
+            return Err(problem(
+                &["traffic", "think_time", "max_ms"],
+                format!(
+                    "{} ms is longer than 8760h (a year), the longest surge can wait",
+                    traffic.think_time.max_ms
+                ),
+            ));
+        }
+        // Scenario time becomes wall time divided by time_scale: it must still be a duration.
+        let span = traffic.curve_points().map_or(0.0, |points| {
+            points.last().map_or(0.0, |p| p.0) - points.first().map_or(0.0, |p| p.0)
+        });
+        let longest = [
+            ("arrival curve", span),
+            ("patience", traffic.patience.as_secs_f64()),
+            ("think_time", traffic.think_time.max_ms as f64 / 1000.0),
+        ];
+        if let Some((what, seconds)) = longest
+            .iter()
+            .find(|(_, seconds)| seconds / traffic.time_scale.0 > max)
+        {
+            return Err(problem(
+                &["traffic", "time_scale"],
+                format!(
+                    "at time_scale {}, the {what}'s {seconds} s of scenario time would last \
+                     longer than 8760h (a year) of wall time, the longest surge can wait",
+                    traffic.time_scale.0
+                ),
+            ));
         }
         Ok(())
     }
@@ -648,6 +723,62 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.location.map(|l| l.0), Some(3));
         assert!(err.message.contains("duration"), "{err}");
+    }
+
+    #[test]
+    fn zero_timeouts_and_durations_a_run_cannot_keep_are_refused_at_their_line() {
+        for (key, text) in [
+            (
+                "timeout",
+                "[traffic]\nvisits = 1\n[traffic.mix]\nbrowse = 1\n[http]\ntimeout = \"0s\"\n",
+            ),
+            (
+                "max_duration",
+                "[traffic]\nvisits = 1\nmax_duration = \"0s\"\n[traffic.mix]\nbrowse = 1\n",
+            ),
+            (
+                "late_after",
+                "[traffic]\nvisits = 1\nlate_after = \"0ms\"\n[traffic.mix]\nbrowse = 1\n",
+            ),
+        ] {
+            let err = parse(text).unwrap_err();
+            let line = text.lines().position(|l| l.starts_with(key)).unwrap() + 1;
+            assert_eq!(err.location.map(|l| l.0), Some(line), "{key}: {err}");
+            assert!(
+                err.message.contains("must be longer than 0"),
+                "{key}: {err}"
+            );
+            assert!(err.message.contains(key), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn durations_too_long_to_wait_are_refused_at_their_line_not_a_panic() {
+        for (key, value) in [
+            ("max_duration", "\"1e20s\""),
+            ("patience", "\"100000000000000000000s\""),
+            ("late_after", "\"9000h\""),
+        ] {
+            let err = parse(&format!(
+                "[traffic]\nvisits = 1\n{key} = {value}\n[traffic.mix]\nbrowse = 1\n"
+            ))
+            .unwrap_err();
+            assert_eq!(err.location.map(|l| l.0), Some(3), "{key}: {err}");
+            assert!(err.message.contains("at most 8760h"), "{key}: {err}");
+        }
+        // Slowed down so far that the curve would outlast any deadline.
+        let err = parse(
+            "[traffic]\nvisits = 1\nspan = \"1h\"\ntime_scale = 1e-300\n[traffic.mix]\nbrowse = 1\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.location.map(|l| l.0), Some(4), "{err}");
+        assert!(err.message.starts_with("traffic.time_scale:"), "{err}");
+        let err = parse(&format!(
+            "[traffic]\nvisits = 1\n[traffic.think_time]\nmax_ms = {}\n[traffic.mix]\nbrowse = 1\n",
+            u64::MAX
+        ))
+        .unwrap_err();
+        assert_eq!(err.location.map(|l| l.0), Some(4), "{err}");
     }
 
     #[test]
