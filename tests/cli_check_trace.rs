@@ -320,3 +320,77 @@ fn a_reader_that_goes_away_ends_the_printing_not_the_program() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `repeat = { times = 3 }`, the documented form: check accepts it and a visit sends it three
+/// times (it used to fail every request: "repeat.times is not a whole number").
+#[test]
+fn what_check_accepts_runs_as_written_and_what_a_run_cannot_keep_is_refused_at_its_line() {
+    let dir = temp_dir("check-run");
+    let thrice = "[[journeys]]\nname = \"look\"\nrequests = [\"county\"]\n\n\
+[requests.county]\nstep = \"browse\"\nurl = \"/api/v1/counties/by/zip/{{ household.zip }}\"\n\
+repeat = { times = 3 }\nstage = \"browsed\"\n";
+    let scenario = scenario_with(&dir, thrice, "");
+    let out = surge(&["check", scenario.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let out = surge(&["trace", scenario.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        stdout.matches("→ GET http://127.0.0.1:").count(),
+        3,
+        "{stdout}"
+    );
+    assert!(!stdout.contains("not a whole number"), "{stdout}");
+
+    // What check refuses, at the line that says it.
+    for (times, wanted) in [
+        ("0", "`0` is not a whole number of 1 or more"),
+        ("2.5", "`2.5` is not a whole number of 1 or more"),
+        ("-1", "`-1` is not a whole number of 1 or more"),
+    ] {
+        let journeys = thrice.replace("times = 3", &format!("times = {times}"));
+        let scenario = scenario_with(&dir, &journeys, "");
+        let out = surge(&["check", scenario.to_str().unwrap()]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{times}: {stderr}");
+        assert!(stderr.contains("j.toml:8:"), "{times}: {stderr}");
+        assert!(stderr.contains(wanted), "{times}: {stderr}");
+    }
+    // The scenario: `extra` goes above [traffic], so its lines are counted from the top.
+    for (extra, at, wanted) in [
+        (
+            "[http]\ntimeout = \"0s\"\n",
+            "s.toml:3:",
+            "http.timeout: must be longer than 0",
+        ),
+        (
+            "[http]\ntimeout = \"1e20s\"\n",
+            "s.toml:3:",
+            "at most 8760h",
+        ),
+        (
+            "thresholds = [\"p95(browse) < 1e20s\"]\n",
+            "s.toml:2:",
+            "at most 8760h",
+        ),
+    ] {
+        let scenario = scenario_with(&dir, thrice, extra);
+        let out = surge(&["check", scenario.to_str().unwrap()]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{extra}: {stderr}");
+        assert!(stderr.contains(at), "{extra}: expected {at} in {stderr}");
+        assert!(stderr.contains(wanted), "{extra}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{extra}: {stderr}");
+    }
+    for (key, value) in [("max_duration", "0s"), ("max_duration", "1e20s")] {
+        let scenario = scenario_with(&dir, thrice, "");
+        let written = std::fs::read_to_string(&scenario).unwrap();
+        std::fs::write(&scenario, format!("{written}{key} = \"{value}\"\n")).unwrap();
+        let out = surge(&["check", scenario.to_str().unwrap()]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{value}: {stderr}");
+        assert!(stderr.contains("s.toml:5:"), "{value}: {stderr}");
+        assert!(stderr.contains("traffic.max_duration"), "{value}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

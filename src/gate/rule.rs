@@ -14,7 +14,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::units::{parse_duration, parse_percent, UnitError};
+use crate::units::{duration_of_seconds, parse_duration, parse_percent, UnitError};
 use crate::vocab::{Stage, Steps};
 
 /// One parsed rule.
@@ -363,7 +363,7 @@ fn parse_limit(metric: &Metric, value: &str) -> Result<f64, RuleError> {
             let micros: f64 = micros
                 .parse()
                 .map_err(|_| format!("`{value}` is not a duration"))?;
-            Duration::from_secs_f64(micros / 1e6)
+            duration_of_seconds(micros / 1e6, value)?
         } else {
             parse_duration(value)?
         };
@@ -466,6 +466,15 @@ mod tests {
             ),
             ("p95(browse) < 800ms please", "unexpected `please`"),
             ("error_rate(visit) < 1%", "unknown step `visit`"),
+            // Durations too long to wait, or not durations: refused, never a panic.
+            ("p95(browse) < 1e20s", "at most 8760h"),
+            ("p95(browse) < 1e30us", "at most 8760h"),
+            ("p95(browse) < infus", "at most 8760h"),
+            ("p95(browse) < -5us", "not a duration"),
+            ("p95(browse) < NaNus", "not a duration"),
+            ("p95(browse) < 100000000000000000000", "at most 8760h"),
+            ("p95(browse) < 2s in every 1e20s", "at most 8760h"),
+            ("p95(browse) < 2s abort after 1e20s", "at most 8760h"),
         ] {
             let err = parse(text).unwrap_err();
             assert!(err.message.contains(wanted), "{text}: {err}");
