@@ -40,7 +40,7 @@ pub enum Command {
     Gate(GateArgs),
     /// Draw a run's charts (SVG and PNG), index.html and summary.md again from its saved files.
     Report(ReportArgs),
-    /// Serve the staging exchange and its insurers until Ctrl-C.
+    /// Serve the staging exchange and its insurers until Ctrl-C or SIGTERM.
     Exchange(ExchangeArgs),
     /// Reconcile a finished run's applicants (enrollments.csv) with the insurers' 834s, delivered
     /// later as files (or fetched from an exchange's inboxes), and rewrite the cracks report, the
@@ -88,7 +88,7 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// Replay N times faster than real time. Default: the original run's time scale.
-    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    #[arg(long, value_name = "N", value_parser = parse_time_scale)]
     pub time_scale: Option<f64>,
     /// Write the replay's run directory into DIR. Default: reports/<scenario>-replay-<UTC timestamp>/.
     #[arg(long, value_name = "DIR")]
@@ -265,7 +265,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", env = "SURGE_VISITS", value_parser = clap::value_parser!(u64).range(1..))]
     pub visits: Option<u64>,
     /// Override the scenario's time_scale: run the curve N times faster than real time.
-    #[arg(long, value_name = "N", env = "SURGE_TIME_SCALE", value_parser = parse_positive)]
+    #[arg(long, value_name = "N", env = "SURGE_TIME_SCALE", value_parser = parse_time_scale)]
     pub time_scale: Option<f64>,
     /// Override the scenario's seed.
     #[arg(long, value_name = "N", env = "SURGE_SEED")]
@@ -347,6 +347,23 @@ fn parse_start_at(text: &str) -> Result<SystemTime, String> {
         .map(SystemTime::from)
         .map_err(|e| format!("`{text}` is not an RFC 3339 time such as 2026-11-28T09:00:00Z ({e})"))
 }
+
+/// A time scale: a number above 0, and at least 0.001 — slower than that, a scenario's
+/// durations would outlast any deadline surge can keep (and a scenario file's own time_scale is
+/// checked against its curve when it is loaded).
+fn parse_time_scale(text: &str) -> Result<f64, String> {
+    let scale = parse_positive(text).map_err(|e| e.to_string())?;
+    if scale < MIN_TIME_SCALE {
+        return Err(format!(
+            "`{text}` would slow the scenario down more than {}×; the smallest time scale is \
+             {MIN_TIME_SCALE}",
+            1.0 / MIN_TIME_SCALE
+        ));
+    }
+    Ok(scale)
+}
+
+const MIN_TIME_SCALE: f64 = 0.001;
 
 /// A wall-time interval of at least 100 ms.
 fn parse_interval(text: &str) -> Result<Duration, IntervalError> {

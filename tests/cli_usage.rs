@@ -104,3 +104,60 @@ fn shipped_scenarios_parse() {
         }
     }
 }
+
+/// A duration or time scale no run could keep, in a flag or a rule: exit 2 naming it, never a
+/// panic (exit 101), and nothing sent.
+#[test]
+fn durations_too_long_in_flags_and_rules_exit_2_not_a_panic() {
+    let path = scratch_file(
+        "long.toml",
+        "[traffic]\nvisits = 5\n[traffic.mix]\nbrowse = 1\n",
+    );
+    let scenario = path.to_str().unwrap();
+    for (args, wanted) in [
+        (
+            vec!["run", scenario, "--metrics-linger", "1e20s"],
+            "at most 8760h",
+        ),
+        (
+            vec!["run", scenario, "--interval", "1e20s"],
+            "at most 8760h",
+        ),
+        (
+            vec!["run", scenario, "--time-scale", "1e-300"],
+            "the smallest time scale is 0.001",
+        ),
+        (
+            vec!["run", scenario, "--threshold", "p95(browse) < 1e20s"],
+            "at most 8760h",
+        ),
+        (
+            vec!["run", scenario, "--threshold", "p95(browse) < 1e30us"],
+            "at most 8760h",
+        ),
+        (
+            vec!["gate", "nowhere", "--latency-floor", "1e20s"],
+            "at most 8760h",
+        ),
+        (
+            vec![
+                "replay",
+                "nowhere",
+                "--from",
+                "09:00",
+                "--to",
+                "09:05",
+                "--lead-in",
+                "1e20s",
+            ],
+            "at most 8760h",
+        ),
+    ] {
+        let out = surge(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(wanted), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing ran");
+    }
+}
