@@ -702,3 +702,32 @@ fn a_file_size_cap_ends_the_run_with_exit_4_naming_the_file() {
         assert!(!name.ends_with(".partial"), "{name} left behind");
     }
 }
+
+#[test]
+fn a_target_url_with_a_password_is_refused_without_echoing_it() {
+    let dir = scratch("userinfo");
+    let scenario = write_scenario(&dir, 1, "url = \"/ok\"", "", "");
+    let target = mocks().target.replace("http://", "http://ops:hunter2pw@");
+    let before = mocks().target_seen.count("/ok");
+    for command in ["run", "trace", "check"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_surge"))
+            .args([command, scenario.to_str().unwrap(), "--target", &target])
+            .env("HOSTILE_KEY", SECRET)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("user name or password"),
+            "{command}: {stderr}"
+        );
+        assert!(
+            !format!("{stdout}{stderr}").contains("hunter2pw"),
+            "{command}: {stderr}"
+        );
+    }
+    assert_eq!(mocks().target_seen.count("/ok"), before, "nothing was sent");
+    assert!(!dir.join("reports").exists(), "nothing was written");
+}

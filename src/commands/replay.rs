@@ -36,6 +36,19 @@ pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
     }
     let (from, to) = window_of(&args, &summary)?;
     let scenario = scenario_of(source, &summary)?;
+    // A summary is a file anyone may have edited: what the replay takes from it is checked.
+    let unusable = |key: &str, value: f64| {
+        Error::Usage(format!(
+            "{}: {key} is {value}, which surge cannot replay; pass --time-scale or run again",
+            source.join(crate::rundir::summary::FILE_NAME).display()
+        ))
+    };
+    if args.time_scale.is_none() && !(summary.time_scale.is_finite() && summary.time_scale >= 0.001)
+    {
+        return Err(unusable("time_scale", summary.time_scale));
+    }
+    let interval = crate::units::duration_of_seconds(summary.interval_s.max(0.1), "interval_s")
+        .map_err(|_| unusable("interval_s", summary.interval_s))?;
     let run_args = RunArgs {
         scenario,
         target: args.target.clone(),
@@ -58,7 +71,7 @@ pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
         start_at: None,
         metrics_bind: None,
         metrics_linger: std::time::Duration::ZERO,
-        interval: std::time::Duration::from_secs_f64(summary.interval_s.max(0.1)),
+        interval,
         goose_report: Vec::new(),
         thresholds: Vec::new(),
         ignore_exchange_section: args.target.is_some(),

@@ -656,7 +656,8 @@ fn waiting_room_hold(status: u16, headers: &HeaderMap) -> Option<Duration> {
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
         .unwrap_or(1.0);
-    Some(Duration::from_secs_f64(seconds.max(0.05)))
+    // A day is past any visitor's patience; longer would not even be a Duration.
+    Some(Duration::from_secs_f64(seconds.clamp(0.05, 86_400.0)))
 }
 
 /// The innermost cause of a transport error — "Connection refused (os error 111)", "Too many open
@@ -743,6 +744,32 @@ pub(super) mod tests {
             status_reason(&reply(201, "{}"), &[200]),
             "HTTP 201, expected 200 (set expect = 201 if that is right)"
         );
+    }
+
+    #[test]
+    fn a_waiting_room_asking_for_forever_holds_a_day_at_most() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-waiting-room", "1".parse().unwrap());
+        headers.insert(reqwest::header::RETRY_AFTER, "1e300".parse().unwrap());
+        assert_eq!(
+            waiting_room_hold(503, &headers),
+            Some(Duration::from_secs(86_400))
+        );
+        assert_eq!(waiting_room_hold(200, &headers), None);
+    }
+
+    #[test]
+    fn a_redirect_goes_where_its_location_says_and_nowhere_else() {
+        let from = url::Url::parse("http://exchange.example/a/b?x=1").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(reqwest::header::LOCATION, "../c".parse().unwrap());
+        let next = redirect_location(302, &headers, &from).unwrap().unwrap();
+        assert_eq!(next.as_str(), "http://exchange.example/c");
+        assert!(redirect_location(200, &headers, &from).is_none(), "not a redirect");
+        assert!(redirect_location(304, &headers, &from).is_none(), "not followed");
+        headers.insert(reqwest::header::LOCATION, "javascript:alert(1)".parse().unwrap());
+        let refused = redirect_location(303, &headers, &from).unwrap().unwrap_err();
+        assert!(refused.contains("not an http(s) URL"), "{refused}");
     }
 
     #[test]
