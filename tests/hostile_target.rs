@@ -665,7 +665,8 @@ fn sigterm_against_a_hung_target_exits_130_and_counts_what_it_abandoned() {
 #[test]
 fn a_file_size_cap_ends_the_run_with_exit_4_naming_the_file() {
     let dir = scratch("fsize");
-    // Six seconds of arrivals: the run's interval files pass 4 KiB while it goes.
+    // Six seconds of arrivals, written every 100 ms: the interval files pass 4 KiB within the
+    // first seconds, while the run goes.
     let scenario = write_scenario(&dir, 600, "url = \"/ok\"", "", "");
     let text = std::fs::read_to_string(&scenario).unwrap();
     std::fs::write(&scenario, text.replace("span = \"1s\"", "span = \"6s\"")).unwrap();
@@ -679,6 +680,8 @@ fn a_file_size_cap_ends_the_run_with_exit_4_naming_the_file() {
             "run",
             scenario.to_str().unwrap(),
             "--quiet",
+            "--interval",
+            "100ms",
             "--out",
             run_dir.to_str().unwrap(),
         ])
@@ -687,15 +690,18 @@ fn a_file_size_cap_ends_the_run_with_exit_4_naming_the_file() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
-    assert!(
-        stderr.contains("cannot write")
-            && stderr.contains(run_dir.to_str().unwrap())
-            && stderr.contains("File too large"),
-        "{stderr}"
-    );
-    // summary.json is there whole, or not at all; nothing half-written is left beside it.
+    let interval_files = ["latency.hlog", "timeline.csv", "exemplars.jsonl"];
+    let named = interval_files
+        .iter()
+        .any(|f| stderr.contains(&format!("cannot write {}", run_dir.join(f).display())));
+    assert!(named && stderr.contains("File too large"), "{stderr}");
+    // summary.json is there whole, or not at all; nothing half-written is left beside it. When
+    // there, it says the run stopped at the lost write, long before its 600 visits.
     if run_dir.join("summary.json").exists() {
-        summary(&run_dir);
+        let summary = summary(&run_dir);
+        let ending = summary["ending"].as_str().unwrap();
+        assert!(ending.starts_with("stopped: cannot write"), "{ending}");
+        assert!(summary["visits"]["started"].as_u64().unwrap() < 600);
     }
     for entry in std::fs::read_dir(&run_dir).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();

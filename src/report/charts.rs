@@ -83,13 +83,18 @@ fn both(data: &RunData, dir: &Path, name: &str, chart: &impl Chart) -> Drawn {
         let root = SVGBackend::new(&svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         chart.draw(data, &root)?;
-        root.present().map_err(err)?;
+        root.present().map_err(writing(&svg))?;
     }
     let png = dir.join(format!("{name}.png"));
     let root = BitMapBackend::new(&png, size).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     chart.draw(data, &root)?;
-    root.present().map_err(err)
+    root.present().map_err(writing(&png))
+}
+
+/// Writing is where a chart fails (a full disk): the message names the file.
+fn writing<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> ChartError + '_ {
+    move |e| ChartError(format!("{}: {e}", path.display()))
 }
 
 fn register_fonts() {
