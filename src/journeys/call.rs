@@ -765,10 +765,21 @@ pub(super) mod tests {
         headers.insert(reqwest::header::LOCATION, "../c".parse().unwrap());
         let next = redirect_location(302, &headers, &from).unwrap().unwrap();
         assert_eq!(next.as_str(), "http://exchange.example/c");
-        assert!(redirect_location(200, &headers, &from).is_none(), "not a redirect");
-        assert!(redirect_location(304, &headers, &from).is_none(), "not followed");
-        headers.insert(reqwest::header::LOCATION, "javascript:alert(1)".parse().unwrap());
-        let refused = redirect_location(303, &headers, &from).unwrap().unwrap_err();
+        assert!(
+            redirect_location(200, &headers, &from).is_none(),
+            "not a redirect"
+        );
+        assert!(
+            redirect_location(304, &headers, &from).is_none(),
+            "not followed"
+        );
+        headers.insert(
+            reqwest::header::LOCATION,
+            "javascript:alert(1)".parse().unwrap(),
+        );
+        let refused = redirect_location(303, &headers, &from)
+            .unwrap()
+            .unwrap_err();
         assert!(refused.contains("not an http(s) URL"), "{refused}");
     }
 
