@@ -18,6 +18,7 @@
 #[macro_use]
 pub mod logging;
 
+pub mod capacity;
 pub mod cli;
 pub mod commands;
 pub mod cracks;

@@ -34,7 +34,7 @@ pub const GREY: RGBColor = RGBColor(150, 150, 150);
 /// Steps take these in turn (a journey file with more steps reuses them); whole visits are black.
 const STEP_COLOURS: [RGBColor; 6] = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY];
 
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
 /// The charts' file stems, in the order the report shows them.
 pub const CHARTS: [(&str, &str); 5] = [
@@ -97,7 +97,7 @@ fn writing<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> ChartError + '_ {
     move |e| ChartError(format!("{}: {e}", path.display()))
 }
 
-fn register_fonts() {
+pub(crate) fn register_fonts() {
     static FONTS: Once = Once::new();
     FONTS.call_once(|| {
         // The bytes are a valid font compiled in; registering cannot fail.
@@ -175,7 +175,7 @@ fn clock_axis(data: &RunData) -> String {
 }
 
 /// Every chart's legend: a framed, mostly opaque box at `position`.
-fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     mut labels: plotters::chart::SeriesLabelStyle<'a, '_, DB, CT>,
     position: SeriesLabelPosition,
     font_size: u32,
@@ -229,7 +229,7 @@ fn shade_spikes<DB: DrawingBackend, X: Ranged, Y: Ranged>(
     Ok(())
 }
 
-fn legend_line(colour: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+pub(crate) fn legend_line(colour: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
     move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
 }
 
