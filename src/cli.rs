@@ -17,6 +17,12 @@ max_duration reached), so the \
 run proves nothing; 4 the run could not be carried out, or not one request got an answer; 130 interrupted by Ctrl-C or SIGTERM (a second signal exits at once). \
 The run directory always holds what was measured.";
 
+const CAPACITY_EXIT_CODES: &str = "Exit codes: 0 a capacity was found (or every rate up to \
+--max-rate held); 1 no rate held, or the step budget ran out; 2 bad command line, scenario or SLO \
+rule (nothing was sent); 3 surge itself could not deliver a rate (the answer is then a lower \
+bound, never a capacity); 4 the target could not be reached; 130 interrupted (every step measured \
+so far is written, with the answer so far).";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "surge",
@@ -40,6 +46,12 @@ pub enum Command {
     Gate(GateArgs),
     /// Draw a run's charts (SVG and PNG), index.html and summary.md again from its saved files.
     Report(ReportArgs),
+    /// Find the target's capacity: offer the scenario's journey mix at constant arrival rates
+    /// (ramping ×1.5 until an SLO fails, then bisecting to within 5 %, then confirming), each step a
+    /// run directory; write capacity.json, capacity.md and charts, with a Universal Scalability
+    /// Law fit and the headroom against the scenario's own curve. See docs/capacity.md.
+    #[command(after_help = CAPACITY_EXIT_CODES)]
+    Capacity(CapacityArgs),
     /// Serve the staging exchange and its insurers until Ctrl-C or SIGTERM.
     Exchange(ExchangeArgs),
     /// Reconcile a finished run's applicants (enrollments.csv) with the insurers' 834s, delivered
@@ -318,6 +330,54 @@ pub struct RunArgs {
     pub ignore_exchange_section: bool,
     /// Print only errors and the final tables.
     #[arg(long, short, env = "SURGE_QUIET")]
+    pub quiet: bool,
+}
+
+/// `surge capacity`'s options.
+#[derive(Debug, clap::Args)]
+pub struct CapacityArgs {
+    /// Scenario file (TOML): its journeys, mix, think times, data, [http] and thresholds are used;
+    /// its arrival curve is the forecast the capacity is compared with.
+    pub scenario: PathBuf,
+    /// Base URL of the exchange to load. Default: the scenario's `target`, or the embedded exchange
+    /// (started afresh for every step).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Never offer more than R visits/s (scenario time). Required with a --target: a capacity
+    /// search pushes its target past what it holds. Default on the embedded exchange: 10× the
+    /// scenario's peak.
+    #[arg(long, value_name = "R", value_parser = parse_positive)]
+    pub max_rate: Option<f64>,
+    /// The first rate offered, visits/s. Default: --max-rate / 20.
+    #[arg(long, value_name = "R", value_parser = parse_positive)]
+    pub start_rate: Option<f64>,
+    /// A rule every step must hold, in the gate's grammar (e.g. "p95(visit) < 2s",
+    /// "error_rate < 1%", "conversion(selected->paid) > 95%"); may repeat. Default: the scenario's
+    /// thresholds.
+    #[arg(long = "slo", value_name = "RULE")]
+    pub slo: Vec<String>,
+    /// Wall time each rate is held and measured.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub step: Duration,
+    /// Wall time each step runs before its hold is measured (queues and pools reach their level).
+    /// Default: a sixth of --step, at least 1 s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub settle: Option<Duration>,
+    /// Override the scenario's time_scale (rates stay in scenario time).
+    #[arg(long, value_name = "N", value_parser = parse_time_scale)]
+    pub time_scale: Option<f64>,
+    /// Write the capacity directory (capacity.json, capacity.md, charts/, one run directory per
+    /// step) into DIR. Default: reports/<scenario>-capacity-<UTC timestamp>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// With --out: replace what DIR holds.
+    #[arg(long)]
+    pub force: bool,
+    /// With --target: use a scenario that has an [exchange] section anyway, without it.
+    #[arg(long)]
+    pub ignore_exchange_section: bool,
+    /// Print only errors and the answer.
+    #[arg(long, short)]
     pub quiet: bool,
 }
 

@@ -139,9 +139,10 @@ impl Headroom {
     }
 }
 
-/// A rate as people read it: one decimal below 10, whole numbers with thousands separators above.
+/// A rate as people read it: one decimal below 100, whole numbers with thousands separators above.
 pub fn rate(value: f64) -> String {
-    if value.abs() < 10.0 {
+    // Below 100 a tenth still matters: a search is precise to 5 %.
+    if value.abs() < 100.0 {
         return format!("{value:.1}");
     }
     let digits = format!("{:.0}", value.abs());
@@ -268,7 +269,7 @@ mod tests {
         assert_eq!(below.share_above, 0.0);
         assert_eq!(
             below.sentence(),
-            "the forecast peaks at 2.5 visits/s at 01:00:00, 25 % of the capacity (10 \
+            "the forecast peaks at 2.5 visits/s at 01:00:00, 25 % of the capacity (10.0 \
              visits/s): headroom 4.0×"
         );
     }
@@ -307,7 +308,8 @@ mod tests {
     fn rates_read_as_people_write_them() {
         assert_eq!(rate(7.46), "7.5");
         assert_eq!(rate(0.0), "0.0");
-        assert_eq!(rate(10.0), "10");
+        assert_eq!(rate(13.46), "13.5");
+        assert_eq!(rate(100.0), "100");
         assert_eq!(rate(999.6), "1,000");
         assert_eq!(rate(2_900.0), "2,900");
         assert_eq!(rate(1_234_567.0), "1,234,567");

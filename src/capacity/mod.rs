@@ -5,8 +5,11 @@
 //! ([`usl`]) and the headroom against the scenario's own curve ([`headroom`]), written as
 //! `capacity.json` and `capacity.md` ([`answer`]).
 
+pub mod answer;
 pub mod charts;
 pub mod headroom;
+pub mod search;
+pub mod step;
 pub mod usl;
 
 use std::collections::BTreeMap;

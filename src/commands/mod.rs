@@ -2,6 +2,7 @@
 //! one place that turns either into the process's exit code and prints the error. No module below
 //! this one knows an exit code.
 
+pub mod capacity;
 pub mod check;
 pub mod cracks;
 pub mod exchange;
@@ -138,6 +139,7 @@ async fn dispatch(command: Command) -> Result<Outcome, Error> {
         Command::Run(args) => run::run(args).await,
         Command::Gate(args) => gate::gate(args),
         Command::Report(args) => report::report(args),
+        Command::Capacity(args) => capacity::capacity(args).await,
         Command::Exchange(args) => exchange::serve(args).await,
         Command::Check(args) => check::check(args),
         Command::Cracks(args) => cracks::cracks(args).await,

@@ -487,7 +487,7 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
             started_at: executed.started_at,
             duration_s: executed.duration_s,
             started_behind_s: executed.started_behind_s,
-            completed: executed.ending == Ending::Completed,
+            completed: matches!(executed.ending, Ending::Completed | Ending::TimeUp),
             ending: match executed.snapshot.requests_abandoned {
                 0 => executed.ending.describe(),
                 n => format!(

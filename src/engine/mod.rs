@@ -75,12 +75,17 @@ pub enum Ending {
     DataExhausted(String),
     /// One of the run's files could not be written: what it measured would be lost.
     WriteFailed(String),
+    /// A run with a time limit of its own (a capacity step, `RunPlan::cut_after`) reached it after
+    /// every visit was due: the visits still in flight are abandoned, and the run counts as
+    /// completed, its load delivered.
+    TimeUp,
 }
 
 impl Ending {
     pub fn describe(&self) -> String {
         match self {
             Ending::Completed => "completed".into(),
+            Ending::TimeUp => "completed (its time was up; visits still in flight abandoned)".into(),
             Ending::Interrupted => "stopped: interrupted".into(),
             Ending::Deadline(why)
             | Ending::Aborted(why)
@@ -290,6 +295,20 @@ pub async fn run(
                         "max_duration of {} s reached",
                         limit.as_secs()
                     )));
+                }
+            }
+        }),
+        tokio::spawn({
+            let control = control.clone();
+            let cut = plan.cut_after;
+            async move {
+                let Some(cut) = cut else { return };
+                if control
+                    .stop
+                    .sleep_until(tokio::time::Instant::now() + cut)
+                    .await
+                {
+                    control.stop.trigger(Ending::TimeUp);
                 }
             }
         }),

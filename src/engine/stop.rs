@@ -54,11 +54,12 @@ impl Stop {
         let _ = stopped.wait_for(|stopped| *stopped).await;
     }
 
-    /// Wait until the run is interrupted by a signal (never, if it stops for another reason): then
-    /// the visits in flight are abandoned too, so SIGTERM ends a run within its grace period.
+    /// Wait until the run is stopped in a way that abandons the visits in flight (never, if it
+    /// stops for another reason): a signal, so SIGTERM ends a run within its grace period, or a
+    /// capacity step's time running out.
     pub async fn interrupted(&self) {
         self.stopped().await;
-        if self.reason() != Some(&Ending::Interrupted) {
+        if !matches!(self.reason(), Some(Ending::Interrupted | Ending::TimeUp)) {
             std::future::pending::<()>().await;
         }
     }

@@ -47,6 +47,10 @@ pub struct RunPlan {
     /// How long a visitor waits in a waiting room, in wall time.
     pub patience: Duration,
     pub max_duration: Duration,
+    /// When set, the run ends this long (wall time) after it starts and abandons the visits still
+    /// in flight (`Ending::TimeUp`): a capacity step measures its hold, not a saturated target's
+    /// tail. `surge run` never sets it.
+    pub cut_after: Option<Duration>,
     pub visitors: VisitPlanner,
     /// Visits per wall-clock second at the curve's peak (0 for a closed run).
     pub peak_wall_rate: f64,
@@ -167,6 +171,7 @@ impl RunPlan {
             late_after: traffic.late_after,
             patience: traffic.patience.div_f64(traffic.time_scale.0),
             max_duration: max_duration(traffic, curve.as_ref()),
+            cut_after: None,
             visitors: VisitPlanner::new(scenario, weights, default_zips).with_data(data),
             peak_wall_rate: curve.as_ref().map_or(0.0, |c| peak_wall_rate(traffic, c)),
             curve,

@@ -1,0 +1,417 @@
+//! `surge capacity`: offer the scenario's journey mix at constant arrival rates, step by step as
+//! [`crate::capacity::search`] asks, each step a whole `surge run` into a run directory of its own
+//! (so `report`, `gate` and `replay` work on any step), measured over its hold; then write the answer.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::capacity::answer::{self, Answer};
+use crate::capacity::search::{Found, Next, Search, Verdict};
+use crate::capacity::step::{self, Hold};
+use crate::capacity::{charts, headroom, usl, Step};
+use crate::cli::{CapacityArgs, RunArgs};
+use crate::engine;
+use crate::exchange;
+use crate::gate::{self, GateStatus, Rule};
+use crate::plan::RunPlan;
+use crate::rundir;
+use crate::units::Positive;
+
+use super::run::{self, LoadRequest, Loaded, Prepared};
+use super::{Error, Outcome};
+
+/// Bisection stops when the last rate that held and the first that failed are this close.
+const PRECISION: f64 = 0.05;
+/// Samples of the scenario's curve for the headroom.
+const FORECAST_SAMPLES: usize = 600;
+
+pub async fn capacity(args: CapacityArgs) -> Result<Outcome, Error> {
+    engine::catch_signals();
+    let loaded = run::load(LoadRequest {
+        scenario: &args.scenario,
+        target: args.target.clone(),
+        visits: None,
+        time_scale: args.time_scale,
+        seed: None,
+        thresholds: &[],
+        ignore_exchange_section: args.ignore_exchange_section,
+    })?;
+    let rules = slo_rules(&args, &loaded)?;
+    let forecast = forecast(&loaded.plan);
+    let peak = forecast.iter().map(|(_, rate)| *rate).fold(0.0, f64::max);
+    let embedded = loaded.scenario.targets_embedded(args.target.as_deref());
+    let max_rate =
+        match (args.max_rate, embedded) {
+            (Some(max), _) => max,
+            (None, true) if peak > 0.0 => 10.0 * peak,
+            (None, true) => {
+                return Err(Error::Usage(format!(
+                    "{}: no arrival curve to take 10× the peak of; give --max-rate",
+                    args.scenario.display()
+                )))
+            }
+            (None, false) => return Err(Error::Usage(
+                "--max-rate is required with a --target: a capacity search pushes its target past \
+                 what it holds, and surge never offers it more than you allow"
+                    .into(),
+            )),
+        };
+    let start = args.start_rate.unwrap_or(max_rate / 20.0).min(max_rate);
+    let hold = args.step;
+    let settle = args
+        .settle
+        .unwrap_or_else(|| (hold / 6).max(Duration::from_secs(1)));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(loaded.scenario.name()));
+    prepare_out(&out, args.force)?;
+    if !args.quiet {
+        sayln!(
+            "surge capacity: {} against {}, rates from {} to at most {} visits/s, {} s steps \
+             after {} s of settle, SLOs {} → {}",
+            loaded.scenario.name(),
+            loaded.target.as_deref().unwrap_or("the embedded exchange"),
+            answer::rate(start),
+            answer::rate(max_rate),
+            hold.as_secs_f64(),
+            settle.as_secs_f64(),
+            rules
+                .iter()
+                .map(|r| r.text.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            out.display()
+        );
+    }
+
+    let mut search = Search::new(start, max_rate, PRECISION);
+    let mut steps: Vec<Step> = Vec::new();
+    let mut target_url = String::new();
+    let found = loop {
+        let rate = match search.next_step() {
+            Next::Try(rate) | Next::Confirm(rate) => rate,
+            Next::Done(found) => break Some(found),
+        };
+        let index = steps.len();
+        let run_dir = out.join(format!("step-{index:02}"));
+        let ran = run_step(&loaded, &args, &rules, rate, settle, hold, &run_dir).await?;
+        target_url = ran.summary.target.clone();
+        match ran.result {
+            Ok(Outcome::Interrupted) => break None,
+            Err(Error::NothingReached(why)) => {
+                let found = None;
+                write_answer(
+                    &args,
+                    &loaded,
+                    &rules,
+                    &out,
+                    max_rate,
+                    settle,
+                    found,
+                    &steps,
+                    &target_url,
+                )?;
+                return Err(Error::NothingReached(format!(
+                    "step {index} at {} visits/s: {why}",
+                    answer::rate(rate)
+                )));
+            }
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        let measured = step::measure(
+            &run_dir,
+            index,
+            rate,
+            Hold {
+                from: settle,
+                until: settle + hold,
+            },
+            &rules,
+        )
+        .map_err(Error::Output)?;
+        let verdict = if !measured.generator_valid {
+            Verdict::GeneratorLimit
+        } else if measured.holds {
+            Verdict::Holds
+        } else {
+            Verdict::Fails
+        };
+        if !args.quiet {
+            sayln!("{}", step_line(&measured));
+        }
+        search.record(rate, verdict);
+        steps.push(measured);
+    };
+    let answer = write_answer(
+        &args,
+        &loaded,
+        &rules,
+        &out,
+        max_rate,
+        settle,
+        found,
+        &steps,
+        &target_url,
+    )?;
+    sayln!("\n{}", answer.sentence);
+    if let Some(headroom) = &answer.headroom {
+        sayln!("against the forecast: {}", headroom.sentence());
+    }
+    if let Some(note) = &answer.usl_note {
+        sayln!("{note}");
+    }
+    sayln!("capacity directory: {}", out.display());
+    Ok(match found {
+        None => Outcome::Interrupted,
+        Some(Found::Capacity(_) | Found::AtLeastMaxRate(_)) => Outcome::Judged(GateStatus::Passed),
+        Some(Found::SurgeWasTheLimit { .. }) => Outcome::Judged(GateStatus::GeneratorInvalid),
+        Some(Found::BelowLowest(_) | Found::Unfinished { .. }) => {
+            Outcome::Judged(GateStatus::Failed)
+        }
+    })
+}
+
+/// The rules a step must hold: `--slo`, else the scenario's thresholds; each checked against the
+/// journey file's steps and stages as `surge run` checks thresholds.
+fn slo_rules(args: &CapacityArgs, loaded: &Loaded) -> Result<Vec<Rule>, Error> {
+    if args.slo.is_empty() {
+        if loaded.rules.is_empty() {
+            return Err(Error::Usage(format!(
+                "{}: no SLO to hold: give --slo RULE (e.g. --slo \"p95(visit) < 2s\" --slo \
+                 \"error_rate < 1%\"), or thresholds in the scenario",
+                args.scenario.display()
+            )));
+        }
+        return Ok(loaded.rules.clone());
+    }
+    let steps: Vec<&str> = loaded
+        .program
+        .steps
+        .names()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let proved = loaded.program.proved_stages();
+    args.slo
+        .iter()
+        .map(|text| {
+            let rule = gate::parse(text)?;
+            rule.check_step(&steps)?;
+            rule.check_stages(&proved)?;
+            Ok(rule)
+        })
+        .collect()
+}
+
+/// One step: the scenario at a constant `rate` (visits per scenario second) for `settle + hold` of
+/// wall time, cut a second after, into `run_dir`.
+async fn run_step(
+    loaded: &Loaded,
+    args: &CapacityArgs,
+    rules: &[Rule],
+    rate: f64,
+    settle: Duration,
+    hold: Duration,
+    run_dir: &Path,
+) -> Result<run::Concluded, Error> {
+    let mut scenario = loaded.scenario.clone();
+    let wall = settle + hold;
+    let time_scale = scenario.traffic.time_scale.0;
+    let traffic = &mut scenario.traffic;
+    traffic.span = Some(wall.mul_f64(time_scale));
+    traffic.profile = None;
+    traffic.stages = None;
+    traffic.max_duration = None;
+    let visits = (rate * wall.as_secs_f64() * time_scale).ceil().max(1.0) as u64;
+    traffic.visits = Some(Positive(visits));
+    let mut plan = RunPlan::new(
+        &scenario,
+        &loaded.program.weights(),
+        &exchange::catalog::zips(),
+    )?;
+    // The hold's last interval ends inside the step; what is still in flight then is the tail.
+    plan.cut_after = Some(wall + Duration::from_secs(1));
+    rundir::prepare(run_dir, &args.scenario, false).map_err(Error::Output)?;
+    let plan = Arc::new(plan);
+    let prepared = Prepared {
+        concurrency: engine::concurrency_limit(&plan, false),
+        scenario,
+        program: loaded.program.clone(),
+        rules: rules.to_vec(),
+        plan,
+        target: loaded.target.clone(),
+        run_dir: run_dir.to_path_buf(),
+        interval: Duration::from_secs(1),
+        start_at: None,
+    };
+    run::run_prepared(&prepared, &step_run_args(args, run_dir)).await
+}
+
+/// A step's `surge run` options: quiet, nothing besides the run directory.
+fn step_run_args(args: &CapacityArgs, run_dir: &Path) -> RunArgs {
+    RunArgs {
+        scenario: args.scenario.clone(),
+        target: args.target.clone(),
+        out: Some(run_dir.to_path_buf()),
+        force: false,
+        visits: None,
+        time_scale: args.time_scale,
+        seed: None,
+        shard: None,
+        start_at: None,
+        metrics_bind: None,
+        metrics_linger: Duration::ZERO,
+        interval: Duration::from_secs(1),
+        goose_report: Vec::new(),
+        thresholds: Vec::new(),
+        ignore_exchange_section: args.ignore_exchange_section,
+        quiet: true,
+    }
+}
+
+/// The scenario's own curve as (clock, visits per scenario second): the forecast.
+fn forecast(plan: &RunPlan) -> Vec<(f64, f64)> {
+    let Some(curve) = &plan.curve else {
+        return Vec::new();
+    };
+    let scale = plan.visits_total as f64 / curve.area();
+    (0..=FORECAST_SAMPLES)
+        .map(|i| {
+            let t = curve.span() * i as f64 / FORECAST_SAMPLES as f64;
+            (plan.clock_start + t, curve.rate_at(t) * scale)
+        })
+        .collect()
+}
+
+/// Build the answer from the steps, write it (and the charts) into `out`.
+#[allow(clippy::too_many_arguments)]
+fn write_answer(
+    args: &CapacityArgs,
+    loaded: &Loaded,
+    rules: &[Rule],
+    out: &Path,
+    max_rate: f64,
+    settle: Duration,
+    found: Option<Found>,
+    steps: &[Step],
+    target: &str,
+) -> Result<Answer, Error> {
+    let (result, sentence) = match &found {
+        Some(found) => answer::describe(found, steps),
+        None => (
+            "interrupted",
+            format!(
+                "interrupted after {} step(s): no capacity yet; every step so far is written",
+                steps.len()
+            ),
+        ),
+    };
+    let capacity = match found {
+        Some(Found::Capacity(rate)) => Some(rate),
+        _ => None,
+    };
+    let valid: Vec<(f64, f64)> = steps
+        .iter()
+        .filter(|s| s.generator_valid)
+        .map(|s| (s.in_flight, s.served))
+        .collect();
+    let usl = usl::fit(&valid);
+    let usl_note = match &usl {
+        Some(fit) => fit.poor(),
+        None => Some(format!(
+            "not fitted: {} step(s) with a valid generator, 3 needed",
+            valid.len()
+        )),
+    };
+    let headroom = capacity.and_then(|c| headroom::against(&forecast(&loaded.plan), c));
+    let knee = answer::knee(steps);
+    let answer = Answer {
+        scenario: loaded.scenario.name().to_string(),
+        target: target.to_string(),
+        time_scale: loaded.scenario.traffic.time_scale.0,
+        slo: rules.iter().map(|r| r.text.clone()).collect(),
+        max_rate,
+        step_s: args.step.as_secs_f64(),
+        settle_s: settle.as_secs_f64(),
+        result: result.to_string(),
+        capacity,
+        capacity_requests_per_s: capacity
+            .and_then(|c| steps.iter().rev().find(|s| s.offered == c && s.holds))
+            .map(|s| s.requests_per_s.clone())
+            .unwrap_or_default(),
+        failed_above: capacity.and_then(|c| answer::failed_above(c, steps)),
+        sentence,
+        knee,
+        usl,
+        usl_note,
+        headroom,
+        steps: steps.to_vec(),
+    };
+    answer.write(out).map_err(Error::Output)?;
+    if !steps.is_empty() {
+        if let Err(e) = charts::draw(steps, capacity, knee, &out.join(rundir::CHARTS_DIR)) {
+            eprintln!("error: cannot draw the capacity charts: {e}");
+        }
+    }
+    Ok(answer)
+}
+
+/// One line per step on the console.
+fn step_line(step: &Step) -> String {
+    let p95 = step.latency_ms.get("visit").map_or(0.0, |l| l[1]);
+    let verdict = if !step.generator_valid {
+        format!("surge was the limit ({})", step.generator_reason)
+    } else if let Some(failed) = &step.failed {
+        format!("fails {} (observed {})", failed.rule, failed.observed)
+    } else {
+        "holds".to_string()
+    };
+    format!(
+        "  step {:>2}: {:>8} visits/s offered, {:>8} served, p95(visit) {:.0} ms, errors {:.2} % — {verdict}",
+        step.index,
+        answer::rate(step.offered),
+        answer::rate(step.served),
+        p95,
+        step.error_rate * 100.0
+    )
+}
+
+/// A capacity directory: new, or one this command wrote (replaced only with --force).
+fn prepare_out(out: &Path, force: bool) -> Result<(), Error> {
+    let holds = out.join(answer::JSON_FILE).exists() || out.join("step-00").exists();
+    if holds && !force {
+        return Err(Error::Usage(format!(
+            "{} already holds a capacity search; choose another --out, or pass --force to replace it",
+            out.display()
+        )));
+    }
+    if holds {
+        for entry in
+            std::fs::read_dir(out).map_err(|e| Error::Output(rundir::RunDirError::read(out, e)))?
+        {
+            let path = entry
+                .map_err(|e| Error::Output(rundir::RunDirError::read(out, e)))?
+                .path();
+            let ours = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with("step-") || n == rundir::CHARTS_DIR || n.starts_with("capacity.")
+            });
+            if ours {
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                removed.map_err(|e| Error::Output(rundir::RunDirError::write(&path, e)))?;
+            }
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::Output(rundir::RunDirError::write(out, e)))
+}
+
+fn default_out(scenario: &str) -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    PathBuf::from("reports").join(format!("{scenario}-capacity-{stamp}"))
+}

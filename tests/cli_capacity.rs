@@ -1,0 +1,192 @@
+//! Level: the `surge` binary run end to end, as a capacity engineer runs it. `surge capacity`
+//! against the embedded exchange, whose capacity is known by construction: `concurrency` servers
+//! each busy a fixed 100 ms per browse request serve concurrency / 0.1 s requests per second, and
+//! the browse journey (one page of results) makes 3 such requests per visit. Every step here is a
+//! few seconds of loopback traffic, so each search is bounded to about a minute.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Service time of every browse request, in seconds (median = p99: no spread).
+const SERVICE_S: f64 = 0.1;
+/// Browse requests per visit: county, one page of plan search, plan details.
+const REQUESTS_PER_VISIT: f64 = 3.0;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("surge-capacity-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A browse-only scenario against an embedded exchange of `concurrency` browse servers.
+fn scenario(dir: &Path, concurrency: u32) -> PathBuf {
+    let path = dir.join("capacity.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"capacity\"\n\
+             thresholds = [\"p95(visit) < 600ms\"]\n\
+             [traffic]\nvisits = 300\nspan = \"60s\"\narrivals = \"uniform\"\n\
+             [traffic.mix]\nbrowse = 1\n\
+             [households]\nmax_pages = 1\n\
+             [http]\ntimeout = \"20s\"\n\
+             [exchange.capacity.browse]\nmedian = \"100ms\"\np99 = \"100ms\"\n\
+             concurrency = {concurrency}\nqueue = 1000\nqueue_timeout = \"60s\"\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn capacity(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_surge"))
+        .arg("capacity")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("surge runs")
+}
+
+fn answer(out: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join("capacity.json")).expect("capacity.json");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Search the capacity of `concurrency` browse servers and compare it with the theory.
+fn finds_the_capacity_of(concurrency: u32) {
+    let dir = scratch(&format!("c{concurrency}"));
+    let scenario = scenario(&dir, concurrency);
+    let out = dir.join("search");
+    let theory = f64::from(concurrency) / SERVICE_S / REQUESTS_PER_VISIT;
+    let (start, max) = (format!("{}", theory / 3.0), format!("{}", theory * 4.0));
+    let run = capacity(&[
+        scenario.to_str().unwrap(),
+        "--start-rate",
+        &start,
+        "--max-rate",
+        &max,
+        "--step",
+        "3s",
+        "--settle",
+        "1s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stdout}\n{stderr}");
+    let answer = answer(&out);
+    assert_eq!(answer["result"], "capacity", "{answer}");
+    let found = answer["capacity"].as_f64().unwrap();
+    assert!(
+        (found - theory).abs() <= 0.10 * theory,
+        "capacity {found} visits/s, theory {theory:.2}\n{stdout}"
+    );
+    // What failed above it is an SLO of the search, at a rate above the capacity.
+    let above = &answer["failed_above"];
+    assert_eq!(above["rule"], "p95(visit) < 600ms", "{answer}");
+    assert!(above["rate"].as_f64().unwrap() > found);
+    // Requests per second at the capacity, by step: every request is a browse request.
+    let browse = answer["capacity_requests_per_s"]["browse"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (browse - found * REQUESTS_PER_VISIT).abs() <= 0.15 * browse,
+        "{answer}"
+    );
+    // The USL fit of the steps describes them; its peak is near the measured one.
+    let usl = &answer["usl"];
+    assert!(usl["r2"].as_f64().unwrap() >= 0.95, "{usl}");
+    let served_max = answer["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["served"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    let predicted = usl["peak_throughput"].as_f64().unwrap();
+    assert!(
+        (predicted - served_max).abs() <= 0.15 * served_max,
+        "USL peak {predicted}, measured {served_max}: {usl}"
+    );
+    // Every step is a run directory of its own, and the answer is written for people too.
+    for step in answer["steps"].as_array().unwrap() {
+        let run_dir = PathBuf::from(step["run_dir"].as_str().unwrap());
+        assert!(
+            run_dir.join("summary.json").exists(),
+            "{}",
+            run_dir.display()
+        );
+    }
+    let markdown = std::fs::read_to_string(out.join("capacity.md")).unwrap();
+    assert!(
+        markdown.contains(answer["sentence"].as_str().unwrap()),
+        "{markdown}"
+    );
+    assert!(out.join("charts/capacity-throughput.svg").exists());
+    assert!(stdout.contains("capacity: "), "{stdout}");
+}
+
+#[test]
+fn the_capacity_of_two_browse_servers_is_found() {
+    finds_the_capacity_of(2);
+}
+
+#[test]
+fn the_capacity_of_five_browse_servers_is_found() {
+    finds_the_capacity_of(5);
+}
+
+#[test]
+fn a_generator_that_cannot_keep_up_ends_with_surge_was_the_limit() {
+    let dir = scratch("limit");
+    let scenario = dir.join("fast.toml");
+    // No capacity limit on the exchange, and a first rate two cores cannot send.
+    std::fs::write(
+        &scenario,
+        "name = \"fast\"\nthresholds = [\"error_rate < 50%\"]\n\
+         [traffic]\nvisits = 300\nspan = \"60s\"\n[traffic.mix]\nbrowse = 1\n\
+         [households]\nmax_pages = 1\n",
+    )
+    .unwrap();
+    let out = dir.join("search");
+    let run = capacity(&[
+        scenario.to_str().unwrap(),
+        "--start-rate",
+        "20000",
+        "--max-rate",
+        "1000000",
+        "--step",
+        "2s",
+        "--settle",
+        "1s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(3), "{stdout}");
+    let answer = answer(&out);
+    assert_eq!(answer["result"], "surge_was_the_limit", "{answer}");
+    assert!(answer["capacity"].is_null(), "never a capacity: {answer}");
+    let sentence = answer["sentence"].as_str().unwrap();
+    assert!(sentence.contains("surge was the limit"), "{sentence}");
+    assert!(stdout.contains("surge was the limit"), "{stdout}");
+}
+
+#[test]
+fn a_target_without_a_max_rate_is_refused_before_any_traffic() {
+    let dir = scratch("nomax");
+    let scenario = scenario(&dir, 2);
+    let run = capacity(&[
+        scenario.to_str().unwrap(),
+        "--target",
+        "http://127.0.0.1:9",
+        "--ignore-exchange-section",
+        "--out",
+        dir.join("search").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--max-rate is required"), "{stderr}");
+    assert!(!dir.join("search").exists(), "nothing written");
+}
