@@ -85,7 +85,9 @@ impl Ending {
     pub fn describe(&self) -> String {
         match self {
             Ending::Completed => "completed".into(),
-            Ending::TimeUp => "completed (its time was up; visits still in flight abandoned)".into(),
+            Ending::TimeUp => {
+                "completed (its time was up; visits still in flight abandoned)".into()
+            }
             Ending::Interrupted => "stopped: interrupted".into(),
             Ending::Deadline(why)
             | Ending::Aborted(why)
