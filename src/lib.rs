@@ -28,6 +28,7 @@ pub mod gate;
 pub mod histogram;
 pub mod journey_file;
 pub mod journeys;
+pub mod knee;
 pub mod measure;
 pub mod merge;
 pub mod metrics;

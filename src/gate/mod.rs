@@ -14,7 +14,7 @@ pub use baseline::Tolerance;
 pub use judge::Judge;
 pub use rule::{parse, Rule, RuleError};
 
-use crate::rundir::summary::{Comparison, Spike, Summary, Verdict};
+use crate::rundir::summary::{Comparison, Knee, Spike, Summary, Verdict};
 use crate::rundir::{for_each_interval, RunDirError, GATE_FILE, JUNIT_FILE};
 
 /// Everything a gate decided.
@@ -28,6 +28,8 @@ pub struct GateOutcome {
     pub run_error: Option<String>,
     /// The run's spike windows, found from its files (they inform; they pass or fail nothing).
     pub spikes: Vec<Spike>,
+    /// The run's knee, found from its files (it informs; it passes or fails nothing).
+    pub knee: Option<Knee>,
 }
 
 /// What a gate decided, in one word.
@@ -89,9 +91,11 @@ pub fn judge_run(
 ) -> Result<GateOutcome, RunDirError> {
     let mut judge = Judge::new(rules, summary.interval_s, summary.time_scale);
     let mut spikes = crate::spikes::Detector::of(summary);
+    let mut knee = crate::knee::Detector::of(summary);
     for_each_interval(run_dir, &summary.step_names(), |interval| {
         judge.add(&interval);
         spikes.add(&interval);
+        knee.add(&interval);
     })?;
     Ok(GateOutcome {
         verdicts: judge.verdicts(),
@@ -102,6 +106,7 @@ pub fn judge_run(
         generator_reason: summary.generator.reason.clone(),
         run_error: summary.run_error.clone(),
         spikes: spikes.spikes(run_dir)?,
+        knee: knee.knee(),
     })
 }
 
@@ -114,6 +119,7 @@ pub fn write(
 ) -> Result<(), RunDirError> {
     summary.thresholds = outcome.verdicts.clone();
     summary.spikes = outcome.spikes.clone();
+    summary.knee = outcome.knee.clone();
     summary.baseline = outcome.comparisons.clone();
     summary.write(run_dir)?;
     for (file, text) in [

@@ -144,6 +144,7 @@ pub fn summarize(facts: RunFacts, snap: &Snapshot) -> Summary {
             .collect(),
         thresholds: Vec::new(),
         spikes: Vec::new(),
+        knee: None,
         replay: None,
         scenario_path: facts.scenario_path,
         run_error: snap.nothing_reached(),

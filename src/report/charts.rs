@@ -233,6 +233,31 @@ pub(crate) fn legend_line(colour: RGBColor) -> impl Fn((i32, i32)) -> PathElemen
     move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
 }
 
+/// The run's knee on the scenario clock (seconds since midnight) and its label: `knee 08:31`, or
+/// `knee 00:00:42` on a run of less than ten minutes of clock.
+fn knee_mark(data: &RunData) -> Option<(f64, String)> {
+    let knee = data.summary.knee.as_ref()?;
+    let clock = parse_clock(&knee.clock).ok()?;
+    Some((clock, format!("knee {}", clock_labels(data)(&clock))))
+}
+
+type KneeLine = DashedLineSeries<std::array::IntoIter<(f64, f64), 2>, u32>;
+type KneeLabel = Text<'static, (f64, f64), String>;
+
+/// A vertical dashed line at the knee, from 0 to `top`, labelled near the top: `(line, label)`, to
+/// draw in coordinates whose x is the scenario clock.
+fn knee_line(data: &RunData, top: f64) -> Option<(KneeLine, KneeLabel)> {
+    let (clock, label) = knee_mark(data)?;
+    let (start, end) = data.clock_range();
+    let line = DashedLineSeries::new([(clock, 0.0), (clock, top)], 8u32, 5, BLACK.stroke_width(2));
+    let text = Text::new(
+        label,
+        (clock + (end - start) * 0.005, top * 0.93),
+        (FONT, 13).into_font().color(&BLACK),
+    );
+    Some((line, text))
+}
+
 struct PercentileChart;
 
 impl Chart for PercentileChart {
@@ -383,6 +408,10 @@ impl Chart for LatencyOverTime {
                 &spike_windows(data, Some(step)),
                 peak_rate * 1.1,
             )?;
+            if let Some((line, text)) = knee_line(data, peak_rate * 1.1) {
+                chart.draw_secondary_series(line).map_err(err)?;
+                chart.draw_secondary_series([text]).map_err(err)?;
+            }
             chart
                 .draw_secondary_series(AreaSeries::new(
                     data.clocked()
@@ -629,6 +658,10 @@ impl Chart for ArrivalsChart {
                 .map_err(err)?
                 .label("left the waiting room (let in or gave up)")
                 .legend(legend_line(ORANGE));
+        }
+        if let Some((line, text)) = knee_line(data, top) {
+            chart.draw_series(line).map_err(err)?;
+            chart.draw_series([text]).map_err(err)?;
         }
         chart
             .draw_series(LineSeries::new(intended, BLACK.stroke_width(2)))

@@ -58,6 +58,8 @@ impl RunData {
         // Spikes are found again from the files, in the same pass, so a run from before spikes
         // were found gets them too.
         let mut detector = crate::spikes::Detector::of(&summary);
+        // The knee too: the summary of a run from before knees were found gets one.
+        let mut knee = crate::knee::Detector::of(&summary);
         let names = summary.step_names();
         let steps: Vec<String> = names.iter().map(|s| s.to_string()).collect();
         // Points are a whole number of intervals each: count them first (the timeline alone is
@@ -70,6 +72,7 @@ impl RunData {
         let mut previous_elapsed = 0.0;
         for_each_interval(run_dir, &names, |interval| {
             detector.add(&interval);
+            knee.add(&interval);
             for (tag, histogram) in &interval.latencies {
                 let _ = totals
                     .entry(tag.clone())
@@ -88,6 +91,7 @@ impl RunData {
             points.push(merge(&pending, previous_elapsed, &steps));
         }
         summary.spikes = detector.spikes(run_dir)?;
+        summary.knee = knee.knee();
         let spike_examples = if summary.spikes.is_empty() {
             Vec::new()
         } else {

@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::tables::{funnel, headline, replay_headline, share, spikes, steps, RunVerdict};
+use super::tables::{
+    funnel, headline, knee_line, replay_headline, share, spikes, steps, RunVerdict,
+};
 use crate::rundir::exemplars::Exemplar;
 use crate::rundir::summary::{Summary, CRACK_CLASSES};
 
@@ -63,6 +65,13 @@ pub fn page(
         if bad { " bad" } else { "" },
         esc(&headline)
     );
+    if let Some(line) = knee_line(s) {
+        let _ = write!(
+            out,
+            "<p id=\"knee\">{} (Where the target stopped keeping up; dashed on the charts.)</p>",
+            esc(&line)
+        );
+    }
 
     let _ = write!(out, "<h2>Run</h2><table>");
     let facts = [

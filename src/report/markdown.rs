@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 
 use super::charts;
-use super::tables::{cracked_classes, funnel, headline, replay_headline, share, spikes, steps};
+use super::tables::{
+    cracked_classes, funnel, headline, knee_line, replay_headline, share, spikes, steps,
+};
 use crate::rundir::exemplars::Exemplar;
 use crate::rundir::summary::Summary;
 use crate::rundir::CHARTS_DIR;
@@ -25,6 +27,9 @@ pub fn page(summary: &Summary, spike_examples: &[Vec<Exemplar>]) -> String {
         s.visits.lateness_p99_ms,
         if s.generator.valid { "valid" } else { "NOT valid" }
     );
+    if let Some(line) = knee_line(s) {
+        let _ = writeln!(out, "{line}\n");
+    }
     if !s.thresholds.is_empty() {
         let _ = writeln!(out, "| | threshold | limit | observed |\n|---|---|---|---|");
         for t in &s.thresholds {

@@ -242,3 +242,12 @@ pub fn share(part: u64, whole: u64) -> String {
         format!("{:.1}%", 100.0 * part as f64 / whole as f64)
     }
 }
+
+/// The knee in one line, `Knee at 08:31:00: browse p50 2.4× its base of 31 ms.`; `None` when the run
+/// has none.
+pub fn knee_line(summary: &Summary) -> Option<String> {
+    summary
+        .knee
+        .as_ref()
+        .map(|k| format!("Knee at {}: {}.", k.clock, k.why))
+}

@@ -67,6 +67,10 @@ pub struct Summary {
     /// windows (see `spikes`); recomputed by `surge report` and `surge gate` from the saved files.
     #[serde(default)]
     pub spikes: Vec<Spike>,
+    /// Where the target stopped keeping up with the load (see `knee`): `null` when it kept up
+    /// throughout; recomputed by `surge report` and `surge gate` from the saved files.
+    #[serde(default)]
+    pub knee: Option<Knee>,
     /// A replay's source, window and comparison with the original (`surge replay`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<Replay>,
@@ -351,6 +355,20 @@ pub struct Spike {
     pub top_reasons: Vec<ReasonCount>,
     /// Visits that failed (errors) or were the slowest (latency) in the window.
     pub example_visits: Vec<u64>,
+}
+
+/// The knee of a run: the first interval from which served throughput stopped following arrivals
+/// or a step's latency left its base (the rule: `src/knee.rs`, docs/gates.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Knee {
+    /// Scenario clock at the start of the knee's interval, `HH:MM:SS`.
+    pub clock: String,
+    /// Run time at the start of that interval, in seconds.
+    pub elapsed_s: f64,
+    /// The sign, for people: `browse p50 2.4× its base of 31 ms`, `served 61 % of arrivals (…)`.
+    pub why: String,
+    /// The step whose latency left its base; `None` when served throughput fell behind.
+    pub step: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
