@@ -381,71 +381,43 @@ fn peak_rss_mib(summary: &serde_json::Value) -> f64 {
         .expect("generator.peak_rss_mib on Linux")
 }
 
-#[test]
-fn a_1_gib_reply_fails_too_large_and_memory_stays_bounded() {
-    let dir = scratch("huge");
-    let scenario = write_scenario(&dir, 6, "url = \"/huge\"", "", "");
+/// `visits` visits asking `path` with `http` in `[http]`: each fails with `too_large` past
+/// `limit`, counted as a transport failure, and the process's peak memory stays under 200 MiB.
+fn too_large_and_bounded(path: &str, visits: u64, http: &str, limit: &str) {
+    let dir = scratch(path.trim_start_matches('/'));
+    let scenario = write_scenario(&dir, visits as u32, &format!("url = \"{path}\""), http, "");
     let run_dir = dir.join("run");
     let out = surge_run(&scenario, &run_dir);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{path}: {stderr}");
     let summary = summary(&run_dir);
     assert_eq!(
         reasons(&summary),
-        ["probe: too_large: reply larger than 10 MiB (http.max_reply)"]
+        [format!(
+            "probe: too_large: reply larger than {limit} (http.max_reply)"
+        )]
     );
-    assert_eq!(summary["steps"]["browse"]["outcomes"]["transport"], 6);
+    assert_eq!(summary["steps"]["browse"]["outcomes"]["transport"], visits);
     let rss = peak_rss_mib(&summary);
-    assert!(rss < 200.0, "peak RSS {rss} MiB");
+    assert!(rss < 200.0, "{path}: peak RSS {rss} MiB");
+}
+
+#[test]
+fn a_1_gib_reply_fails_too_large_and_memory_stays_bounded() {
+    too_large_and_bounded("/huge", 6, "", "10 MiB");
 }
 
 #[test]
 fn a_gzip_bomb_is_measured_by_what_it_inflates_to() {
-    let dir = scratch("bomb");
     // Deflated before the run (it takes a few seconds), so the mock answers at once: 1 GiB in
     // about 1 MiB.
     assert!(gzip_bomb().len() < 2 << 20);
-    let scenario = write_scenario(&dir, 4, "url = \"/bomb\"", "max_reply = \"1 MiB\"", "");
-    let run_dir = dir.join("run");
-    let out = surge_run(&scenario, &run_dir);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary = summary(&run_dir);
-    assert_eq!(
-        reasons(&summary),
-        ["probe: too_large: reply larger than 1 MiB (http.max_reply)"]
-    );
-    let rss = peak_rss_mib(&summary);
-    assert!(rss < 200.0, "peak RSS {rss} MiB");
+    too_large_and_bounded("/bomb", 4, "max_reply = \"1 MiB\"", "1 MiB");
 }
 
 #[test]
 fn an_endless_reply_ends_at_the_bound() {
-    let dir = scratch("endless");
-    let scenario = write_scenario(&dir, 4, "url = \"/endless\"", "", "");
-    let run_dir = dir.join("run");
-    let out = surge_run(&scenario, &run_dir);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary = summary(&run_dir);
-    assert_eq!(
-        reasons(&summary),
-        ["probe: too_large: reply larger than 10 MiB (http.max_reply)"]
-    );
-    let rss = peak_rss_mib(&summary);
-    assert!(rss < 200.0, "peak RSS {rss} MiB");
+    too_large_and_bounded("/endless", 4, "", "10 MiB");
 }
 
 #[test]

@@ -210,25 +210,18 @@ impl Answer {
         );
         let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         for step in &self.steps {
-            let p95 = step.latency_ms.get("visit").map_or(0.0, |l| l[1]);
-            let verdict = if !step.generator_valid {
-                format!("surge was the limit: {}", step.generator_reason)
-            } else if let Some(failed) = &step.failed {
-                format!("fails `{}` ({})", failed.rule, failed.observed)
-            } else {
-                "holds".to_string()
-            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.1} | {} | {:.0} ms | {:.2} % | {:.1} % | {verdict} |",
+                "| {} | {} | {} | {:.1} | {} | {:.0} ms | {:.2} % | {:.1} % | {} |",
                 step.index,
                 rate(step.offered),
                 rate(step.served),
                 step.in_flight,
                 rate(step.requests_per_s.get("all").copied().unwrap_or(0.0)),
-                p95,
+                step.visit_p95_ms(),
                 step.error_rate * 100.0,
-                step.conversion * 100.0
+                step.conversion * 100.0,
+                step.verdict()
             );
         }
         let _ = writeln!(

@@ -49,6 +49,25 @@ pub struct Step {
     pub run_dir: String,
 }
 
+impl Step {
+    /// The step's verdict in words: `holds`, `fails RULE (observed X)`, or `surge was the limit
+    /// (why)`.
+    pub fn verdict(&self) -> String {
+        match &self.failed {
+            _ if !self.generator_valid => {
+                format!("surge was the limit ({})", self.generator_reason)
+            }
+            Some(failed) => format!("fails `{}` (observed {})", failed.rule, failed.observed),
+            None => "holds".to_string(),
+        }
+    }
+
+    /// Visit latency at the 95th percentile, in ms (0 when no visit ended in the hold).
+    pub fn visit_p95_ms(&self) -> f64 {
+        self.latency_ms.get("visit").map_or(0.0, |l| l[1])
+    }
+}
+
 /// An SLO that did not hold over a step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailedSlo {

@@ -86,76 +86,17 @@ pub async fn capacity(args: CapacityArgs) -> Result<Outcome, Error> {
         );
     }
 
-    let mut search = Search::new(start, max_rate, PRECISION);
-    let mut steps: Vec<Step> = Vec::new();
-    let mut target_url = String::new();
-    let found = loop {
-        let rate = match search.next_step() {
-            Next::Try(rate) | Next::Confirm(rate) => rate,
-            Next::Done(found) => break Some(found),
-        };
-        let index = steps.len();
-        let run_dir = out.join(format!("step-{index:02}"));
-        let ran = run_step(&loaded, &args, &rules, rate, settle, hold, &run_dir).await?;
-        target_url = ran.summary.target.clone();
-        match ran.result {
-            Ok(Outcome::Interrupted) => break None,
-            Err(Error::NothingReached(why)) => {
-                let found = None;
-                write_answer(
-                    &args,
-                    &loaded,
-                    &rules,
-                    &out,
-                    max_rate,
-                    settle,
-                    found,
-                    &steps,
-                    &target_url,
-                )?;
-                return Err(Error::NothingReached(format!(
-                    "step {index} at {} visits/s: {why}",
-                    answer::rate(rate)
-                )));
-            }
-            Err(e) => return Err(e),
-            Ok(_) => {}
-        }
-        let measured = step::measure(
-            &run_dir,
-            index,
-            rate,
-            Hold {
-                from: settle,
-                until: settle + hold,
-            },
-            &rules,
-        )
-        .map_err(Error::Output)?;
-        let verdict = if !measured.generator_valid {
-            Verdict::GeneratorLimit
-        } else if measured.holds {
-            Verdict::Holds
-        } else {
-            Verdict::Fails
-        };
-        if !args.quiet {
-            sayln!("{}", step_line(&measured));
-        }
-        search.record(rate, verdict);
-        steps.push(measured);
-    };
-    let answer = write_answer(
-        &args,
-        &loaded,
-        &rules,
-        &out,
+    let search = Capacity {
+        args: &args,
+        loaded: &loaded,
+        rules,
+        out,
         max_rate,
         settle,
-        found,
-        &steps,
-        &target_url,
-    )?;
+    };
+    let mut steps: Vec<Step> = Vec::new();
+    let stopped = search.run(start, &mut steps).await?;
+    let answer = search.write_answer(&stopped, &steps)?;
     sayln!("\n{}", answer.sentence);
     if let Some(headroom) = &answer.headroom {
         sayln!("against the forecast: {}", headroom.sentence());
@@ -163,15 +104,186 @@ pub async fn capacity(args: CapacityArgs) -> Result<Outcome, Error> {
     if let Some(note) = &answer.usl_note {
         sayln!("{note}");
     }
-    sayln!("capacity directory: {}", out.display());
-    Ok(match found {
-        None => Outcome::Interrupted,
-        Some(Found::Capacity(_) | Found::AtLeastMaxRate(_)) => Outcome::Judged(GateStatus::Passed),
-        Some(Found::SurgeWasTheLimit { .. }) => Outcome::Judged(GateStatus::GeneratorInvalid),
-        Some(Found::BelowLowest(_) | Found::Unfinished { .. }) => {
+    sayln!("capacity directory: {}", search.out.display());
+    Ok(match stopped {
+        Stopped::Interrupted => Outcome::Interrupted,
+        Stopped::Unreachable(why) => return Err(Error::NothingReached(why)),
+        Stopped::Found(Found::Capacity(_) | Found::AtLeastMaxRate(_)) => {
+            Outcome::Judged(GateStatus::Passed)
+        }
+        Stopped::Found(Found::SurgeWasTheLimit { .. }) => {
+            Outcome::Judged(GateStatus::GeneratorInvalid)
+        }
+        Stopped::Found(Found::BelowLowest(_) | Found::Unfinished { .. }) => {
             Outcome::Judged(GateStatus::Failed)
         }
     })
+}
+
+/// Why the search stopped.
+enum Stopped {
+    Found(Found),
+    /// A signal: the steps so far are written.
+    Interrupted,
+    /// Not one request of a step reached the target.
+    Unreachable(String),
+}
+
+/// One search: what every step shares.
+struct Capacity<'a> {
+    args: &'a CapacityArgs,
+    loaded: &'a Loaded,
+    rules: Vec<Rule>,
+    out: PathBuf,
+    max_rate: f64,
+    settle: Duration,
+}
+
+impl Capacity<'_> {
+    /// Step after step as the search asks, each measured into `steps`, until it has its answer.
+    async fn run(&self, start: f64, steps: &mut Vec<Step>) -> Result<Stopped, Error> {
+        let mut search = Search::new(start, self.max_rate, PRECISION);
+        loop {
+            let rate = match search.next_step() {
+                Next::Try(rate) | Next::Confirm(rate) => rate,
+                Next::Done(found) => return Ok(Stopped::Found(found)),
+            };
+            let index = steps.len();
+            let run_dir = self.out.join(format!("step-{index:02}"));
+            match self.run_step(rate, &run_dir).await?.result {
+                Ok(Outcome::Interrupted) => return Ok(Stopped::Interrupted),
+                Err(Error::NothingReached(why)) => {
+                    let rate = answer::rate(rate);
+                    return Ok(Stopped::Unreachable(format!(
+                        "step {index} at {rate} visits/s: {why}"
+                    )));
+                }
+                Err(e) => return Err(e),
+                Ok(_) => {}
+            }
+            let hold = Hold {
+                from: self.settle,
+                until: self.settle + self.args.step,
+            };
+            let measured =
+                step::measure(&run_dir, index, rate, hold, &self.rules).map_err(Error::Output)?;
+            let verdict = if !measured.generator_valid {
+                Verdict::GeneratorLimit
+            } else if measured.holds {
+                Verdict::Holds
+            } else {
+                Verdict::Fails
+            };
+            if !self.args.quiet {
+                sayln!("{}", step_line(&measured));
+            }
+            search.record(rate, verdict);
+            steps.push(measured);
+        }
+    }
+    /// One step: the scenario at a constant `rate` (visits per scenario second) for settle + hold
+    /// of wall time, cut a second after, into `run_dir`.
+    async fn run_step(&self, rate: f64, run_dir: &Path) -> Result<run::Concluded, Error> {
+        let loaded = self.loaded;
+        let mut scenario = loaded.scenario.clone();
+        let wall = self.settle + self.args.step;
+        let time_scale = scenario.traffic.time_scale.0;
+        let traffic = &mut scenario.traffic;
+        traffic.span = Some(wall.mul_f64(time_scale));
+        traffic.profile = None;
+        traffic.stages = None;
+        traffic.max_duration = None;
+        let visits = (rate * wall.as_secs_f64() * time_scale).ceil().max(1.0) as u64;
+        traffic.visits = Some(Positive(visits));
+        let mut plan = RunPlan::new(
+            &scenario,
+            &loaded.program.weights(),
+            &exchange::catalog::zips(),
+        )?;
+        // The hold's last interval ends inside the step; what is still in flight then is the tail.
+        plan.cut_after = Some(wall + Duration::from_secs(1));
+        rundir::prepare(run_dir, &self.args.scenario, false).map_err(Error::Output)?;
+        let plan = Arc::new(plan);
+        let prepared = Prepared {
+            concurrency: engine::concurrency_limit(&plan, false),
+            scenario,
+            program: loaded.program.clone(),
+            rules: self.rules.clone(),
+            plan,
+            target: loaded.target.clone(),
+            run_dir: run_dir.to_path_buf(),
+            interval: Duration::from_secs(1),
+            start_at: None,
+        };
+        run::run_prepared(&prepared, &step_run_args(self.args, run_dir)).await
+    }
+
+    /// Build the answer from the steps; write it, and the charts, into the capacity directory.
+    fn write_answer(&self, stopped: &Stopped, steps: &[Step]) -> Result<Answer, Error> {
+        let (result, sentence) = match stopped {
+            Stopped::Found(found) => answer::describe(found, steps),
+            Stopped::Interrupted => (
+                "interrupted",
+                format!(
+                    "interrupted after {} step(s): no capacity yet; every step so far is written",
+                    steps.len()
+                ),
+            ),
+            Stopped::Unreachable(why) => {
+                ("unreachable", format!("the target was not reached: {why}"))
+            }
+        };
+        let capacity = match stopped {
+            Stopped::Found(Found::Capacity(rate)) => Some(*rate),
+            _ => None,
+        };
+        let valid: Vec<(f64, f64)> = steps
+            .iter()
+            .filter(|s| s.generator_valid)
+            .map(|s| (s.in_flight, s.served))
+            .collect();
+        let usl = usl::fit(&valid);
+        let usl_note = match &usl {
+            Some(fit) => fit.poor(),
+            None => Some(format!(
+                "the USL is not fitted: {} step(s) with a valid generator, 3 needed",
+                valid.len()
+            )),
+        };
+        let loaded = self.loaded;
+        let headroom = capacity.and_then(|c| headroom::against(&forecast(&loaded.plan), c));
+        let knee = answer::knee(steps);
+        let answer = Answer {
+            scenario: loaded.scenario.name().to_string(),
+            target: loaded.target.clone().unwrap_or_else(|| "embedded".into()),
+            time_scale: loaded.scenario.traffic.time_scale.0,
+            slo: self.rules.iter().map(|r| r.text.clone()).collect(),
+            max_rate: self.max_rate,
+            step_s: self.args.step.as_secs_f64(),
+            settle_s: self.settle.as_secs_f64(),
+            result: result.to_string(),
+            capacity,
+            capacity_requests_per_s: capacity
+                .and_then(|c| steps.iter().rev().find(|s| s.offered == c && s.holds))
+                .map(|s| s.requests_per_s.clone())
+                .unwrap_or_default(),
+            failed_above: capacity.and_then(|c| answer::failed_above(c, steps)),
+            sentence,
+            knee,
+            usl,
+            usl_note,
+            headroom,
+            steps: steps.to_vec(),
+        };
+        answer.write(&self.out).map_err(Error::Output)?;
+        if !steps.is_empty() {
+            let dir = self.out.join(rundir::CHARTS_DIR);
+            if let Err(e) = charts::draw(steps, capacity, knee, &dir) {
+                eprintln!("error: cannot draw the capacity charts: {e}");
+            }
+        }
+        Ok(answer)
+    }
 }
 
 /// The rules a step must hold: `--slo`, else the scenario's thresholds; each checked against the
@@ -204,50 +316,6 @@ fn slo_rules(args: &CapacityArgs, loaded: &Loaded) -> Result<Vec<Rule>, Error> {
             Ok(rule)
         })
         .collect()
-}
-
-/// One step: the scenario at a constant `rate` (visits per scenario second) for `settle + hold` of
-/// wall time, cut a second after, into `run_dir`.
-async fn run_step(
-    loaded: &Loaded,
-    args: &CapacityArgs,
-    rules: &[Rule],
-    rate: f64,
-    settle: Duration,
-    hold: Duration,
-    run_dir: &Path,
-) -> Result<run::Concluded, Error> {
-    let mut scenario = loaded.scenario.clone();
-    let wall = settle + hold;
-    let time_scale = scenario.traffic.time_scale.0;
-    let traffic = &mut scenario.traffic;
-    traffic.span = Some(wall.mul_f64(time_scale));
-    traffic.profile = None;
-    traffic.stages = None;
-    traffic.max_duration = None;
-    let visits = (rate * wall.as_secs_f64() * time_scale).ceil().max(1.0) as u64;
-    traffic.visits = Some(Positive(visits));
-    let mut plan = RunPlan::new(
-        &scenario,
-        &loaded.program.weights(),
-        &exchange::catalog::zips(),
-    )?;
-    // The hold's last interval ends inside the step; what is still in flight then is the tail.
-    plan.cut_after = Some(wall + Duration::from_secs(1));
-    rundir::prepare(run_dir, &args.scenario, false).map_err(Error::Output)?;
-    let plan = Arc::new(plan);
-    let prepared = Prepared {
-        concurrency: engine::concurrency_limit(&plan, false),
-        scenario,
-        program: loaded.program.clone(),
-        rules: rules.to_vec(),
-        plan,
-        target: loaded.target.clone(),
-        run_dir: run_dir.to_path_buf(),
-        interval: Duration::from_secs(1),
-        start_at: None,
-    };
-    run::run_prepared(&prepared, &step_run_args(args, run_dir)).await
 }
 
 /// A step's `surge run` options: quiet, nothing besides the run directory.
@@ -286,96 +354,16 @@ fn forecast(plan: &RunPlan) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Build the answer from the steps, write it (and the charts) into `out`.
-#[allow(clippy::too_many_arguments)]
-fn write_answer(
-    args: &CapacityArgs,
-    loaded: &Loaded,
-    rules: &[Rule],
-    out: &Path,
-    max_rate: f64,
-    settle: Duration,
-    found: Option<Found>,
-    steps: &[Step],
-    target: &str,
-) -> Result<Answer, Error> {
-    let (result, sentence) = match &found {
-        Some(found) => answer::describe(found, steps),
-        None => (
-            "interrupted",
-            format!(
-                "interrupted after {} step(s): no capacity yet; every step so far is written",
-                steps.len()
-            ),
-        ),
-    };
-    let capacity = match found {
-        Some(Found::Capacity(rate)) => Some(rate),
-        _ => None,
-    };
-    let valid: Vec<(f64, f64)> = steps
-        .iter()
-        .filter(|s| s.generator_valid)
-        .map(|s| (s.in_flight, s.served))
-        .collect();
-    let usl = usl::fit(&valid);
-    let usl_note = match &usl {
-        Some(fit) => fit.poor(),
-        None => Some(format!(
-            "not fitted: {} step(s) with a valid generator, 3 needed",
-            valid.len()
-        )),
-    };
-    let headroom = capacity.and_then(|c| headroom::against(&forecast(&loaded.plan), c));
-    let knee = answer::knee(steps);
-    let answer = Answer {
-        scenario: loaded.scenario.name().to_string(),
-        target: target.to_string(),
-        time_scale: loaded.scenario.traffic.time_scale.0,
-        slo: rules.iter().map(|r| r.text.clone()).collect(),
-        max_rate,
-        step_s: args.step.as_secs_f64(),
-        settle_s: settle.as_secs_f64(),
-        result: result.to_string(),
-        capacity,
-        capacity_requests_per_s: capacity
-            .and_then(|c| steps.iter().rev().find(|s| s.offered == c && s.holds))
-            .map(|s| s.requests_per_s.clone())
-            .unwrap_or_default(),
-        failed_above: capacity.and_then(|c| answer::failed_above(c, steps)),
-        sentence,
-        knee,
-        usl,
-        usl_note,
-        headroom,
-        steps: steps.to_vec(),
-    };
-    answer.write(out).map_err(Error::Output)?;
-    if !steps.is_empty() {
-        if let Err(e) = charts::draw(steps, capacity, knee, &out.join(rundir::CHARTS_DIR)) {
-            eprintln!("error: cannot draw the capacity charts: {e}");
-        }
-    }
-    Ok(answer)
-}
-
 /// One line per step on the console.
 fn step_line(step: &Step) -> String {
-    let p95 = step.latency_ms.get("visit").map_or(0.0, |l| l[1]);
-    let verdict = if !step.generator_valid {
-        format!("surge was the limit ({})", step.generator_reason)
-    } else if let Some(failed) = &step.failed {
-        format!("fails {} (observed {})", failed.rule, failed.observed)
-    } else {
-        "holds".to_string()
-    };
     format!(
-        "  step {:>2}: {:>8} visits/s offered, {:>8} served, p95(visit) {:.0} ms, errors {:.2} % — {verdict}",
+        "  step {:>2}: {:>8} visits/s offered, {:>8} served, p95(visit) {:.0} ms, errors {:.2} % — {}",
         step.index,
         answer::rate(step.offered),
         answer::rate(step.served),
-        p95,
-        step.error_rate * 100.0
+        step.visit_p95_ms(),
+        step.error_rate * 100.0,
+        step.verdict()
     )
 }
 
