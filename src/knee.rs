@@ -148,7 +148,7 @@ impl Detector {
                     count: 0,
                     knee: at(
                         format!(
-                            "{} p50 {:.1}× its base of {}",
+                            "{} p{PERCENTILE} {:.1}× its base of {}",
                             count.step,
                             value / base,
                             show_ms(base)
