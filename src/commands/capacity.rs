@@ -69,8 +69,8 @@ pub async fn capacity(args: CapacityArgs) -> Result<Outcome, Error> {
     prepare_out(&out, args.force)?;
     if !args.quiet {
         sayln!(
-            "surge capacity: {} against {}, rates from {} to at most {} visits/s, {} s steps \
-             after {} s of settle, SLOs {} → {}",
+            "surge capacity: {} against {}, rates from {} to at most {} visits/s, {:.0} s steps \
+             after {:.1} s of settle, SLOs {} → {}",
             loaded.scenario.name(),
             loaded.target.as_deref().unwrap_or("the embedded exchange"),
             answer::rate(start),
