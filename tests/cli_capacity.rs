@@ -190,3 +190,54 @@ fn a_target_without_a_max_rate_is_refused_before_any_traffic() {
     assert!(stderr.contains("--max-rate is required"), "{stderr}");
     assert!(!dir.join("search").exists(), "nothing written");
 }
+
+#[test]
+fn sigterm_keeps_every_step_measured_so_far_and_exits_130() {
+    let dir = scratch("term");
+    let scenario = scenario(&dir, 2);
+    let out = dir.join("search");
+    let child = Command::new(env!("CARGO_BIN_EXE_surge"))
+        .args(["capacity", scenario.to_str().unwrap(), "--start-rate", "2"])
+        .args([
+            "--max-rate",
+            "20",
+            "--step",
+            "30s",
+            "--settle",
+            "1s",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Two intervals of the first step written: it is under way.
+    let timeline = out.join("step-00/timeline.csv");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(&timeline).map_or(0, |t| t.lines().count()) < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first step never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let run = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(130), "{stdout}");
+    let answer = answer(&out);
+    assert_eq!(answer["result"], "interrupted", "{answer}");
+    assert!(answer["capacity"].is_null());
+    // The interrupted step's run directory is whole: surge run's files, its ending said.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("step-00/summary.json")).unwrap())
+            .unwrap();
+    let ending = summary["ending"].as_str().unwrap();
+    assert!(ending.starts_with("stopped: interrupted"), "{ending}");
+}
