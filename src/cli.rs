@@ -352,7 +352,7 @@ pub struct CapacityArgs {
     #[arg(long, value_name = "R", value_parser = parse_positive)]
     pub start_rate: Option<f64>,
     /// A rule every step must hold, in the gate's grammar (e.g. "p95(visit) < 2s",
-    /// "error_rate < 1%", "conversion(selected->paid) > 95%"); may repeat. Default: the scenario's
+    /// "error_rate < 1%", "conversion(paid/selected) > 95%"); may repeat. Default: the scenario's
     /// thresholds.
     #[arg(long = "slo", value_name = "RULE")]
     pub slo: Vec<String>,
