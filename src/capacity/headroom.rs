@@ -139,9 +139,13 @@ impl Headroom {
     }
 }
 
-/// A rate as people read it: one decimal below 100, whole numbers with thousands separators above.
+/// A rate as people read it: two decimals below 1, one below 100, whole numbers with thousands
+/// separators above.
 pub fn rate(value: f64) -> String {
-    // Below 100 a tenth still matters: a search is precise to 5 %.
+    // Below 100 a tenth still matters: a search is precise to 5 %; below 1, a hundredth.
+    if value.abs() < 1.0 {
+        return format!("{value:.2}");
+    }
     if value.abs() < 100.0 {
         return format!("{value:.1}");
     }
@@ -307,7 +311,8 @@ mod tests {
     #[test]
     fn rates_read_as_people_write_them() {
         assert_eq!(rate(7.46), "7.5");
-        assert_eq!(rate(0.0), "0.0");
+        assert_eq!(rate(0.0), "0.00");
+        assert_eq!(rate(0.25), "0.25");
         assert_eq!(rate(13.46), "13.5");
         assert_eq!(rate(100.0), "100");
         assert_eq!(rate(999.6), "1,000");
