@@ -125,6 +125,45 @@ fn finds_the_capacity_of(concurrency: u32) {
     );
     assert!(out.join("charts/capacity-throughput.svg").exists());
     assert!(stdout.contains("capacity: "), "{stdout}");
+    // The first step (a third of the capacity) held: `surge gate` on its directory agrees, and
+    // `surge replay` runs a window of it again, at its own constant rate.
+    let first = out.join("step-00");
+    let surge = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_surge"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let gate = surge(&["gate", first.to_str().unwrap()]);
+    assert_eq!(
+        gate.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&gate.stdout)
+    );
+    let replay_dir = dir.join("replay");
+    let replay = surge(&[
+        "replay",
+        first.to_str().unwrap(),
+        "--from",
+        "00:00:01",
+        "--to",
+        "00:00:02",
+        "--quiet",
+        "--out",
+        replay_dir.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&replay.stdout);
+    assert_eq!(replay.status.code(), Some(0), "{said}");
+    let replayed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(replay_dir.join("summary.json")).unwrap())
+            .unwrap();
+    let expected = (theory / 3.0).ceil() as u64;
+    let visits = replayed["visits"]["started"].as_u64().unwrap();
+    assert!(
+        visits.abs_diff(expected) <= 1,
+        "{visits} visits replayed in 1 s at {expected}/s"
+    );
 }
 
 #[test]

@@ -15,7 +15,9 @@ use crate::engine;
 use crate::exchange;
 use crate::gate::{self, GateStatus, Rule};
 use crate::plan::RunPlan;
+use crate::journey_file;
 use crate::rundir;
+use crate::scenario::{Scenario, Source};
 use crate::units::Positive;
 
 use super::run::{self, LoadRequest, Loaded, Prepared};
@@ -203,6 +205,11 @@ impl Capacity<'_> {
         // The hold's last interval ends inside the step; what is still in flight then is the tail.
         plan.cut_after = Some(wall + Duration::from_secs(1));
         rundir::prepare(run_dir, &self.args.scenario, false).map_err(Error::Output)?;
+        // The step's own scenario, in its directory: `surge replay` and `surge gate` read it.
+        let path = run_dir.join(rundir::SCENARIO_FILE);
+        let text = step_scenario(&scenario, &self.rules);
+        rundir::write_whole(&path, text.as_bytes()).map_err(Error::Output)?;
+        scenario.source = Source { path, text };
         let plan = Arc::new(plan);
         let prepared = Prepared {
             concurrency: engine::concurrency_limit(&plan, false),
@@ -316,6 +323,52 @@ fn slo_rules(args: &CapacityArgs, loaded: &Loaded) -> Result<Vec<Rule>, Error> {
             Ok(rule)
         })
         .collect()
+}
+
+/// `scenario` (its traffic already the step's) as a file that reads the same from the step's
+/// directory: the step's traffic, the SLOs as its thresholds, its file paths made absolute.
+fn step_scenario(scenario: &Scenario, rules: &[Rule]) -> String {
+    let mut table: toml::Table = toml::from_str(&scenario.source.text).unwrap_or_default();
+    // A name taken from the file's stem would become "scenario".
+    table.insert("name".into(), scenario.name().into());
+    let traffic = &scenario.traffic;
+    let mut written = table
+        .remove("traffic")
+        .and_then(|t| t.as_table().cloned())
+        .unwrap_or_default();
+    for key in ["profile", "stages", "start_rate", "max_duration"] {
+        written.remove(key);
+    }
+    let span = traffic.span.unwrap_or_default().as_secs_f64();
+    written.insert("span".into(), format!("{span:.3}s").into());
+    let visits = traffic.visits.map_or(1, |v| v.0);
+    written.insert("visits".into(), (visits as i64).into());
+    written.insert("time_scale".into(), traffic.time_scale.0.into());
+    table.insert("traffic".into(), written.into());
+    let slo: Vec<toml::Value> = rules.iter().map(|r| r.text.clone().into()).collect();
+    table.insert("thresholds".into(), slo.into());
+    let absolute = |written: &str| {
+        journey_file::resolve(&scenario.source.path, Path::new(written))
+            .display()
+            .to_string()
+    };
+    if let Some(toml::Value::String(path)) = table.get_mut("journeys") {
+        *path = absolute(path);
+    }
+    for (section, key) in [("data", "households"), ("http", "ca_file")] {
+        let value = table
+            .get_mut(section)
+            .and_then(|s| s.as_table_mut())
+            .and_then(|s| s.get_mut(key));
+        if let Some(toml::Value::String(path)) = value {
+            *path = absolute(path);
+        }
+    }
+    format!(
+        "# Written by surge capacity: {}, one step at a constant rate.\n{}",
+        scenario.source.path.display(),
+        toml::to_string(&table).unwrap_or_default()
+    )
 }
 
 /// A step's `surge run` options: quiet, nothing besides the run directory.
