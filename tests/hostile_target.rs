@@ -185,6 +185,16 @@ async fn answer(mut stream: TcpStream, seen: &Seen, other: &str) -> std::io::Res
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
+        // Headers at once, then the body a byte every 200 ms: it outlasts any timeout here.
+        "/slow-body" => {
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+                .await?;
+            for _ in 0..1000 {
+                stream.write_all(b"x").await?;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
         // Never answers: the request hangs until surge gives up or is stopped.
         "/hang" => tokio::time::sleep(MOCK_LIMIT).await,
         // A promised body, 1,000 bytes of it, then a reset (RST).
@@ -565,9 +575,13 @@ fn secrets_echoed_back_are_written_nowhere_in_any_encoding() {
 }
 
 #[test]
-fn slow_headers_time_out_and_resets_and_cut_bodies_say_so() {
+fn slow_headers_and_bodies_time_out_and_resets_and_cut_bodies_say_so() {
     for (path, reason) in [
         ("/slow-headers", "probe: timed out"),
+        (
+            "/slow-body",
+            "probe: body_timeout: the body was still arriving after 3s",
+        ),
         ("/reset", "probe: reset: the connection was reset"),
         (
             "/cut",
