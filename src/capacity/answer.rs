@@ -55,6 +55,8 @@ pub struct FailedAbove {
     pub rate: f64,
     pub rule: String,
     pub observed: String,
+    /// The observed value over the rule's limit.
+    pub ratio: Option<f64>,
 }
 
 /// The result's name and its sentence.
@@ -63,8 +65,11 @@ pub fn describe(found: &Found, steps: &[Step]) -> (&'static str, String) {
         Found::Capacity(capacity) => {
             let above = failed_above(capacity, steps);
             let why = above.map_or(String::new(), |a| {
+                let by = a
+                    .ratio
+                    .map_or(String::new(), |r| format!(", {:.2}× the limit", r));
                 format!(
-                    "; above it, at {} visits/s, `{}` failed first (observed {})",
+                    "; above it, at {} visits/s, `{}` failed first (observed {}{by})",
                     rate(a.rate),
                     a.rule,
                     a.observed
@@ -123,6 +128,7 @@ pub fn failed_above(capacity: f64, steps: &[Step]) -> Option<FailedAbove> {
             rate,
             rule: failed.rule.clone(),
             observed: failed.observed.clone(),
+            ratio: failed.ratio,
         })
 }
 
@@ -247,6 +253,8 @@ mod tests {
             failed: failed.map(|rule| FailedSlo {
                 rule: rule.to_string(),
                 observed: "3.1 s".into(),
+                limit: "< 2.0 s".into(),
+                ratio: Some(1.55),
             }),
             ..Step::default()
         }
@@ -265,7 +273,7 @@ mod tests {
         assert_eq!(
             sentence,
             "capacity: 15.0 visits/s; above it, at 18.8 visits/s, `error_rate < 1%` failed first \
-             (observed 3.1 s)"
+             (observed 3.1 s, 1.55× the limit)"
         );
         assert_eq!(knee(&steps), Some(22.5));
     }

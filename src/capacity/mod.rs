@@ -75,4 +75,11 @@ pub struct FailedSlo {
     pub rule: String,
     /// What was observed, in the rule's unit, e.g. `3.4 s`.
     pub observed: String,
+    /// The limit, for people: `< 2000.0 ms`.
+    #[serde(default)]
+    pub limit: String,
+    /// By how much: the observed value over the limit (1.16 is 16 % past a `<` limit, 0.9 is 10 %
+    /// short of a `>` one); absent without data.
+    #[serde(default)]
+    pub ratio: Option<f64>,
 }

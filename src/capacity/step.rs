@@ -47,10 +47,19 @@ pub fn measure(
         }
     })?;
     let verdicts = judge.verdicts();
-    let failed = verdicts.iter().find(|v| !v.pass).map(|v| FailedSlo {
-        rule: v.name.clone(),
-        observed: v.observed_text.clone(),
-    });
+    let failed = verdicts
+        .iter()
+        .zip(rules)
+        .find(|(v, _)| !v.pass)
+        .map(|(v, rule)| FailedSlo {
+            rule: v.name.clone(),
+            observed: v.observed_text.clone(),
+            limit: v.limit.clone(),
+            ratio: v
+                .observed
+                .filter(|_| rule.limit != 0.0)
+                .map(|observed| observed / rule.limit),
+        });
     // Rates per second of scenario time, as the scenario's curve gives them.
     let seconds = totals.wall_s.max(1e-9) * summary.time_scale;
     let per_second = |count: u64| count as f64 / seconds;
