@@ -12,6 +12,14 @@ const SERVICE_S: f64 = 0.1;
 /// Browse requests per visit: county, one page of plan search, plan details.
 const REQUESTS_PER_VISIT: f64 = 3.0;
 
+/// The searches share the machine; the test that saturates it on purpose runs alone, so it never
+/// makes another search's generator fall behind.
+static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    MACHINE.read().unwrap_or_else(|e| e.into_inner())
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("surge-capacity-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -55,6 +63,7 @@ fn answer(out: &Path) -> serde_json::Value {
 
 /// Search the capacity of `concurrency` browse servers and compare it with the theory.
 fn finds_the_capacity_of(concurrency: u32) {
+    let _machine = shared();
     let dir = scratch(&format!("c{concurrency}"));
     let scenario = scenario(&dir, concurrency);
     let out = dir.join("search");
@@ -178,6 +187,7 @@ fn the_capacity_of_five_browse_servers_is_found() {
 
 #[test]
 fn a_generator_that_cannot_keep_up_ends_with_surge_was_the_limit() {
+    let _alone = MACHINE.write().unwrap_or_else(|e| e.into_inner());
     let dir = scratch("limit");
     let scenario = dir.join("fast.toml");
     // No capacity limit on the exchange, and a first rate two cores cannot send.
@@ -232,6 +242,7 @@ fn a_target_without_a_max_rate_is_refused_before_any_traffic() {
 
 #[test]
 fn sigterm_keeps_every_step_measured_so_far_and_exits_130() {
+    let _machine = shared();
     let dir = scratch("term");
     let scenario = scenario(&dir, 2);
     let out = dir.join("search");
