@@ -80,6 +80,23 @@ pub fn from_base64(text: &str) -> Result<Histogram<u64>, String> {
     Ok(histogram)
 }
 
+/// The median of a few measured levels (an interval's latency, a step's error rate): the mean of
+/// the two middle values of an even count; None when there are none. The knee and the spike
+/// windows judge against it, so a few odd intervals do not move a level.
+pub fn median(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let mut sorted: Vec<f64> = values.into_iter().collect();
+    if sorted.is_empty() {
+        return None;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    Some(if sorted.len().is_multiple_of(2) {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::histogram::median;
 use crate::rundir::summary::{Knee, Summary};
 use crate::rundir::IntervalData;
 use crate::units::{format_clock, parse_clock};
@@ -142,7 +143,7 @@ impl Detector {
             let Some(base) = state.base_ms else {
                 state.samples.push(value);
                 if state.samples.len() == BASE_INTERVALS {
-                    state.base_ms = median(&state.samples);
+                    state.base_ms = median(state.samples.iter().copied());
                 }
                 continue;
             };
@@ -183,7 +184,7 @@ impl Detector {
             if self.visit_samples.len() >= BASE_INTERVALS
                 && self.steps.values().any(|s| s.base_ms.is_some())
             {
-                let visit_ms = median(&self.visit_samples).unwrap_or(0.0);
+                let visit_ms = median(self.visit_samples.iter().copied()).unwrap_or(0.0);
                 let lag = (visit_ms / 1000.0 / self.interval_s).round() as usize;
                 self.lag = Some(lag.min(MAX_LAG));
             }
@@ -227,20 +228,6 @@ impl Detector {
     pub fn knee(self) -> Option<Knee> {
         self.found
     }
-}
-
-fn median(values: &[f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let middle = sorted.len() / 2;
-    Some(if sorted.len().is_multiple_of(2) {
-        (sorted[middle - 1] + sorted[middle]) / 2.0
-    } else {
-        sorted[middle]
-    })
 }
 
 /// `850 ms`, `1.9 s`, `0.4 ms`.

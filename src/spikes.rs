@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 
-use crate::histogram::percentile_ms;
+use crate::histogram::{median, percentile_ms};
 use crate::rundir::exemplars::{self, Exemplar};
 use crate::rundir::failures::{self, FailedVisit};
 use crate::rundir::summary::{ReasonCount, Spike, Summary};
@@ -73,20 +73,6 @@ struct StepLevels {
     p99: VecDeque<f64>,
 }
 
-fn median(values: &VecDeque<f64>) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let mut sorted: Vec<f64> = values.iter().copied().collect();
-    sorted.sort_by(f64::total_cmp);
-    let middle = sorted.len() / 2;
-    Some(if sorted.len().is_multiple_of(2) {
-        (sorted[middle - 1] + sorted[middle]) / 2.0
-    } else {
-        sorted[middle]
-    })
-}
-
 fn remember(history: &mut VecDeque<f64>, value: f64) {
     if history.len() == HISTORY {
         history.pop_front();
@@ -126,9 +112,9 @@ impl Detector {
         self.index += 1;
         for count in &interval.row.steps {
             let levels = self.levels.entry(count.step.clone()).or_default();
-            let error_level = median(&levels.errors).unwrap_or(0.0);
-            let latency_level =
-                median(&levels.p99).filter(|_| levels.p99.len() >= MIN_LATENCY_HISTORY);
+            let error_level = median(levels.errors.iter().copied()).unwrap_or(0.0);
+            let latency_level = median(levels.p99.iter().copied())
+                .filter(|_| levels.p99.len() >= MIN_LATENCY_HISTORY);
             let rate = (count.requests > 0).then(|| count.failures as f64 / count.requests as f64);
             let p99 = interval
                 .latencies
