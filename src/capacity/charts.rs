@@ -17,7 +17,8 @@ use plotters::prelude::*;
 use super::headroom::rate;
 use super::Step;
 use crate::report::charts::{
-    legend, legend_line, register_fonts, BLUE, FONT, GREEN, GREY, ORANGE, PURPLE, VERMILLION,
+    creating, err, legend, legend_line, register_fonts, writing, ChartError, BLUE, FONT, GREEN,
+    GREY, ORANGE, PURPLE, VERMILLION,
 };
 
 /// The charts' file stems and what each shows.
@@ -35,14 +36,9 @@ const VISIT: &str = "visit";
 /// Draw the three charts of a capacity search into `dir` (created if need be), as `<name>.svg` and
 /// `<name>.png`. `capacity` is in served visits/s and `knee` an offered rate; either is drawn when
 /// known. The error names the file that could not be written.
-pub fn draw(
-    steps: &[Step],
-    capacity: Option<f64>,
-    knee: Option<f64>,
-    dir: &Path,
-) -> Result<(), String> {
+pub fn draw(steps: &[Step], capacity: Option<f64>, knee: Option<f64>, dir: &Path) -> Drawn {
     register_fonts();
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(creating(dir))?;
     let search = Search::of(steps, capacity, knee);
     both(&search, dir, CHARTS[0].0, &Throughput)?;
     both(&search, dir, CHARTS[1].0, &Latency)?;
@@ -113,11 +109,7 @@ impl<'a> Search<'a> {
     }
 }
 
-type Drawn = Result<(), String>;
-
-fn err<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
-}
+type Drawn = Result<(), ChartError>;
 
 /// A chart that can be drawn on any plotters backend.
 trait Chart {
@@ -133,7 +125,7 @@ fn both(search: &Search, dir: &Path, name: &str, chart: &impl Chart) -> Drawn {
         SVGBackend::new(&svg, SIZE).into_drawing_area(),
         name,
     )
-    .map_err(|e| format!("cannot write {}: {e}", svg.display()))?;
+    .map_err(writing(&svg))?;
     let png = dir.join(format!("{name}.png"));
     on(
         search,
@@ -141,7 +133,7 @@ fn both(search: &Search, dir: &Path, name: &str, chart: &impl Chart) -> Drawn {
         BitMapBackend::new(&png, SIZE).into_drawing_area(),
         name,
     )
-    .map_err(|e| format!("cannot write {}: {e}", png.display()))
+    .map_err(writing(&png))
 }
 
 fn on<DB: DrawingBackend>(
@@ -610,6 +602,7 @@ mod tests {
         let dir = scratch("blocked");
         std::fs::write(&dir, "a file where the directory should be").unwrap();
         let error = draw(&a_search(), None, None, &dir.join("charts")).unwrap_err();
+        let error = error.to_string();
         assert!(error.contains(&dir.display().to_string()), "{error}");
         let _ = std::fs::remove_file(&dir);
     }
@@ -620,6 +613,7 @@ mod tests {
         // A directory where the SVG should go: writing it fails.
         std::fs::create_dir_all(dir.join("capacity-throughput.svg")).unwrap();
         let error = draw(&a_search(), None, None, &dir).unwrap_err();
+        let error = error.to_string();
         assert!(error.contains("capacity-throughput.svg"), "{error}");
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -53,7 +53,7 @@ pub struct ChartError(String);
 
 type Drawn = Result<(), ChartError>;
 
-fn err<E: std::fmt::Display>(e: E) -> ChartError {
+pub(crate) fn err<E: std::fmt::Display>(e: E) -> ChartError {
     ChartError(e.to_string())
 }
 
@@ -68,7 +68,7 @@ trait Chart {
 /// Draw every chart as `charts/<name>.svg` and `charts/<name>.png`.
 pub fn draw_all(data: &RunData, charts_dir: &Path) -> Drawn {
     register_fonts();
-    std::fs::create_dir_all(charts_dir).map_err(err)?;
+    std::fs::create_dir_all(charts_dir).map_err(creating(charts_dir))?;
     both(data, charts_dir, CHARTS[0].0, &PercentileChart)?;
     both(data, charts_dir, CHARTS[1].0, &LatencyOverTime)?;
     both(data, charts_dir, CHARTS[2].0, &ThroughputErrors)?;
@@ -93,8 +93,13 @@ fn both(data: &RunData, dir: &Path, name: &str, chart: &impl Chart) -> Drawn {
 }
 
 /// Writing is where a chart fails (a full disk): the message names the file.
-fn writing<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> ChartError + '_ {
-    move |e| ChartError(format!("{}: {e}", path.display()))
+pub(crate) fn writing<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> ChartError + '_ {
+    move |e| ChartError(format!("cannot write {}: {e}", path.display()))
+}
+
+/// The charts' directory could not be made: the message names it.
+pub(crate) fn creating<E: std::fmt::Display>(dir: &Path) -> impl Fn(E) -> ChartError + '_ {
+    move |e| ChartError(format!("cannot create {}: {e}", dir.display()))
 }
 
 pub(crate) fn register_fonts() {
