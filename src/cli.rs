@@ -411,19 +411,26 @@ fn parse_start_at(text: &str) -> Result<SystemTime, String> {
 /// A time scale: a number above 0, and at least 0.001 — slower than that, a scenario's
 /// durations would outlast any deadline surge can keep (and a scenario file's own time_scale is
 /// checked against its curve when it is loaded).
-fn parse_time_scale(text: &str) -> Result<f64, String> {
-    let scale = parse_positive(text).map_err(|e| e.to_string())?;
+fn parse_time_scale(text: &str) -> Result<f64, TimeScaleError> {
+    let scale = parse_positive(text)?;
     if scale < MIN_TIME_SCALE {
-        return Err(format!(
-            "`{text}` would slow the scenario down more than {}×; the smallest time scale is \
-             {MIN_TIME_SCALE}",
-            1.0 / MIN_TIME_SCALE
-        ));
+        return Err(TimeScaleError::TooSlow(text.to_string()));
     }
     Ok(scale)
 }
 
 const MIN_TIME_SCALE: f64 = 0.001;
+
+#[derive(Debug, thiserror::Error)]
+enum TimeScaleError {
+    #[error(transparent)]
+    Unit(#[from] UnitError),
+    #[error(
+        "`{0}` would slow the scenario down more than {slowest}×; the smallest time scale is {MIN_TIME_SCALE}",
+        slowest = 1.0 / MIN_TIME_SCALE
+    )]
+    TooSlow(String),
+}
 
 /// A wall-time interval of at least 100 ms.
 fn parse_interval(text: &str) -> Result<Duration, IntervalError> {

@@ -290,19 +290,27 @@ pub async fn fetch_records(
 /// hundred megabytes at most.
 const MAX_INBOX: u64 = 1 << 30;
 
+/// Why an insurer's reply could not be read.
+#[derive(Debug, thiserror::Error)]
+enum Unreadable {
+    #[error(transparent)]
+    Transport(#[from] reqwest::Error),
+    #[error("reply larger than {}", crate::units::ByteSize(MAX_INBOX))]
+    TooLarge,
+    #[error("reply is not UTF-8 ({0})")]
+    NotText(#[from] std::string::FromUtf8Error),
+}
+
 /// A reply's body as text, given up past [`MAX_INBOX`] bytes.
-async fn read_bounded(mut response: reqwest::Response) -> Result<String, String> {
+async fn read_bounded(mut response: reqwest::Response) -> Result<String, Unreadable> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+    while let Some(chunk) = response.chunk().await? {
         if (body.len() + chunk.len()) as u64 > MAX_INBOX {
-            return Err(format!(
-                "reply larger than {}",
-                crate::units::ByteSize(MAX_INBOX)
-            ));
+            return Err(Unreadable::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
-    String::from_utf8(body).map_err(|e| format!("reply is not UTF-8 ({e})"))
+    Ok(String::from_utf8(body)?)
 }
 
 /// The whole report for a finished run: its applicants, reconciled with `target`'s insurers. When

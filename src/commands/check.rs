@@ -109,7 +109,7 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
     if let Some(warning) = program.access.insecure_warning() {
         eprintln!("{warning}");
     }
-    let secrets = program.access.secrets.values().len();
+    let secrets = program.access.secrets.len();
     if secrets > 0 {
         sayln!("  values from the environment (never written): {secrets}");
     }

@@ -38,9 +38,9 @@ impl Secrets {
         self.values.is_empty()
     }
 
-    /// The raw values (to compare a header's value against, never to print).
-    pub fn values(&self) -> &[String] {
-        &self.values
+    /// How many secrets there are (never what they are).
+    pub fn len(&self) -> usize {
+        self.values.len()
     }
 
     /// `text` with every secret, in every encoding, replaced by `[redacted]`.

@@ -128,7 +128,7 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
         }
         let exchanged = follow(state, step, label, &first, &identity, started)
             .await
-            .map_err(&fail)?;
+            .map_err(|e| fail(format!("{label}: not sent ({e})")))?;
         let hold = match &exchanged.received {
             Ok(reply) => {
                 super::trace::reply(state.run, reply, exchanged.started.elapsed());
@@ -218,7 +218,7 @@ async fn follow(
     first: &Hop,
     identity: &[(&str, String)],
     mut started: Instant,
-) -> Result<Exchanged, String> {
+) -> Result<Exchanged, Box<TransactionError>> {
     let limits = state.run.limits;
     let no_body = Body::None;
     let (mut method, mut url, mut body) = (first.method, first.url.clone(), &first.body);
@@ -242,9 +242,8 @@ async fn follow(
         let GooseResponse {
             request: metric,
             response,
-        } = state.user.request(request).await.map_err(|e| {
+        } = state.user.request(request).await.inspect_err(|_| {
             recorder.request_ended();
-            format!("{label}: not sent ({e})")
         })?;
         let ended = |metric, broken: Broken, url| Exchanged {
             metric,
@@ -285,7 +284,7 @@ async fn follow(
         let refused = |why: String| Broken::RedirectRefused { status, why };
         let next = match location {
             Ok(next) => next,
-            Err(written) => return Ok(ended(metric, refused(written), url)),
+            Err(unfollowable) => return Ok(ended(metric, refused(unfollowable.to_string()), url)),
         };
         if hops == limits.max_redirects {
             let why = format!(
@@ -359,25 +358,34 @@ fn request_builder(
     }
 }
 
+/// A redirect whose Location cannot be followed.
+#[derive(Debug, thiserror::Error)]
+enum Unfollowable {
+    #[error("a redirect whose Location is not text")]
+    NotText,
+    #[error("a redirect to `{0}`, not an http(s) URL")]
+    NotHttp(String),
+}
+
 /// Where a redirect goes: None when `status` is not one a browser follows (or it names no
-/// Location); Err with the written text when the Location is not a URL.
+/// Location).
 fn redirect_location(
     status: u16,
     headers: &HeaderMap,
     from: &url::Url,
-) -> Option<Result<url::Url, String>> {
+) -> Option<Result<url::Url, Unfollowable>> {
     if !matches!(status, 301 | 302 | 303 | 307 | 308) {
         return None;
     }
     let written = headers.get(reqwest::header::LOCATION)?;
     let Ok(text) = written.to_str() else {
-        return Some(Err("a redirect whose Location is not text".to_string()));
+        return Some(Err(Unfollowable::NotText));
     };
     Some(
         from.join(text)
             .ok()
             .filter(|next| matches!(next.scheme(), "http" | "https"))
-            .ok_or_else(|| format!("a redirect to `{text}`, not an http(s) URL")),
+            .ok_or_else(|| Unfollowable::NotHttp(text.to_string())),
     )
 }
 
@@ -779,7 +787,8 @@ pub(super) mod tests {
         );
         let refused = redirect_location(303, &headers, &from)
             .unwrap()
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(refused.contains("not an http(s) URL"), "{refused}");
     }
 
