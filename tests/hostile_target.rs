@@ -327,8 +327,10 @@ fn write_scenario(dir: &Path, visits: u32, request: &str, http: &str, extra: &st
     scenario
 }
 
-fn surge_run(scenario: &Path, run_dir: &Path) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_surge"))
+/// `surge run SCENARIO --out RUN_DIR` with the key in its environment, its output captured.
+fn surge_command(scenario: &Path, run_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_surge"));
+    command
         .args([
             "run",
             scenario.to_str().unwrap(),
@@ -337,7 +339,12 @@ fn surge_run(scenario: &Path, run_dir: &Path) -> Output {
         ])
         .env("HOSTILE_KEY", SECRET)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn surge_run(scenario: &Path, run_dir: &Path) -> Output {
+    let out = surge_command(scenario, run_dir)
         .output()
         .expect("surge runs");
     // Whatever happened, the secret went nowhere a person or a grep would find it.
@@ -615,18 +622,7 @@ fn sigterm_against_a_hung_target_exits_130_and_counts_what_it_abandoned() {
     std::fs::write(&scenario, text).unwrap();
     let run_dir = dir.join("run");
     let before = mocks().target_seen.count("/hang");
-    let child = Command::new(env!("CARGO_BIN_EXE_surge"))
-        .args([
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            run_dir.to_str().unwrap(),
-        ])
-        .env("HOSTILE_KEY", SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = surge_command(&scenario, &run_dir).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while mocks().target_seen.count("/hang") < before + 2 {
         assert!(Instant::now() < deadline, "both requests reach the target");
