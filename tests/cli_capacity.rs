@@ -47,13 +47,16 @@ fn scenario(dir: &Path, concurrency: u32) -> PathBuf {
     path
 }
 
-fn capacity(args: &[&str]) -> Output {
+fn surge(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_surge"))
-        .arg("capacity")
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("surge runs")
+}
+
+fn capacity(args: &[&str]) -> Output {
+    surge(&[&["capacity"], args].concat())
 }
 
 fn answer(out: &Path) -> serde_json::Value {
@@ -137,12 +140,6 @@ fn finds_the_capacity_of(concurrency: u32) {
     // The first step (a third of the capacity) held: `surge gate` on its directory agrees, and
     // `surge replay` runs a window of it again, at its own constant rate.
     let first = out.join("step-00");
-    let surge = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_surge"))
-            .args(args)
-            .output()
-            .unwrap()
-    };
     let gate = surge(&["gate", first.to_str().unwrap()]);
     assert_eq!(
         gate.status.code(),
