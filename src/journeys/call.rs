@@ -2,6 +2,7 @@
 //! end of the body, held in a waiting room as a person would be, and recorded in the run's
 //! `Recorder` once the journey has judged the reply ([`send`] then [`settle`]).
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use goose::goose::GooseResponse;
@@ -113,7 +114,7 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
     state.sent += 1;
     let first = Hop {
         method,
-        url: url.clone(),
+        url,
         headers,
         body,
     };
@@ -121,10 +122,12 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
         metric,
         received,
         started,
-        url,
     } = loop {
         if held_since.is_none() {
-            super::trace::request(state.run, label, method, &url, &first.headers, &first.body);
+            let Hop {
+                url, headers, body, ..
+            } = &first;
+            super::trace::request(state.run, label, method, url, headers, body);
         }
         let exchanged = follow(state, step, label, &first, &identity, started)
             .await
@@ -170,7 +173,11 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
                 reply,
             })
         }
-        Err((outcome, reason)) => {
+        Err(NoReply {
+            outcome,
+            reason,
+            url,
+        }) => {
             state.run.recorder.request(step, latency, outcome, false);
             super::trace::note(state.run, || format!("✗ {reason}"));
             let failed = fail(reason);
@@ -201,10 +208,16 @@ struct Hop {
 struct Exchanged {
     metric: GooseRequestMetric,
     /// The final reply, or why there was none to judge.
-    received: Result<Reply, (Outcome, String)>,
+    received: Result<Reply, NoReply>,
     /// When the last hop was sent (the first: the request's start).
     started: Instant,
-    /// Where the last hop went.
+}
+
+/// A request that brought back no reply to judge.
+struct NoReply {
+    outcome: Outcome,
+    reason: String,
+    /// Where its last hop went.
     url: url::Url,
 }
 
@@ -219,10 +232,14 @@ async fn follow(
     identity: &[(&str, String)],
     mut started: Instant,
 ) -> Result<Exchanged, Box<TransactionError>> {
-    let limits = state.run.limits;
+    // The run's shared parts, borrowed apart from the visit (whose Goose user each hop borrows).
+    let run = state.run;
+    let limits = run.limits;
     let no_body = Body::None;
-    let (mut method, mut url, mut body) = (first.method, first.url.clone(), &first.body);
-    let mut headers = std::borrow::Cow::Borrowed(first.headers.as_slice());
+    let (mut method, mut body) = (first.method, &first.body);
+    // Owned only once a redirect leads elsewhere.
+    let mut url = Cow::Borrowed(&first.url);
+    let mut headers = Cow::Borrowed(first.headers.as_slice());
     let mut hops = 0;
     loop {
         let builder = request_builder(state, method, &url, &headers, body, identity);
@@ -234,10 +251,10 @@ async fn follow(
             .build();
         // Wait for a free connection inside the measured time: a saturated generator shows up as
         // latency, never as requests that were quietly not sent.
-        let permit = state.run.connections.acquire().await;
+        let permit = run.connections.acquire().await;
         // Ended on every way out below; a request whose visit is abandoned (an interruption)
         // never ends, and is counted as abandoned.
-        let recorder = state.run.recorder.clone();
+        let recorder = &run.recorder;
         recorder.request_sent();
         let GooseResponse {
             request: metric,
@@ -245,11 +262,18 @@ async fn follow(
         } = state.user.request(request).await.inspect_err(|_| {
             recorder.request_ended();
         })?;
-        let ended = |metric, broken: Broken, url| Exchanged {
-            metric,
-            received: Err(broken.describe(label, &limits)),
-            started,
-            url,
+        let ended = |metric, broken: Broken, url: Cow<url::Url>| {
+            let (outcome, reason) = broken.describe(label, &limits);
+            let url = url.into_owned();
+            Exchanged {
+                metric,
+                received: Err(NoReply {
+                    outcome,
+                    reason,
+                    url,
+                }),
+                started,
+            }
         };
         let mut response = match response {
             Ok(response) => response,
@@ -271,9 +295,13 @@ async fn follow(
             return Ok(match read {
                 Ok(bytes) => Exchanged {
                     metric,
-                    received: Ok(Reply::new(status, reply_headers, text(bytes), url.clone())),
+                    received: Ok(Reply::new(
+                        status,
+                        reply_headers,
+                        text(bytes),
+                        url.into_owned(),
+                    )),
                     started,
-                    url,
                 },
                 Err(broken) => ended(metric, broken, url),
             });
@@ -293,27 +321,24 @@ async fn follow(
             );
             return Ok(ended(metric, refused(why), url));
         }
-        if !state.run.target.allows(&next) {
+        if !run.target.allows(&next) {
             let host = next.host_str().unwrap_or("(no host)");
             let why = format!("redirect to {host}, not in http.allowed_hosts");
             return Ok(ended(metric, refused(why), url));
         }
-        state
-            .run
-            .recorder
-            .request(step, started.elapsed(), Outcome::Status(status), true);
-        super::trace::note(state.run, || format!("↪ {status} to {next}"));
+        recorder.request(step, started.elapsed(), Outcome::Status(status), true);
+        super::trace::note(run, || format!("↪ {status} to {next}"));
         if next.origin() != url.origin() {
-            let access = &state.run.program.access;
+            let access = &run.program.access;
             let kept = headers.iter().filter(|(n, v)| !access.is_credential(n, v));
-            headers = std::borrow::Cow::Owned(kept.cloned().collect());
+            headers = Cow::Owned(kept.cloned().collect());
         }
         // As browsers do: 303, and 301/302 after a POST, go on as a GET without the body.
         if status == 303 || (matches!(status, 301 | 302) && method == Method::Post) {
             method = Method::Get;
             body = &no_body;
         }
-        url = next;
+        url = Cow::Owned(next);
         hops += 1;
         started = Instant::now();
     }
