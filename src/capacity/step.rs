@@ -156,12 +156,7 @@ impl Totals {
             // Same bounds (the recorder's): adding cannot fail.
             let _ = total.add(histogram);
         }
-        self.wall_s = (self.wall_s).max(0.0) + self.interval_length(interval);
-    }
-
-    /// An interval's length: the gap since the previous one's start is not kept, so the timeline's
-    /// elapsed time at its end minus its start.
-    fn interval_length(&self, interval: &IntervalData) -> f64 {
-        (interval.row.elapsed_s - interval.start.as_secs_f64()).max(0.0)
+        // The interval's length: the timeline's elapsed time at its end minus its start.
+        self.wall_s += (row.elapsed_s - interval.start.as_secs_f64()).max(0.0);
     }
 }

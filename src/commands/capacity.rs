@@ -91,6 +91,7 @@ pub async fn capacity(args: CapacityArgs) -> Result<Outcome, Error> {
     let search = Capacity {
         args: &args,
         loaded: &loaded,
+        forecast,
         rules,
         out,
         max_rate,
@@ -135,6 +136,8 @@ enum Stopped {
 struct Capacity<'a> {
     args: &'a CapacityArgs,
     loaded: &'a Loaded,
+    /// The scenario's own curve, (clock, visits/s): what the capacity is compared with.
+    forecast: Vec<(f64, f64)>,
     rules: Vec<Rule>,
     out: PathBuf,
     max_rate: f64,
@@ -258,7 +261,7 @@ impl Capacity<'_> {
             )),
         };
         let loaded = self.loaded;
-        let headroom = capacity.and_then(|c| headroom::against(&forecast(&loaded.plan), c));
+        let headroom = capacity.and_then(|c| headroom::against(&self.forecast, c));
         let knee = answer::knee(steps);
         let answer = Answer {
             scenario: loaded.scenario.name().to_string(),
