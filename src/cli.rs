@@ -78,6 +78,35 @@ pub enum Command {
     /// duplicated or of another run; otherwise as `surge gate`.
     #[command(after_help = EXIT_CODES)]
     Merge(MergeArgs),
+    /// Write journey files: `surge journey from-har FILE.har` turns a browser's recording into a
+    /// journey file that `surge check` accepts. See docs/journeys.md, "From a recording".
+    #[command(subcommand)]
+    Journey(JourneyCommand),
+}
+
+/// `surge journey`'s subcommands.
+#[derive(Debug, Subcommand)]
+pub enum JourneyCommand {
+    /// Convert a HAR 1.2 recording (Chrome, Firefox, Playwright) into a journey file: requests in
+    /// order, values correlated into captures, secrets turned into ${env:NAME} references.
+    FromHar(FromHarArgs),
+}
+
+/// `surge journey from-har`'s options.
+#[derive(Debug, clap::Args)]
+pub struct FromHarArgs {
+    /// The recording (HAR 1.2 JSON).
+    pub har: PathBuf,
+    /// The exchange's base URL in the recording; requests under it are kept, paths made relative
+    /// to it. Default: the origin of the first document or API request.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Keep static assets (scripts, styles, images, fonts) and third-party hosts.
+    #[arg(long)]
+    pub keep_assets: bool,
+    /// Write the journey file here instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `surge replay`'s options.

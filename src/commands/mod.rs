@@ -7,6 +7,7 @@ pub mod check;
 pub mod cracks;
 pub mod exchange;
 pub mod gate;
+pub mod journey;
 pub mod merge;
 pub mod replay;
 pub mod report;
@@ -17,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, JourneyCommand};
 use crate::gate::{GateStatus, RuleError};
 use crate::report::ReportError;
 use crate::rundir::RunDirError;
@@ -146,5 +147,6 @@ async fn dispatch(command: Command) -> Result<Outcome, Error> {
         Command::Trace(args) => trace::trace(args).await,
         Command::Replay(args) => replay::replay(args).await,
         Command::Merge(args) => merge::merge(args).await,
+        Command::Journey(JourneyCommand::FromHar(args)) => journey::from_har(args),
     }
 }
