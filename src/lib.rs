@@ -34,6 +34,7 @@ pub mod merge;
 pub mod metrics;
 pub mod monitor;
 pub mod plan;
+pub mod recording;
 pub mod replay;
 pub mod report;
 pub mod rundir;
