@@ -270,6 +270,35 @@ pub struct ExchangeArgs {
     /// (`{"SAMLResponse", "RelayState", "action"}` for the exchange's own page script).
     #[arg(long, value_name = "SHAPE", value_enum, default_value = "html")]
     pub pay_now: crate::exchange::shape::PayNow,
+    /// How the 834s write the exchange's ids (REF*1L, REF*0F, REF*17): `padded`
+    /// (REF*1L*0000000000123, as the FFM does) or `unpadded` (REF*1L*123). The API and Pay Now
+    /// keep the padded Payment Transaction ID.
+    #[arg(
+        long = "834-ids",
+        value_name = "FORM",
+        value_enum,
+        default_value = "padded"
+    )]
+    pub ids_834: crate::exchange::edi834::Ids,
+    /// The 834s' element separator, declared in each ISA as X12 allows, e.g. '|': one ASCII
+    /// punctuation character other than ~ : ^ . -
+    #[arg(long = "834-separator", value_name = "CHAR", default_value = "*")]
+    pub separator_834: crate::exchange::edi834::Separator,
+    /// `loops`: every 834 carries the premium (its 2700/2750 loops); `none`: no 834 does, and the
+    /// insurers effectuate on the binder payment alone (a --faults file's no_premium_834 is then
+    /// refused: there is nothing to leave out).
+    #[arg(
+        long = "834-premiums",
+        value_name = "WHICH",
+        value_enum,
+        default_value = "loops"
+    )]
+    pub premiums_834: crate::exchange::edi834::Premiums,
+    /// The insurers' own status words on GET /issuers/{id}/enrollments/{ptid}, e.g.
+    /// effectuated=ACTIVE,awaiting_payment=PENDING_PAYMENT,awaiting_834=PENDING_834 (a status left
+    /// out keeps surge's word). A journey file maps them back with [enrollment] status_map.
+    #[arg(long, value_name = "STATUS=WORD,…")]
+    pub status_words: Option<crate::exchange::status_words::StatusWords>,
     /// The longest a connection may take to send a request's headers (also how long an idle
     /// keep-alive connection is kept); then it is closed.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]

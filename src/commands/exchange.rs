@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::cli::ExchangeArgs;
 use crate::exchange::behaviour::{Behaviour, ScenarioClock};
+use crate::exchange::edi834;
 use crate::exchange::shape::Shape;
 use crate::exchange::{self, ExchangeConfig, Timeouts};
 
@@ -60,9 +61,24 @@ pub async fn serve(args: ExchangeArgs) -> Result<Outcome, Error> {
     };
     config.shape = Shape {
         api_key: args.api_key,
-        base_path: Shape::normalized_base_path(&args.base_path).map_err(Error::Usage)?,
+        base_path: Shape::normalized_base_path(&args.base_path)
+            .map_err(|e| Error::Usage(e.to_string()))?,
         pay_now: args.pay_now,
+        edi834: edi834::Style {
+            separator: args.separator_834,
+            ids: args.ids_834,
+            premiums: args.premiums_834,
+        },
+        status_words: args.status_words.unwrap_or_default(),
     };
+    // A fault the shape makes meaningless is the faults file's mistake: name the file.
+    config.shape.check(&config.behaviour).map_err(|e| {
+        let file = args
+            .faults
+            .as_deref()
+            .unwrap_or(std::path::Path::new("--faults"));
+        Error::Usage(format!("{}: {e}", file.display()))
+    })?;
     if let Some(key) = args.saml_key {
         config.saml_key = key.into_bytes();
     }

@@ -32,11 +32,16 @@ pub fn with_service_time(app: Router, service_time: Duration) -> Router {
 }
 
 async fn slow(service_time: Duration, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    if !(path == "/metrics" || path == "/healthz") {
+    if !operational(request.uri().path()) {
         tokio::time::sleep(service_time).await;
     }
     next.run(request).await
+}
+
+/// The routes that report on the exchange rather than serve it (`/metrics`, `/healthz`, and the
+/// truth under `/staging/`): no service time or error window ever touches them.
+pub fn operational(path: &str) -> bool {
+    path == "/metrics" || path == "/healthz" || path.starts_with("/staging/")
 }
 
 /// Which class of endpoint serves `path`; `None` for the operational routes.

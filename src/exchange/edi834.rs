@@ -1,8 +1,102 @@
 //! Writer for the initial X12 834 (005010X220A1) an exchange sends an insurer after plan selection.
 //!
 //! One interchange per enrollment: ISA/GS/ST … SE/GE/IEA, one segment a line, `~` terminated.
+//!
+//! Exchanges differ in how they write the same 834, and a rehearsal must cope with each: [`Style`]
+//! is this exchange's way (`surge exchange --834-separator, --834-ids, --834-premiums`). The
+//! element separator is whatever the ISA declares (X12 lets the sender choose: `*` is common, `|`
+//! too), ids may go without their zero padding (`REF*1L*123`), and some exchanges send no premium
+//! loops at all. Segments are written with `*` and the whole interchange translated once, which is
+//! sound because free text is cleaned of both `*` and the separator in use.
 
 use std::fmt::Write as _;
+use std::str::FromStr;
+
+/// How this exchange writes its 834s; the default is the FFM's way (`*`, padded ids, premiums).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Style {
+    pub separator: Separator,
+    pub ids: Ids,
+    pub premiums: Premiums,
+}
+
+/// How the exchange-assigned ids (`REF*1L`, `REF*0F`, `REF*17`) are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Ids {
+    /// Zero-padded to a fixed width, as the FFM writes them (`REF*1L*0000000000123`).
+    #[default]
+    Padded,
+    /// Without the padding (`REF*1L*123`); the API and Pay Now keep the padded id.
+    Unpadded,
+}
+
+impl Ids {
+    /// Id `n`, padded to `width` digits or not.
+    pub fn write(self, n: u64, width: usize) -> String {
+        match self {
+            Ids::Padded => format!("{n:0width$}"),
+            Ids::Unpadded => n.to_string(),
+        }
+    }
+}
+
+/// Whether the 834s carry the premium: the 2700/2750 loops (`PRE AMT 1`, `PRE AMT TOT`, …).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Premiums {
+    /// Every 834 has its premium loops (an 834 without them is a defect).
+    #[default]
+    Loops,
+    /// No 834 has premium loops: this exchange's insurers take the premium from elsewhere, and
+    /// effectuate on the binder payment.
+    None,
+}
+
+/// The X12 element separator an interchange declares in its ISA (the character after `ISA`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Separator(char);
+
+impl Default for Separator {
+    fn default() -> Self {
+        Separator('*')
+    }
+}
+
+impl Separator {
+    pub fn char(self) -> char {
+        self.0
+    }
+}
+
+/// A character that cannot separate this exchange's 834 elements.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeparatorError {
+    #[error("`{0}` is not one character: give one, e.g. '|' or '*'")]
+    NotOneCharacter(String),
+    #[error(
+        "`{0}` cannot separate elements: it is {1}; use another punctuation character, e.g. '|' or '*'"
+    )]
+    Taken(char, &'static str),
+}
+
+impl FromStr for Separator {
+    type Err = SeparatorError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let mut chars = text.chars();
+        let (Some(c), None) = (chars.next(), chars.next()) else {
+            return Err(SeparatorError::NotOneCharacter(text.to_string()));
+        };
+        let taken = match c {
+            '~' => "the segment terminator",
+            ':' => "the component separator (ISA16)",
+            '^' => "the repetition separator (ISA11)",
+            '.' | '-' => "in the 834's values (amounts, plan ids)",
+            c if !c.is_ascii_punctuation() => "not ASCII punctuation",
+            _ => return Ok(Separator(c)),
+        };
+        Err(SeparatorError::Taken(c, taken))
+    }
+}
 
 /// A member of the enrollment group (the first one is the subscriber).
 #[derive(Debug, Clone)]
@@ -56,11 +150,13 @@ pub struct Enrollment834 {
 
 const SENDER: &str = "CMSFFM";
 
-/// Strip X12 delimiters from free text and upper-case it.
-pub fn clean(s: &str) -> String {
+/// Strip X12 delimiters (and `separator`, the element separator in use) from free text and
+/// upper-case it.
+pub fn clean(s: &str, separator: Separator) -> String {
     s.chars()
         .map(|c| {
-            if matches!(c, '*' | '~' | ':' | '^' | '\n' | '\r') || !c.is_ascii() {
+            if matches!(c, '*' | '~' | ':' | '^' | '\n' | '\r') || c == separator.0 || !c.is_ascii()
+            {
                 ' '
             } else {
                 c
@@ -89,8 +185,19 @@ impl Set<'_> {
     }
 }
 
-/// Append one interchange to `out`.
-pub fn write(out: &mut String, e: &Enrollment834) {
+/// Append one interchange to `out`, its elements separated by `separator`.
+pub fn write(out: &mut String, e: &Enrollment834, separator: Separator) {
+    let start = out.len();
+    write_with_stars(out, e, separator);
+    if separator != Separator::default() {
+        let interchange = out.split_off(start);
+        out.push_str(&interchange.replace('*', &separator.0.to_string()));
+    }
+}
+
+/// The interchange written with `*`; free text is cleaned of `separator` too, for the translation.
+fn write_with_stars(out: &mut String, e: &Enrollment834, separator: Separator) {
+    let clean = |s: &str| clean(s, separator);
     let ctrl = e.control_number;
     let date = &e.date;
     let (yymmdd, hhmm, hhmmss) = (
@@ -252,7 +359,7 @@ mod tests {
     #[test]
     fn envelope_counts_and_controls() {
         let mut out = String::new();
-        write(&mut out, &sample());
+        write(&mut out, &sample(), Separator::default());
         let segs: Vec<&str> = out.lines().map(|l| l.trim_end_matches('~')).collect();
         assert_eq!(out.lines().next().map(str::len), Some(106));
         let st = segs.iter().position(|s| s.starts_with("ST*")).unwrap();
@@ -281,6 +388,7 @@ mod tests {
                 with_premiums: false,
                 ..sample()
             },
+            Separator::default(),
         );
         let segs: Vec<&str> = out.lines().map(|l| l.trim_end_matches('~')).collect();
         let st = segs.iter().position(|s| s.starts_with("ST*")).unwrap();
@@ -288,5 +396,69 @@ mod tests {
         assert_eq!(segs[se], format!("SE*{}*0001", se - st + 1));
         assert!(!out.contains("N1*75*") && !out.contains("LS*2700"));
         assert_eq!(out.matches("REF*1L*").count(), 2);
+    }
+
+    #[test]
+    fn another_separator_is_declared_in_the_isa_and_used_throughout() {
+        let pipe: Separator = "|".parse().unwrap();
+        // Free text is cleaned of the separator in use.
+        let named = Enrollment834 {
+            issuer_name: "Tar|Heel Mutual".into(),
+            ..sample()
+        };
+        let (mut stars, mut pipes) = (String::new(), String::new());
+        write(&mut stars, &sample(), Separator::default());
+        write(&mut pipes, &named, pipe);
+        let isa = pipes.lines().next().unwrap();
+        assert!(isa.starts_with("ISA|00|"), "{isa}");
+        assert_eq!(isa.len(), 106, "the ISA keeps its fixed width");
+        assert!(
+            isa.ends_with("|0|T|:~"),
+            "ISA16 stays the component separator"
+        );
+        assert!(!pipes.contains('*'), "no element is separated by `*`");
+        assert!(pipes.contains("N1|IN|TAR HEEL MUTUAL|FI|560894904~"));
+        assert!(stars.contains("N1*IN*TAR HEEL MUTUAL*FI*560894904~"));
+        assert_eq!(
+            pipes.replace('|', "*"),
+            stars,
+            "the same interchange, only the separator differs"
+        );
+    }
+
+    #[test]
+    fn ids_are_padded_or_not() {
+        assert_eq!(Ids::Padded.write(123, 13), "0000000000123");
+        assert_eq!(Ids::Unpadded.write(123, 13), "123");
+        assert_eq!(Ids::Unpadded.write(0, 10), "0");
+    }
+
+    #[test]
+    fn a_separator_the_834_uses_for_something_else_is_refused() {
+        assert_eq!("*".parse::<Separator>(), Ok(Separator::default()));
+        assert_eq!("!".parse::<Separator>().map(Separator::char), Ok('!'));
+        for (text, message) in [
+            ("||", "`||` is not one character: give one, e.g. '|' or '*'"),
+            ("", "`` is not one character: give one, e.g. '|' or '*'"),
+            (
+                "~",
+                "`~` cannot separate elements: it is the segment terminator; use another punctuation character, e.g. '|' or '*'",
+            ),
+            (
+                "^",
+                "`^` cannot separate elements: it is the repetition separator (ISA11); use another punctuation character, e.g. '|' or '*'",
+            ),
+            (
+                ".",
+                "`.` cannot separate elements: it is in the 834's values (amounts, plan ids); use another punctuation character, e.g. '|' or '*'",
+            ),
+            (
+                "x",
+                "`x` cannot separate elements: it is not ASCII punctuation; use another punctuation character, e.g. '|' or '*'",
+            ),
+        ] {
+            let e = text.parse::<Separator>().expect_err(text);
+            assert_eq!(e.to_string(), message);
+        }
     }
 }

@@ -244,6 +244,8 @@ pub async fn select_plan(
         premium_cents: premium,
         aptc_cents: aptc,
         selected_at: Utc::now().timestamp(),
+        pay_now_served: false,
+        landed: false,
         paid: false,
         defect: defect_834(state.seed, state.insurer_faults(plan.issuer), fault_key),
     };
@@ -355,6 +357,9 @@ pub async fn pay_now(
         }
     };
     let saml_b64 = saml::encode(&xml);
+    if let Some(e) = state.enrollments.shard(n).get_mut(&n) {
+        e.pay_now_served = true;
+    }
     if state.shape.pay_now == PayNow::Json {
         // As some state platforms do: the exchange's own page script builds the post.
         return Ok(Json(serde_json::json!({

@@ -65,6 +65,16 @@ pub enum LinkFault {
     Dead,
 }
 
+impl LinkFault {
+    pub fn label(self) -> &'static str {
+        match self {
+            LinkFault::Working => "working",
+            LinkFault::Broken => "broken",
+            LinkFault::Dead => "dead",
+        }
+    }
+}
+
 /// One draw per enrollment against `broken_link` then `dead_link`: the two are exclusive.
 pub fn link_fault(seed: u64, faults: Option<&InsurerFaults>, enrollment: u64) -> LinkFault {
     let Some(f) = faults else {
@@ -96,6 +106,19 @@ pub enum Defect834 {
     NoPremium,
     /// Sent to the next insurer of the catalog instead.
     WrongInsurer,
+}
+
+impl Defect834 {
+    /// What became of the 834, as `GET /staging/enrollments` says it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Defect834::None => "sent",
+            Defect834::Missing => "missing",
+            Defect834::Duplicate => "duplicate",
+            Defect834::NoPremium => "no_premium",
+            Defect834::WrongInsurer => "wrong_insurer",
+        }
+    }
 }
 
 /// One draw per enrollment against `missing_834`, `duplicate_834`, `no_premium_834` and

@@ -12,13 +12,14 @@ use serde::{Deserialize, Deserializer, Serialize};
 use sha2::Sha256;
 
 use super::catalog::Catalog;
-use super::edi834::{self, Enrollment834, Member834};
+use super::edi834::{self, Enrollment834, Member834, Premiums};
 use super::enrollment::{made_up_first, names, parse_ptid, pay_now_url};
 use super::error::{ApiError, FormOrJson};
 use super::faults::{hits, Defect834, Kind};
 use super::marketplace::lookup_issuer;
 use super::saml::{self, SamlError};
-use super::state::{payment_transaction_id, AppState, Enrollment};
+use super::state::{AppState, Enrollment};
+use super::status_words::Status;
 
 /// The payment token the insurer's payment page hands out for an enrollment: HMAC of its id.
 pub fn payment_token(key: &[u8], ptid: &str) -> String {
@@ -82,6 +83,9 @@ pub async fn pay_now_landing(
         return Err(ApiError::saml_refused(
             "the insurer could not process the SAML Response",
         ));
+    }
+    if let Some(e) = state.enrollments.shard(n).get_mut(&n) {
+        e.landed = true;
     }
     let token = payment_token(&state.saml_key, &ptid);
     let issuer = &state.catalog.issuers[ii];
@@ -214,8 +218,10 @@ pub struct InboxQuery {
     pub since: Option<u64>,
 }
 
-/// The 834 contents for enrollment `n` with control number `ctrl`, built from the compact records.
+/// The 834 contents for enrollment `n` with control number `ctrl`, built from the compact records
+/// and written in this exchange's style (its ids padded or not, its premium loops or none).
 pub fn enrollment_834(state: &AppState, n: u64, ctrl: u32) -> Option<Enrollment834> {
+    let style = state.shape.edi834;
     let e = state.enrollment(n)?;
     let app = state.application(e.application)?;
     let catalog: &Catalog = &state.catalog;
@@ -250,7 +256,7 @@ pub fn enrollment_834(state: &AppState, n: u64, ctrl: u32) -> Option<Enrollment8
                 },
                 last_name: last.clone(),
                 relationship,
-                member_id: format!("{:010}", e.application * 100 + i as u64),
+                member_id: style.ids.write(e.application * 100 + i as u64, 10),
                 birth_date,
                 premium_cents,
             }
@@ -263,8 +269,8 @@ pub fn enrollment_834(state: &AppState, n: u64, ctrl: u32) -> Option<Enrollment8
         issuer_tin: issuer.tin.to_string(),
         date: format!("{:04}{:02}{:02}", when.year(), when.month(), when.day()),
         time: when.format("%H%M%S").to_string(),
-        policy_id: payment_transaction_id(n),
-        subscriber_id: format!("{:010}", e.application * 100),
+        policy_id: style.ids.write(n, 13),
+        subscriber_id: style.ids.write(e.application * 100, 10),
         members,
         email,
         street: format!("{} MAIN ST", 100 + e.application % 900),
@@ -278,8 +284,20 @@ pub fn enrollment_834(state: &AppState, n: u64, ctrl: u32) -> Option<Enrollment8
         rating_area: format!("R-{st}{:03}", county.rating_area),
         source_exchange_id: format!("{st}0"),
         effective_date: "20140101".to_string(),
-        with_premiums: e.defect != Defect834::NoPremium,
+        with_premiums: style.premiums == Premiums::Loops && e.defect != Defect834::NoPremium,
     })
+}
+
+/// Insurer `ii`'s inbox after control number `since`, as X12 text in this exchange's style.
+pub fn inbox_text(state: &AppState, ii: usize, since: u64) -> String {
+    let queued = state.inbox_since(ii, since);
+    let mut out = String::with_capacity(queued.len() * 1600);
+    for (ctrl, n) in queued {
+        if let Some(x) = enrollment_834(state, n, ctrl) {
+            edi834::write(&mut out, &x, state.shape.edi834.separator);
+        }
+    }
+    out
 }
 
 /// `GET /issuers/{issuer_id}/834[?since=N]`
@@ -291,36 +309,77 @@ pub async fn inbox(
     let Path(issuer_id) = path?;
     let ii = lookup_issuer(&state.catalog, &issuer_id)?;
     let Query(q) = query?;
-    let queued = state.inbox_since(ii, q.since.unwrap_or(0));
-    let mut out = String::with_capacity(queued.len() * 1600);
-    for (ctrl, n) in queued {
-        if let Some(x) = enrollment_834(&state, n, ctrl) {
-            edi834::write(&mut out, &x);
-        }
-    }
+    let out = inbox_text(&state, ii, q.since.unwrap_or(0));
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], out).into_response())
 }
 
 #[derive(Debug, Serialize)]
-pub struct StatusView {
+pub struct StatusView<'a> {
     pub payment_transaction_id: String,
     pub issuer_id: &'static str,
     pub plan_id: String,
     pub enrollment_834_received: bool,
     pub paid: bool,
     pub effectuated: bool,
-    pub status: &'static str,
+    /// The insurer's word for [`Holding::status`] (`--status-words`).
+    pub status: &'a str,
     /// Why the enrollment is not effectuated although the 834 and the payment seem to be there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
 }
 
-/// `GET /issuers/{issuer_id}/enrollments/{payment_transaction_id}`: what this insurer really holds.
+/// What insurer `ii` really holds for an enrollment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holding {
+    pub received_834: bool,
+    pub paid: bool,
+    pub status: Status,
+    pub reason: Option<&'static str>,
+}
+
+/// What insurer `ii` holds for enrollment `e`; `None` when it has never heard of it.
 ///
 /// The insurer holds the 834 unless it was never sent or went to another insurer; it holds the
-/// payment once paid. An insurer that holds neither answers 404/2001. An 834 without premium
-/// amounts counts as received, but the insurer cannot effectuate without them: `awaiting_834`
-/// with a `reason`. The insurer that got a misrouted 834 holds it (and nothing else).
+/// payment once paid. An 834 without premium amounts counts as received, but the insurer cannot
+/// effectuate without them (`Awaiting834` with a reason) — unless this exchange's 834s carry no
+/// premium at all (`--834-premiums none`): then its insurers effectuate on the payment. The insurer
+/// that got a misrouted 834 holds it (and nothing else).
+pub fn holding(state: &AppState, e: &Enrollment, ii: usize) -> Option<Holding> {
+    let own = e.issuer as usize == ii;
+    let misrouted_here =
+        !own && e.defect == Defect834::WrongInsurer && state.misrouted_to(e.issuer as usize) == ii;
+    if !own && !misrouted_here {
+        return None;
+    }
+    let received = !own || !matches!(e.defect, Defect834::Missing | Defect834::WrongInsurer);
+    let paid = own && e.paid;
+    if !received && !paid {
+        return None;
+    }
+    let premiums_lacking =
+        own && e.defect == Defect834::NoPremium && state.shape.edi834.premiums == Premiums::Loops;
+    const NO_PREMIUM: &str = "the 834 carries no premium amounts (no 2750 loops)";
+    let (status, reason) = match (received, paid) {
+        (true, true) if !premiums_lacking => (Status::Effectuated, None),
+        (true, true) => (Status::Awaiting834, Some(NO_PREMIUM)),
+        (true, false) if premiums_lacking => (Status::AwaitingPayment, Some(NO_PREMIUM)),
+        (true, false) if misrouted_here => (
+            Status::AwaitingPayment,
+            Some("the 834 is for another insurer's plan"),
+        ),
+        (true, false) => (Status::AwaitingPayment, None),
+        (false, _) => (Status::Awaiting834, Some("no 834 received")),
+    };
+    Some(Holding {
+        received_834: received,
+        paid,
+        status,
+        reason,
+    })
+}
+
+/// `GET /issuers/{issuer_id}/enrollments/{payment_transaction_id}`: what this insurer really holds
+/// (see [`holding`]), in its own words; 404/2001 when it holds neither an 834 nor a payment.
 pub async fn status(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -330,48 +389,226 @@ pub async fn status(
     let n = parse_ptid(&ptid)?;
     let unknown = || ApiError::enrollment_not_found(format!("issuer has no enrollment {ptid}"));
     let e = state.enrollment(n).ok_or_else(unknown)?;
-    let own = e.issuer as usize == ii;
-    let misrouted_here =
-        !own && e.defect == Defect834::WrongInsurer && state.misrouted_to(e.issuer as usize) == ii;
-    if !own && !misrouted_here {
-        return Err(unknown());
-    }
-    let received = !own || !matches!(e.defect, Defect834::Missing | Defect834::WrongInsurer);
-    let paid = own && e.paid;
-    if !received && !paid {
-        return Err(unknown());
-    }
-    let premiums = !(own && e.defect == Defect834::NoPremium);
-    let (status, reason) = match (received, paid) {
-        (true, true) if premiums => ("effectuated", None),
-        (true, true) => (
-            "awaiting_834",
-            Some("the 834 carries no premium amounts (no 2750 loops)"),
-        ),
-        (true, false) if !premiums => (
-            "awaiting_payment",
-            Some("the 834 carries no premium amounts (no 2750 loops)"),
-        ),
-        (true, false) if misrouted_here => (
-            "awaiting_payment",
-            Some("the 834 is for another insurer's plan"),
-        ),
-        (true, false) => ("awaiting_payment", None),
-        (false, _) => ("awaiting_834", Some("no 834 received")),
-    };
+    let held = holding(&state, &e, ii).ok_or_else(unknown)?;
     let view = StatusView {
         payment_transaction_id: ptid,
         issuer_id: state.catalog.issuers[ii].id,
         plan_id: state.catalog.plans[e.plan as usize].id.clone(),
-        enrollment_834_received: received,
-        paid,
-        effectuated: received && paid && premiums,
-        status,
-        reason,
+        enrollment_834_received: held.received_834,
+        paid: held.paid,
+        effectuated: held.status == Status::Effectuated,
+        status: state.shape.status_words.word(held.status),
+        reason: held.reason,
     };
     #[derive(Serialize)]
-    struct Body {
-        enrollment: StatusView,
+    struct Body<'a> {
+        enrollment: StatusView<'a>,
     }
     Ok(Json(Body { enrollment: view }).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The insurer side of a differently shaped exchange, through its router in-process: 834s
+    //! with `|` and unpadded ids and no premium loops (still valid X12 to pyx12), and a status in
+    //! the insurer's own words.
+
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+    use serde_json::{json, Value};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::exchange::behaviour::{Behaviour, ScenarioClock};
+    use crate::exchange::edi834::{Ids, Style};
+    use crate::exchange::shape::Shape;
+
+    fn shaped() -> AppState {
+        AppState::with_shape(
+            b"test-key".to_vec(),
+            "http://exchange.invalid",
+            Behaviour::default(),
+            ScenarioClock::default(),
+            Shape {
+                edi834: Style {
+                    separator: "|".parse().unwrap(),
+                    ids: Ids::Unpadded,
+                    premiums: Premiums::None,
+                },
+                status_words:
+                    "effectuated=ACTIVE,awaiting_payment=PENDING_PAYMENT,awaiting_834=PENDING_834"
+                        .parse()
+                        .unwrap(),
+                ..Shape::default()
+            },
+        )
+    }
+
+    async fn call(
+        state: &AppState,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, String) {
+        let mut request = Request::builder().method(method).uri(path);
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        let reply = crate::exchange::router(state.clone())
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = reply.status().as_u16();
+        let bytes = axum::body::to_bytes(reply.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    async fn json_call(state: &AppState, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (status, text) = call(state, method, path, body).await;
+        assert!(status < 300, "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// One household's application and selection of the first plan found in Wake County:
+    /// (issuer id, enrollment view).
+    async fn enrol(state: &AppState, ages: &[u8]) -> (String, Value) {
+        let place = json!({"countyfips": "37183", "state": "NC", "zipcode": "27601"});
+        let people: Vec<Value> = ages
+            .iter()
+            .map(|age| json!({"age": age, "uses_tobacco": false, "aptc_eligible": true}))
+            .collect();
+        let household = json!({"income": 40000, "people": people});
+        let search = json_call(
+            state,
+            Method::POST,
+            "/api/v1/plans/search",
+            Some(json!({"place": place})),
+        )
+        .await;
+        let plan = &search["plans"][0];
+        let application = json_call(
+            state,
+            Method::POST,
+            "/api/v1/enrollment/applications",
+            Some(json!({"household": household, "place": place})),
+        )
+        .await;
+        let id = application["application"]["id"].as_str().unwrap();
+        let selection = json_call(
+            state,
+            Method::POST,
+            &format!("/api/v1/enrollment/applications/{id}/selection"),
+            Some(json!({"plan_id": plan["id"]})),
+        )
+        .await;
+        (
+            plan["issuer"]["id"].as_str().unwrap().to_string(),
+            selection["enrollment"].clone(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_shaped_insurer_gets_pipes_unpadded_ids_no_premiums_and_answers_in_its_words() {
+        let state = shaped();
+        let (issuer, single) = enrol(&state, &[34]).await;
+        let (_, family) = enrol(&state, &[45, 43, 12]).await;
+        let ptid = single["payment_transaction_id"].as_str().unwrap();
+        assert_eq!(ptid, "0000000000001", "the API keeps the padded id");
+
+        let (_, inbox) = call(&state, Method::GET, &format!("/issuers/{issuer}/834"), None).await;
+        assert!(inbox.starts_with("ISA|00|"), "{inbox}");
+        assert!(!inbox.contains('*'), "{inbox}");
+        assert!(
+            inbox.contains("REF|1L|1~") && inbox.contains("REF|1L|2~"),
+            "{inbox}"
+        );
+        assert!(
+            inbox.contains("REF|0F|100~") && inbox.contains("REF|17|201~"),
+            "{inbox}"
+        );
+        assert!(
+            !inbox.contains("LS|2700") && !inbox.contains("N1|75|"),
+            "no premium loops"
+        );
+        assert_eq!(inbox.matches("ISA|").count(), 2);
+        validate_with_pyx12(&inbox);
+
+        let status_path = format!("/issuers/{issuer}/enrollments/{ptid}");
+        let before = json_call(&state, Method::GET, &status_path, None).await;
+        assert_eq!(before["enrollment"]["status"], "PENDING_PAYMENT");
+        assert_eq!(
+            before["enrollment"]["reason"],
+            Value::Null,
+            "no premium is no defect here"
+        );
+
+        let payment = json!({
+            "payment_transaction_id": ptid,
+            "amount": single["total_amount_owed"],
+            "payment_token": payment_token(b"test-key", ptid),
+        });
+        json_call(
+            &state,
+            Method::POST,
+            &format!("/issuers/{issuer}/payments"),
+            Some(payment),
+        )
+        .await;
+        let after = json_call(&state, Method::GET, &status_path, None).await;
+        assert_eq!(after["enrollment"]["status"], "ACTIVE");
+        assert_eq!(
+            after["enrollment"]["effectuated"], true,
+            "effectuated on payment alone"
+        );
+
+        // The truth keeps surge's words, and the API's ids.
+        let truth = json_call(&state, Method::GET, "/staging/enrollments", None).await;
+        let truth = truth["enrollments"].as_array().unwrap();
+        assert_eq!(truth.len(), 2);
+        assert_eq!(truth[0]["payment_transaction_id"], "0000000000001");
+        assert_eq!(truth[0]["insurer_status"], "effectuated");
+        assert_eq!(truth[0]["paid"], true);
+        assert_eq!(truth[0]["initial_834"], "sent");
+        assert_eq!(
+            truth[1]["payment_transaction_id"],
+            family["payment_transaction_id"]
+        );
+        assert_eq!(truth[1]["insurer_status"], "awaiting_payment");
+        assert_eq!(truth[1]["pay_now_served"], false);
+    }
+
+    /// pyx12's x12valid reads one interchange per file: each is validated on its own. Skipped only
+    /// where x12valid is not installed (CI installs it).
+    fn validate_with_pyx12(inbox: &str) {
+        let installed = std::process::Command::new("x12valid")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !installed {
+            eprintln!("x12valid not installed: skipping pyx12 validation");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("surge-shaped-834-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, body) in inbox.split("ISA|").filter(|s| !s.is_empty()).enumerate() {
+            let file = dir.join(format!("{i}.x12"));
+            std::fs::write(&file, format!("ISA|{body}")).unwrap();
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/validate-834.sh");
+            let out = std::process::Command::new(script)
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "pyx12 rejects {}:\n{}{}",
+                file.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

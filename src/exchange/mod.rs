@@ -24,6 +24,7 @@ pub mod eligibility;
 pub mod enrollment;
 pub mod error;
 pub mod faults;
+pub mod frontend;
 pub mod issuers;
 pub mod marketplace;
 pub mod metrics;
@@ -158,7 +159,8 @@ pub fn router(state: AppState) -> Router {
     let ops = Router::new()
         .route("/metrics", get(metrics::handler))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/api/v1/docs", get(docs));
+        .route("/api/v1/docs", get(docs))
+        .route("/app", get(frontend::page));
     // Outermost first: metrics, waiting room, error windows, capacity, then the handler. A part the
     // behaviour leaves out (no capacity, no error window, no waiting room) would only pass every
     // request on, so its layer is left out: each layer costs every request a boxed future and a

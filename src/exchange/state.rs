@@ -76,6 +76,10 @@ pub struct Enrollment {
     pub aptc_cents: u32,
     /// Unix seconds of the selection (the 834's dates and REQUEST SUBMIT TIMESTAMP).
     pub selected_at: i64,
+    /// The exchange served its Pay Now page (the hand-off to the insurer).
+    pub pay_now_served: bool,
+    /// The insurer's landing page accepted its SAML Response and showed the payment page.
+    pub landed: bool,
     pub paid: bool,
     /// What became of the initial 834 (drawn at selection from the insurer's faults).
     pub defect: Defect834,
@@ -292,6 +296,21 @@ impl Shared {
 
     pub fn enrollment(&self, id: u64) -> Option<Enrollment> {
         self.enrollments.shard(id).get(&id).cloned()
+    }
+
+    /// Every enrollment so far, by number: a copy, taken one shard lock at a time.
+    pub fn all_enrollments(&self) -> Vec<(u64, Enrollment)> {
+        let mut all: Vec<(u64, Enrollment)> = (0..SHARDS as u64)
+            .flat_map(|shard| {
+                self.enrollments
+                    .shard(shard)
+                    .iter()
+                    .map(|(&n, e)| (n, e.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        all.sort_by_key(|&(n, _)| n);
+        all
     }
 }
 

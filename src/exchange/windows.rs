@@ -110,14 +110,15 @@ impl WindowsState {
     }
 }
 
-/// Middleware: fail or delay the requests an open window hits; never `/metrics` or `/healthz`.
+/// Middleware: fail or delay the requests an open window hits; never the operational routes
+/// (`/metrics`, `/healthz`, `/staging/…`).
 pub async fn inject(
     State(WindowsState(windows)): State<WindowsState>,
     request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if windows.windows.is_empty() || path == "/metrics" || path == "/healthz" {
+    if windows.windows.is_empty() || super::capacity::operational(path) {
         return next.run(request).await;
     }
     let now = windows.clock.now();
