@@ -12,6 +12,7 @@ use super::program::*;
 use super::secrets::Secrets;
 use super::spec::*;
 use super::template::{Builder, TemplateId};
+use crate::rundir::enrollments::STATUS_WORDS;
 use crate::scenario::{locate, KeyPath, Scenario, ScenarioError, Source};
 use crate::vocab::{Stage, Steps, MAX_STEPS};
 
@@ -146,7 +147,7 @@ fn compile_spec(
     let (default_headers, default_query) = scenario_defaults(scenario, &mut add)?;
     let enrollment = match &spec.enrollment {
         None => None,
-        Some(e) => Some(compile_enrollment(e, &mut add)?),
+        Some(e) => Some(compile_enrollment(e, source, &mut add)?),
     };
     let vars = merge_vars(&spec.vars, &scenario.vars);
     let templates = builder
@@ -593,9 +594,27 @@ fn compile_capture(
 
 fn compile_enrollment(
     spec: &EnrollmentSpec,
+    source: &Source,
     add: &mut impl FnMut(&str, KeyPath) -> Result<TemplateId, Problem>,
 ) -> Result<EnrollmentTemplates, Problem> {
     let here = |field: &str| key(&["enrollment", field]);
+    // An insurer's word mapped to anything but surge's would count as nothing, silently.
+    for (word, surge) in &spec.status_map {
+        if !STATUS_WORDS.contains(&surge.as_str()) {
+            return Err(at(
+                key(&["enrollment", "status_map", word]),
+                format!(
+                    "status_map.{word}: `{surge}` is not one of surge's words ({})",
+                    STATUS_WORDS.join(", ")
+                ),
+            ));
+        }
+    }
+    let confirmed_at = spec.confirmed.as_ref().and_then(|_| {
+        let offset = here("confirmed").offset_in(&source.text)?;
+        let (line, _) = locate::line_and_column(&source.text, offset);
+        Some(format!("{}:{line}", source.path.display()))
+    });
     let mut optional = |text: &Option<String>, field: &str| match text {
         None => Ok(None),
         Some(text) => add(text, here(field)).map(Some),
@@ -606,6 +625,12 @@ fn compile_enrollment(
         confirmed: optional(&spec.confirmed, "confirmed")?,
         issuer_id: add(&spec.issuer_id, here("issuer_id"))?,
         payment_transaction_id: add(&spec.payment_transaction_id, here("payment_transaction_id"))?,
+        status_map: spec
+            .status_map
+            .iter()
+            .map(|(word, surge)| (word.clone(), surge.clone()))
+            .collect(),
+        confirmed_at,
     })
 }
 
@@ -1044,6 +1069,57 @@ mod tests {
             assert!(err.to_string().starts_with("journeys/j.toml:5:"), "{err}");
             assert!(err.message.contains(wanted), "{err}");
         }
+    }
+
+    /// ONE with an `[enrollment]` whose `confirmed` is the insurer's raw status.
+    fn enrolling(status_map: &str) -> String {
+        format!(
+            "{ONE}capture.answer = {{ pointer = \"/status\" }}\n[enrollment]\nissuer_id = \"1\"\n\
+             payment_transaction_id = \"2\"\nconfirmed = \"{{{{ answer }}}}\"\n{status_map}"
+        )
+    }
+
+    #[test]
+    fn an_insurers_status_words_map_to_surges() {
+        let text = enrolling(
+            "status_map = { ACTIVE = \"effectuated\", PENDING = \"awaiting_payment\" }\n",
+        );
+        let program = compile_text(&text, &scenario("")).unwrap_or_else(|e| panic!("{e}"));
+        let enrollment = program.enrollment.as_ref().unwrap();
+        assert_eq!(
+            enrollment.confirmed_at.as_deref(),
+            Some("journeys/j.toml:11")
+        );
+        let status = |word: &str| enrollment.status(word.to_string());
+        assert_eq!(status("ACTIVE"), "effectuated");
+        assert_eq!(
+            status("active"),
+            "effectuated",
+            "an insurer's case may vary"
+        );
+        assert_eq!(status("PENDING"), "awaiting_payment");
+        assert_eq!(
+            status("Awaiting_834"),
+            "awaiting_834",
+            "surge's own words pass"
+        );
+        assert_eq!(
+            status("TERMINATED"),
+            "TERMINATED",
+            "kept, for the report to count"
+        );
+        assert_eq!(status(""), "");
+    }
+
+    #[test]
+    fn a_status_mapped_to_a_word_surge_does_not_know_is_refused_at_its_line() {
+        let text = enrolling("status_map = { ACTIVE = \"active\" }\n");
+        let err = compile_text(&text, &scenario("")).unwrap_err();
+        assert_eq!(err.location.map(|l| l.0), Some(12), "{err}");
+        assert!(
+            err.message.contains("status_map.ACTIVE: `active` is not one of surge's words (effectuated, awaiting_payment, awaiting_834, unknown)"),
+            "{err}"
+        );
     }
 
     #[test]

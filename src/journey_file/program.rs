@@ -6,6 +6,7 @@ use regex::Regex;
 
 use super::secrets::Secrets;
 use super::template::{TemplateId, Templates};
+use crate::rundir::enrollments::STATUS_WORDS;
 use crate::vocab::{Stage, StepId, Steps};
 
 /// Everything the journeys of a run do.
@@ -263,6 +264,38 @@ pub struct EnrollmentTemplates {
     pub payment_transaction_id: TemplateId,
     pub pay_now: Option<TemplateId>,
     pub confirmed: Option<TemplateId>,
+    /// The insurer's status words, each with surge's word for it (checked at load).
+    pub status_map: Vec<(String, String)>,
+    /// Where `confirmed` is written, `FILE:LINE`, for the warning about words surge does not know.
+    pub confirmed_at: Option<String>,
+}
+
+impl EnrollmentTemplates {
+    /// The insurer's answer in surge's words: through `status_map` (its exact word first, then
+    /// ignoring case), else surge's own word whatever its case, else as the insurer wrote it — the
+    /// cracks report then counts it as a word it does not know.
+    pub fn status(&self, answer: String) -> String {
+        let answer_trimmed = answer.trim();
+        let mapped = self
+            .status_map
+            .iter()
+            .find(|(word, _)| word == answer_trimmed)
+            .or_else(|| {
+                self.status_map
+                    .iter()
+                    .find(|(word, _)| word.eq_ignore_ascii_case(answer_trimmed))
+            });
+        if let Some((_, surge)) = mapped {
+            return surge.clone();
+        }
+        match STATUS_WORDS
+            .iter()
+            .find(|word| word.eq_ignore_ascii_case(answer_trimmed))
+        {
+            Some(word) => word.to_string(),
+            None => answer,
+        }
+    }
 }
 
 /// Names templates see besides the captures; a capture or `let` may not take them.

@@ -188,7 +188,11 @@ pub struct EnrollmentSpec {
     /// An expression: did the exchange's Pay Now page come with its form.
     #[serde(default)]
     pub pay_now: Option<String>,
-    /// The insurer's answer when asked, empty when the visit did not ask.
+    /// The insurer's answer when asked, empty when the visit did not ask: one of surge's words
+    /// (`effectuated`, `awaiting_payment`, `awaiting_834`, `unknown`), or a word `status_map` maps.
     #[serde(default)]
     pub confirmed: Option<String>,
+    /// The insurer's own status words, each mapped to surge's: `{ ACTIVE = "effectuated" }`.
+    #[serde(default)]
+    pub status_map: BTreeMap<String, String>,
 }

@@ -274,7 +274,8 @@ fn enrollment_of(
             .is_some_and(|v| v.is_true()),
         reached_payment: reached >= Stage::Redirected,
         paid: reached >= Stage::Paid,
-        confirmed: optional(templates.confirmed),
+        // In surge's words: the insurer's own go through the journey file's `status_map`.
+        confirmed: templates.status(optional(templates.confirmed)),
     };
     (insurer, Some(enrollment))
 }

@@ -26,9 +26,20 @@ pub struct Enrollment {
     /// The insurer's payment page was reached.
     pub reached_payment: bool,
     pub paid: bool,
-    /// The insurer's answer when asked (confirm journeys): `effectuated`, or its status; empty when
-    /// the visit did not ask.
+    /// The insurer's answer when asked (confirm journeys), in surge's words ([`STATUS_WORDS`],
+    /// through the journey file's `status_map`); empty when the visit did not ask.
     pub confirmed: String,
+}
+
+/// surge's words for what an insurer's policy API answers about an applicant, the embedded
+/// exchange's own: `effectuated` (the policy is active), `awaiting_payment`, `awaiting_834`, and
+/// `unknown` (the shipped journeys' word when the insurer has no record). A journey file's
+/// `[enrollment] confirmed` must produce one of them, or an insurer's word its `status_map` maps.
+pub const STATUS_WORDS: [&str; 4] = ["effectuated", "awaiting_payment", "awaiting_834", "unknown"];
+
+/// Whether `confirmed` is a word of surge's (or empty: the visit did not ask).
+pub fn is_status_word(confirmed: &str) -> bool {
+    confirmed.is_empty() || STATUS_WORDS.contains(&confirmed)
 }
 
 /// Appends rows from every visit.
