@@ -149,16 +149,28 @@ pub struct CracksArgs {
     pub run_dir: PathBuf,
     /// The insurers' 834s: a directory of X12 files (each interchange goes to the insurer it is
     /// addressed to, GS03 or ISA08; separators are read from each ISA), one file, or the base URL
-    /// of an exchange serving `/issuers/{id}/834` inboxes.
+    /// of an exchange serving `/issuers/{id}/834` inboxes. Default: the `[cracks] source` of the
+    /// run's scenario.toml.
     #[arg(long = "834", value_name = "DIR|FILE|URL")]
-    pub edi: String,
+    pub edi: Option<String>,
     /// The REF qualifier that carries the applicant's Payment Transaction ID in an 834 (`1L` the
-    /// exchange's policy id, `17`, `0F`, …).
-    #[arg(long, value_name = "QUALIFIER", default_value = "1L")]
-    pub reference: String,
+    /// exchange's policy id, `17`, `0F`, …). Default: `[cracks] reference`, else 1L.
+    #[arg(long, value_name = "QUALIFIER")]
+    pub reference: Option<String>,
     /// Match ids whatever their leading zeros (`0000000012345` is `12345`).
     #[arg(long)]
     pub ignore_leading_zeros: bool,
+    /// Match ids whatever their case (`pt-12a` is `PT-12A`).
+    #[arg(long)]
+    pub ignore_case: bool,
+    /// A regular expression whose first capture group is the id, applied to both sides' ids
+    /// (`'PT-(\d+)'`).
+    #[arg(long, value_name = "REGEX")]
+    pub id_pattern: Option<String>,
+    /// This exchange's 834s carry no premium loops: an 834 without them is no defect, and an
+    /// applicant who paid and has their 834 is covered.
+    #[arg(long)]
+    pub no_premiums: bool,
 }
 
 /// `surge check`'s options.

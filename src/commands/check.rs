@@ -2,8 +2,10 @@
 //! a run would do, without sending anything. Every problem is an error naming file:line and key.
 
 use crate::cli::CheckArgs;
+use crate::cracks::{EdiSource, Matching};
 use crate::journey_file::program::Address;
 use crate::journeys::Target;
+use crate::scenario::Scenario;
 
 use super::run::{load, LoadRequest, Loaded};
 use super::{Error, Outcome};
@@ -106,6 +108,9 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
             program.path.display()
         );
     }
+    if program.enrollment.is_some() {
+        sayln!("  cracks: {}", cracks_plan(&scenario, target.as_deref()));
+    }
     if let Some(warning) = program.access.insecure_warning() {
         eprintln!("{warning}");
     }
@@ -114,4 +119,29 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
         sayln!("  values from the environment (never written): {secrets}");
     }
     Ok(Outcome::Done)
+}
+
+/// Where the cracks report will read the insurers' 834s, and how it will match their ids with the
+/// visits'.
+fn cracks_plan(scenario: &Scenario, target: Option<&str>) -> String {
+    let spec = &scenario.cracks;
+    let target = target
+        .filter(|t| *t != "embedded")
+        .unwrap_or("the embedded exchange");
+    let source = EdiSource::of(spec.source.as_deref(), &scenario.source.path, target);
+    let from = match &source {
+        EdiSource::Target(_) => format!(
+            "the target's 834 inboxes (GET /issuers/ID/834 of {target}) when it serves them; \
+             [cracks] source names a directory or another exchange"
+        ),
+        EdiSource::Files(path) if path.exists() => source.describe(),
+        EdiSource::Files(_) => format!(
+            "{} (not there yet: read at the end of the run)",
+            source.describe()
+        ),
+        EdiSource::Exchange(_) => source.describe(),
+    };
+    // Checked with the scenario: a pattern that does not compile never gets here.
+    let how = Matching::from_spec(spec).map_or_else(|e| e.to_string(), |m| m.describe());
+    format!("reads {from}; ids matched by {how}")
 }

@@ -11,9 +11,10 @@ use crate::gate::{self, parse_rules};
 use crate::merge::{self, intervals::MergedLog, MergeError};
 use crate::report;
 use crate::rundir::{self, enrollments, exemplars, failures, SCENARIO_FILE};
+use crate::scenario::Scenario;
 
 use super::replay::scenario_of;
-use super::run::{load, LoadRequest};
+use super::run::{confirmed_at, load, LoadRequest};
 use super::{Error, Outcome};
 
 pub async fn merge(args: MergeArgs) -> Result<Outcome, Error> {
@@ -61,25 +62,53 @@ pub async fn merge(args: MergeArgs) -> Result<Outcome, Error> {
     merge::files::join_lines(&dirs, exemplars::FILE_NAME, &args.out).map_err(Error::Output)?;
 
     // Once, for every shard's applicants together: each shard alone saw only its own.
-    let access = match scenario_of(&head.dir, &head.summary).and_then(|path| {
-        load(LoadRequest::as_written(
-            &path,
-            Some(summary.target.clone()),
-            true,
-        ))
-    }) {
-        Ok(loaded) => loaded.program.access.clone(),
-        Err(e) => {
-            eprintln!(
+    let scenario = scenario_of(&head.dir, &head.summary);
+    let (access, spec, confirmed) =
+        match scenario
+            .as_ref()
+            .map_err(|e| e.to_string())
+            .and_then(|path| {
+                load(LoadRequest::as_written(
+                    path,
+                    Some(summary.target.clone()),
+                    true,
+                ))
+                .map_err(|e| e.to_string())
+            }) {
+            Ok(loaded) => (
+                loaded.program.access.clone(),
+                loaded.scenario.cracks.clone(),
+                confirmed_at(&loaded.program),
+            ),
+            Err(e) => {
+                eprintln!(
                 "warning: cannot load the shards' scenario and journey file ({e}); the insurers' \
                  834s are fetched without the journey file's headers and certificates (give the \
                  merge the scenario at {}, or run `surge cracks` afterwards)",
                 head.summary.scenario_path
             );
-            Default::default()
-        }
+                // Its [cracks] alone may still be read: where the 834s are, and how ids match.
+                let spec = scenario
+                    .as_ref()
+                    .ok()
+                    .and_then(|path| Scenario::read_cracks(path).ok())
+                    .unwrap_or_default();
+                (
+                    Default::default(),
+                    spec,
+                    head.summary.cracks.confirmed_at.clone(),
+                )
+            }
+        };
+    let scenario_path = scenario.unwrap_or_else(|_| head.dir.join(SCENARIO_FILE));
+    let how = cracks::Reconciling {
+        target: &summary.target,
+        access: &access,
+        spec: &spec,
+        scenario_path: &scenario_path,
+        confirmed_at: confirmed,
     };
-    match cracks::report(&args.out, &summary.target, &access).await {
+    match cracks::report(&args.out, &how).await {
         Ok(reconciled) => summary.cracks = reconciled,
         Err(e) => eprintln!("error: cannot reconcile the applicants: {e}"),
     }

@@ -541,7 +541,14 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
     let run_dir = &prepared.run_dir;
     // With a file lost, enrollments.csv may be cut short: reconciling it would only mislead.
     if executed.files_error.is_none() {
-        match cracks::report(run_dir, &summary.target, &prepared.program.access).await {
+        let how = cracks::Reconciling {
+            target: &summary.target,
+            access: &prepared.program.access,
+            spec: &prepared.scenario.cracks,
+            scenario_path: &prepared.scenario.source.path,
+            confirmed_at: confirmed_at(&prepared.program),
+        };
+        match cracks::report(run_dir, &how).await {
             Ok(cracks) => summary.cracks = cracks,
             Err(e) => eprintln!("error: cannot reconcile the applicants: {e}"),
         }
@@ -564,6 +571,11 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
         (Ok(status), None) => Ok(Outcome::Judged(status)),
     };
     Concluded { summary, result }
+}
+
+/// Where the journey file writes the insurer's answer (`[enrollment] confirmed`), `FILE:LINE`.
+pub fn confirmed_at(program: &Program) -> Option<String> {
+    program.enrollment.as_ref()?.confirmed_at.clone()
 }
 
 /// This process's peak resident memory so far (`VmHWM` in /proc/self/status), in MiB.

@@ -790,7 +790,7 @@ impl Chart for FunnelChart {
             ("selected", SKY),
             ("redirected", BLUE),
             ("paid", GREEN),
-            ("confirmed covered by the visit", ORANGE),
+            ("effectuated (active at the insurer)", ORANGE),
         ];
         for (k, (name, colour)) in stages.iter().enumerate() {
             // Each row: the insurer's name on top, then one thin bar per stage.
@@ -818,7 +818,7 @@ impl Chart for FunnelChart {
             .map(|(i, (id, r))| {
                 Text::new(
                     format!(
-                        "{id} {} — selected {}, redirected {}, paid {}, confirmed {}",
+                        "{id} {} — selected {}, redirected {}, paid {}, effectuated {}",
                         short_name(&r.name, 28),
                         r.selected,
                         r.redirected,

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::tables::{
-    funnel, headline, knee_line, replay_headline, share, spikes, steps, RunVerdict,
+    funnel, headline, knee_line, replay_headline, share, spikes, steps, two_meanings, RunVerdict,
 };
 use crate::rundir::exemplars::Exemplar;
 use crate::rundir::summary::{Summary, CRACK_CLASSES};
@@ -178,7 +178,7 @@ pub fn page(
     }
     let _ = write!(out, "</table>");
     if !s.funnel_by_insurer.is_empty() {
-        let _ = write!(out, "<table><tr><th>insurer</th><th>selected</th><th>redirected</th><th>paid</th><th>paid of selected</th><th title=\"visits whose journey asks the insurer; the cracks table below counts what the insurers hold\">confirmed covered by the visit</th></tr>");
+        let _ = write!(out, "<table><tr><th>insurer</th><th>selected</th><th>redirected</th><th>paid</th><th>paid of selected</th><th title=\"visits whose journey asks the insurer's policy API, and that it said active; the cracks table below counts what the insurers' records hold (834 + payment)\">effectuated (active at the insurer)</th></tr>");
         for (id, r) in &s.funnel_by_insurer {
             let _ = write!(
                 out,
@@ -195,14 +195,50 @@ pub fn page(
     }
 
     if !s.cracks.insurers.is_empty() {
-        let records = if s.cracks.insurer_records {
-            "reconciled with the insurers' 834 inboxes"
-        } else {
-            "the insurers' records were not available"
+        let cracks = &s.cracks;
+        let records = match cracks.unreconciled() {
+            None => format!(
+                "reconciled with {}",
+                esc(cracks
+                    .source
+                    .as_deref()
+                    .unwrap_or("the insurers' 834 inboxes"))
+            ),
+            Some(why) => format!(
+                "<strong>not reconciled with the insurers</strong>: {}. Only what the harness \
+                 saw itself is counted (never redirected, broken redirect)",
+                esc(&why)
+            ),
         };
         let _ = write!(
             out,
-            "<h2>Cracks</h2><p>Every applicant who selected a plan, {records}.</p><div class=\"wide\"><table><tr><th>insurer</th><th>applications</th><th>given Pay Now</th><th>redirected</th><th>paid</th><th>effectuated</th><th>fell through</th>"
+            "<h2>Cracks</h2><p>Every applicant who selected a plan, {records}.</p>"
+        );
+        if let Some(problem) = cracks.mismatch() {
+            let _ = write!(
+                out,
+                "<p class=\"verdict bad\"><strong>Ids did not match</strong>: {}.</p>",
+                esc(problem)
+            );
+        }
+        if let Some(gap) = two_meanings(s) {
+            let _ = write!(out, "<p>{}</p>", esc(&gap));
+        }
+        for warning in &cracks.warnings {
+            let _ = write!(
+                out,
+                "<p class=\"verdict bad\"><strong>Warning</strong>: {}</p>",
+                esc(warning)
+            );
+        }
+        // With the records, what they hold; without, what the insurers' API said.
+        let covered = match cracks.insurer_records {
+            true => "covered (834 + payment)",
+            false => "active at the insurer",
+        };
+        let _ = write!(
+            out,
+            "<div class=\"wide\"><table><tr><th>insurer</th><th>applications</th><th>given Pay Now</th><th>redirected</th><th>paid</th><th>{covered}</th><th>fell through</th>"
         );
         for class in CRACK_CLASSES {
             let _ = write!(out, "<th>{}</th>", class.replace('_', " "));

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use super::charts;
 use super::tables::{
     cracked_classes, funnel, headline, knee_line, replay_headline, share, spikes, steps,
+    two_meanings,
 };
 use crate::rundir::exemplars::Exemplar;
 use crate::rundir::summary::Summary;
@@ -71,10 +72,28 @@ pub fn page(summary: &Summary, spike_examples: &[Vec<Exemplar>]) -> String {
         );
     }
     let cracked = cracked_classes(s);
+    let cracks = &s.cracks;
+    if !cracks.insurers.is_empty() {
+        if let Some(why) = cracks.unreconciled() {
+            let _ = writeln!(
+                out,
+                "\n**Cracks not reconciled with the insurers**: {why}. Only what the harness saw \
+                 itself is counted (never redirected, broken redirect)."
+            );
+        }
+        if let Some(problem) = cracks.mismatch() {
+            let _ = writeln!(out, "\n**Ids did not match**: {problem}.");
+        }
+    }
     if !cracked.is_empty() {
+        // With the records, what they hold; without, what the insurers' API said.
+        let covered = match cracks.insurer_records {
+            true => "covered (834 + payment)",
+            false => "active at the insurer",
+        };
         let _ = write!(
             out,
-            "\n| insurer | applications | redirected | paid | effectuated | fell through |"
+            "\n| insurer | applications | redirected | paid | {covered} | fell through |"
         );
         for class in &cracked {
             let _ = write!(out, " {} |", class.replace('_', " "));
@@ -84,7 +103,7 @@ pub fn page(summary: &Summary, spike_examples: &[Vec<Exemplar>]) -> String {
             let _ = write!(out, "---:|");
         }
         let _ = writeln!(out);
-        for (id, i) in &s.cracks.insurers {
+        for (id, i) in &cracks.insurers {
             let _ = write!(
                 out,
                 "| {id} {} | {} | {} | {} | {} | {} |",
@@ -95,8 +114,14 @@ pub fn page(summary: &Summary, spike_examples: &[Vec<Exemplar>]) -> String {
             }
             let _ = writeln!(out);
         }
-    } else if s.cracks.insurer_records {
-        let _ = writeln!(out, "\nCracks: none — every applicant who selected a plan is accounted for by the insurers.");
+    } else if cracks.insurer_records && cracks.mismatch().is_none() {
+        let _ = writeln!(out, "\nCracks: none — every applicant who selected a plan is accounted for by the insurers' records.");
+    }
+    if let Some(gap) = two_meanings(s) {
+        let _ = writeln!(out, "\n{gap}");
+    }
+    for warning in &cracks.warnings {
+        let _ = writeln!(out, "\n**Warning**: {warning}");
     }
     if let (Some(line), Some(replay)) = (replay_headline(s), &s.replay) {
         let _ = writeln!(

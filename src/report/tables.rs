@@ -54,7 +54,8 @@ impl RunVerdict {
 }
 
 /// The one-line verdict the pages open with: did it pass, and — reconciled with the insurers when
-/// their records could be read — how many applicants are covered and how many fell through.
+/// their records could be read — how many applicants are covered (834 + payment) and how many fell
+/// through. Without the records it says the cracks were not reconciled, never that nobody fell.
 pub fn headline(summary: &Summary) -> String {
     let visits = format!(
         "{}. {} of {} visits completed",
@@ -63,21 +64,65 @@ pub fn headline(summary: &Summary) -> String {
         summary.visits.planned
     );
     let cracks = &summary.cracks;
+    if let Some(m) = cracks.matching.as_ref().filter(|m| m.problem.is_some()) {
+        return format!(
+            "{visits}; the cracks could not be reconciled: {} of {} paid applicants' ids matched \
+             an insurer's 834.",
+            m.matched, m.paid
+        );
+    }
     if cracks.insurer_records && !cracks.insurers.is_empty() {
         return format!(
-            "{visits}; of {} applicants who selected a plan, the insurers hold {} as covered and \
-             {} fell through the cracks.",
+            "{visits}; of {} applicants who selected a plan, the insurers' records hold {} as \
+             covered (834 + payment) and {} fell through the cracks.",
             cracks.applications(),
             cracks.effectuated(),
             cracks.fell_through()
         );
     }
-    let confirmed = summary
+    let active = summary
         .funnel
         .get(Stage::Effectuated.name())
         .copied()
         .unwrap_or(0);
-    format!("{visits}; {confirmed} applicants confirmed their coverage with the insurer.")
+    let unreconciled = match cracks
+        .unreconciled()
+        .filter(|_| !cracks.insurers.is_empty())
+    {
+        Some(why) => format!("; the cracks could not be reconciled: {why}"),
+        None => String::new(),
+    };
+    format!(
+        "{visits}; {active} applicants found their policy active at the insurer (effectuated, \
+         by its policy API){unreconciled}."
+    )
+}
+
+/// The one sentence that tells the funnel's `effectuated` (the insurer's policy API said active)
+/// from the cracks' covered (the insurer's records hold the 834 and the payment), when a page
+/// shows both.
+pub fn two_meanings(summary: &Summary) -> Option<String> {
+    let asked = summary
+        .funnel_attempted
+        .get(Stage::Effectuated.name())
+        .copied()
+        .unwrap_or(0);
+    let cracks = &summary.cracks;
+    if asked == 0 || !cracks.insurer_records || cracks.insurers.is_empty() {
+        return None;
+    }
+    let active = summary
+        .funnel
+        .get(Stage::Effectuated.name())
+        .copied()
+        .unwrap_or(0);
+    Some(format!(
+        "The funnel's effectuated ({active}) counts visits whose insurer's policy API said \
+         active when asked; covered (834 + payment, {}) counts applicants whose insurer holds \
+         their 834 and their payment — an insurer may call a policy active before its 834 \
+         arrives, and only some visits ask, so the two can differ.",
+        cracks.effectuated()
+    ))
 }
 
 /// The steps the run measured, in the journey file's order.

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::tables::{cracked_classes, funnel, steps};
+use super::tables::{cracked_classes, funnel, steps, two_meanings};
 use crate::rundir::summary::Summary;
 
 /// The tables printed at the end of a run.
@@ -80,23 +80,37 @@ pub fn tables(summary: &Summary) -> String {
     }
 
     let cracked = cracked_classes(summary);
-    if !summary.cracks.insurers.is_empty() {
-        let records = match (
-            &summary.cracks.records_error,
-            summary.cracks.insurer_records,
-        ) {
-            (_, true) => "reconciled with the insurers' 834 inboxes".to_string(),
-            (Some(error), false) => format!("insurers' records not available: {error}"),
-            (None, false) => "insurers' records not available".to_string(),
-        };
-        let _ = writeln!(out, "\ncracks ({records})");
+    let cracks = &summary.cracks;
+    if !cracks.insurers.is_empty() {
+        match cracks.unreconciled() {
+            None => {
+                let source = cracks
+                    .source
+                    .clone()
+                    .unwrap_or_else(|| "the insurers' 834 inboxes".to_string());
+                let _ = writeln!(out, "\ncracks (reconciled with {source})");
+            }
+            Some(why) => {
+                let _ = writeln!(
+                    out,
+                    "\ncracks: NOT reconciled with the insurers — {why}; only what the harness \
+                     saw itself is counted (never_redirected, broken_redirect)"
+                );
+            }
+        }
+        if let Some(problem) = cracks.mismatch() {
+            let _ = writeln!(out, "  ids did not match: {problem}");
+        }
         if cracked.is_empty() {
-            let _ = writeln!(
-                out,
-                "  none: every applicant who selected a plan is accounted for"
-            );
+            let none = match (cracks.insurer_records, cracks.mismatch()) {
+                (true, None) => {
+                    "none: every applicant who selected a plan is accounted for by \
+                                 the insurers' records"
+                }
+                _ => "none seen by the harness itself",
+            };
+            let _ = writeln!(out, "  {none}");
         } else {
-            let cracks = &summary.cracks;
             let _ = writeln!(
                 out,
                 "  {} of {} applicants who selected a plan fell through (fell: each once; \
@@ -104,20 +118,25 @@ pub fn tables(summary: &Summary) -> String {
                 cracks.fell_through(),
                 cracks.applications()
             );
+            // With the records: covered (834 + payment); without: what the insurers' API said.
+            let covered = match cracks.insurer_records {
+                true => "covered",
+                false => "active",
+            };
             let _ = write!(
                 out,
-                "  {:<28} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
-                "insurer", "apps", "paynow", "redir", "paid", "effec", "fell"
+                "  {:<28} {:>6} {:>6} {:>6} {:>6} {:>7} {:>6}",
+                "insurer", "apps", "paynow", "redir", "paid", covered, "fell"
             );
             for class in &cracked {
                 let _ = write!(out, " {class:>18}");
             }
             let _ = writeln!(out);
-            for (id, i) in &summary.cracks.insurers {
+            for (id, i) in &cracks.insurers {
                 let name: String = format!("{id} {}", i.name).chars().take(28).collect();
                 let _ = write!(
                     out,
-                    "  {name:<28} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+                    "  {name:<28} {:>6} {:>6} {:>6} {:>6} {:>7} {:>6}",
                     i.applications, i.pay_now, i.redirected, i.paid, i.effectuated, i.fell_through
                 );
                 for class in &cracked {
@@ -125,6 +144,12 @@ pub fn tables(summary: &Summary) -> String {
                 }
                 let _ = writeln!(out);
             }
+        }
+        if let Some(gap) = two_meanings(summary) {
+            let _ = writeln!(out, "  {gap}");
+        }
+        for warning in &cracks.warnings {
+            let _ = writeln!(out, "  warning: {warning}");
         }
     }
 

@@ -450,7 +450,10 @@ pub struct InsurerCracks {
     /// Reached the insurer's payment page: the funnel's `redirected` stage.
     pub redirected: u64,
     pub paid: u64,
-    /// Paid, and the insurer holds their 834 with its premium: covered.
+    /// Covered (834 + payment): paid, and the insurer holds their 834 with its premium (or
+    /// without, when the scenario says its 834s carry none). Without the insurers' records: the
+    /// visits whose insurer's policy API said `effectuated` (active at the insurer). Pages call
+    /// the first "covered (834 + payment)", never "effectuated", which is the funnel's stage.
     pub effectuated: u64,
     /// Applicants in at least one class: those who fell through the cracks, each counted once
     /// (an applicant can be in two classes, e.g. a broken redirect and an 834 without payment).
@@ -472,6 +475,56 @@ pub struct Cracks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records_error: Option<String>,
     pub insurers: BTreeMap<String, InsurerCracks>,
+    /// Where the insurers' 834s were read: the target's inboxes, another exchange's, or files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// How the 834s' ids were matched with the visits', and how many paid applicants matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matching: Option<MatchReport>,
+    /// Words of `enrollments.csv`'s `confirmed` that are not surge's (`effectuated`,
+    /// `awaiting_payment`, `awaiting_834`, `unknown`), with how many applicants got each: the
+    /// journey file's `[enrollment] status_map` should map them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unmapped_status: BTreeMap<String, u64>,
+    /// Where `confirmed` is written: the journey file's `[enrollment] confirmed`, `FILE:LINE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_at: Option<String>,
+    /// What may make this report wrong, for people (an insurer's status word surge does not know).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// How the insurers' 834s were matched with the visits, and whether they were: a reconciliation
+/// that matched under half of the paid applicants compared ids of two different forms, and its
+/// classes say more about the ids than about the insurers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MatchReport {
+    /// How ids are matched, for people: `REF*1L, leading zeros ignored`.
+    pub rule: String,
+    /// Applicants who paid, and of them those whose id an 834 holds (whatever its insurer).
+    pub paid: u64,
+    pub matched: u64,
+    /// Distinct ids the 834s carry under the reference.
+    pub ids_834: u64,
+    /// An id of each side, when under half matched.
+    #[serde(default)]
+    pub examples: MatchExamples,
+    /// The `[cracks]` key that would match them, when one would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+    /// The sentence saying so, when under half matched: `0 of 169 matched: the 834s say 123, the
+    /// visits 0000123; …`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// One id as each side wrote it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MatchExamples {
+    #[serde(rename = "834", default, skip_serializing_if = "Option::is_none")]
+    pub edi: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visits: Option<String>,
 }
 
 impl Cracks {
@@ -496,5 +549,25 @@ impl Cracks {
     /// Applicants who fell through the cracks, each counted once whatever their classes.
     pub fn fell_through(&self) -> u64 {
         self.insurers.values().map(|i| i.fell_through).sum()
+    }
+
+    /// Why the ids did not match, when under half of the paid applicants did.
+    pub fn mismatch(&self) -> Option<&str> {
+        self.matching.as_ref().and_then(|m| m.problem.as_deref())
+    }
+
+    /// Why the cracks could not be reconciled with the insurers' records, for people; `None` when
+    /// they were.
+    pub fn unreconciled(&self) -> Option<String> {
+        if self.insurer_records {
+            return None;
+        }
+        Some(match (&self.records_error, &self.source) {
+            (Some(error), _) => format!("the insurers' records could not be read: {error}"),
+            (None, Some(source)) => format!("{source} holds no insurers' records"),
+            (None, None) => "the target serves no insurers' 834 inboxes and the scenario names \
+                             no [cracks] source"
+                .to_string(),
+        })
     }
 }

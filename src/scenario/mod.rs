@@ -5,6 +5,7 @@
 //! must not be silently ignored), and every error names the file, the line and the key, located with
 //! the TOML parser's spans ([`locate`]).
 
+pub mod env;
 pub mod locate;
 
 use std::fmt;
@@ -48,6 +49,9 @@ pub struct Scenario {
     /// Threshold rules judged at the end of the run (see docs/gates.md), e.g. `"p95(browse) < 800ms"`.
     #[serde(default)]
     pub thresholds: Vec<String>,
+    /// Where the insurers' 834s are and how their ids match the visits' (the cracks report).
+    #[serde(default)]
+    pub cracks: CracksSpec,
     /// The file it came from, to locate problems found after loading (a bad threshold rule).
     #[serde(skip)]
     pub source: Source,
@@ -229,6 +233,145 @@ pub enum DataOrder {
     Unique,
 }
 
+/// `[cracks]`: where the insurers' 834s are, and how an 834 names the applicant a visit wrote down.
+/// `surge cracks` reads the same keys from a run directory's `scenario.toml`; its flags override
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CracksSpec {
+    /// A directory or file of X12 (relative to the scenario file), or the URL of an exchange
+    /// serving `/issuers/{id}/834` inboxes. Default: the target's inboxes, when it offers them.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// The `REF` qualifier carrying the Payment Transaction ID.
+    #[serde(default = "default_reference")]
+    pub reference: String,
+    /// `0000123` is `123`.
+    #[serde(default)]
+    pub ignore_leading_zeros: bool,
+    /// `pt-123` is `PT-123`.
+    #[serde(default)]
+    pub ignore_case: bool,
+    /// A regular expression whose first capture group is the id, on both sides (an id it does not
+    /// match is kept whole).
+    #[serde(default)]
+    pub id_pattern: Option<String>,
+    /// Whether this exchange's 834s carry premium loops. Without them an 834 is no defect, and an
+    /// applicant who paid and has their 834 is covered.
+    #[serde(default = "yes")]
+    pub premiums: bool,
+}
+
+impl Default for CracksSpec {
+    fn default() -> Self {
+        Self {
+            source: None,
+            reference: default_reference(),
+            ignore_leading_zeros: false,
+            ignore_case: false,
+            id_pattern: None,
+            premiums: true,
+        }
+    }
+}
+
+fn default_reference() -> String {
+    "1L".into()
+}
+fn yes() -> bool {
+    true
+}
+
+/// Why a `[cracks]` value (or the command-line flag standing for it) cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CracksKeyError {
+    #[error("reference: `{0}` is not a REF qualifier (one to three letters or digits, e.g. \"1L\", \"17\", \"0F\")")]
+    Reference(String),
+    #[error("id_pattern: `{pattern}` is not a regular expression: {cause}")]
+    Pattern { pattern: String, cause: String },
+    #[error("id_pattern: `{0}` has no capture group: put the id's part in parentheses, e.g. 'PT-(\\d+)'")]
+    NoGroup(String),
+    #[error("source: `{0}` is neither a directory or file nor an http(s) URL")]
+    Source(String),
+}
+
+impl CracksKeyError {
+    /// The key at fault, under `[cracks]`.
+    pub fn key(&self) -> &'static str {
+        match self {
+            CracksKeyError::Reference(_) => "reference",
+            CracksKeyError::Pattern { .. } | CracksKeyError::NoGroup(_) => "id_pattern",
+            CracksKeyError::Source(_) => "source",
+        }
+    }
+}
+
+impl CracksSpec {
+    /// The id pattern, compiled: `None` without one.
+    pub fn pattern(&self) -> Result<Option<regex::Regex>, CracksKeyError> {
+        let Some(pattern) = &self.id_pattern else {
+            return Ok(None);
+        };
+        let regex = regex::Regex::new(pattern).map_err(|e| CracksKeyError::Pattern {
+            pattern: pattern.clone(),
+            cause: e
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        })?;
+        if regex.captures_len() < 2 {
+            return Err(CracksKeyError::NoGroup(pattern.clone()));
+        }
+        Ok(Some(regex))
+    }
+
+    /// Every value usable: a qualifier, a pattern with a group, a source that is a path or a URL.
+    pub fn check(&self) -> Result<(), CracksKeyError> {
+        let reference = &self.reference;
+        if reference.is_empty()
+            || reference.len() > 3
+            || !reference.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(CracksKeyError::Reference(reference.clone()));
+        }
+        self.pattern()?;
+        if let Some(source) = &self.source {
+            let scheme = source.split_once("://").map(|(scheme, _)| scheme);
+            let url_ok = match scheme {
+                None => !source.trim().is_empty(),
+                Some("http" | "https") => {
+                    url::Url::parse(source).is_ok_and(|u| u.host_str().is_some())
+                }
+                Some(_) => false,
+            };
+            if !url_ok {
+                return Err(CracksKeyError::Source(source.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The source, when it is a URL.
+    pub fn source_url(&self) -> Option<&str> {
+        self.source
+            .as_deref()
+            .filter(|s| s.starts_with("http://") || s.starts_with("https://"))
+    }
+}
+
+/// A scenario file read for its `[cracks]` section alone (what `surge cracks` needs of a run
+/// directory's copy): the rest is not checked, so a variable unset since the run does not matter.
+#[derive(Deserialize)]
+struct CracksOnly {
+    #[serde(default)]
+    cracks: CracksSpec,
+    #[serde(flatten)]
+    _rest: toml::Table,
+}
+
 /// How households are generated.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -400,6 +543,53 @@ fn problem(keys: &[&str], message: impl Into<String>) -> Problem {
     }
 }
 
+/// A scenario file TOML or serde refused, located, naming the key a wrong type or value belongs to.
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ScenarioError {
+    let message = e.message().trim();
+    // Name the key a wrong type or value belongs to (a syntax error has none to name).
+    let key = e.span().and_then(|span| KeyPath::holding(text, span.start));
+    ScenarioError {
+        path: path.to_owned(),
+        location: e
+            .span()
+            .map(|span| locate::line_and_column(text, span.start)),
+        message: match key {
+            // A top-level key written under a table (after `[traffic]`, say).
+            Some(key) if key.0.len() > 1 && is_top_level_key(key.0.last()) => {
+                format!("{key}: {message}; it is a top-level key: write it above the first [table]")
+            }
+            Some(key) => format!("{key}: {message}"),
+            None => message.to_string(),
+        },
+    }
+}
+
+/// Why an `allowed_hosts` entry is not a host name (hosts are matched by name alone: a port or
+/// scheme would make it never match), with the name to write when there is one.
+fn not_a_host(entry: &str) -> Option<String> {
+    let bare = entry.trim();
+    if bare.is_empty() {
+        return Some("it is empty".into());
+    }
+    if bare.contains(',') || bare.contains(char::is_whitespace) {
+        return Some("write each host as a string of its own".into());
+    }
+    if !(bare.contains('/') || (bare.contains(':') && !bare.starts_with('['))) {
+        return None;
+    }
+    // The host the entry names, read as the host of a URL with or without its scheme.
+    let without_scheme = bare.rsplit("://").next().unwrap_or_default();
+    let host = url::Url::parse(&format!("http://{without_scheme}"))
+        .ok()
+        .and_then(|u| u.host_str().map(String::from))
+        .filter(|h| !h.is_empty() && h != bare);
+    let why = "hosts are matched by name alone, without scheme or port";
+    Some(match host {
+        Some(host) => format!("{why}; write \"{host}\""),
+        None => why.to_string(),
+    })
+}
+
 impl Scenario {
     /// Read and check a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
@@ -413,30 +603,25 @@ impl Scenario {
 
     /// Parse and check scenario text; `path` is used only in messages.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        Self::parse_with_env(path, text, env::process)
+    }
+
+    /// [`parse`](Self::parse), reading `${env:…}` with `read` (tests pass their own).
+    fn parse_with_env(
+        path: &Path,
+        text: &str,
+        read: impl Fn(&str) -> Option<String>,
+    ) -> Result<Scenario, ScenarioError> {
         let source = Source {
             path: path.to_owned(),
             text: text.to_string(),
         };
-        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
-            let message = e.message().trim();
-            // Name the key a wrong type or value belongs to (a syntax error has none to name).
-            let key = e.span().and_then(|span| KeyPath::holding(text, span.start));
-            ScenarioError {
-                path: path.to_owned(),
-                location: e
-                    .span()
-                    .map(|span| locate::line_and_column(text, span.start)),
-                message: match key {
-                    // A top-level key written under a table (after `[traffic]`, say).
-                    Some(key) if key.0.len() > 1 && is_top_level_key(key.0.last()) => {
-                        format!("{key}: {message}; it is a top-level key: write it above the first [table]")
-                    }
-                    Some(key) => format!("{key}: {message}"),
-                    None => message.to_string(),
-                },
-            }
-        })?;
-        if let Err(problem) = scenario.check() {
+        let mut scenario: Scenario =
+            toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+        let checked = scenario
+            .expand_allowed_hosts(read)
+            .and_then(|()| scenario.check());
+        if let Err(problem) = checked {
             return Err(source.error_at(&problem.key, problem.message));
         }
         if scenario.name.is_none() {
@@ -446,6 +631,72 @@ impl Scenario {
         }
         scenario.source = source;
         Ok(scenario)
+    }
+
+    /// The `[cracks]` section of a scenario file, checked (defaults without one); nothing else of
+    /// the file is checked.
+    pub fn read_cracks(path: &Path) -> Result<CracksSpec, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            path: path.to_owned(),
+            location: None,
+            message: format!("cannot read the scenario file: {e}"),
+        })?;
+        let only: CracksOnly = toml::from_str(&text).map_err(|e| toml_error(path, &text, &e))?;
+        only.cracks.check().map_err(|e| {
+            Source {
+                path: path.to_owned(),
+                text: text.clone(),
+            }
+            .error_at(&KeyPath::of(&["cracks", e.key()]), format!("cracks.{e}"))
+        })?;
+        Ok(only.cracks)
+    }
+
+    /// `[http] allowed_hosts` with every `${env:NAME}` replaced — a variable may hold one host or a
+    /// comma-separated list — and every host checked to be a name alone.
+    fn expand_allowed_hosts(
+        &mut self,
+        read: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), Problem> {
+        let mut hosts = Vec::new();
+        for (index, written) in self.http.allowed_hosts.iter().enumerate() {
+            let key = KeyPath(vec![
+                locate::Segment::Key("http".into()),
+                locate::Segment::Key("allowed_hosts".into()),
+                locate::Segment::Index(index),
+            ]);
+            let at = |message: String| Problem {
+                key: key.clone(),
+                message: format!("http.allowed_hosts[{index}]: {message}"),
+            };
+            let from_env = written.contains("${env:");
+            let expanded = env::expand(written, &read).map_err(|e| at(e.to_string()))?;
+            let entries: Vec<&str> = match from_env {
+                true => expanded
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .collect(),
+                false => vec![expanded.as_str()],
+            };
+            if from_env && entries.is_empty() {
+                return Err(at(format!(
+                    "`{written}` names no host (its variable is empty)"
+                )));
+            }
+            for host in entries {
+                if let Some(why) = not_a_host(host) {
+                    let origin = match from_env {
+                        true => format!(" (from `{written}`)"),
+                        false => String::new(),
+                    };
+                    return Err(at(format!("`{host}`{origin} is not a host name: {why}")));
+                }
+                hosts.push(host.to_string());
+            }
+        }
+        self.http.allowed_hosts = hosts;
+        Ok(())
     }
 
     /// Checks serde cannot make: values that depend on each other.
@@ -506,24 +757,10 @@ impl Scenario {
                 ));
             }
         }
-        // Hosts are matched by name alone: a port or scheme would make an entry never match.
-        if let Some(bad) = self.http.allowed_hosts.iter().find(|h| {
-            h.contains('/') || (h.contains(':') && !h.starts_with('[')) || h.trim().is_empty()
-        }) {
-            // The host the entry names, read as the host of a URL with or without its scheme.
-            let without_scheme = bad.rsplit("://").next().unwrap_or_default();
-            let host = url::Url::parse(&format!("http://{without_scheme}"))
-                .ok()
-                .and_then(|u| u.host_str().map(String::from))
-                .unwrap_or_default();
-            return Err(problem(
-                &["http", "allowed_hosts"],
-                format!(
-                    "`{bad}` is not a host name: hosts are matched by name alone, without scheme \
-                     or port; write \"{host}\""
-                ),
-            ));
-        }
+        self.cracks.check().map_err(|e| Problem {
+            key: KeyPath::of(&["cracks", e.key()]),
+            message: format!("cracks.{e}"),
+        })?;
         if let Some(target) = &self.target {
             if target != "embedded"
                 && !(target.starts_with("http://") || target.starts_with("https://"))
@@ -815,6 +1052,74 @@ mod tests {
             "[traffic]\nvisits = 5\n[traffic.mix]\nbrowse = 1\n[http]\nallowed_hosts = [\"pay.example\", \"*\", \"[::1]\"]\n"
         )
         .is_ok());
+    }
+
+    const HOSTS: &str = "[traffic]\nvisits = 5\n[traffic.mix]\nbrowse = 1\n[http]\nallowed_hosts = [\"pay.example\", \"${env:OTHER_INSURERS}\"]\n";
+
+    fn insurers(name: &str) -> Option<String> {
+        (name == "OTHER_INSURERS").then(|| "pay.b.example, pay.c.example,".to_string())
+    }
+
+    #[test]
+    fn allowed_hosts_read_the_environment_and_a_variable_may_hold_a_list() {
+        let scenario = Scenario::parse_with_env(Path::new("s.toml"), HOSTS, insurers).unwrap();
+        assert_eq!(
+            scenario.http.allowed_hosts,
+            ["pay.example", "pay.b.example", "pay.c.example"]
+        );
+    }
+
+    #[test]
+    fn an_unset_variable_in_allowed_hosts_is_refused_at_its_line() {
+        let err = Scenario::parse_with_env(Path::new("s.toml"), HOSTS, |_| None).unwrap_err();
+        assert_eq!(err.location.map(|l| l.0), Some(6), "{err}");
+        assert!(
+            err.message
+                .contains("allowed_hosts[1]: environment variable OTHER_INSURERS is not set"),
+            "{err}"
+        );
+        // A host with a port from the environment says which entry it came from.
+        let err = Scenario::parse_with_env(Path::new("s.toml"), HOSTS, |_| {
+            Some("pay.b.example:8443".into())
+        })
+        .unwrap_err();
+        assert!(
+            err.message.contains("from `${env:OTHER_INSURERS}`"),
+            "{err}"
+        );
+        assert!(err.message.contains("write \"pay.b.example\""), "{err}");
+    }
+
+    #[test]
+    fn cracks_keys_are_read_and_bad_ones_refused_at_their_line() {
+        let scenario = parse(&format!(
+            "{MINIMAL}[cracks]\nsource = \"834/\"\nignore_leading_zeros = true\nid_pattern = 'PT-(\\d+)'\npremiums = false\n"
+        ))
+        .unwrap();
+        let cracks = &scenario.cracks;
+        assert_eq!(cracks.source.as_deref(), Some("834/"));
+        assert_eq!(cracks.reference, "1L");
+        assert!(cracks.ignore_leading_zeros && !cracks.ignore_case && !cracks.premiums);
+        assert!(cracks.pattern().unwrap().is_some());
+        assert_eq!(parse(MINIMAL).unwrap().cracks, CracksSpec::default());
+
+        for (line, wanted) in [
+            (
+                "id_pattern = 'PT-(\\d+'",
+                "cracks.id_pattern: `PT-(\\d+` is not a regular expression",
+            ),
+            ("id_pattern = 'PT-\\d+'", "has no capture group"),
+            (
+                "reference = \"REF1L\"",
+                "cracks.reference: `REF1L` is not a REF qualifier",
+            ),
+            ("source = \"ftp://hub/834\"", "cracks.source:"),
+            ("ignore_zeros = true", "unknown field `ignore_zeros`"),
+        ] {
+            let err = parse(&format!("{MINIMAL}[cracks]\n{line}\n")).unwrap_err();
+            assert_eq!(err.location.map(|l| l.0), Some(6), "{line}: {err}");
+            assert!(err.message.contains(wanted), "{line}: {err}");
+        }
     }
 
     #[test]
