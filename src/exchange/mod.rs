@@ -32,6 +32,8 @@ pub mod saml;
 pub mod serve;
 pub mod shape;
 pub mod state;
+pub mod status_words;
+pub mod truth;
 pub mod waiting_room;
 pub mod windows;
 
@@ -159,6 +161,7 @@ pub fn router(state: AppState) -> Router {
     let ops = Router::new()
         .route("/metrics", get(metrics::handler))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/staging/enrollments", get(truth::handler))
         .route("/api/v1/docs", get(docs))
         .route("/app", get(frontend::page));
     // Outermost first: metrics, waiting room, error windows, capacity, then the handler. A part the
