@@ -98,10 +98,12 @@ pub struct FromHarArgs {
     /// The recording (HAR 1.2 JSON).
     pub har: PathBuf,
     /// The exchange's base URL in the recording; requests under it are kept, paths made relative
-    /// to it. Default: the origin of the first document or API request.
+    /// to it. Default: the origin of the first API call (a fetch, or a JSON reply), else of the
+    /// first page.
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
-    /// Keep static assets (scripts, styles, images, fonts) and third-party hosts.
+    /// Keep static assets (scripts, styles, images, fonts) and third-party hosts (left out by
+    /// default; hosts the flow itself led to, as an insurer's Pay Now page, are always kept).
     #[arg(long)]
     pub keep_assets: bool,
     /// Write the journey file here instead of standard output.

@@ -266,22 +266,31 @@ impl Builder {
         let body = match &recorded.body {
             SentBody::None => DraftBody::None,
             SentBody::Json(json) => DraftBody::Json(self.json(correlator, at, "", json)),
-            SentBody::Form(fields) => DraftBody::Form(
-                fields
-                    .iter()
-                    .map(|(key, value)| {
-                        let written = self.text(
-                            correlator,
-                            at,
-                            Place::Field,
-                            key,
-                            value,
-                            &format!("body {key}"),
-                        );
-                        (key.clone(), written)
-                    })
-                    .collect(),
-            ),
+            SentBody::Form(fields) => {
+                // Posting a page's form: its fields come from the page, as the browser sent them.
+                let form_of = followed.as_ref().and_then(|f| f.form_of);
+                DraftBody::Form(
+                    fields
+                        .iter()
+                        .map(|(key, value)| {
+                            let from_page =
+                                form_of.and_then(|page| correlator.form_field(page, key, value));
+                            let written = match from_page {
+                                Some(found) => reference(&found),
+                                None => self.text(
+                                    correlator,
+                                    at,
+                                    Place::Field,
+                                    key,
+                                    value,
+                                    &format!("body {key}"),
+                                ),
+                            };
+                            (key.clone(), written)
+                        })
+                        .collect(),
+                )
+            }
             SentBody::Other { mime, bytes } => {
                 self.notes.push(format!(
                     "requests.{}: its body ({bytes} bytes of {mime}) is not sent: a journey file sends JSON or form bodies",

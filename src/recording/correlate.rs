@@ -45,6 +45,9 @@ pub struct FoundUrl {
     pub found: Found,
     /// The URL it gives, resolved against the page the visitor is on (its query included).
     pub url: Url,
+    /// The request whose reply offered it, when it is that reply's form's action: the request
+    /// then submits that form.
+    pub form_of: Option<usize>,
 }
 
 /// Words minijinja reads as something else than a name.
@@ -261,14 +264,25 @@ impl<'a> Correlator<'a> {
                 };
                 let Ok(resolved) = resolved else { continue };
                 if super::select::without_query(&resolved) == wanted {
+                    let form_of = (item.source == Source::FormAction).then_some(request);
                     return Some(FoundUrl {
                         found: self.take(request, offer),
                         url: resolved,
+                        form_of,
                     });
                 }
             }
         }
         None
+    }
+
+    /// A field of the form request `form_of`'s reply holds, as a browser submits it: every field
+    /// of the page comes from the page, however short or common its value (an amount, a flag).
+    pub fn form_field(&mut self, form_of: usize, field: &str, value: &str) -> Option<Found> {
+        let offer = self.offers[form_of]
+            .iter()
+            .position(|o| o.source == Source::FormField(field.to_string()) && o.value == value)?;
+        Some(self.take(form_of, offer))
     }
 
     /// The expression for an offer, making its capture the first time.
@@ -474,9 +488,9 @@ mod tests {
         for value in [
             "A000000000123",
             "123456",
-            "Individual",
             "12345NC0010001",
             "312.07a",
+            "abcdefghijklmnopqrstuvwxyz",
         ] {
             assert!(!is_trivial(value), "{value}");
         }
@@ -616,6 +630,14 @@ mod tests {
         assert_eq!(
             correlator.value(1, "0000000000042").unwrap().expr,
             r#"pay_now_form.fields["Relay-State"]"#
+        );
+        assert_eq!(url.form_of, Some(0));
+        assert_eq!(
+            correlator
+                .form_field(0, "SAMLResponse", "other")
+                .map(|f| f.expr),
+            None,
+            "a value the page did not give"
         );
         assert_eq!(
             correlator.into_captures()[0],
