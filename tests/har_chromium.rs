@@ -18,13 +18,14 @@ mod har_chromium {
     pub mod walk;
 }
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::Value;
 
-use common::ExchangeProcess;
+use common::{surge, ExchangeProcess};
 use har_chromium::chromium::Chromium;
 use har_chromium::walk::record_enrollment;
 
@@ -73,6 +74,9 @@ fn chromium_walking_the_exchange_front_end_records_one_enrollment_as_a_har() {
     assert_is_har_1_2(&har);
     assert_records_one_enrollment(&har, &exchange.url);
     assert_no_secret_but_the_key(&std::fs::read_to_string(&path).unwrap());
+
+    the_conversion_runs_100_visits_without_a_failure(&path, &exchange, &dir);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -367,4 +371,156 @@ fn assert_no_secret_but_the_key(text: &str) {
     ] {
         assert!(!lower.contains(credential), "{credential} in the recording");
     }
+}
+
+// ---- From the recording to a load test -------------------------------------------------------
+
+/// `surge journey from-har` turns the fresh recording into a journey file that holds no secret,
+/// carries the plan, the application and the SAML hand-off from reply to request, passes `surge
+/// check`, and runs 100 visits against the same exchange without a failure.
+fn the_conversion_runs_100_visits_without_a_failure(
+    har: &Path,
+    exchange: &ExchangeProcess,
+    dir: &Path,
+) {
+    let journey = dir.join("journey.toml");
+    let out = surge(&[
+        "journey",
+        "from-har",
+        har.to_str().unwrap(),
+        "--base-url",
+        &exchange.url,
+        "-o",
+        journey.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let text = std::fs::read_to_string(&journey).unwrap();
+    assert!(
+        !text.contains(KEY),
+        "the key is written in the journey file:\n{text}"
+    );
+
+    // The key becomes a variable to set, named in the file.
+    let variables: Vec<String> = regex::Regex::new(r"\$\{env:([A-Za-z0-9_]+)\}")
+        .unwrap()
+        .captures_iter(&text)
+        .map(|c| c[1].to_string())
+        .collect();
+    assert!(
+        !variables.is_empty(),
+        "the key is read from the environment:\n{text}"
+    );
+
+    // What each visit must carry from a reply into a later request: its plan, its application, the
+    // SAML Response of its Pay Now page.
+    let requests = toml::from_str::<toml::Table>(&text).unwrap()["requests"].clone();
+    let requests = requests.as_table().unwrap();
+    let sent = |name_part: &str| -> String {
+        let (_, request) = requests
+            .iter()
+            .find(|(name, _)| name.contains(name_part))
+            .unwrap_or_else(|| panic!("a request named *{name_part}* in\n{text}"));
+        request.to_string()
+    };
+    let selection = sent("selection");
+    assert!(
+        regex::Regex::new(r"url = .*/applications/\{\{ \w+ \}\}/selection")
+            .unwrap()
+            .is_match(&selection),
+        "the application is captured: {selection}"
+    );
+    assert!(
+        regex::Regex::new(r"plan_id = .\{\{ \w+ \}\}")
+            .unwrap()
+            .is_match(&selection),
+        "the plan is captured: {selection}"
+    );
+    let landing = requests
+        .values()
+        .map(toml::Value::to_string)
+        .find(|r| r.contains("SAMLResponse"))
+        .unwrap_or_else(|| panic!("a request posting the SAML Response in\n{text}"));
+    assert!(
+        regex::Regex::new(r"SAMLResponse = .\{\{ [\w.]+ \}\}")
+            .unwrap()
+            .is_match(&landing),
+        "the SAML Response is captured from the Pay Now page: {landing}"
+    );
+
+    let scenario = dir.join("recorded.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            r#"name = "recorded"
+journeys = "journey.toml"
+target = "{url}"
+
+[traffic]
+visits = 100
+span = "2s"
+seed = 23
+max_duration = "60s"
+"#,
+            url = exchange.url
+        ),
+    )
+    .unwrap();
+    let with_key = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_surge"));
+        command.args(args);
+        for variable in &variables {
+            command.env(variable, KEY);
+        }
+        command.output().expect("surge runs")
+    };
+    let check = with_key(&["check", scenario.to_str().unwrap()]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let run_dir = dir.join("run");
+    let run = with_key(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["visits"]["completed"], 100, "{}", summary["visits"]);
+    assert_eq!(
+        summary["failures"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        summary["failures"]
+    );
+    // Every visit sent every request of the journey, to the payment, and none failed.
+    let steps = summary["steps"].as_object().unwrap();
+    let sent: u64 = steps
+        .values()
+        .map(|s| s["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sent, 100 * requests.len() as u64, "{}", summary["steps"]);
+    assert!(
+        steps.values().all(|s| s["failures"] == 0),
+        "{}",
+        summary["steps"]
+    );
+    assert_eq!(
+        steps["pay"]["requests"], 100,
+        "every visit paid: {}",
+        summary["steps"]
+    );
 }
