@@ -102,6 +102,14 @@ pub fn build(har_path: &std::path::Path, har: &Har, selection: Selection, journe
         other_hosts: selection.other_hosts().into_iter().collect(),
         left_out: selection.left_out.clone(),
         requests,
+        shared: shared
+            .iter()
+            .filter_map(|(place, name, value)| {
+                let env = vault.env_of(split_scheme(value).1)?;
+                let written = value.replace(split_scheme(value).1, &format!("${{env:{env}}}"));
+                Some((*place, name.clone(), written))
+            })
+            .collect(),
         secrets: vault.secrets().into_iter().cloned().collect(),
         redactor: vault.redactor(),
         uncorrelated,
@@ -131,6 +139,7 @@ fn find_secrets(
         let mut this: BTreeSet<Sent> = BTreeSet::new();
         for (name, value) in recorded.url.query_pairs() {
             if is_secret(Place::Query, &name, &value) && !correlator.given_by_reply(at, &value) {
+                vault.env_for(Place::Query, &name, &value);
                 this.insert((Place::Query, name.into_owned(), value.into_owned()));
             }
         }
@@ -152,11 +161,6 @@ fn find_secrets(
         for (name, value) in fields(&recorded.body) {
             if is_secret(Place::Field, &name, &value) && !correlator.given_by_reply(at, &value) {
                 vault.env_for(Place::Field, &name, &value);
-            }
-        }
-        for (place, name, value) in &this {
-            if *place == Place::Query {
-                vault.env_for(*place, name, value);
             }
         }
         if selection.under_base(&recorded.url) {
@@ -470,7 +474,7 @@ impl Builder {
         headers
     }
 
-    fn recorded_line(&self, selection: &Selection, recorded: &Recorded) -> String {
+    fn recorded_line(&mut self, selection: &Selection, recorded: &Recorded) -> String {
         let path = self.vault.scrub(recorded.url.path());
         let url = if selection.under_base(&recorded.url) {
             path

@@ -6,7 +6,7 @@
 use url::Url;
 
 use super::correlate::Capture;
-use super::secrets::Secret;
+use super::secrets::{Place, Secret};
 use super::select::LeftOut;
 use crate::journey_file::secrets::Secrets as Redactor;
 use crate::vocab::Stage;
@@ -25,6 +25,9 @@ pub struct Draft {
     pub base: Url,
     pub requests: Vec<DraftRequest>,
     pub secrets: Vec<Secret>,
+    /// Secrets every request to the exchange sent, for the scenario's `[http]`: where (query or
+    /// header), under which name, and the variable.
+    pub shared: Vec<(Place, String, String)>,
     pub uncorrelated: Vec<Uncorrelated>,
     pub left_out: LeftOut,
     /// Hosts besides the base URL's that kept requests go to.

@@ -68,12 +68,20 @@ pub struct Conversion {
 
 /// Convert the HAR file at `path` into a journey file's text.
 pub fn convert(path: &Path, options: &Options) -> Result<Conversion, RecordingError> {
-    let har = har::read(path)?;
+    convert_har(path, &har::read(path)?, options)
+}
+
+/// [`convert`] on a HAR already read; `path` names it in messages and the journey after it.
+fn convert_har(
+    path: &Path,
+    har: &har::Har,
+    options: &Options,
+) -> Result<Conversion, RecordingError> {
     let entries = har.log.entries.len();
-    let recorded = recorded::entries(path, &har)?;
+    let recorded = recorded::entries(path, har)?;
     let selection = select::choose(path, recorded, options)?;
     let journey = journey_name(path);
-    let draft = build::build(path, &har, selection, &journey);
+    let draft = build::build(path, har, selection, &journey);
     let text = write::render(&draft);
     if draft.redactor.appear_in(&text) {
         return Err(RecordingError::SecretLeft {
@@ -117,6 +125,132 @@ fn journey_name(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const KEY: &str = "K1234567890";
+    const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+
+    fn entry(
+        second: u32,
+        method: &str,
+        url: &str,
+        headers: &str,
+        post: &str,
+        reply: &str,
+    ) -> String {
+        format!(
+            r#"{{"startedDateTime": "2026-01-01T00:00:0{second}Z", "time": 5, "_resourceType": "fetch",
+                "request": {{"method": "{method}", "url": "{url}", "headers": [{headers}] {post}}},
+                "response": {reply}}}"#
+        )
+    }
+
+    fn json_reply(body: &str, extra_headers: &str) -> String {
+        format!(
+            r#"{{"status": 200, "headers": [{extra_headers}], "content": {{"mimeType": "application/json", "text": {}}}}}"#,
+            serde_json::to_string(body).unwrap()
+        )
+    }
+
+    /// A login (password, a session cookie from before, the key in query and header), a list
+    /// fetched with the token the login gave, an item fetched with a static token, the CSRF cookie
+    /// and a value nobody gave.
+    fn recording() -> String {
+        let key_header = format!(r#"{{"name": "X-Api-Key", "value": "{KEY}"}}"#);
+        let login = entry(
+            0,
+            "POST",
+            &format!("http://ex:1/login?apikey={KEY}"),
+            &format!(r#"{key_header}, {{"name": "Cookie", "value": "SESSIONID=sess-abc-123456"}}"#),
+            r#", "postData": {"mimeType": "application/x-www-form-urlencoded", "text": "username=jane&password=hunter2-pass"}"#,
+            &json_reply(
+                &format!(r#"{{"token": "{JWT}"}}"#),
+                r#"{"name": "Set-Cookie", "value": "csrf=CSRF-998877; Path=/"}"#,
+            ),
+        );
+        let list = entry(
+            1,
+            "GET",
+            &format!("http://ex:1/api/items?apikey={KEY}"),
+            &format!(r#"{key_header}, {{"name": "Authorization", "value": "Bearer {JWT}"}}"#),
+            "",
+            &json_reply(r#"{"items": [{"id": "ITEM-000123"}]}"#, ""),
+        );
+        let item = entry(
+            2,
+            "GET",
+            &format!("http://ex:1/api/items/ITEM-000123?apikey={KEY}&trace=TRACE-55aa77&back=%2Fapp%3Fapikey%3D{KEY}"),
+            &format!(
+                r#"{key_header}, {{"name": "Authorization", "value": "Bearer static-token-0001"}},
+                   {{"name": "X-CSRF-Token", "value": "CSRF-998877"}}, {{"name": "User-Agent", "value": "Chrome"}}"#
+            ),
+            "",
+            &json_reply("{}", ""),
+        );
+        format!(r#"{{"log": {{"version": "1.2", "entries": [{login}, {list}, {item}]}}}}"#)
+    }
+
+    fn converted() -> Conversion {
+        let har = har::parse(Path::new("t.har"), &recording()).unwrap();
+        convert_har(Path::new("t.har"), &har, &Options::default()).unwrap()
+    }
+
+    #[test]
+    fn secrets_become_variables_and_none_is_written() {
+        let conversion = converted();
+        let text = &conversion.text;
+        let values = [KEY, "hunter2-pass", "sess-abc-123456", "static-token-0001"];
+        assert!(
+            !crate::journey_file::secrets::Secrets::new(values.map(String::from)).appear_in(text),
+            "{text}"
+        );
+        assert_eq!(
+            conversion.variables,
+            ["T_APIKEY", "T_AUTHORIZATION", "T_PASSWORD", "T_SESSIONID"]
+        );
+        // The key went to every request, in the query and a header: the scenario sends it.
+        assert!(
+            text.contains("#   query = { apikey = \"${env:T_APIKEY}\" }"),
+            "{text}"
+        );
+        assert!(
+            text.contains("#   headers = { X-Api-Key = \"${env:T_APIKEY}\" }"),
+            "{text}"
+        );
+        assert!(!text.contains("apikey = \"${env:T_APIKEY}\", "), "{text}");
+        assert!(
+            text.contains(r#"form = { username = "jane", password = "${env:T_PASSWORD}" }"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"headers = { Cookie = "SESSIONID=${env:T_SESSIONID}" }"#),
+            "the cookie the browser had before the recording: {text}"
+        );
+        assert!(
+            text.contains(r#"Authorization = "Bearer ${env:T_AUTHORIZATION}""#),
+            "a token no reply gave keeps its scheme: {text}"
+        );
+        assert!(
+            text.contains(r#"back = "/app?apikey=${env:T_APIKEY}""#),
+            "a secret inside another value is replaced too: {text}"
+        );
+        assert!(!text.contains("User-Agent"), "{text}");
+    }
+
+    #[test]
+    fn values_from_replies_are_captured_and_the_rest_is_listed() {
+        let text = converted().text;
+        for line in [
+            r#"capture.token = { pointer = "/token" }"#,
+            r#"capture.csrf = { cookie = "csrf" }"#,
+            r#"capture.item_id = { pointer = "/items/0/id" }"#,
+            r#"Authorization = "Bearer {{ token }}""#,
+            r#"url = "/api/items/{{ item_id }}""#,
+            r#"X-CSRF-Token = "{{ csrf }}""#,
+            "#   requests.items_2 (query trace): TRACE-55aa77",
+        ] {
+            assert!(text.contains(line), "{line} in:\n{text}");
+        }
+    }
 
     #[test]
     fn the_journey_is_named_after_the_file() {

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::journey_file::secrets::Secrets as Redactor;
+use crate::journey_file::secrets::{Secrets as Redactor, REDACTED};
 
 /// Where a value was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -111,6 +111,9 @@ pub struct Vault {
     prefix: String,
     /// Value → its secret.
     by_value: BTreeMap<String, Secret>,
+    /// Each secret's finder in every encoding, with its variable, longest secret first; made
+    /// again after a secret is added.
+    finders: Option<Vec<(Redactor, String)>>,
 }
 
 impl Vault {
@@ -119,6 +122,7 @@ impl Vault {
         Self {
             prefix: env_word(journey),
             by_value: BTreeMap::new(),
+            finders: None,
         }
     }
 
@@ -135,6 +139,7 @@ impl Vault {
             env = format!("{stem}_{n}");
             n += 1;
         }
+        self.finders = None;
         self.by_value.insert(
             value.to_string(),
             Secret {
@@ -146,6 +151,11 @@ impl Vault {
             },
         );
         env
+    }
+
+    /// The variable of a secret value, if it is one.
+    pub fn env_of(&self, value: &str) -> Option<&str> {
+        self.by_value.get(value).map(|s| s.env.as_str())
     }
 
     /// Count one more request that sent the value.
@@ -162,15 +172,33 @@ impl Vault {
         }
     }
 
-    /// `text` with every secret value in it replaced by its `${env:NAME}`.
-    pub fn scrub(&self, text: &str) -> String {
+    /// `text` with every secret value in it replaced by its `${env:NAME}`, raw or encoded (a key
+    /// percent-encoded inside a return URL, base64 in a Basic credential).
+    pub fn scrub(&mut self, text: &str) -> String {
+        let finders = self.finders.get_or_insert_with(|| {
+            let mut secrets: Vec<(&String, &Secret)> = self.by_value.iter().collect();
+            // Longest first, so a secret inside another cannot leave part of it behind.
+            secrets.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+            // A short value's encodings would match ordinary text: it is replaced only as it is.
+            secrets
+                .into_iter()
+                .filter(|(value, _)| value.chars().count() >= 6)
+                .map(|(value, secret)| (Redactor::new([value.clone()]), secret.env.clone()))
+                .collect()
+        });
         let mut out = text.to_string();
-        // Longest first, so a secret inside another cannot leave part of it behind.
-        let mut values: Vec<(&String, &Secret)> = self.by_value.iter().collect();
-        values.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
-        for (value, secret) in values {
+        let mut raw: Vec<(&String, &Secret)> = self.by_value.iter().collect();
+        raw.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+        for (value, secret) in raw {
             if out.contains(value.as_str()) {
                 out = out.replace(value.as_str(), &format!("${{env:{}}}", secret.env));
+            }
+        }
+        for (finder, env) in finders.iter() {
+            if finder.appear_in(&out) && !out.contains(REDACTED) {
+                out = finder
+                    .redact(&out)
+                    .replace(REDACTED, &format!("${{env:{env}}}"));
             }
         }
         out
@@ -282,6 +310,11 @@ mod tests {
         assert_eq!(
             vault.scrub("/app?apikey=s3cr3t-key&x=other-key"),
             "/app?apikey=${env:MY_JOURNEY_APIKEY}&x=${env:MY_JOURNEY_APIKEY_2}"
+        );
+        assert_eq!(
+            vault.scrub("/login?next=%2Fapp%3Fapikey%3Ds3cr3t%2Dkey"),
+            "/login?next=%2Fapp%3Fapikey%3D${env:MY_JOURNEY_APIKEY}",
+            "encoded, too"
         );
         let redactor = vault.redactor();
         assert!(redactor.appear_in("k=s3cr3t%2Dkey"), "any encoding");

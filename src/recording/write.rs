@@ -136,21 +136,15 @@ fn scenario(draft: &Draft, out: &mut String) {
         string(draft.base.as_str().trim_end_matches('/'))
     );
     out.push_str("#   [http]\n");
-    let shared: Vec<&Secret> = draft.secrets.iter().filter(|s| s.shared).collect();
     for (key, place) in [
         ("query", super::secrets::Place::Query),
         ("headers", super::secrets::Place::Header),
     ] {
-        let entries: Vec<String> = shared
+        let entries: Vec<String> = draft
+            .shared
             .iter()
-            .filter(|s| s.place == place)
-            .map(|s| {
-                format!(
-                    "{} = {}",
-                    key_name(&s.name),
-                    string(&format!("${{env:{}}}", s.env))
-                )
-            })
+            .filter(|(p, _, _)| *p == place)
+            .map(|(_, name, written)| format!("{} = {}", key_name(name), string(written)))
             .collect();
         if !entries.is_empty() {
             let _ = writeln!(
