@@ -145,7 +145,8 @@ impl EdiSource {
     /// The source, for people.
     pub fn describe(&self) -> String {
         match self {
-            EdiSource::Target(url) => format!("the target's 834 inboxes ({url}/issuers/ID/834)"),
+            // The target is the summary's own: naming it again would make two runs' cracks differ.
+            EdiSource::Target(_) => "the target's 834 inboxes (GET /issuers/ID/834)".to_string(),
             EdiSource::Exchange(url) => format!("the 834 inboxes of {url}"),
             EdiSource::Files(path) => format!("the 834 files in {}", path.display()),
         }
