@@ -62,7 +62,9 @@ impl Recorded {
     /// When the reply ended, if the file says when the request started.
     pub fn ended(&self) -> Option<DateTime<FixedOffset>> {
         let started = self.started?;
-        Some(started + chrono::Duration::microseconds((self.duration_ms * 1000.0) as i64))
+        started.checked_add_signed(chrono::Duration::microseconds(
+            (self.duration_ms * 1000.0) as i64,
+        ))
     }
 }
 

@@ -44,6 +44,8 @@ pub struct LeftOut {
     pub browser: usize,
     /// Requests that got no reply (blocked or cancelled).
     pub no_reply: usize,
+    /// Requests with a method a journey cannot send (`CONNECT`, `TRACE`, a made-up one).
+    pub other_methods: usize,
     /// Redirect hops folded into the request that was redirected.
     pub redirect_hops: usize,
 }
@@ -99,6 +101,10 @@ pub fn choose(
         }
         if recorded.reply.status == 0 {
             left_out.no_reply += 1;
+            continue;
+        }
+        if !SENDABLE.contains(&recorded.method.as_str()) {
+            left_out.other_methods += 1;
             continue;
         }
         if !options.keep_assets && is_asset(&recorded) {
@@ -221,6 +227,9 @@ fn fold_hop(previous: &mut Recorded, hop: Recorded) {
     previous.reply = hop.reply;
 }
 
+/// The methods a journey file sends.
+const SENDABLE: [&str; 6] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
+
 fn is_browser_machinery(recorded: &Recorded) -> bool {
     recorded.method == "OPTIONS"
         || matches!(
@@ -316,6 +325,7 @@ mod tests {
             request("OPTIONS", "http://ex:1/api/plans", 204, ""),
             request("GET", "http://ex:1/api/plans", 200, "application/json"),
             request("GET", "http://ex:1/api/gone", 0, ""),
+            request("TRACE", "http://ex:1/api/plans", 200, ""),
             pay_now,
             request("POST", "http://insurer:2/landing", 200, "text/html"),
             request("GET", "http://insurer:2/logo.png", 200, "image/png"),
@@ -339,6 +349,7 @@ mod tests {
                 other_hosts: BTreeMap::from([("analytics.example".to_string(), 1)]),
                 browser: 1,
                 no_reply: 1,
+                other_methods: 1,
                 redirect_hops: 0,
             }
         );
@@ -351,7 +362,11 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(everything.kept.len(), 8);
+        assert_eq!(
+            everything.kept.len(),
+            8,
+            "assets and other hosts, not the rest"
+        );
     }
 
     #[test]

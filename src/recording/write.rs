@@ -57,7 +57,7 @@ fn opening(draft: &Draft, out: &mut String) {
     if !draft.notes.is_empty() {
         out.push_str("#\n# Also:\n");
         for note in &draft.notes {
-            let _ = writeln!(out, "#   {note}");
+            let _ = writeln!(out, "#   {}", clean(note));
         }
     }
     out.push_str("#\n");
@@ -71,6 +71,7 @@ fn opening(draft: &Draft, out: &mut String) {
 
 /// Text as comment lines of at most 100 columns, never broken inside `code`.
 fn paragraph(out: &mut String, text: &str) {
+    let text = clean(text);
     let mut words: Vec<String> = Vec::new();
     let mut in_code = false;
     for word in text.split_whitespace() {
@@ -123,7 +124,7 @@ fn secrets(secrets: &[Secret], out: &mut String) {
             out,
             "#   {:width$}  {}, {sent}",
             secret.env,
-            secret.place.describe(&secret.name),
+            clean(&secret.place.describe(&secret.name)),
         );
     }
 }
@@ -195,7 +196,9 @@ fn correlation(draft: &Draft, out: &mut String) {
         let _ = writeln!(
             out,
             "#   requests.{} ({}): {}",
-            item.request, item.place, item.value
+            item.request,
+            clean(&item.place),
+            clean(&shortened(&item.value))
         );
     }
 }
@@ -267,6 +270,13 @@ fn left_out(draft: &Draft, out: &mut String) {
             "requests without a reply",
         ));
     }
+    if left.other_methods > 0 {
+        parts.push(count(
+            left.other_methods,
+            "request with a method a journey cannot send",
+            "requests with a method a journey cannot send",
+        ));
+    }
     let mut text = if parts.is_empty() {
         "Left out: nothing.".to_string()
     } else {
@@ -289,7 +299,7 @@ fn left_out(draft: &Draft, out: &mut String) {
 }
 
 fn write_request(request: &DraftRequest, out: &mut String) {
-    let _ = writeln!(out, "# {}", request.recorded);
+    let _ = writeln!(out, "# {}", clean(&request.recorded));
     let _ = writeln!(out, "[requests.{}]", key_name(&request.name));
     let _ = writeln!(out, "step = {}", string(request.step));
     if request.method != "GET" {
@@ -349,6 +359,29 @@ fn capture_value(capture: &Capture) -> String {
         Capture::Url => "{ url = true }".to_string(),
         Capture::Regex(pattern) => format!("{{ regex = {} }}", string(pattern)),
     }
+}
+
+/// Text from the recording made safe for a comment line: control characters (a newline would
+/// end the comment) written as escapes.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A long value cut to its first 60 characters, for a comment.
+fn shortened(value: &str) -> String {
+    if value.chars().count() <= 60 {
+        return value.to_string();
+    }
+    let head: String = value.chars().take(60).collect();
+    format!("{head}… ({} characters)", value.chars().count())
 }
 
 /// A TOML string, escaped by the toml crate.
@@ -446,6 +479,16 @@ mod tests {
             "{out}"
         );
         assert_eq!(lines[1], "# `surge check SCENARIO` then");
+    }
+
+    #[test]
+    fn text_from_the_recording_cannot_end_a_comment() {
+        assert_eq!(clean("a\nb\u{0}c"), "a\\nb\\u{0}c");
+        let long = "x".repeat(100);
+        assert_eq!(
+            shortened(&long),
+            format!("{}… (100 characters)", "x".repeat(60))
+        );
     }
 
     #[test]
