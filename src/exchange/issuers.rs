@@ -293,7 +293,10 @@ pub fn inbox_text(state: &AppState, ii: usize, since: u64) -> String {
     let queued = state.inbox_since(ii, since);
     let mut out = String::with_capacity(queued.len() * 1600);
     for (ctrl, n) in queued {
-        if let Some(x) = enrollment_834(state, n, ctrl) {
+        if let Some(mut x) = enrollment_834(state, n, ctrl) {
+            // A misrouted 834 went to this insurer because the exchange addressed it here (ISA08,
+            // GS03); what it says (N1*IN, the plan) is still the plan's insurer's.
+            x.issuer_id = state.catalog.issuers[ii].id.to_string();
             edi834::write(&mut out, &x, state.shape.edi834.separator);
         }
     }
@@ -578,6 +581,47 @@ mod tests {
         );
         assert_eq!(truth[1]["insurer_status"], "awaiting_payment");
         assert_eq!(truth[1]["pay_now_served"], false);
+    }
+
+    #[tokio::test]
+    async fn a_misrouted_834_is_addressed_to_the_insurer_that_gets_it() {
+        let misroute = Behaviour {
+            insurers: [(
+                "*".to_string(),
+                crate::exchange::behaviour::InsurerFaults {
+                    wrong_insurer_834: 1.0,
+                    ..Default::default()
+                },
+            )]
+            .into(),
+            ..Behaviour::default()
+        };
+        let state = AppState::with_behaviour(
+            b"test-key".to_vec(),
+            "http://exchange.invalid",
+            misroute,
+            ScenarioClock::default(),
+        );
+        let (issuer, _) = enrol(&state, &[34]).await;
+        let ii = state
+            .catalog
+            .issuers
+            .iter()
+            .position(|i| i.id == issuer)
+            .unwrap();
+        let other = state.catalog.issuers[state.misrouted_to(ii)].id;
+        assert_eq!(
+            inbox_text(&state, ii, 0),
+            "",
+            "nothing reached the plan's insurer"
+        );
+        let astray = inbox_text(&state, state.misrouted_to(ii), 0);
+        let gs = astray.lines().nth(1).unwrap();
+        assert!(gs.starts_with(&format!("GS*BE*CMSFFM*{other}*")), "{gs}");
+        let isa08 = astray.lines().next().unwrap().split('*').nth(8).unwrap();
+        assert_eq!(isa08.trim(), other);
+        let name = state.catalog.issuers[ii].name.to_ascii_uppercase();
+        assert!(astray.contains(&format!("N1*IN*{name}*")), "{astray}");
     }
 
     /// pyx12's x12valid reads one interchange per file: each is validated on its own. Skipped only
