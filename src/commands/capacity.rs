@@ -10,7 +10,7 @@ use crate::capacity::answer::{self, Answer};
 use crate::capacity::search::{Found, Next, Search, Verdict};
 use crate::capacity::step::{self, Hold};
 use crate::capacity::{charts, headroom, usl, Step};
-use crate::cli::{CapacityArgs, RunArgs};
+use crate::cli::CapacityArgs;
 use crate::engine;
 use crate::exchange;
 use crate::gate::{self, GateStatus, Rule};
@@ -20,7 +20,7 @@ use crate::rundir;
 use crate::scenario::{Scenario, Source};
 use crate::units::Positive;
 
-use super::run::{self, LoadRequest, Loaded, Prepared};
+use super::run::{self, LoadRequest, Loaded, RunConfig};
 use super::{Error, Outcome};
 
 /// Bisection stops when the last rate that held and the first that failed are this close.
@@ -213,19 +213,19 @@ impl Capacity<'_> {
         let text = step_scenario(&scenario, &self.rules);
         rundir::write_whole(&path, text.as_bytes()).map_err(Error::Output)?;
         scenario.source = Source { path, text };
-        let plan = Arc::new(plan);
-        let prepared = Prepared {
-            concurrency: engine::concurrency_limit(&plan, false),
+        let step = Loaded {
             scenario,
             program: loaded.program.clone(),
             rules: self.rules.clone(),
-            plan,
+            plan: Arc::new(plan),
             target: loaded.target.clone(),
-            run_dir: run_dir.to_path_buf(),
-            interval: Duration::from_secs(1),
-            start_at: None,
         };
-        run::run_prepared(&prepared, &step_run_args(self.args, run_dir)).await
+        // Quiet, and nothing besides the run directory: the search prints one line per step.
+        let config = RunConfig {
+            quiet: true,
+            ..RunConfig::new(step, run_dir.to_path_buf())
+        };
+        run::run_configured(&config).await
     }
 
     /// Build the answer from the steps; write it, and the charts, into the capacity directory.
@@ -372,28 +372,6 @@ fn step_scenario(scenario: &Scenario, rules: &[Rule]) -> String {
         scenario.source.path.display(),
         toml::to_string(&table).unwrap_or_default()
     )
-}
-
-/// A step's `surge run` options: quiet, nothing besides the run directory.
-fn step_run_args(args: &CapacityArgs, run_dir: &Path) -> RunArgs {
-    RunArgs {
-        scenario: args.scenario.clone(),
-        target: args.target.clone(),
-        out: Some(run_dir.to_path_buf()),
-        force: false,
-        visits: None,
-        time_scale: args.time_scale,
-        seed: None,
-        shard: None,
-        start_at: None,
-        metrics_bind: None,
-        metrics_linger: Duration::ZERO,
-        interval: Duration::from_secs(1),
-        goose_report: Vec::new(),
-        thresholds: Vec::new(),
-        ignore_exchange_section: args.ignore_exchange_section,
-        quiet: true,
-    }
 }
 
 /// The scenario's own curve as (clock, visits per scenario second): the forecast.

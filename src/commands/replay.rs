@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cli::{ReplayArgs, RunArgs};
+use crate::cli::ReplayArgs;
 use crate::engine;
 use crate::plan::{Shard, Window};
 use crate::replay::compare;
@@ -18,7 +18,7 @@ use crate::rundir::summary::{Replay, ReplayComparison, Summary};
 use crate::rundir::SCENARIO_FILE;
 use crate::units::{format_clock, parse_clock};
 
-use super::run::{prepare, run_prepared};
+use super::run::{load, run_configured, LoadRequest, RunConfig};
 use super::{Error, Outcome};
 
 pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
@@ -49,15 +49,10 @@ pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
     }
     let interval = crate::units::duration_of_seconds(summary.interval_s.max(0.1), "interval_s")
         .map_err(|_| unusable("interval_s", summary.interval_s))?;
-    let run_args = RunArgs {
-        scenario,
+    engine::catch_signals();
+    let loaded = load(LoadRequest {
+        scenario: &scenario,
         target: args.target.clone(),
-        out: Some(
-            args.out
-                .clone()
-                .unwrap_or_else(|| default_out(&summary.scenario)),
-        ),
-        force: args.force,
         visits: Some(
             summary
                 .shard
@@ -66,23 +61,23 @@ pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
         ),
         time_scale: args.time_scale.or(Some(summary.time_scale)),
         seed: Some(summary.seed),
-        // A shard's visits are kept below, like the window's: the replay is one process.
-        shard: None,
-        start_at: None,
-        metrics_bind: None,
-        metrics_linger: std::time::Duration::ZERO,
-        interval,
-        goose_report: Vec::new(),
-        thresholds: Vec::new(),
+        thresholds: &[],
         ignore_exchange_section: args.target.is_some(),
+    })?;
+    let run_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&summary.scenario));
+    // A shard's visits are kept below, like the window's: the replay is one process.
+    let mut config = RunConfig {
+        interval,
         quiet: args.quiet,
+        ..RunConfig::new(loaded, run_dir)
     };
-
-    engine::catch_signals();
-    let mut prepared = prepare(&run_args)?;
+    config.make_run_dir(args.force)?;
     let lead_in = args.lead_in.as_secs_f64();
     let (window_from, window_to) = (from - summary.clock_start_s(), to - summary.clock_start_s());
-    let plan = Arc::get_mut(&mut prepared.plan)
+    let plan = Arc::get_mut(&mut config.plan)
         .ok_or_else(|| Error::Usage("the plan is shared before the replay starts".into()))?;
     if let Some(of) = &summary.shard {
         // A shard's run replays the same shard's visits.
@@ -109,10 +104,10 @@ pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
         )));
     }
 
-    let concluded = run_prepared(&prepared, &run_args).await?;
+    let concluded = run_configured(&config).await?;
     let mut summary_out = concluded.summary;
     let replayed =
-        failures::read(&prepared.run_dir.join(failures::FILE_NAME)).map_err(Error::Output)?;
+        failures::read(&config.run_dir.join(failures::FILE_NAME)).map_err(Error::Output)?;
     let original = failures::read(&original_failures).map_err(Error::Input)?;
     let comparison = compare(&compared, &original, &replayed);
     summary_out.replay = Some(Replay {
@@ -122,13 +117,11 @@ pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
         lead_in_s: lead_in,
         comparison: comparison.clone(),
     });
-    summary_out
-        .write(&prepared.run_dir)
-        .map_err(Error::Output)?;
-    report::render(&prepared.run_dir).map_err(Error::Report)?;
+    summary_out.write(&config.run_dir).map_err(Error::Output)?;
+    report::render(&config.run_dir).map_err(Error::Report)?;
     say!("{}", report::text::tables(&summary_out));
     sayln!("\n{}", describe(&summary_out, &comparison));
-    sayln!("\nrun directory: {}", prepared.run_dir.display());
+    sayln!("\nrun directory: {}", config.run_dir.display());
     concluded.result
 }
 

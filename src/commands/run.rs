@@ -1,10 +1,11 @@
 //! `surge run`, in four stages, each a typed value handed to the next:
-//! [`prepare`] (scenario, rules, plan, run directory; nothing is sent if it fails) →
+//! [`prepare`] (the command line resolved into a [`RunConfig`]: scenario, rules, plan, options,
+//! and the run directory made ready; nothing is sent if it fails) →
 //! [`start_target`] (the given URL, or the embedded exchange in-process) →
 //! [`execute`] (the visits, with the monitor writing every interval) →
 //! [`conclude`] (summary, cracks, verdicts, report — written also when the run was interrupted).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -23,56 +24,60 @@ use crate::plan::{RunPlan, Shard};
 use crate::report;
 use crate::rundir::enrollments::{self, EnrollmentLog};
 use crate::rundir::summary::{OpenFiles, ShardOf, Summary};
-use crate::rundir::{self, RunDirError};
+use crate::rundir::RunDirError;
 use crate::scenario::Scenario;
 use crate::units::format_clock;
 
 use super::{Error, Outcome};
 
+mod config;
+
+pub use config::{LiveMetrics, RunConfig};
+
 /// Run and return how it ended; every file of the run directory is written whenever traffic was sent.
 pub async fn run(args: RunArgs) -> Result<Outcome, Error> {
     // From here on SIGINT and SIGTERM stop the run and keep what it measured.
     engine::catch_signals();
-    let prepared = prepare(&args)?;
-    let concluded = run_prepared(&prepared, &args).await?;
-    if !args.quiet {
+    let config = prepare(&args)?;
+    let concluded = run_configured(&config).await?;
+    if !config.quiet {
         // Apart from the opening line and the progress.
         sayln!();
     }
     say!("{}", report::text::tables(&concluded.summary));
-    sayln!("\nrun directory: {}", prepared.run_dir.display());
+    sayln!("\nrun directory: {}", config.run_dir.display());
     concluded.result
 }
 
 /// Start the target, run the visits and conclude: everything of a run after [`prepare`].
-pub async fn run_prepared(prepared: &Prepared, args: &RunArgs) -> Result<Concluded, Error> {
-    if let Some(warning) = prepared.program.access.insecure_warning() {
+pub async fn run_configured(config: &RunConfig) -> Result<Concluded, Error> {
+    if let Some(warning) = config.program.access.insecure_warning() {
         eprintln!("{warning}");
     }
     let control = Arc::new(RunControl::default());
-    if let Some(at) = args.start_at {
+    if let Some(at) = config.start_at {
         // Set now, so the embedded exchange's clock shares it; waited for just before the visits.
         let _ = control.origin.set(origin_at(at)?);
     }
     let target = start_target(
-        prepared.target.as_deref(),
-        &prepared.scenario,
-        &prepared.plan,
+        config.target.as_deref(),
+        &config.scenario,
+        &config.plan,
         &control,
     )
     .await?;
-    if !args.quiet {
-        sayln!("{}", describe(prepared, &target.url));
+    if !config.quiet {
+        sayln!("{}", describe(config, &target.url));
     }
-    let recorder = Arc::new(Recorder::new(&prepared.program.steps));
-    let metrics = match args.metrics_bind {
+    let recorder = Arc::new(Recorder::new(&config.program.steps));
+    let metrics = match config.live_metrics.map(|live| live.bind) {
         Some(addr) => Some(
             MetricsServer::start(
                 addr,
                 recorder.clone(),
-                prepared.plan.visits,
-                prepared.scenario.name(),
-                &prepared
+                config.plan.visits,
+                config.scenario.name(),
+                &config
                     .plan
                     .shard
                     .unwrap_or(Shard { index: 0, count: 1 })
@@ -83,25 +88,25 @@ pub async fn run_prepared(prepared: &Prepared, args: &RunArgs) -> Result<Conclud
         ),
         None => None,
     };
-    if let Some(metrics) = metrics.as_ref().filter(|_| !args.quiet) {
+    if let Some(metrics) = metrics.as_ref().filter(|_| !config.quiet) {
         sayln!("surge: live metrics at http://{}/metrics", metrics.addr);
     }
-    let executed = execute(prepared, &target.url, args, control.clone(), recorder).await?;
-    let concluded = conclude(prepared, &target.url, executed).await;
+    let executed = execute(config, &target.url, control.clone(), recorder).await?;
+    let concluded = conclude(config, &target.url, executed).await;
     if let Some(running) = target.embedded {
         running.shutdown().await;
     }
-    if let Some(metrics) = metrics {
+    if let (Some(metrics), Some(LiveMetrics { linger, .. })) = (metrics, config.live_metrics) {
         metrics.finish();
         // The final values, for the last scrape; a signal ends the wait.
-        if !args.quiet && !args.metrics_linger.is_zero() {
+        if !config.quiet && !linger.is_zero() {
             sayln!(
                 "serving the final metrics at http://{}/metrics for {} s",
                 metrics.addr,
-                args.metrics_linger.as_secs_f64()
+                linger.as_secs_f64()
             );
         }
-        let until = tokio::time::Instant::now() + args.metrics_linger;
+        let until = tokio::time::Instant::now() + linger;
         control.stop.sleep_until_or_signal(until).await;
         metrics.stop();
     }
@@ -144,23 +149,6 @@ async fn wait_for_origin(control: &RunControl, quiet: bool) {
         .stop
         .sleep_until_or_signal(tokio::time::Instant::from_std(origin))
         .await;
-}
-
-/// Everything checked before any traffic.
-pub struct Prepared {
-    pub scenario: Scenario,
-    /// The journeys, compiled from the scenario's journey file.
-    pub program: Arc<Program>,
-    pub rules: Vec<Rule>,
-    pub plan: Arc<RunPlan>,
-    /// `--target`, else the scenario's `target`; `None` or `"embedded"` for the embedded exchange.
-    pub target: Option<String>,
-    pub run_dir: PathBuf,
-    pub interval: std::time::Duration,
-    /// The most visits in flight at once (`None`: as many as are due).
-    pub concurrency: Option<usize>,
-    /// `--start-at`: the shared origin of the scenario clock.
-    pub start_at: Option<SystemTime>,
 }
 
 /// What `surge run`, `check` and `trace` read from the command line before loading a scenario.
@@ -284,52 +272,11 @@ pub fn load(request: LoadRequest<'_>) -> Result<Loaded, Error> {
     })
 }
 
-/// Load and check everything, and make the run directory ready.
-pub fn prepare(args: &RunArgs) -> Result<Prepared, Error> {
-    let Loaded {
-        scenario,
-        program,
-        rules,
-        plan,
-        target,
-    } = load(LoadRequest {
-        scenario: &args.scenario,
-        target: args.target.clone(),
-        visits: args.visits,
-        time_scale: args.time_scale,
-        seed: args.seed,
-        thresholds: &args.thresholds,
-        ignore_exchange_section: args.ignore_exchange_section,
-    })?;
-    let mut plan = plan;
-    if let Some(shard) = args.shard {
-        if scenario.targets_embedded(target.as_deref()) {
-            return Err(Error::Usage(format!(
-                "--shard {shard}: the shards of a run must load one exchange together, and the \
-                 embedded exchange lives inside each process; start one (`surge exchange`) or use \
-                 your staging exchange, and give every shard the same --target URL"
-            )));
-        }
-        Arc::get_mut(&mut plan)
-            .ok_or_else(|| Error::Usage("the plan is shared before the run starts".into()))?
-            .shard(shard);
-    }
-    let run_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_run_dir(scenario.name()));
-    rundir::prepare(&run_dir, &args.scenario, args.force).map_err(Error::Output)?;
-    Ok(Prepared {
-        concurrency: engine::concurrency_limit(&plan, !args.goose_report.is_empty()),
-        scenario,
-        program,
-        rules,
-        plan,
-        target,
-        run_dir,
-        interval: args.interval,
-        start_at: args.start_at,
-    })
+/// Resolve the command line into a [`RunConfig`], and make the run directory ready.
+pub fn prepare(args: &RunArgs) -> Result<RunConfig, Error> {
+    let config = RunConfig::resolve(args)?;
+    config.make_run_dir(args.force)?;
+    Ok(config)
 }
 
 /// Where the visits go.
@@ -391,14 +338,13 @@ pub struct Executed {
 
 /// Run the visits with the monitor writing every interval; an error here comes before any traffic.
 pub async fn execute(
-    prepared: &Prepared,
+    config: &RunConfig,
     target: &str,
-    args: &RunArgs,
     control: Arc<RunControl>,
     recorder: Arc<Recorder>,
 ) -> Result<Executed, Error> {
-    wait_for_origin(&control, args.quiet).await;
-    let started_behind_s = match (prepared.start_at, control.origin.get()) {
+    wait_for_origin(&control, config.quiet).await;
+    let started_behind_s = match (config.start_at, control.origin.get()) {
         (Some(_), Some(origin)) => Instant::now()
             .saturating_duration_since(*origin)
             .as_secs_f64(),
@@ -408,42 +354,42 @@ pub async fn execute(
     // the run long before memory does.
     let open_files_limit = rlimit::increase_nofile_limit(u64::MAX).ok();
     let monitor = Monitor::start(MonitorConfig {
-        run_dir: prepared.run_dir.clone(),
-        run_name: prepared.scenario.name().to_string(),
-        interval: prepared.interval,
-        plan: prepared.plan.clone(),
+        run_dir: config.run_dir.clone(),
+        run_name: config.scenario.name().to_string(),
+        interval: config.interval,
+        plan: config.plan.clone(),
         recorder: recorder.clone(),
         control: control.clone(),
-        abort_rules: prepared
+        abort_rules: config
             .rules
             .iter()
             .filter(|r| r.abort.is_some())
             .cloned()
             .collect(),
-        progress: !args.quiet && stderr_is_terminal(),
-        concurrency: prepared.concurrency,
+        progress: !config.quiet && stderr_is_terminal(),
+        concurrency: config.concurrency(),
     })
     .map_err(Error::Output)?;
     let enrollments = Arc::new(
-        EnrollmentLog::create(&prepared.run_dir.join(enrollments::FILE_NAME))
+        EnrollmentLog::create(&config.run_dir.join(enrollments::FILE_NAME))
             .map_err(Error::Output)?,
     );
     let started_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let clock = Instant::now();
-    let scenario = &prepared.scenario;
+    let scenario = &config.scenario;
     let options = RunOptions {
         enrollments: Some(enrollments.clone()),
         target: target.to_string(),
-        goose_reports: args.goose_report.clone(),
+        goose_reports: config.goose_reports.clone(),
         think_time: scenario.traffic.think_time.clone(),
         http_timeout: scenario.http.timeout,
         max_connections: scenario.http.max_connections.0 as usize,
-        program: prepared.program.clone(),
+        program: config.program.clone(),
         allowed_hosts: scenario.http.allowed_hosts.clone(),
         max_redirects: scenario.http.max_redirects,
         max_reply: scenario.http.max_reply.0,
     };
-    let outcome = engine::run(prepared.plan.clone(), &options, recorder.clone(), control).await;
+    let outcome = engine::run(config.plan.clone(), &options, recorder.clone(), control).await;
     let duration_s = clock.elapsed().as_secs_f64();
     let files_error = monitor.finish().await.and(enrollments.flush()).err();
     let (ending, engine_error) = match outcome {
@@ -473,17 +419,17 @@ pub struct Concluded {
 
 /// Summarise, reconcile the cracks, judge, and draw the report; every file is written even when the
 /// run was interrupted or failed part-way.
-pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> Concluded {
-    let plan = &prepared.plan;
+pub async fn conclude(config: &RunConfig, target: &str, executed: Executed) -> Concluded {
+    let plan = &config.plan;
     let mut summary = summarize(
         RunFacts {
-            scenario: prepared.scenario.name().to_string(),
-            scenario_path: std::path::absolute(&prepared.scenario.source.path)
-                .unwrap_or_else(|_| prepared.scenario.source.path.clone())
+            scenario: config.scenario.name().to_string(),
+            scenario_path: std::path::absolute(&config.scenario.source.path)
+                .unwrap_or_else(|_| config.scenario.source.path.clone())
                 .display()
                 .to_string(),
             target: target.to_string(),
-            seed: prepared.scenario.traffic.seed,
+            seed: config.scenario.traffic.seed,
             started_at: executed.started_at,
             duration_s: executed.duration_s,
             started_behind_s: executed.started_behind_s,
@@ -500,14 +446,14 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
             time_scale: plan.time_scale,
             span_s: plan.curve.as_ref().map_or(0.0, |c| c.span()),
             clock_start: format_clock(plan.clock_start),
-            interval_s: prepared.interval.as_secs_f64(),
+            interval_s: config.interval.as_secs_f64(),
             late_after_ms: plan.late_after.as_secs_f64() * 1000.0,
-            pool: prepared.concurrency.unwrap_or(0) as u64,
+            pool: config.concurrency().unwrap_or(0) as u64,
             shard: plan.shard.map(|shard| ShardOf {
                 index: shard.index,
                 count: shard.count,
                 visits_total: plan.visits_total,
-                start_at: prepared.start_at.map(|at| {
+                start_at: config.start_at.map(|at| {
                     chrono::DateTime::<chrono::Utc>::from(at)
                         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
                         .to_string()
@@ -538,15 +484,15 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
         // The run could not be carried out as planned: it ends like a run that reached nobody.
         summary.run_error = Some(why.clone());
     }
-    let run_dir = &prepared.run_dir;
+    let run_dir = &config.run_dir;
     // With a file lost, enrollments.csv may be cut short: reconciling it would only mislead.
     if executed.files_error.is_none() {
         let how = cracks::Reconciling {
             target: &summary.target,
-            access: &prepared.program.access,
-            spec: &prepared.scenario.cracks,
-            scenario_path: &prepared.scenario.source.path,
-            confirmed_at: confirmed_at(&prepared.program),
+            access: &config.program.access,
+            spec: &config.scenario.cracks,
+            scenario_path: &config.scenario.source.path,
+            confirmed_at: confirmed_at(&config.program),
         };
         match cracks::report(run_dir, &how).await {
             Ok(cracks) => summary.cracks = cracks,
@@ -556,7 +502,7 @@ pub async fn conclude(prepared: &Prepared, target: &str, executed: Executed) -> 
     let judged = judge(
         run_dir,
         &mut summary,
-        prepared.rules.clone(),
+        config.rules.clone(),
         executed.files_error,
     );
     let result = match (judged, executed.engine_error) {
@@ -619,9 +565,9 @@ fn judge(
 }
 
 /// The line that opens a run: what is about to happen, and where the results go.
-fn describe(prepared: &Prepared, target: &str) -> String {
-    let plan = &prepared.plan;
-    let scenario = &prepared.scenario;
+fn describe(config: &RunConfig, target: &str) -> String {
+    let plan = &config.plan;
+    let scenario = &config.scenario;
     let shape = match &plan.curve {
         Some(curve) => format!(
             "{} of scenario time from {} at {}x ({:.0} s of wall time, peak {:.0} visits/s)",
@@ -637,12 +583,12 @@ fn describe(prepared: &Prepared, target: &str) -> String {
         "surge: {} visits of {} against {target}, {shape}; {}, seed {} → {}",
         plan.visits,
         scenario.name(),
-        match prepared.concurrency {
+        match config.concurrency() {
             Some(limit) => format!("at most {limit} in flight"),
             None => "as many in flight as are due".to_string(),
         },
         scenario.traffic.seed,
-        prepared.run_dir.display()
+        config.run_dir.display()
     )
 }
 
@@ -654,9 +600,4 @@ fn format_span(seconds: f64) -> String {
     } else {
         format!("{seconds:.0} s")
     }
-}
-
-fn default_run_dir(scenario: &str) -> PathBuf {
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    PathBuf::from("reports").join(format!("{scenario}-{stamp}"))
 }
