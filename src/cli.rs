@@ -474,10 +474,20 @@ pub struct MergeArgs {
 }
 
 /// An RFC 3339 time, e.g. 2026-11-28T09:00:00Z.
-fn parse_start_at(text: &str) -> Result<SystemTime, String> {
+fn parse_start_at(text: &str) -> Result<SystemTime, StartAtError> {
     chrono::DateTime::parse_from_rfc3339(text.trim())
         .map(SystemTime::from)
-        .map_err(|e| format!("`{text}` is not an RFC 3339 time such as 2026-11-28T09:00:00Z ({e})"))
+        .map_err(|source| StartAtError {
+            text: text.to_string(),
+            source,
+        })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("`{text}` is not an RFC 3339 time such as 2026-11-28T09:00:00Z ({source})")]
+struct StartAtError {
+    text: String,
+    source: chrono::ParseError,
 }
 
 /// A time scale: a number above 0, and at least 0.001 — slower than that, a scenario's
@@ -523,15 +533,17 @@ enum IntervalError {
 
 /// A Goose report file. Goose picks the format by the extension and refuses an unknown one only
 /// after the run, so it is checked before any traffic.
-fn parse_goose_report(text: &str) -> Result<String, String> {
+fn parse_goose_report(text: &str) -> Result<String, GooseReportError> {
     let inner = text.strip_suffix(".gz").unwrap_or(text);
     match std::path::Path::new(inner)
         .extension()
         .and_then(|e| e.to_str())
     {
         Some("html" | "htm" | "json" | "md") => Ok(text.to_string()),
-        _ => Err(format!(
-            "Goose writes its report as .html, .json or .md (optionally .gz), not `{text}`"
-        )),
+        _ => Err(GooseReportError(text.to_string())),
     }
 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("Goose writes its report as .html, .json or .md (optionally .gz), not `{0}`")]
+struct GooseReportError(String);

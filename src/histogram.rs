@@ -59,24 +59,33 @@ pub fn to_base64(histogram: &Histogram<u64>) -> String {
     }
 }
 
+/// Why a text is not a histogram [`to_base64`] wrote.
+#[derive(Debug, thiserror::Error)]
+pub enum HistogramError {
+    #[error("not base64: {0}")]
+    Base64(#[from] base64::DecodeError),
+    #[error("not an HdrHistogram: {0:?}")]
+    Deserialize(hdrhistogram::serialization::DeserializeError),
+    #[error("values out of range: {0:?}")]
+    OutOfRange(hdrhistogram::AdditionError),
+}
+
 /// The histogram [`to_base64`] wrote; an empty text is an empty histogram.
-pub fn from_base64(text: &str) -> Result<Histogram<u64>, String> {
+pub fn from_base64(text: &str) -> Result<Histogram<u64>, HistogramError> {
     use base64::Engine;
     use hdrhistogram::serialization::Deserializer;
     if text.is_empty() {
         return Ok(new_histogram());
     }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map_err(|e| format!("not base64: {e}"))?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text)?;
     let decoded: Histogram<u64> = Deserializer::new()
         .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("not an HdrHistogram: {e:?}"))?;
+        .map_err(HistogramError::Deserialize)?;
     // Re-bound as surge's own, so any two add without loss.
     let mut histogram = new_histogram();
     histogram
         .add(&decoded)
-        .map_err(|e| format!("values out of range: {e:?}"))?;
+        .map_err(HistogramError::OutOfRange)?;
     Ok(histogram)
 }
 

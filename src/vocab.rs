@@ -82,26 +82,35 @@ impl Steps {
     /// (`NAME_requests`), an interval-log tag and a threshold's argument (`p95(NAME)`), so it is a
     /// lowercase word: letters, digits, `_` and `-`, starting with a letter, at most 40 characters.
     /// `visit` and `all` mean something else in those places.
-    pub fn check_name(name: &str) -> Result<(), String> {
+    pub fn check_name(name: &str) -> Result<(), StepNameError> {
         let word = name.len() <= 40
             && name.starts_with(|c: char| c.is_ascii_lowercase())
             && name
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
         if !word {
-            return Err(format!(
-                "`{name}` is not a step name: use a lowercase word (letters, digits, `_`, `-`; \
-                 starting with a letter; at most 40 characters), e.g. `browse` or `login`"
-            ));
+            return Err(StepNameError::NotAWord(name.to_string()));
         }
         if matches!(name, "visit" | "all") {
-            return Err(format!(
-                "`{name}` cannot name a step: `visit` is the whole visit and `all` every step \
-                 in thresholds and the interval log"
-            ));
+            return Err(StepNameError::Reserved(name.to_string()));
         }
         Ok(())
     }
+}
+
+/// Why a name cannot name a step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepNameError {
+    #[error(
+        "`{0}` is not a step name: use a lowercase word (letters, digits, `_`, `-`; \
+         starting with a letter; at most 40 characters), e.g. `browse` or `login`"
+    )]
+    NotAWord(String),
+    #[error(
+        "`{0}` cannot name a step: `visit` is the whole visit and `all` every step \
+         in thresholds and the interval log"
+    )]
+    Reserved(String),
 }
 
 /// Stages of the enrollment funnel, in order; a visit that reaches a stage reached every earlier one.
@@ -244,7 +253,7 @@ mod tests {
         }
         for reserved in ["visit", "all"] {
             let err = Steps::check_name(reserved).unwrap_err();
-            assert!(err.contains("cannot name a step"), "{err}");
+            assert!(err.to_string().contains("cannot name a step"), "{err}");
         }
     }
 }

@@ -11,6 +11,22 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use minijinja::{Environment, Error, ErrorKind, Expression, Template, UndefinedBehavior, Value};
 
+/// Why a template cannot be compiled or evaluated.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// minijinja's error in one line, without its debug dump.
+    #[error("{}", describe(.0))]
+    Minijinja(#[from] Error),
+    #[error("`${{env:` without its closing `}}`")]
+    UnclosedEnv,
+    #[error("`${{env:{0}}}` is not an environment variable name")]
+    NotAnEnvName(String),
+    #[error("environment variable {0} is not set")]
+    EnvNotSet(String),
+    #[error("undefined value")]
+    Undefined,
+}
+
 /// Index of a template in its [`Templates`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TemplateId(usize);
@@ -122,19 +138,19 @@ impl Builder {
     }
 
     /// Check and keep one template; the error says what is wrong with it.
-    pub fn add(&mut self, source: &str) -> Result<TemplateId, String> {
+    pub fn add(&mut self, source: &str) -> Result<TemplateId, TemplateError> {
         let source = self.substitute_env(source)?;
         let pending = match native_expression(&source) {
             Some(expr) => {
                 self.env
                     .compile_expression(expr)
-                    .map_err(|e| describe(&e))?;
+                    .map_err(TemplateError::from)?;
                 Pending::Expr(expr.to_string())
             }
             None if source.contains("{{") || source.contains("{%") => {
                 self.env
                     .template_from_str(&source)
-                    .map_err(|e| describe(&e))?;
+                    .map_err(TemplateError::from)?;
                 Pending::Text(source)
             }
             None => Pending::Literal(source),
@@ -144,21 +160,19 @@ impl Builder {
     }
 
     /// Replace each `${env:NAME}` by the variable's value, remembered as a secret.
-    fn substitute_env(&mut self, source: &str) -> Result<String, String> {
+    fn substitute_env(&mut self, source: &str) -> Result<String, TemplateError> {
         let mut out = String::with_capacity(source.len());
         let mut rest = source;
         while let Some(start) = rest.find("${env:") {
             out.push_str(&rest[..start]);
             let after = &rest[start + 6..];
-            let end = after.find('}').ok_or("`${env:` without its closing `}`")?;
+            let end = after.find('}').ok_or(TemplateError::UnclosedEnv)?;
             let name = &after[..end];
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!(
-                    "`${{env:{name}}}` is not an environment variable name"
-                ));
+                return Err(TemplateError::NotAnEnvName(name.to_string()));
             }
-            let value = (self.read_env)(name)
-                .ok_or_else(|| format!("environment variable {name} is not set"))?;
+            let value =
+                (self.read_env)(name).ok_or_else(|| TemplateError::EnvNotSet(name.to_string()))?;
             if !value.is_empty() {
                 self.secrets.insert(value.clone());
             }
@@ -171,7 +185,7 @@ impl Builder {
 
     /// Compile everything kept. The environment lives as long as the process: a journey file is
     /// loaded once per run.
-    pub fn finish(self) -> Result<Templates, String> {
+    pub fn finish(self) -> Result<Templates, TemplateError> {
         let env: &'static Environment<'static> = Box::leak(Box::new(self.env));
         let compiled = self
             .pending
@@ -183,7 +197,7 @@ impl Builder {
                         let pieces = pieces(&source);
                         let template = env
                             .template_from_str(leak(source))
-                            .map_err(|e| describe(&e))?;
+                            .map_err(TemplateError::from)?;
                         match pieces {
                             Some(pieces) => Compiled::Pieces(pieces, template),
                             None => Compiled::Text(template),
@@ -193,7 +207,7 @@ impl Builder {
                         let path = dotted_path(&source);
                         let expr = env
                             .compile_expression(leak(source))
-                            .map_err(|e| describe(&e))?;
+                            .map_err(TemplateError::from)?;
                         match path {
                             Some(path) => Compiled::Path(path, expr),
                             None => Compiled::Expr(expr),
@@ -201,7 +215,7 @@ impl Builder {
                     }
                 })
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, TemplateError>>()?;
         Ok(Templates {
             compiled,
             secrets: self.secrets.into_iter().collect(),
@@ -283,7 +297,7 @@ fn native_expression(source: &str) -> Option<&str> {
 }
 
 /// A minijinja error in one line, without its debug dump.
-pub fn describe(error: &Error) -> String {
+fn describe(error: &Error) -> String {
     match error.detail() {
         Some(detail) => format!("{}: {detail}", error.kind()),
         None => error.kind().to_string(),
@@ -292,24 +306,24 @@ pub fn describe(error: &Error) -> String {
 
 impl Templates {
     /// The template's value: an expression's value, or the rendered text as a string.
-    pub fn eval(&self, id: TemplateId, scope: &Value) -> Result<Value, String> {
+    pub fn eval(&self, id: TemplateId, scope: &Value) -> Result<Value, TemplateError> {
         match &self.compiled[id.0] {
             Compiled::Literal(value) => Ok(value.clone()),
             Compiled::Text(template) => template
                 .render(scope)
                 .map(Value::from)
-                .map_err(|e| describe(&e)),
-            Compiled::Expr(expr) => expr.eval(scope).map_err(|e| describe(&e)),
+                .map_err(TemplateError::from),
+            Compiled::Expr(expr) => expr.eval(scope).map_err(TemplateError::from),
             Compiled::Path(path, expr) => match lookup(scope, path) {
                 Some(value) => Ok(value),
-                None => expr.eval(scope).map_err(|e| describe(&e)),
+                None => expr.eval(scope).map_err(TemplateError::from),
             },
             Compiled::Pieces(..) => self.render(id, scope).map(Value::from),
         }
     }
 
     /// The template as text (an expression's value printed).
-    pub fn render(&self, id: TemplateId, scope: &Value) -> Result<String, String> {
+    pub fn render(&self, id: TemplateId, scope: &Value) -> Result<String, TemplateError> {
         let printed = match &self.compiled[id.0] {
             Compiled::Text(template) => Some(template.render(scope)),
             Compiled::Pieces(pieces, template) => {
@@ -318,11 +332,11 @@ impl Templates {
             _ => None,
         };
         if let Some(printed) = printed {
-            return printed.map_err(|e| describe(&e));
+            return printed.map_err(TemplateError::from);
         }
         let value = self.eval(id, scope)?;
         if value.is_undefined() {
-            return Err("undefined value".into());
+            return Err(TemplateError::Undefined);
         }
         Ok(match value.as_str() {
             Some(text) => text.to_string(),
@@ -406,19 +420,19 @@ mod tests {
         let (t, ids) = templates(&["key=${env:API_KEY}"]);
         assert_eq!(t.render(ids[0], &scope_of(&[])).unwrap(), "key=s3cret");
         assert_eq!(t.secrets(), ["s3cret".to_string()]);
-        let secrets = super::super::secrets::Secrets::new(t.secrets().to_vec());
+        let secrets = crate::access::secrets::Secrets::new(t.secrets().to_vec());
         assert_eq!(
             secrets.redact("GET /x?apikey=s3cret"),
             "GET /x?apikey=[redacted]"
         );
         let err = Builder::new(fake_env).add("${env:MISSING}").unwrap_err();
-        assert!(err.contains("MISSING is not set"), "{err}");
+        assert!(err.to_string().contains("MISSING is not set"), "{err}");
     }
 
     #[test]
     fn syntax_errors_are_found_at_load() {
         let err = Builder::new(fake_env).add("{{ plans | }}").unwrap_err();
-        assert!(err.contains("syntax"), "{err}");
+        assert!(err.to_string().contains("syntax"), "{err}");
     }
 
     #[test]
@@ -477,7 +491,8 @@ mod tests {
         let env = environment();
         for (source, id) in sources.iter().zip(&ids) {
             let by_minijinja = env.render_str(source, &scope).map_err(|e| describe(&e));
-            assert_eq!(t.render(*id, &scope), by_minijinja, "{source}");
+            let by_surge = t.render(*id, &scope).map_err(|e| e.to_string());
+            assert_eq!(by_surge, by_minijinja, "{source}");
         }
     }
 

@@ -10,6 +10,7 @@ use goose::metrics::GooseRequestMetric;
 use goose::prelude::*;
 use reqwest::header::HeaderMap;
 
+use super::error::RequestError;
 use super::reply::Reply;
 use super::{HttpLimits, VisitState};
 use crate::journey_file::program::Method;
@@ -531,7 +532,7 @@ pub fn settle(
     state: &mut VisitState<'_>,
     mut sent: Sent,
     label: &str,
-    verdict: Result<(), String>,
+    verdict: Result<(), RequestError>,
 ) -> Result<Reply, StepFailed> {
     let status = sent.reply.status;
     state.run.recorder.request(
@@ -644,20 +645,16 @@ fn offer(state: &VisitState<'_>, seen: &Seen<'_>, reason: Option<&str>) {
 
 /// "HTTP 404 (code 1006)" — the Marketplace error code, when the body has one. A success the
 /// request did not expect would read like no failure at all: it says what was expected.
-pub fn status_reason(reply: &Reply, expected: &[u16]) -> String {
+pub fn status_reason(reply: &Reply, expected: &[u16]) -> RequestError {
     if (200..300).contains(&reply.status) {
-        let expected: Vec<String> = expected.iter().map(u16::to_string).collect();
-        return format!(
-            "HTTP {}, expected {} (set expect = {} if that is right)",
-            reply.status,
-            expected.join(" or "),
-            reply.status
-        );
+        return RequestError::Unexpected {
+            status: reply.status,
+            expected: expected.to_vec(),
+        };
     }
-    let code = reply.at("/code").and_then(|c| c.as_str().map(String::from));
-    match code {
-        Some(code) => format!("HTTP {} (code {code})", reply.status),
-        None => format!("HTTP {}", reply.status),
+    RequestError::Status {
+        status: reply.status,
+        code: reply.at("/code").and_then(|c| c.as_str().map(String::from)),
     }
 }
 
@@ -769,12 +766,15 @@ pub(super) mod tests {
             Reply::new(status, HeaderMap::new(), body.to_string(), url)
         };
         assert_eq!(
-            status_reason(&reply(404, r#"{"code": "1006"}"#), &[200]),
+            status_reason(&reply(404, r#"{"code": "1006"}"#), &[200]).to_string(),
             "HTTP 404 (code 1006)"
         );
-        assert_eq!(status_reason(&reply(503, "busy"), &[200]), "HTTP 503");
         assert_eq!(
-            status_reason(&reply(201, "{}"), &[200]),
+            status_reason(&reply(503, "busy"), &[200]).to_string(),
+            "HTTP 503"
+        );
+        assert_eq!(
+            status_reason(&reply(201, "{}"), &[200]).to_string(),
             "HTTP 201, expected 200 (set expect = 201 if that is right)"
         );
     }

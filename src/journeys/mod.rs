@@ -6,6 +6,7 @@
 //! right one, and the funnel stage a request proves is reached only when it succeeded.
 
 mod call;
+mod error;
 mod form;
 mod json;
 mod reply;
@@ -14,6 +15,7 @@ mod scope;
 mod trace;
 
 pub use call::{Body, StepFailed};
+pub use error::RequestError;
 pub use form::{first_form, Form};
 
 use std::sync::Arc;
@@ -94,12 +96,13 @@ impl Target {
     }
 
     /// A URL the journey file wrote: absolute as it is, else under the base URL (its prefix kept).
-    pub fn resolve(&self, written: &str) -> Result<url::Url, String> {
-        if written.starts_with("http://") || written.starts_with("https://") {
-            return url::Url::parse(written).map_err(|e| format!("bad URL {written} ({e})"));
-        }
-        let joined = format!("{}/{}", self.base, written.trim_start_matches('/'));
-        url::Url::parse(&joined).map_err(|e| format!("bad URL {joined} ({e})"))
+    pub fn resolve(&self, written: &str) -> Result<url::Url, RequestError> {
+        let url = if written.starts_with("http://") || written.starts_with("https://") {
+            written.to_string()
+        } else {
+            format!("{}/{}", self.base, written.trim_start_matches('/'))
+        };
+        url::Url::parse(&url).map_err(|source| RequestError::BadUrl { url, source })
     }
 
     /// May a request go to `url`?

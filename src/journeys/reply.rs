@@ -6,6 +6,7 @@ use std::cell::OnceCell;
 use minijinja::Value;
 use reqwest::header::HeaderMap;
 
+use super::error::RequestError;
 use super::form::first_form;
 use crate::journey_file::program::{Capture, CaptureSource, Check, CheckKind, PointerTest};
 use crate::journey_file::template::Templates;
@@ -81,7 +82,12 @@ impl Reply {
     }
 
     /// Whether the reply passes `check`; `Err` carries the check's reason.
-    pub fn check(&self, check: &Check, templates: &Templates, scope: &Value) -> Result<(), String> {
+    pub fn check(
+        &self,
+        check: &Check,
+        templates: &Templates,
+        scope: &Value,
+    ) -> Result<(), RequestError> {
         let passed = match &check.kind {
             CheckKind::Pointer { pointer, test } => {
                 let found = self.at(pointer);
@@ -101,7 +107,7 @@ impl Reply {
         if passed {
             Ok(())
         } else {
-            Err(check.reason.clone())
+            Err(RequestError::Check(check.reason.clone()))
         }
     }
 }

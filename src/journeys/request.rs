@@ -6,6 +6,7 @@ use serde::ser::{Error as _, SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
 use super::call::{self, Body, Outgoing, StepFailed};
+use super::error::RequestError;
 use super::reply::Reply;
 use super::VisitState;
 use crate::journey_file::program::{
@@ -19,23 +20,29 @@ const MAX_REPEAT: i64 = 1000;
 pub async fn perform(state: &mut VisitState<'_>, request: &Request) -> Result<(), StepFailed> {
     let program = state.run.program.clone();
     let templates = &program.templates;
-    let fail = |why: String| StepFailed {
+    let fail = |why: RequestError| StepFailed {
         step: request.step,
         reason: format!("{}: {why}", request.label),
     };
     for (name, id) in &request.bindings {
-        let value = templates
-            .eval(*id, &state.scope())
-            .map_err(|e| fail(format!("let {name}: {e}")))?;
+        let value = templates.eval(*id, &state.scope()).map_err(|source| {
+            fail(RequestError::Let {
+                name: name.clone(),
+                source,
+            })
+        })?;
         super::trace::note(state.run, || format!("let {name} = {}", short(&value)));
         state.bindings.insert(name.clone(), value);
     }
     let scope = state.scope();
     for check in &request.before {
         let Some(id) = that_of(check) else { continue };
-        let holds = templates.eval(id, &scope).map_err(&fail)?.is_true();
+        let holds = templates
+            .eval(id, &scope)
+            .map_err(|e| fail(e.into()))?
+            .is_true();
         if !holds {
-            return Err(fail(check.reason.clone()));
+            return Err(fail(RequestError::Check(check.reason.clone())));
         }
     }
     // Captures with a default have it as soon as the request is attempted.
@@ -52,9 +59,9 @@ pub async fn perform(state: &mut VisitState<'_>, request: &Request) -> Result<()
         Some(repeat) => {
             let value = templates
                 .eval(repeat.times, &scope)
-                .map_err(|e| fail(format!("repeat: {e}")))?;
+                .map_err(|e| fail(RequestError::Repeat(e)))?;
             i64::try_from(value)
-                .map_err(|_| fail("repeat.times is not a whole number".into()))?
+                .map_err(|_| fail(RequestError::RepeatNotWhole))?
                 .clamp(0, MAX_REPEAT)
         }
     };
@@ -81,7 +88,7 @@ pub async fn perform(state: &mut VisitState<'_>, request: &Request) -> Result<()
         {
             match templates.eval(*until, &reply_scope(state, &sent.reply)) {
                 Ok(value) => stop = value.is_true(),
-                Err(e) => verdict = Err(format!("repeat.until: {e}")),
+                Err(e) => verdict = Err(RequestError::Until(e)),
             }
         }
         call::settle(state, sent, &request.label, verdict)?;
@@ -108,7 +115,7 @@ fn build<'r>(
     state: &VisitState<'_>,
     request: &'r Request,
     templates: &Templates,
-) -> Result<Outgoing<'r>, String> {
+) -> Result<Outgoing<'r>, RequestError> {
     let scope = state.scope();
     let url = match request.address {
         Address::Target(id) => state.run.target.resolve(&templates.render(id, &scope)?)?,
@@ -118,7 +125,7 @@ fn build<'r>(
                 Some(page) => page.join(&written),
                 None => url::Url::parse(&written),
             }
-            .map_err(|e| format!("cannot follow {written} ({e})"))?
+            .map_err(|source| RequestError::Follow { written, source })?
         }
     };
     // The scenario's headers and query go to the target only, never to another host.
@@ -131,7 +138,7 @@ fn build<'r>(
                 own.iter()
                     .map(|(name, id)| Ok((name.clone(), templates.render(*id, &scope)?))),
             )
-            .collect::<Result<Vec<_>, String>>()
+            .collect::<Result<Vec<_>, RequestError>>()
     };
     let headers = pairs(&access.headers, &request.headers)?;
     let query = pairs(&access.query, &request.query)?;
@@ -143,22 +150,19 @@ fn build<'r>(
                 templates,
                 scope: &scope,
             })
-            .map_err(|e| e.to_string())?,
+            .map_err(RequestError::JsonBody)?,
         ),
         BodyTemplate::Fields(fields) => Body::Form(
             fields
                 .iter()
                 .map(|(name, id)| Ok((name.clone(), templates.render(*id, &scope)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, RequestError>>()?,
         ),
         BodyTemplate::FieldsFrom(id) => {
             let table = templates.eval(*id, &scope)?;
             let mut fields = Vec::new();
-            for key in table
-                .try_iter()
-                .map_err(|_| "form: not a table of fields".to_string())?
-            {
-                let value = table.get_item(&key).map_err(|e| e.to_string())?;
+            for key in table.try_iter().map_err(|_| RequestError::NotFields)? {
+                let value = table.get_item(&key).map_err(RequestError::Field)?;
                 let text = value
                     .as_str()
                     .map_or_else(|| value.to_string(), String::from);
@@ -242,7 +246,7 @@ fn judge(
     templates: &Templates,
     reply: &Reply,
     collected: &mut [(String, Vec<Value>)],
-) -> Result<(), String> {
+) -> Result<(), RequestError> {
     if !request.expect.contains(&reply.status) {
         return Err(call::status_reason(reply, &request.expect));
     }
@@ -264,7 +268,10 @@ fn judge(
                     }
                     _ => "",
                 };
-                return Err(format!("capture {}: not in the reply{hint}", capture.name));
+                return Err(RequestError::NotCaptured {
+                    name: capture.name.clone(),
+                    hint,
+                });
             }
         };
         super::trace::note(state.run, || {

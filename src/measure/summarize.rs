@@ -1,7 +1,7 @@
 //! From what the recorder measured to `summary.json`: per-step percentiles and outcomes, the funnel,
 //! the waiting room, failures by reason, and whether the generator delivered its load.
 
-use crate::histogram::{from_base64, micros_to_ms, percentile_ms, to_base64};
+use crate::histogram::{from_base64, micros_to_ms, percentile_ms, to_base64, HistogramError};
 use crate::rundir::summary::{
     Cracks, FailureRow, Generator, Histograms, InsurerSummary, Latency, ShardOf, StepSummary,
     Summary, Visits, WaitingRoom, FORMAT_VERSION,
@@ -166,25 +166,43 @@ pub fn summarize(facts: RunFacts, snap: &Snapshot) -> Summary {
     }
 }
 
+/// Why a summary cannot be read back into what the run measured.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("summary.json has no histograms (written by surge {0}, before runs could be merged)")]
+    NoHistograms(String),
+    #[error("summary.json: histograms.{name}: {source}")]
+    Histogram {
+        name: String,
+        source: HistogramError,
+    },
+    #[error("summary.json: step_order names `{0}`, steps has no such step")]
+    UnknownStep(String),
+    #[error("summary.json: a failure names step `{0}`, which the run has not")]
+    UnknownFailureStep(String),
+}
+
 /// What a run measured, read back from its summary (counts, and the histograms it carries): the
 /// inverse of [`summarize`], so shards' measurements add up to the whole run's.
-pub fn snapshot_of(summary: &Summary) -> Result<Snapshot, String> {
-    let histograms = summary.histograms.as_ref().ok_or_else(|| {
-        format!(
-            "summary.json has no histograms (written by surge {}, before runs could be merged)",
-            summary.surge_version
-        )
-    })?;
+pub fn snapshot_of(summary: &Summary) -> Result<Snapshot, SnapshotError> {
+    let histograms = summary
+        .histograms
+        .as_ref()
+        .ok_or_else(|| SnapshotError::NoHistograms(summary.surge_version.clone()))?;
     let histogram = |name: &str, text: &str| {
-        from_base64(text).map_err(|e| format!("summary.json: histograms.{name}: {e}"))
+        from_base64(text).map_err(|source| SnapshotError::Histogram {
+            name: name.to_string(),
+            source,
+        })
     };
     let names = summary.step_names();
     let steps = names
         .iter()
         .map(|name| {
-            let counts = summary.steps.get(*name).ok_or_else(|| {
-                format!("summary.json: step_order names `{name}`, steps has no such step")
-            })?;
+            let counts = summary
+                .steps
+                .get(*name)
+                .ok_or_else(|| SnapshotError::UnknownStep(name.to_string()))?;
             let text = histograms.steps.get(*name).map_or("", String::as_str);
             Ok(StepSnapshot {
                 name: name.to_string(),
@@ -200,19 +218,16 @@ pub fn snapshot_of(summary: &Summary) -> Result<Snapshot, String> {
                 latency: histogram(name, text)?,
             })
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, SnapshotError>>()?;
     let stage_counts = |map: &std::collections::BTreeMap<String, u64>| -> [u64; Stage::COUNT] {
         std::array::from_fn(|i| map.get(Stage::ALL[i].name()).copied().unwrap_or(0))
     };
     let ids = Steps::of(names.iter().copied());
     let mut reasons = std::collections::BTreeMap::new();
     for row in &summary.failures {
-        let step = ids.named(&row.step).ok_or_else(|| {
-            format!(
-                "summary.json: a failure names step `{}`, which the run has not",
-                row.step
-            )
-        })?;
+        let step = ids
+            .named(&row.step)
+            .ok_or_else(|| SnapshotError::UnknownFailureStep(row.step.clone()))?;
         reasons.insert(
             (step, row.reason.clone()),
             FailureReason {

@@ -56,7 +56,7 @@ impl DataSet {
                 .zip(record.iter())
                 .map(|(h, v)| (h.trim().to_string(), v.trim().to_string()))
                 .collect();
-            let household = household(&row).map_err(|message| error(line, message))?;
+            let household = household(&row).map_err(|e| error(line, e.to_string()))?;
             rows.push((Arc::new(row), household));
         }
         if rows.is_empty() {
@@ -95,19 +95,34 @@ impl DataSet {
     }
 }
 
+/// What is wrong with a row's household columns.
+#[derive(Debug, thiserror::Error)]
+enum HouseholdError {
+    #[error("zip: `{0}` is not a five-digit ZIP code")]
+    Zip(String),
+    #[error("income: `{0}` is not whole dollars a year")]
+    Income(String),
+    #[error("ages: `{0}` is not an age (write them as 47;44;12)")]
+    Age(String),
+    #[error("tobacco: `{0}` is not y or n")]
+    Tobacco(String),
+    #[error("tobacco: {answers} answers for {people} people")]
+    TobaccoCount { answers: usize, people: usize },
+}
+
 /// The household a row describes, if it has a `zip`.
-fn household(row: &BTreeMap<String, String>) -> Result<Option<Household>, String> {
+fn household(row: &BTreeMap<String, String>) -> Result<Option<Household>, HouseholdError> {
     let Some(zip) = row.get("zip").filter(|z| !z.is_empty()) else {
         return Ok(None);
     };
     if zip.len() != 5 || !zip.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!("zip: `{zip}` is not a five-digit ZIP code"));
+        return Err(HouseholdError::Zip(zip.clone()));
     }
     let income = match row.get("income").filter(|v| !v.is_empty()) {
         None => 0,
         Some(v) => v
             .parse::<u32>()
-            .map_err(|_| format!("income: `{v}` is not whole dollars a year"))?,
+            .map_err(|_| HouseholdError::Income(v.clone()))?,
     };
     let ages: Vec<u8> = match row.get("ages").filter(|v| !v.is_empty()) {
         None => vec![40],
@@ -118,7 +133,7 @@ fn household(row: &BTreeMap<String, String>) -> Result<Option<Household>, String
                     .parse::<u8>()
                     .ok()
                     .filter(|a| *a <= 120)
-                    .ok_or_else(|| format!("ages: `{a}` is not an age (write them as 47;44;12)"))
+                    .ok_or_else(|| HouseholdError::Age(a.to_string()))
             })
             .collect::<Result<_, _>>()?,
     };
@@ -129,16 +144,15 @@ fn household(row: &BTreeMap<String, String>) -> Result<Option<Household>, String
             .map(|t| match t.trim().to_ascii_lowercase().as_str() {
                 "y" | "yes" | "true" => Ok(true),
                 "n" | "no" | "false" => Ok(false),
-                other => Err(format!("tobacco: `{other}` is not y or n")),
+                other => Err(HouseholdError::Tobacco(other.to_string())),
             })
             .collect::<Result<_, _>>()?,
     };
     if tobacco.len() != ages.len() {
-        return Err(format!(
-            "tobacco: {} answers for {} people",
-            tobacco.len(),
-            ages.len()
-        ));
+        return Err(HouseholdError::TobaccoCount {
+            answers: tobacco.len(),
+            people: ages.len(),
+        });
     }
     Ok(Some(Household {
         zip: zip.clone(),

@@ -73,19 +73,28 @@ pub struct Shard {
     pub count: u64,
 }
 
+/// Why `K/N` names no shard.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    #[error("`{0}` is not K/N (shard K of N, K from 0 to N-1), e.g. 0/4")]
+    Malformed(String),
+    #[error("`{index}/0`: there must be at least one shard (N ≥ 1)")]
+    NoShards { index: u64 },
+    #[error(
+        "`{index}/{count}`: shard {index} does not exist; the {count} shards are numbered 0 to {}",
+        count - 1
+    )]
+    NoSuchShard { index: u64, count: u64 },
+}
+
 impl Shard {
     /// Shard `index` of `count`, when it exists.
-    pub fn new(index: u64, count: u64) -> Result<Shard, String> {
+    pub fn new(index: u64, count: u64) -> Result<Shard, ShardError> {
         if count == 0 {
-            return Err(format!(
-                "`{index}/{count}`: there must be at least one shard (N ≥ 1)"
-            ));
+            return Err(ShardError::NoShards { index });
         }
         if index >= count {
-            return Err(format!(
-                "`{index}/{count}`: shard {index} does not exist; the {count} shards are numbered 0 to {}",
-                count - 1
-            ));
+            return Err(ShardError::NoSuchShard { index, count });
         }
         Ok(Shard { index, count })
     }
@@ -107,11 +116,11 @@ impl std::fmt::Display for Shard {
 }
 
 impl std::str::FromStr for Shard {
-    type Err = String;
+    type Err = ShardError;
 
     /// `K/N`: shard K (0 to N-1) of N.
-    fn from_str(text: &str) -> Result<Shard, String> {
-        let malformed = || format!("`{text}` is not K/N (shard K of N, K from 0 to N-1), e.g. 0/4");
+    fn from_str(text: &str) -> Result<Shard, ShardError> {
+        let malformed = || ShardError::Malformed(text.to_string());
         let (index, count) = text.trim().split_once('/').ok_or_else(malformed)?;
         let index: u64 = index.trim().parse().map_err(|_| malformed())?;
         let count: u64 = count.trim().parse().map_err(|_| malformed())?;
