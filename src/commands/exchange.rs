@@ -27,8 +27,10 @@ pub async fn serve(args: ExchangeArgs) -> Result<Outcome, Error> {
     };
     let _ = clock.origin.set(std::time::Instant::now());
     if let Some(url) = args.public_url.as_deref() {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| Error::Usage(format!("--public-url `{url}` is not a URL: {e}")))?;
+        let parsed = reqwest::Url::parse(url).map_err(|source| Error::PublicUrl {
+            url: url.to_string(),
+            source,
+        })?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.path() != "/" {
             return Err(Error::Usage(format!(
                 "--public-url `{url}`: give the scheme, host and port only (http://HOST:PORT); \
@@ -61,8 +63,7 @@ pub async fn serve(args: ExchangeArgs) -> Result<Outcome, Error> {
     };
     config.shape = Shape {
         api_key: args.api_key,
-        base_path: Shape::normalized_base_path(&args.base_path)
-            .map_err(|e| Error::Usage(e.to_string()))?,
+        base_path: Shape::normalized_base_path(&args.base_path)?,
         pay_now: args.pay_now,
         edi834: edi834::Style {
             separator: args.separator_834,
@@ -72,13 +73,13 @@ pub async fn serve(args: ExchangeArgs) -> Result<Outcome, Error> {
         status_words: args.status_words.unwrap_or_default(),
     };
     // A fault the shape makes meaningless is the faults file's mistake: name the file.
-    config.shape.check(&config.behaviour).map_err(|e| {
-        let file = args
-            .faults
-            .as_deref()
-            .unwrap_or(std::path::Path::new("--faults"));
-        Error::Usage(format!("{}: {e}", file.display()))
-    })?;
+    config
+        .shape
+        .check(&config.behaviour)
+        .map_err(|source| Error::FaultsShape {
+            file: args.faults.clone().unwrap_or_else(|| "--faults".into()),
+            source,
+        })?;
     if let Some(key) = args.saml_key {
         config.saml_key = key.into_bytes();
     }
@@ -89,8 +90,7 @@ pub async fn serve(args: ExchangeArgs) -> Result<Outcome, Error> {
             source,
         })?;
     // Listen for the signals before saying we listen: whoever reads that line may stop us at once.
-    let signals =
-        Signals::new().map_err(|e| Error::Usage(format!("cannot wait for signals: {e}")))?;
+    let signals = Signals::new().map_err(Error::Signals)?;
     sayln!("surge exchange listening on {}", running.url());
     let signal = signals.first().await;
     sayln!(

@@ -15,7 +15,7 @@ pub fn gate(args: GateArgs) -> Result<Outcome, Error> {
         .as_deref()
         .map(Summary::read)
         .transpose()
-        .map_err(|e| Error::Usage(format!("baseline: {e}")))?;
+        .map_err(Error::Baseline)?;
     // The run's own rules (as its summary lists them, less any an earlier gate call added), then
     // the command line's, which hold for this call only.
     let mut texts = summary.own_rules();

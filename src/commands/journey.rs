@@ -12,12 +12,13 @@ pub fn from_har(args: FromHarArgs) -> Result<Outcome, Error> {
         base_url: args.base_url,
         keep_assets: args.keep_assets,
     };
-    let conversion =
-        recording::convert(&args.har, &options).map_err(|e| Error::Usage(e.to_string()))?;
+    let conversion = recording::convert(&args.har, &options)?;
     let written_to = match &args.output {
         Some(path) => {
-            std::fs::write(path, &conversion.text)
-                .map_err(|e| Error::Usage(format!("{}: cannot write it: {e}", path.display())))?;
+            std::fs::write(path, &conversion.text).map_err(|source| Error::Write {
+                path: path.clone(),
+                source,
+            })?;
             path.display().to_string()
         }
         None => {

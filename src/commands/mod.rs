@@ -72,9 +72,38 @@ pub enum Error {
     Scenario(#[from] ScenarioError),
     #[error(transparent)]
     Rule(#[from] RuleError),
-    /// A file or flag that cannot be used, with what is wrong.
+    /// A file or flag that cannot be used, with what is wrong: flags that do not go together, or a
+    /// value only the command can judge (a window outside the run, a shard's summary).
     #[error("{0}")]
     Usage(String),
+    /// The baseline given to `surge gate` cannot be read.
+    #[error("baseline: {0}")]
+    Baseline(RunDirError),
+    #[error(transparent)]
+    Recording(#[from] crate::recording::RecordingError),
+    #[error("{}: cannot write it: {source}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--public-url `{url}` is not a URL: {source}")]
+    PublicUrl {
+        url: String,
+        source: url::ParseError,
+    },
+    #[error(transparent)]
+    Shape(#[from] crate::exchange::shape::ShapeError),
+    /// A fault the exchange's shape makes meaningless: the faults file's mistake.
+    #[error("{}: {source}", file.display())]
+    FaultsShape {
+        file: std::path::PathBuf,
+        source: crate::exchange::shape::ShapeError,
+    },
+    #[error("cannot wait for signals: {0}")]
+    Signals(std::io::Error),
+    /// `surge trace` could not set up the one visit's Goose user.
+    #[error("cannot start the visit: {0}")]
+    Visit(goose::GooseError),
     /// The run directory (or baseline) given to read cannot be read.
     #[error(transparent)]
     Input(RunDirError),
@@ -93,7 +122,7 @@ pub enum Error {
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error("the load generator failed: {0}")]
-    Engine(String),
+    Engine(goose::GooseError),
     /// Visits ran, but not one request got an answer: the run proves nothing.
     #[error("{0}")]
     NothingReached(String),
@@ -107,6 +136,14 @@ impl Error {
             Error::Scenario(_)
             | Error::Rule(_)
             | Error::Usage(_)
+            | Error::Baseline(_)
+            | Error::Recording(_)
+            | Error::Write { .. }
+            | Error::PublicUrl { .. }
+            | Error::Shape(_)
+            | Error::FaultsShape { .. }
+            | Error::Signals(_)
+            | Error::Visit(_)
             | Error::Input(_)
             | Error::Plan(_) => exit::USAGE,
             Error::Output(e) if e.is_usage() => exit::USAGE,

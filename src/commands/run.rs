@@ -325,7 +325,7 @@ pub struct Executed {
     pub snapshot: Snapshot,
     pub ending: Ending,
     /// The engine's own failure, if it failed (the run is then concluded as stopped).
-    pub engine_error: Option<String>,
+    pub engine_error: Option<goose::GooseError>,
     /// Writing the interval log, timeline or enrollments failed.
     pub files_error: Option<RunDirError>,
     pub started_at: String,
@@ -396,7 +396,7 @@ pub async fn execute(
         Ok(ending) => (ending, None),
         Err(e) => (
             Ending::Deadline(format!("the load generator failed: {e}")),
-            Some(e.to_string()),
+            Some(e),
         ),
     };
     Ok(Executed {

@@ -81,7 +81,7 @@ pub async fn trace(args: TraceArgs) -> Result<Outcome, Error> {
         args.body_bytes,
     )
     .await
-    .map_err(|e| Error::Usage(format!("cannot start the visit: {e}")))?;
+    .map_err(Error::Visit)?;
     if let Some(running) = started.embedded {
         running.shutdown().await;
     }
