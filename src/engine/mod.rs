@@ -13,6 +13,8 @@
 //! Either way the requests go through a `GooseUser`, and a visit that cannot start on time (the cap
 //! or the pool is full, or the machine is too slow) starts late and says so.
 
+#[cfg(unix)]
+mod quiet;
 mod stop;
 
 use std::sync::{Arc, OnceLock};
@@ -317,10 +319,9 @@ pub async fn run(
     ];
     let dispatcher = (!elastic).then(|| tokio::spawn(dispatch(pool.clone(), senders, pools)));
     let executed = if users > 0 {
-        // Only surge speaks: Goose prints a line of its own ("630 users launched.") to stdout,
-        // whatever its quiet settings say. Nothing of surge's goes to stdout while Goose runs (the
-        // progress line is on stderr), so stdout is held shut for that time.
-        let _goose_quiet = gag::Gag::stdout().ok();
+        // Only surge speaks: Goose's "630 users launched." goes nowhere (see `quiet`).
+        #[cfg(unix)]
+        let _goose_quiet = quiet::StdoutShut::new();
         attack.execute().await.map(|_| ())
     } else {
         Ok(())
