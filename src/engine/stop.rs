@@ -6,6 +6,12 @@
 //! run so that it writes everything it measured; a second signal exits at once. They are caught
 //! with `ctrlc` (the crate Goose itself uses), installed before Goose can install its own, so
 //! Goose's handler — SIGINT only, and `exit(1)` on the second — never takes over.
+//!
+//! Why not `tokio::signal`, as `surge exchange` uses: Goose 0.19 calls `ctrlc::set_handler` as its
+//! attack starts (`GooseAttack::initialize_attack`, `util::setup_ctrlc_handler`). ctrlc allows one
+//! handler per process and refuses the next (Goose logs that and carries on); without one of ours,
+//! Goose's would be installed, replacing whatever handled SIGINT before. So ctrlc stays in the tree
+//! through Goose either way, and surge uses it too.
 
 use std::sync::OnceLock;
 
