@@ -112,7 +112,8 @@ fn signals() -> &'static watch::Sender<u32> {
             }
         });
         if let Err(e) = installed {
-            log::warn!("cannot catch SIGINT/SIGTERM: {e}");
+            // surge's logger prints errors only (src/logging.rs): say it on stderr, as surge does.
+            eprintln!("surge: cannot catch SIGINT/SIGTERM: {e}");
         }
         sender
     })
