@@ -1,13 +1,16 @@
 //! The report of a run, drawn from its run directory alone: five charts (SVG and PNG, with
 //! plotters), a self-contained `index.html` that works offline, `summary.md` for a pull request,
-//! and the tables printed at the end of a run. `surge run` draws it at the end; `surge report RUN_DIR`
+//! and the tables printed at the end of a run — the three pages one model (`model.rs`) through
+//! three templates (`pages.rs`, `templates/`). `surge run` draws it at the end; `surge report RUN_DIR`
 //! draws it again from the saved files.
 
 mod axis;
 pub mod charts;
 pub mod data;
-mod html;
-mod markdown;
+#[cfg(test)]
+mod golden;
+pub mod model;
+mod pages;
 pub mod tables;
 pub mod text;
 
@@ -26,6 +29,11 @@ pub enum ReportError {
     Chart {
         dir: std::path::PathBuf,
         source: charts::ChartError,
+    },
+    #[error("cannot draw {file}: {source:#}")]
+    Page {
+        file: &'static str,
+        source: pages::PageError,
     },
 }
 
@@ -46,15 +54,13 @@ pub fn render(run_dir: &Path) -> Result<(), ReportError> {
                 .map_err(|e| RunDirError::read(&path, e))
         })
         .collect::<Result<_, _>>()?;
-    let write =
-        |file: &str, text: String| crate::rundir::write_whole(&run_dir.join(file), text.as_bytes());
-    write(
-        HTML_FILE,
-        html::page(&data.summary, &data.spike_examples, &svgs),
-    )?;
-    write(
-        MARKDOWN_FILE,
-        markdown::page(&data.summary, &data.spike_examples),
-    )?;
+    let report = model::Report::of(&data.summary, &data.spike_examples);
+    for (file, page) in [
+        (HTML_FILE, pages::html(&report, &svgs)),
+        (MARKDOWN_FILE, pages::markdown(&report)),
+    ] {
+        let page = page.map_err(|source| ReportError::Page { file, source })?;
+        crate::rundir::write_whole(&run_dir.join(file), page.as_bytes())?;
+    }
     Ok(())
 }
