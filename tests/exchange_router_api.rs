@@ -361,7 +361,7 @@ async fn metrics_count_requests_by_route_template() {
         "{text}"
     );
     assert!(text.contains(
-        r#"exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="+Inf"} 2"#
+        r#"exchange_request_duration_seconds_bucket{le="+Inf",route="/api/v1/plans/{plan_id}"} 2"#
     ));
     assert!(!text.contains("11512NC0100001"), "raw paths never appear");
 }

@@ -1,14 +1,13 @@
 //! Prometheus metrics: request counts by route template, method and status, a latency histogram,
 //! and the counters and gauges of the faults, the waiting room and the capacity.
-//! Hand-written text exposition keeps the dependency list short.
 //!
 //! The metrics own the request statistics ([`Metrics`]); the other parts own their counters and
 //! gauges, and [`MetricsState`] holds handles on them to report them. The `track` middleware and
 //! the `/metrics` handler take only this part of the exchange's state (axum's `FromRef`). Every
-//! family is written the same way, by [`Exposition`], from its name, type and help in one table.
+//! family is written by `prometheus-client`'s text encoder, from its name, type and help in one
+//! table, when `/metrics` is read: a collector reads the figures where they are kept.
 
 use std::collections::HashMap;
-use std::fmt::{Display, Write as _};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -16,6 +15,12 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
 
 use super::capacity::{CapacityState, Gate};
 use super::faults::{FaultCounters, Kind};
@@ -26,50 +31,51 @@ const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// A metric family: its name, its type and its help line.
+/// A metric family: its name (a counter's samples get `_total` from the encoder), its type and its
+/// help line.
 struct Family {
     name: &'static str,
-    kind: &'static str,
+    kind: MetricType,
     help: &'static str,
 }
 
-const fn family(name: &'static str, kind: &'static str, help: &'static str) -> Family {
+const fn family(name: &'static str, kind: MetricType, help: &'static str) -> Family {
     Family { name, kind, help }
 }
 
 const REQUESTS: Family = family(
-    "exchange_requests_total",
-    "counter",
+    "exchange_requests",
+    MetricType::Counter,
     "Requests served, by route template, method and status.",
 );
 const DURATION: Family = family(
     "exchange_request_duration_seconds",
-    "histogram",
+    MetricType::Histogram,
     "Request latency, by route template.",
 );
 const FAULTS: Family = family(
-    "exchange_faults_total",
-    "counter",
+    "exchange_faults",
+    MetricType::Counter,
     "Faults injected on purpose, by kind.",
 );
 const HOLDING_PAGES: Family = family(
-    "exchange_waiting_room_holding_pages_total",
-    "counter",
+    "exchange_waiting_room_holding_pages",
+    MetricType::Counter,
     "Holding pages served to new visitors.",
 );
 const ACTIVE_SESSIONS: Family = family(
     "exchange_waiting_room_active_sessions",
-    "gauge",
+    MetricType::Gauge,
     "Sessions active within session_idle.",
 );
 const IN_SERVICE: Family = family(
     "exchange_capacity_in_service",
-    "gauge",
+    MetricType::Gauge,
     "Requests being served, by endpoint class.",
 );
 const WAITING: Family = family(
     "exchange_capacity_waiting",
-    "gauge",
+    MetricType::Gauge,
     "Requests waiting for a server, by endpoint class.",
 );
 
@@ -78,36 +84,12 @@ type GateGauge = (&'static Family, fn(&Gate) -> u32);
 
 const GATE_GAUGES: [GateGauge; 2] = [(&IN_SERVICE, Gate::in_service), (&WAITING, Gate::waiting)];
 
-/// Prometheus text exposition format 0.0.4, written family by family.
-#[derive(Default)]
-struct Exposition(String);
-
-impl Exposition {
-    /// The `# HELP` and `# TYPE` lines that open a family.
-    fn family(&mut self, f: &Family) {
-        let _ = writeln!(self.0, "# HELP {} {}", f.name, f.help);
-        let _ = writeln!(self.0, "# TYPE {} {}", f.name, f.kind);
-    }
-
-    /// One sample of family `f`: `name{labels} value`, the name followed by `suffix` (`_bucket`,
-    /// `_sum`, `_count` for a histogram), no braces when there are no labels.
-    fn sample(&mut self, f: &Family, suffix: &str, labels: &[(&str, &str)], value: impl Display) {
-        let out = &mut self.0;
-        out.push_str(f.name);
-        out.push_str(suffix);
-        for (i, (label, v)) in labels.iter().enumerate() {
-            out.push(if i == 0 { '{' } else { ',' });
-            let _ = write!(out, "{label}=\"{}\"", escape(v));
-        }
-        if !labels.is_empty() {
-            out.push('}');
-        }
-        let _ = writeln!(out, " {value}");
-    }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+/// The `# HELP` and `# TYPE` lines that open family `f`; its samples follow through the encoder.
+fn open<'a>(
+    encoder: &'a mut DescriptorEncoder<'_>,
+    f: &Family,
+) -> Result<MetricEncoder<'a>, std::fmt::Error> {
+    encoder.encode_descriptor(f.name, f.help, None, f.kind)
 }
 
 #[derive(Default)]
@@ -148,46 +130,34 @@ impl Metrics {
         stats.count += 1;
     }
 
-    /// The request families alone, in Prometheus text exposition format 0.0.4.
-    pub fn render(&self) -> String {
-        let mut out = Exposition::default();
-        self.write(&mut out);
-        out.0
-    }
-
-    fn write(&self, out: &mut Exposition) {
+    /// The request families: counts by route, method and status, then latencies by route.
+    fn encode(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
         let mut names: Vec<&String> = routes.keys().collect();
         names.sort();
-        out.family(&REQUESTS);
+        let mut requests = open(encoder, &REQUESTS)?;
         for name in &names {
             for (method, status, count) in &routes[*name].counts {
+                let status = status.to_string();
                 let labels = [
                     ("route", name.as_str()),
                     ("method", method.as_str()),
-                    ("status", &status.to_string()),
+                    ("status", status.as_str()),
                 ];
-                out.sample(&REQUESTS, "", &labels, count);
+                ConstCounter::new(*count).encode(requests.encode_family(&labels)?)?;
             }
         }
-        out.family(&DURATION);
+        let mut duration = open(encoder, &DURATION)?;
         for name in &names {
             let r = &routes[*name];
-            let route = ("route", name.as_str());
-            let mut cumulative = 0;
-            for (b, n) in BUCKETS.iter().zip(r.buckets) {
-                cumulative += n;
-                out.sample(
-                    &DURATION,
-                    "_bucket",
-                    &[route, ("le", &b.to_string())],
-                    cumulative,
-                );
-            }
-            out.sample(&DURATION, "_bucket", &[route, ("le", "+Inf")], r.count);
-            out.sample(&DURATION, "_sum", &[route], r.sum);
-            out.sample(&DURATION, "_count", &[route], r.count);
+            // Counts per bucket (the encoder adds them up); above the last bound, the rest.
+            let mut buckets: Vec<(f64, u64)> = BUCKETS.iter().copied().zip(r.buckets).collect();
+            buckets.push((f64::INFINITY, r.count - r.buckets.iter().sum::<u64>()));
+            duration
+                .encode_family(&[("route", name.as_str())])?
+                .encode_histogram::<NoLabelSet>(r.sum, r.count, &buckets, None)?;
         }
+        Ok(())
     }
 }
 
@@ -201,52 +171,80 @@ struct Reported {
 /// The metrics' part of the exchange's state: the request statistics they own, and handles on the
 /// fault counters, the capacity and the waiting room, whose figures `/metrics` reports.
 #[derive(Clone)]
-pub struct MetricsState(Arc<Reported>);
+pub struct MetricsState {
+    reported: Arc<Reported>,
+    registry: Arc<Registry>,
+}
 
 impl MetricsState {
     pub fn new(faults: FaultCounters, capacity: CapacityState, room: RoomState) -> Self {
-        MetricsState(Arc::new(Reported {
+        let reported = Arc::new(Reported {
             requests: Metrics::default(),
             faults,
             capacity,
             room,
-        }))
+        });
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Exposed(reported.clone())));
+        MetricsState {
+            reported,
+            registry: Arc::new(registry),
+        }
     }
 
     /// The request statistics.
     pub fn requests(&self) -> &Metrics {
-        &self.0.requests
+        &self.reported.requests
     }
 
-    /// Request metrics, then faults, the waiting room and capacity: the text of `/metrics`.
+    /// The text of `/metrics` (OpenMetrics text, which Prometheus reads).
     pub fn render(&self) -> String {
+        let mut body = String::new();
+        // Writing into a String cannot fail, nor can the collector: its figures are all there.
+        let _ = prometheus_client::encoding::text::encode(&mut body, &self.registry);
+        body
+    }
+}
+
+/// What `/metrics` reports, read when it is asked for.
+struct Exposed(Arc<Reported>);
+
+impl std::fmt::Debug for Exposed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Exposed")
+    }
+}
+
+impl Collector for Exposed {
+    /// Request metrics, then faults, the waiting room and capacity.
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let Reported {
             requests,
             faults,
             capacity,
             room,
         } = &*self.0;
-        let mut out = Exposition::default();
-        requests.write(&mut out);
-        out.family(&FAULTS);
+        requests.encode(&mut encoder)?;
+        let mut family = open(&mut encoder, &FAULTS)?;
         for kind in Kind::ALL {
-            out.sample(&FAULTS, "", &[("kind", kind.label())], faults.get(kind));
+            let labels = [("kind", kind.label())];
+            ConstCounter::new(faults.get(kind)).encode(family.encode_family(&labels)?)?;
         }
         if let Some(room) = room.room() {
-            out.family(&HOLDING_PAGES);
-            out.sample(&HOLDING_PAGES, "", &[], room.holding_pages());
-            out.family(&ACTIVE_SESSIONS);
-            out.sample(&ACTIVE_SESSIONS, "", &[], room.active());
+            ConstCounter::new(room.holding_pages()).encode(open(&mut encoder, &HOLDING_PAGES)?)?;
+            ConstGauge::new(room.active() as i64).encode(open(&mut encoder, &ACTIVE_SESSIONS)?)?;
         }
         if capacity.iter().next().is_some() {
-            for (family, value) in GATE_GAUGES {
-                out.family(family);
+            for (f, value) in GATE_GAUGES {
+                let mut family = open(&mut encoder, f)?;
                 for gate in capacity.iter() {
-                    out.sample(family, "", &[("class", gate.class().label())], value(gate));
+                    let labels = [("class", gate.class().label())];
+                    ConstGauge::new(i64::from(value(gate)))
+                        .encode(family.encode_family(&labels)?)?;
                 }
             }
         }
-        out.0
+        Ok(())
     }
 }
 
@@ -271,7 +269,7 @@ pub async fn handler(State(metrics): State<MetricsState>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         metrics.render(),
     )
@@ -288,50 +286,52 @@ mod tests {
     };
     use crate::exchange::AppState;
 
-    /// The exposition scrapers have always read, byte for byte.
-    const PINNED: &str = r#"# HELP exchange_requests_total Requests served, by route template, method and status.
-# TYPE exchange_requests_total counter
+    /// The exposition, byte for byte: the sample names, labels and values scrapers have always
+    /// read, in OpenMetrics text as prometheus-client writes it (a counter's family is named
+    /// without `_total`, `le` comes first, `# EOF` ends it).
+    const PINNED: &str = r#"# HELP exchange_requests Requests served, by route template, method and status.
+# TYPE exchange_requests counter
 exchange_requests_total{route="/a\"b\\c",method="POST",status="201"} 1
 exchange_requests_total{route="/api/v1/plans/{plan_id}",method="GET",status="200"} 2
 exchange_requests_total{route="/api/v1/plans/{plan_id}",method="GET",status="404"} 1
 # HELP exchange_request_duration_seconds Request latency, by route template.
 # TYPE exchange_request_duration_seconds histogram
-exchange_request_duration_seconds_bucket{route="/a\"b\\c",le="0.0005"} 0
-exchange_request_duration_seconds_bucket{route="/a\"b\\c",le="0.001"} 0
-exchange_request_duration_seconds_bucket{route="/a\"b\\c",le="0.0025"} 0
-exchange_request_duration_seconds_bucket{route="/a\"b\\c",le="0.005"} 0
-exchange_request_duration_seconds_bucket{route="/a\"b\\c",le="0.01"} 0
-exchange_request_duration_seconds_bucket{route="/a\"b\\c",le="0.025"} 0
-exchange_request_duration_seconds_bucket{route="/a\"b\\c",le="0.05"} 0
-exchange_request_duration_seconds_bucket{route="/a\"b\\c",le="0.1"} 0
-exchange_request_duration_seconds_bucket{route="/a\"b\\c",le="0.25"} 0
-exchange_request_duration_seconds_bucket{route="/a\"b\\c",le="0.5"} 0
-exchange_request_duration_seconds_bucket{route="/a\"b\\c",le="1"} 0
-exchange_request_duration_seconds_bucket{route="/a\"b\\c",le="2.5"} 0
-exchange_request_duration_seconds_bucket{route="/a\"b\\c",le="5"} 0
-exchange_request_duration_seconds_bucket{route="/a\"b\\c",le="10"} 0
-exchange_request_duration_seconds_bucket{route="/a\"b\\c",le="+Inf"} 1
 exchange_request_duration_seconds_sum{route="/a\"b\\c"} 12.5
 exchange_request_duration_seconds_count{route="/a\"b\\c"} 1
-exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="0.0005"} 1
-exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="0.001"} 1
-exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="0.0025"} 1
-exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="0.005"} 2
-exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="0.01"} 2
-exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="0.025"} 2
-exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="0.05"} 2
-exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="0.1"} 2
-exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="0.25"} 2
-exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="0.5"} 2
-exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="1"} 3
-exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="2.5"} 3
-exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="5"} 3
-exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="10"} 3
-exchange_request_duration_seconds_bucket{route="/api/v1/plans/{plan_id}",le="+Inf"} 3
+exchange_request_duration_seconds_bucket{le="0.0005",route="/a\"b\\c"} 0
+exchange_request_duration_seconds_bucket{le="0.001",route="/a\"b\\c"} 0
+exchange_request_duration_seconds_bucket{le="0.0025",route="/a\"b\\c"} 0
+exchange_request_duration_seconds_bucket{le="0.005",route="/a\"b\\c"} 0
+exchange_request_duration_seconds_bucket{le="0.01",route="/a\"b\\c"} 0
+exchange_request_duration_seconds_bucket{le="0.025",route="/a\"b\\c"} 0
+exchange_request_duration_seconds_bucket{le="0.05",route="/a\"b\\c"} 0
+exchange_request_duration_seconds_bucket{le="0.1",route="/a\"b\\c"} 0
+exchange_request_duration_seconds_bucket{le="0.25",route="/a\"b\\c"} 0
+exchange_request_duration_seconds_bucket{le="0.5",route="/a\"b\\c"} 0
+exchange_request_duration_seconds_bucket{le="1.0",route="/a\"b\\c"} 0
+exchange_request_duration_seconds_bucket{le="2.5",route="/a\"b\\c"} 0
+exchange_request_duration_seconds_bucket{le="5.0",route="/a\"b\\c"} 0
+exchange_request_duration_seconds_bucket{le="10.0",route="/a\"b\\c"} 0
+exchange_request_duration_seconds_bucket{le="+Inf",route="/a\"b\\c"} 1
 exchange_request_duration_seconds_sum{route="/api/v1/plans/{plan_id}"} 0.7034999999999999
 exchange_request_duration_seconds_count{route="/api/v1/plans/{plan_id}"} 3
-# HELP exchange_faults_total Faults injected on purpose, by kind.
-# TYPE exchange_faults_total counter
+exchange_request_duration_seconds_bucket{le="0.0005",route="/api/v1/plans/{plan_id}"} 1
+exchange_request_duration_seconds_bucket{le="0.001",route="/api/v1/plans/{plan_id}"} 1
+exchange_request_duration_seconds_bucket{le="0.0025",route="/api/v1/plans/{plan_id}"} 1
+exchange_request_duration_seconds_bucket{le="0.005",route="/api/v1/plans/{plan_id}"} 2
+exchange_request_duration_seconds_bucket{le="0.01",route="/api/v1/plans/{plan_id}"} 2
+exchange_request_duration_seconds_bucket{le="0.025",route="/api/v1/plans/{plan_id}"} 2
+exchange_request_duration_seconds_bucket{le="0.05",route="/api/v1/plans/{plan_id}"} 2
+exchange_request_duration_seconds_bucket{le="0.1",route="/api/v1/plans/{plan_id}"} 2
+exchange_request_duration_seconds_bucket{le="0.25",route="/api/v1/plans/{plan_id}"} 2
+exchange_request_duration_seconds_bucket{le="0.5",route="/api/v1/plans/{plan_id}"} 2
+exchange_request_duration_seconds_bucket{le="1.0",route="/api/v1/plans/{plan_id}"} 3
+exchange_request_duration_seconds_bucket{le="2.5",route="/api/v1/plans/{plan_id}"} 3
+exchange_request_duration_seconds_bucket{le="5.0",route="/api/v1/plans/{plan_id}"} 3
+exchange_request_duration_seconds_bucket{le="10.0",route="/api/v1/plans/{plan_id}"} 3
+exchange_request_duration_seconds_bucket{le="+Inf",route="/api/v1/plans/{plan_id}"} 3
+# HELP exchange_faults Faults injected on purpose, by kind.
+# TYPE exchange_faults counter
 exchange_faults_total{kind="broken_link"} 2
 exchange_faults_total{kind="dead_link"} 0
 exchange_faults_total{kind="saml_rejected"} 0
@@ -345,8 +345,8 @@ exchange_faults_total{kind="error_window_delay"} 0
 exchange_faults_total{kind="capacity_queue_full"} 0
 exchange_faults_total{kind="capacity_queue_timeout"} 0
 exchange_faults_total{kind="waiting_room"} 1
-# HELP exchange_waiting_room_holding_pages_total Holding pages served to new visitors.
-# TYPE exchange_waiting_room_holding_pages_total counter
+# HELP exchange_waiting_room_holding_pages Holding pages served to new visitors.
+# TYPE exchange_waiting_room_holding_pages counter
 exchange_waiting_room_holding_pages_total 0
 # HELP exchange_waiting_room_active_sessions Sessions active within session_idle.
 # TYPE exchange_waiting_room_active_sessions gauge
@@ -359,31 +359,32 @@ exchange_capacity_in_service{class="insurer"} 0
 # TYPE exchange_capacity_waiting gauge
 exchange_capacity_waiting{class="browse"} 0
 exchange_capacity_waiting{class="insurer"} 0
+# EOF
 =====
-# HELP exchange_requests_total Requests served, by route template, method and status.
-# TYPE exchange_requests_total counter
+# HELP exchange_requests Requests served, by route template, method and status.
+# TYPE exchange_requests counter
 exchange_requests_total{route="unmatched",method="GET",status="404"} 1
 # HELP exchange_request_duration_seconds Request latency, by route template.
 # TYPE exchange_request_duration_seconds histogram
-exchange_request_duration_seconds_bucket{route="unmatched",le="0.0005"} 1
-exchange_request_duration_seconds_bucket{route="unmatched",le="0.001"} 1
-exchange_request_duration_seconds_bucket{route="unmatched",le="0.0025"} 1
-exchange_request_duration_seconds_bucket{route="unmatched",le="0.005"} 1
-exchange_request_duration_seconds_bucket{route="unmatched",le="0.01"} 1
-exchange_request_duration_seconds_bucket{route="unmatched",le="0.025"} 1
-exchange_request_duration_seconds_bucket{route="unmatched",le="0.05"} 1
-exchange_request_duration_seconds_bucket{route="unmatched",le="0.1"} 1
-exchange_request_duration_seconds_bucket{route="unmatched",le="0.25"} 1
-exchange_request_duration_seconds_bucket{route="unmatched",le="0.5"} 1
-exchange_request_duration_seconds_bucket{route="unmatched",le="1"} 1
-exchange_request_duration_seconds_bucket{route="unmatched",le="2.5"} 1
-exchange_request_duration_seconds_bucket{route="unmatched",le="5"} 1
-exchange_request_duration_seconds_bucket{route="unmatched",le="10"} 1
-exchange_request_duration_seconds_bucket{route="unmatched",le="+Inf"} 1
 exchange_request_duration_seconds_sum{route="unmatched"} 0.0001
 exchange_request_duration_seconds_count{route="unmatched"} 1
-# HELP exchange_faults_total Faults injected on purpose, by kind.
-# TYPE exchange_faults_total counter
+exchange_request_duration_seconds_bucket{le="0.0005",route="unmatched"} 1
+exchange_request_duration_seconds_bucket{le="0.001",route="unmatched"} 1
+exchange_request_duration_seconds_bucket{le="0.0025",route="unmatched"} 1
+exchange_request_duration_seconds_bucket{le="0.005",route="unmatched"} 1
+exchange_request_duration_seconds_bucket{le="0.01",route="unmatched"} 1
+exchange_request_duration_seconds_bucket{le="0.025",route="unmatched"} 1
+exchange_request_duration_seconds_bucket{le="0.05",route="unmatched"} 1
+exchange_request_duration_seconds_bucket{le="0.1",route="unmatched"} 1
+exchange_request_duration_seconds_bucket{le="0.25",route="unmatched"} 1
+exchange_request_duration_seconds_bucket{le="0.5",route="unmatched"} 1
+exchange_request_duration_seconds_bucket{le="1.0",route="unmatched"} 1
+exchange_request_duration_seconds_bucket{le="2.5",route="unmatched"} 1
+exchange_request_duration_seconds_bucket{le="5.0",route="unmatched"} 1
+exchange_request_duration_seconds_bucket{le="10.0",route="unmatched"} 1
+exchange_request_duration_seconds_bucket{le="+Inf",route="unmatched"} 1
+# HELP exchange_faults Faults injected on purpose, by kind.
+# TYPE exchange_faults counter
 exchange_faults_total{kind="broken_link"} 0
 exchange_faults_total{kind="dead_link"} 0
 exchange_faults_total{kind="saml_rejected"} 0
@@ -397,6 +398,7 @@ exchange_faults_total{kind="error_window_delay"} 0
 exchange_faults_total{kind="capacity_queue_full"} 0
 exchange_faults_total{kind="capacity_queue_timeout"} 0
 exchange_faults_total{kind="waiting_room"} 0
+# EOF
 "#;
 
     #[test]
