@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::journey_file::program::Access;
+use crate::access::Access;
 use crate::rundir::enrollments::{self, is_status_word, Enrollment, STATUS_WORDS};
 use crate::rundir::summary::{Cracks, InsurerCracks, CRACK_CLASSES as CLASSES};
 use crate::rundir::RunDirError;
@@ -136,9 +136,7 @@ impl EdiSource {
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
                 EdiSource::Exchange(url.trim_end_matches('/').to_string())
             }
-            Some(path) => {
-                EdiSource::Files(crate::journey_file::resolve(relative_to, Path::new(path)))
-            }
+            Some(path) => EdiSource::Files(crate::scenario::resolve(relative_to, Path::new(path))),
         }
     }
 

@@ -1,16 +1,22 @@
 //! surge: rehearse a launch morning.
 //!
-//! Data flows one way, down this list (`scripts/check-structure.py` checks it):
-//! - leaves, importing nothing of the crate: [`units`] (durations, clock times, shares), [`vocab`]
-//!   (step, stage, outcome), [`histogram`] (HdrHistogram as surge keeps it);
-//! - the embedded staging [`exchange`]: an axum server that behaves like a health-insurance exchange
-//!   and its insurers; it imports only the leaves, and the harness talks to it only over HTTP;
-//! - [`scenario`] (the file, as data, with located errors) → [`plan`] (arrivals and visitors from
-//!   the seed) and [`journey_file`] (what visitors do, compiled) → [`engine`] (Goose) running
-//!   [`journeys`] → [`measure`] (histograms, funnel) →
-//!   [`rundir`] (every file of a run directory) ← [`monitor`] (writes it while the run goes);
-//! - after the run, reading only the run directory: [`gate`] (verdicts), [`report`] (charts, pages,
-//!   tables), [`cracks`] (applicants × the insurers' 834s);
+//! The modules stand in layers, each importing only its own layer and those below (the list is
+//! `LAYERS` in `scripts/check-structure.py`, which CI runs; the README shows it), bottom up:
+//! - leaves: [`units`] (durations, clock times, shares), [`vocab`] (step, stage, outcome),
+//!   [`histogram`] (HdrHistogram as surge keeps it), [`logging`], [`access`] (what every request
+//!   to the target carries, and the secrets never written), [`behaviour`] (the embedded exchange's
+//!   capacity and faults, which a scenario's `[exchange]` section holds);
+//! - [`rundir`] (every file of a run directory) → [`scenario`] (the file, as data, with located
+//!   errors) → [`plan`] (arrivals and visitors from the seed) and [`journey_file`] (what visitors
+//!   do, compiled) → [`measure`] (histograms, funnel) → [`journeys`] (a visit walking its journey)
+//!   → [`recording`] (journey files from a browser's recording) → [`engine`] (Goose) →
+//!   [`monitor`] (writes the run directory while the run goes) and [`metrics`] (Prometheus);
+//! - after the run, reading the run directory: [`knee`], [`spikes`], [`gate`] (verdicts),
+//!   [`cracks`] (applicants × the insurers' 834s), [`report`] (charts, pages, tables), [`merge`],
+//!   [`replay`], [`capacity`];
+//! - the embedded staging [`exchange`]: an axum server that behaves like a health-insurance
+//!   exchange and its insurers; it imports only the leaves, nothing of the harness imports it but
+//!   the two layers above, and the journeys talk to it only over HTTP;
 //! - [`cli`] (clap definitions) and [`commands`] (each command as stages; the one place that turns
 //!   errors into exit codes).
 
@@ -18,6 +24,8 @@
 #[macro_use]
 pub mod logging;
 
+pub mod access;
+pub mod behaviour;
 pub mod capacity;
 pub mod cli;
 pub mod commands;

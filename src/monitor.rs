@@ -1,6 +1,10 @@
 //! While a run goes: every interval, take what was measured and write it to `latency.hlog` and
 //! `timeline.csv`, and redraw the progress line. The files grow by a few kilobytes an interval and
 //! memory not at all, whatever the run's length.
+//!
+//! Rules that stop the run (`abort`) are judged by the gate, which sits above this module: the
+//! command hands the monitor a [`Watch`] made by `gate::watch`, and the monitor feeds it each
+//! interval.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -13,15 +17,18 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::engine::{Ending, RunControl};
-use crate::gate::{Judge, Rule};
 use crate::histogram::percentile_ms;
 use crate::measure::{Interval, Recorder};
 use crate::plan::RunPlan;
 use crate::rundir::exemplars::{self, ExemplarsWriter};
 use crate::rundir::failures::{self, FailuresWriter};
 use crate::rundir::timeline::{self, TimelineWriter};
-use crate::rundir::{hlog, RunDirError};
+use crate::rundir::{hlog, IntervalData, RunDirError};
 use crate::units::format_clock;
+
+/// Judges each interval as it is written: given the interval and the wall seconds since the run's
+/// start, why the run must stop now, if it must.
+pub type Watch = Box<dyn FnMut(&IntervalData, f64) -> Option<String> + Send>;
 
 pub struct MonitorConfig {
     pub run_dir: PathBuf,
@@ -31,8 +38,8 @@ pub struct MonitorConfig {
     pub recorder: Arc<Recorder>,
     /// The scenario clock's zero, and where to pull the brake when a rule aborts the run.
     pub control: Arc<RunControl>,
-    /// Rules with `abort`, judged as the run goes.
-    pub abort_rules: Vec<Rule>,
+    /// The rules with `abort`, judged as the run goes; `None` when no rule can stop the run.
+    pub abort: Option<Watch>,
     /// Draw the live progress line (a terminal, not `--quiet`).
     pub progress: bool,
     /// The most visits in flight at once, for the progress line (`None`: no cap).
@@ -101,7 +108,7 @@ struct Writers {
 }
 
 async fn run(
-    config: MonitorConfig,
+    mut config: MonitorConfig,
     writers: Writers,
     mut stopped: watch::Receiver<bool>,
 ) -> Result<(), RunDirError> {
@@ -134,11 +141,6 @@ async fn run(
     .map_err(hlog_error)?;
     let progress = progress_bar(&config);
 
-    let mut judge = Judge::new(
-        config.abort_rules.clone(),
-        config.interval.as_secs_f64(),
-        config.plan.time_scale,
-    );
     let passed = ((now - started).as_secs_f64() / config.interval.as_secs_f64()).floor() as u32;
     let first_tick = started + config.interval * (passed + 1);
     let mut ticker =
@@ -185,9 +187,9 @@ async fn run(
             example.elapsed_s = (now - started).as_secs_f64();
         }
         exemplars.write(&interval.exemplars)?;
-        if !config.abort_rules.is_empty() {
-            judge.add(&interval.data(interval_start - started, row));
-            if let Some(reason) = judge.abort_now((now - started).as_secs_f64()) {
+        if let Some(watch) = &mut config.abort {
+            let data = interval.data(interval_start - started, row);
+            if let Some(reason) = watch(&data, (now - started).as_secs_f64()) {
                 config.control.abort(reason);
             }
         }

@@ -14,7 +14,6 @@ use crate::cli::CapacityArgs;
 use crate::engine;
 use crate::exchange;
 use crate::gate::{self, GateStatus, Rule};
-use crate::journey_file;
 use crate::plan::RunPlan;
 use crate::rundir;
 use crate::scenario::{Scenario, Source};
@@ -351,7 +350,7 @@ fn step_scenario(scenario: &Scenario, rules: &[Rule]) -> String {
     let slo: Vec<toml::Value> = rules.iter().map(|r| r.text.clone().into()).collect();
     table.insert("thresholds".into(), slo.into());
     let absolute = |written: &str| {
-        journey_file::resolve(&scenario.source.path, Path::new(written))
+        crate::scenario::resolve(&scenario.source.path, Path::new(written))
             .display()
             .to_string()
     };

@@ -7,10 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::access::Access;
 use crate::cli::CracksArgs;
 use crate::cracks::{self, EdiSource, Matching};
 use crate::gate::{self, parse_rules};
-use crate::journey_file::program::Access;
 use crate::report;
 use crate::rundir::summary::Summary;
 use crate::rundir::{enrollments, SCENARIO_FILE};

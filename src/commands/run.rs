@@ -360,12 +360,11 @@ pub async fn execute(
         plan: config.plan.clone(),
         recorder: recorder.clone(),
         control: control.clone(),
-        abort_rules: config
-            .rules
-            .iter()
-            .filter(|r| r.abort.is_some())
-            .cloned()
-            .collect(),
+        abort: gate::watch(
+            &config.rules,
+            config.interval.as_secs_f64(),
+            config.plan.time_scale,
+        ),
         progress: !config.quiet && stderr_is_terminal(),
         concurrency: config.concurrency(),
     })

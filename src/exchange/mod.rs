@@ -1,7 +1,8 @@
 //! The embedded staging exchange: Marketplace API, enrollment, Pay Now SAML, insurers and their 834 inboxes.
 //! See `docs/exchange-api.md` for the HTTP contract.
 //!
-//! It imports nothing of the crate but the leaves `units` and `vocab`: the harness and the exchange
+//! It imports nothing of the crate but the leaves `units`, `vocab` and `behaviour` (its
+//! configuration, which a scenario's `[exchange]` section holds too): the harness and the exchange
 //! meet only over HTTP, so either can change without the other, and `surge exchange` serves it
 //! alone. Its state is split by part (see `state`): the handlers share the records, while capacity,
 //! error windows, the waiting room and the metrics each own theirs.
@@ -16,7 +17,6 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub mod behaviour;
 pub mod capacity;
 pub mod catalog;
 pub mod edi834;
@@ -37,6 +37,8 @@ pub mod truth;
 pub mod waiting_room;
 pub mod windows;
 
+/// The exchange's capacity and faults, and the scenario clock: a leaf, which the scenario reads too.
+pub use crate::behaviour;
 pub use error::{ApiError, MAX_BODY};
 pub use serve::{Stopped, Timeouts};
 pub use state::AppState;

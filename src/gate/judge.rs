@@ -151,29 +151,25 @@ impl Judge {
                     }
                     match &state.worst {
                         Some((worst, clock)) => Verdict {
-                            name: rule.text.clone(),
-                            limit: rule.limit_text(),
                             observed: Some(*worst),
                             observed_text: format!(
                                 "{} (worst window, ending {clock})",
                                 rule.format_value(*worst)
                             ),
                             pass: !state.failed,
-                            added: false,
+                            ..unjudged(rule)
                         },
-                        None => no_data(rule),
+                        None => unjudged(rule),
                     }
                 }
                 None => match self.totals.observe(&rule.metric) {
                     Some(observed) => Verdict {
-                        name: rule.text.clone(),
-                        limit: rule.limit_text(),
                         observed: Some(observed),
                         observed_text: rule.format_value(observed),
                         pass: rule.op.holds(observed, rule.limit),
-                        added: false,
+                        ..unjudged(rule)
                     },
-                    None => no_data(rule),
+                    None => unjudged(rule),
                 },
             };
             verdicts.push(verdict);
@@ -232,13 +228,16 @@ fn close_window(rule: &Rule, state: &mut WindowState, clock: &str) {
     state.current = Totals::default();
 }
 
-fn no_data(rule: &Rule) -> Verdict {
+/// A rule's verdict with nothing to judge: what it measures and its limit, nothing observed, and
+/// failed (a rule that could not be judged must not pass a gate).
+fn unjudged(rule: &Rule) -> Verdict {
     Verdict {
         name: rule.text.clone(),
         limit: rule.limit_text(),
+        metric: rule.metric.to_string(),
+        limit_value: Some(rule.limit),
         observed: None,
         observed_text: "no data".into(),
-        // A rule that could not be judged must not pass a gate.
         pass: false,
         added: false,
     }
@@ -315,6 +314,30 @@ mod tests {
             verdicts[1].observed_text.contains("00:00:10"),
             "{}",
             verdicts[1].observed_text
+        );
+    }
+
+    #[test]
+    fn verdicts_carry_their_metric_and_limit() {
+        let verdicts = judge(
+            &[
+                "error_rate < 2%",
+                "p95(browse) < 1s in every 1s",
+                "p99(pay) < 300ms",
+            ],
+            &[interval(&[10], 100, 1, "00:00:01")],
+        );
+        let fields: Vec<(&str, Option<f64>)> = verdicts
+            .iter()
+            .map(|v| (v.metric.as_str(), v.limit_value))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("error_rate", Some(0.02)),
+                ("p95(browse)", Some(1000.0)),
+                ("p99(pay)", Some(300.0)),
+            ]
         );
     }
 

@@ -14,6 +14,7 @@ pub use baseline::Tolerance;
 pub use judge::Judge;
 pub use rule::{parse, Rule, RuleError};
 
+use crate::monitor::Watch;
 use crate::rundir::summary::{Comparison, Knee, Spike, Summary, Verdict};
 use crate::rundir::{for_each_interval, RunDirError, GATE_FILE, JUNIT_FILE};
 
@@ -64,6 +65,26 @@ impl GateOutcome {
     pub fn passed(&self) -> bool {
         self.status() == GateStatus::Passed
     }
+}
+
+/// The rules with `abort` among `rules`, judged interval by interval while a run goes: what the
+/// monitor calls with each interval and the wall seconds since the start, stopping the run on the
+/// reason it returns (see [`Judge::abort_now`]). `None` when no rule aborts. `interval_s` is the
+/// wall time per interval and `time_scale` the run's, as for [`Judge::new`].
+pub fn watch(rules: &[Rule], interval_s: f64, time_scale: f64) -> Option<Watch> {
+    let rules: Vec<Rule> = rules
+        .iter()
+        .filter(|r| r.abort.is_some())
+        .cloned()
+        .collect();
+    if rules.is_empty() {
+        return None;
+    }
+    let mut judge = Judge::new(rules, interval_s, time_scale);
+    Some(Box::new(move |interval, elapsed_s| {
+        judge.add(interval);
+        judge.abort_now(elapsed_s)
+    }))
 }
 
 /// Parse rules about a run with these steps; the first bad one is the error.

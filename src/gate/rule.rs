@@ -141,6 +141,36 @@ impl Metric {
     }
 }
 
+/// The metric as rules write it, in one spelling: `p95(browse)`, `max(visit)`, `p99` and
+/// `error_rate` for all steps, `error_rate(pay)`, `conversion(paid/redirected)`, `late_arrivals`.
+/// A verdict carries it as `metric`; [`parse`] reads it back.
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let of = |target: &Target| match target {
+            Target::Step(step) => format!("({step})"),
+            Target::Visit => "(visit)".to_string(),
+            Target::AllSteps => String::new(),
+        };
+        match self {
+            Metric::Latency {
+                percentile,
+                of: target,
+            } if *percentile == 100.0 => {
+                write!(f, "max{}", of(target))
+            }
+            Metric::Latency {
+                percentile,
+                of: target,
+            } => write!(f, "p{percentile}{}", of(target)),
+            Metric::ErrorRate { of: target } => write!(f, "error_rate{}", of(target)),
+            Metric::Conversion { stage, over } => {
+                write!(f, "conversion({}/{})", stage.name(), over.name())
+            }
+            Metric::LateArrivals => f.write_str("late_arrivals"),
+        }
+    }
+}
+
 impl Rule {
     /// The step the rule is about, if it names one.
     pub fn step(&self) -> Option<&str> {
@@ -384,6 +414,29 @@ fn parse_limit(metric: &Metric, value: &str) -> Result<f64, RuleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_metric_is_written_in_one_spelling_that_parses_back() {
+        for (rule, metric) in [
+            ("p95(browse) < 800ms", "p95(browse)"),
+            ("p99.9( visit ) < 2s", "p99.9(visit)"),
+            ("max(pay) <= 5s", "max(pay)"),
+            ("p50(all) < 1s", "p50"),
+            ("error_rate < 1%", "error_rate"),
+            ("error_rate(eligibility) < 1%", "error_rate(eligibility)"),
+            (
+                "conversion(paid/redirected) >= 95%",
+                "conversion(paid/redirected)",
+            ),
+            ("late_arrivals < 0.5%", "late_arrivals"),
+        ] {
+            let parsed = parse(rule).unwrap();
+            assert_eq!(parsed.metric.to_string(), metric, "{rule}");
+            let again =
+                parse(&format!("{metric} < 1%")).or_else(|_| parse(&format!("{metric} < 1s")));
+            assert_eq!(again.unwrap().metric, parsed.metric, "{rule}");
+        }
+    }
 
     #[test]
     fn the_documented_examples_parse() {

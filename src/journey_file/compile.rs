@@ -9,9 +9,10 @@ use minijinja::Value;
 use regex::Regex;
 
 use super::program::*;
-use super::secrets::Secrets;
 use super::spec::*;
 use super::template::{Builder, TemplateId};
+use crate::access::secrets::Secrets;
+use crate::access::{names_a_credential, Access};
 use crate::rundir::enrollments::STATUS_WORDS;
 use crate::scenario::{locate, KeyPath, Scenario, ScenarioError, Source};
 use crate::vocab::{Stage, Steps, MAX_STEPS};
@@ -735,7 +736,7 @@ fn secrets_of(
     scenario: &Scenario,
 ) -> Secrets {
     let marked = |name: &str| {
-        super::program::names_a_credential(name)
+        names_a_credential(name)
             || scenario
                 .http
                 .secrets
@@ -761,7 +762,7 @@ fn read_ca_file(scenario: &Scenario) -> Result<Option<Vec<u8>>, Problem> {
         key: key(&["http", "ca_file"]),
         message,
     };
-    let path = super::resolve(&scenario.source.path, written);
+    let path = crate::scenario::resolve(&scenario.source.path, written);
     let pem = std::fs::read(&path)
         .map_err(|e| problem(format!("ca_file: cannot read {}: {e}", path.display())))?;
     match reqwest::Certificate::from_pem_bundle(&pem) {

@@ -9,15 +9,14 @@
 
 mod compile;
 pub mod program;
-pub mod secrets;
 pub mod spec;
 pub mod template;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use program::Program;
 
-use crate::scenario::{Scenario, ScenarioError, Source};
+use crate::scenario::{resolve, Scenario, ScenarioError, Source};
 
 /// The journey file shipped for the embedded exchange: used when a scenario names none.
 pub const EMBEDDED: &str = include_str!("../../journeys/embedded.toml");
@@ -41,16 +40,6 @@ pub fn source_for(scenario: &Scenario) -> Result<Source, ScenarioError> {
         )
     })?;
     Ok(Source { path, text })
-}
-
-/// A path written in a scenario, relative to the scenario's own directory.
-pub fn resolve(scenario_path: &Path, written: &Path) -> PathBuf {
-    if written.is_absolute() {
-        return written.to_owned();
-    }
-    scenario_path
-        .parent()
-        .map_or_else(|| written.to_owned(), |dir| dir.join(written))
 }
 
 /// Read, check and compile the journeys a scenario runs, with its `[vars]` and mix applied.

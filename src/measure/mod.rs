@@ -670,7 +670,13 @@ mod tests {
         assert_eq!((empty.requests, empty.in_flight), (0, 0));
         let browse = |i: &Interval| i.latencies[0].1.len();
         assert_eq!((browse(&first), browse(&second), browse(&empty)), (1, 1, 0));
-        assert_eq!(second.latencies.last().unwrap().0, "visit");
+        // The interval log's tags: every step, in order, then whole visits.
+        let tags: Vec<&str> = second
+            .latencies
+            .iter()
+            .map(|(tag, _)| tag.as_str())
+            .collect();
+        assert_eq!(tags, ["browse", "redirect", "pay", VISIT_TAG]);
 
         let snap = recorder.snapshot();
         assert_eq!(

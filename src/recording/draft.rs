@@ -8,7 +8,7 @@ use url::Url;
 use super::correlate::Capture;
 use super::secrets::{Place, Secret};
 use super::select::LeftOut;
-use crate::journey_file::secrets::Secrets as Redactor;
+use crate::access::secrets::Secrets as Redactor;
 use crate::vocab::Stage;
 
 /// A whole journey file to write.

@@ -200,7 +200,7 @@ mod tests {
         let text = &conversion.text;
         let values = [KEY, "hunter2-pass", "sess-abc-123456", "static-token-0001"];
         assert!(
-            !crate::journey_file::secrets::Secrets::new(values.map(String::from)).appear_in(text),
+            !crate::access::secrets::Secrets::new(values.map(String::from)).appear_in(text),
             "{text}"
         );
         assert_eq!(

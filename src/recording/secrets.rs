@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::journey_file::secrets::{Secrets as Redactor, REDACTED};
+use crate::access::secrets::{Secrets as Redactor, REDACTED};
 
 /// Where a value was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

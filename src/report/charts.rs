@@ -15,7 +15,6 @@ use plotters::style::FontStyle;
 
 use super::axis::{clock_ticks, number, short_name};
 use super::data::RunData;
-use crate::gate::rule::{Metric, Target};
 use crate::histogram::percentile;
 use crate::rundir::hlog::VISIT_TAG;
 use crate::units::{format_clock, parse_clock};
@@ -35,6 +34,9 @@ pub const GREY: RGBColor = RGBColor(150, 150, 150);
 const STEP_COLOURS: [RGBColor; 6] = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY];
 
 pub(crate) const FONT: &str = "sans-serif";
+
+/// A verdict's `metric` for the error rate of all steps: its limit is drawn on the requests chart.
+const ALL_STEPS_ERROR_RATE: &str = "error_rate";
 
 /// The charts' file stems, in the order the report shows them.
 pub const CHARTS: [(&str, &str); 5] = [
@@ -494,16 +496,8 @@ impl Chart for ThroughputErrors {
             .summary
             .thresholds
             .iter()
-            .filter_map(|v| {
-                let rule = crate::gate::parse(&v.name).ok()?;
-                matches!(
-                    rule.metric,
-                    Metric::ErrorRate {
-                        of: Target::AllSteps
-                    }
-                )
-                .then(|| (v.name.clone(), rule.limit * 100.0))
-            })
+            .filter(|v| v.metric == ALL_STEPS_ERROR_RATE)
+            .filter_map(|v| Some((v.name.clone(), v.limit_value? * 100.0)))
             .collect();
         let rate_top = error_rates
             .iter()

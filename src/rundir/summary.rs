@@ -384,6 +384,16 @@ pub struct Verdict {
     pub name: String,
     /// The limit, for people: `< 800.0 ms`.
     pub limit: String,
+    /// What the rule measures, as rules write it: `p95(browse)`, `max(visit)`, `p99` (all steps),
+    /// `error_rate` (all steps), `error_rate(pay)`, `conversion(paid/redirected)` or
+    /// `late_arrivals`. Empty in a summary written before verdicts carried it (`surge gate`
+    /// judges such a run again).
+    #[serde(default)]
+    pub metric: String,
+    /// The limit in the metric's unit (ms for latency, a fraction for rates); `None` in a summary
+    /// written before verdicts carried it.
+    #[serde(default)]
+    pub limit_value: Option<f64>,
     /// The observed value (ms for latency, a fraction for rates); for a windowed rule the worst
     /// window's. `None` when there was no data to judge.
     pub observed: Option<f64>,
@@ -569,5 +579,19 @@ impl Cracks {
                              no [cracks] source"
                 .to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_verdict_written_before_it_carried_its_metric_still_reads() {
+        let old = r#"{"name": "error_rate < 1%", "limit": "< 1.00%", "observed": 0.0,
+                      "observed_text": "0.00%", "pass": true}"#;
+        let verdict: Verdict = serde_json::from_str(old).unwrap();
+        assert_eq!((verdict.metric.as_str(), verdict.limit_value), ("", None));
+        assert!(verdict.pass);
     }
 }

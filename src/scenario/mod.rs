@@ -42,7 +42,7 @@ pub struct Scenario {
     /// How the embedded exchange behaves (capacity, waiting room, faults); refused against any
     /// other target.
     #[serde(default)]
-    pub exchange: Option<crate::exchange::behaviour::Behaviour>,
+    pub exchange: Option<crate::behaviour::Behaviour>,
     /// Test data fed to the visits (a CSV of households or pre-registered consumers).
     #[serde(default)]
     pub data: Option<DataSpec>,
@@ -75,6 +75,16 @@ impl Source {
             message: message.into(),
         }
     }
+}
+
+/// A path written in a scenario, relative to the scenario's own directory.
+pub fn resolve(scenario_path: &Path, written: &Path) -> PathBuf {
+    if written.is_absolute() {
+        return written.to_owned();
+    }
+    scenario_path
+        .parent()
+        .map_or_else(|| written.to_owned(), |dir| dir.join(written))
 }
 
 /// How many visits, when they arrive, how they are spread over the journeys, and how many run at once.

@@ -1,11 +1,15 @@
 //! How the embedded exchange misbehaves on purpose: its capacity (service times, concurrency and a
 //! queue per class of endpoint), a waiting room, error windows on the scenario's clock, and per
-//! insurer broken payment links, refused SAML, failing payment pages and defective 834s.
+//! insurer broken payment links, refused SAML, failing payment pages and defective 834s; and the
+//! scenario clock a run shares with the exchange it starts.
 //!
 //! Read from a scenario's `[exchange]` section, or from the file `surge exchange --faults FILE`
 //! ([`Behaviour::load`]). Their errors are typed ([`BehaviourError`], [`BehaviourFileError`]) and
 //! name the key path, so whoever reads the section can place an error in its file without parsing
 //! the message, and the exchange needs nothing of the scenario or the command line.
+//!
+//! A leaf (it imports only `units`): the scenario holds a `Behaviour` and the exchange obeys one,
+//! and neither imports the other. The exchange re-exports it as `exchange::behaviour`.
 //!
 //! Every random choice is drawn from `seed` and the request's own identity (the applicant — their
 //! e-mail or name and the plan chosen — or a path and a per-path counter), so the same scenario fails
