@@ -15,7 +15,7 @@ use std::process::Output;
 
 use common::{surge, ExchangeProcess};
 use serde_json::Value;
-use surge::journey_file::secrets::Secrets;
+use surge::access::secrets::Secrets;
 
 /// The API key the hand-made recording was made with.
 const HANDMADE_KEY: &str = "hand-made-key-8d41";
