@@ -3,12 +3,10 @@
 //! file before any traffic, naming file:line, and `surge trace` walks one visit, printing every
 //! request and reply with secrets redacted.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{run_quietly, surge};
+use crate::util::{run_quietly, surge};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("surge-check-{}-{name}", std::process::id()));
@@ -45,13 +43,16 @@ fn text(out: &Output) -> (String, String) {
 
 #[test]
 fn every_shipped_scenario_checks_out() {
-    for scenario in [
-        "scenarios/smoke.toml",
-        "scenarios/ci.toml",
-        "scenarios/broken-redirect.toml",
-        "scenarios/first-morning.toml",
-        "scenarios/marketplace.toml",
-    ] {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut scenarios: Vec<String> = std::fs::read_dir(root.join("scenarios"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".toml"))
+        .map(|name| format!("scenarios/{name}"))
+        .collect();
+    scenarios.sort();
+    assert!(scenarios.len() >= 6, "{scenarios:?}");
+    for scenario in &scenarios {
         let out = Command::new(env!("CARGO_BIN_EXE_surge"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("MARKETPLACE_API_KEY", "x")

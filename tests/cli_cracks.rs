@@ -3,13 +3,11 @@
 //! real 834s arrive (batch files through the hub, separators declared in each ISA): the North
 //! Carolina case read from a directory gives the numbers the run saw in the insurers' inboxes.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use common::{surge, ExchangeProcess};
+use crate::util::{surge, ExchangeProcess};
 
 fn summary(run: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()

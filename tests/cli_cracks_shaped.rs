@@ -7,14 +7,12 @@
 //! by class, with what the exchange itself says it did (`GET /staging/enrollments`), and
 //! `surge cracks` on the same 834s delivered as files gives the same numbers.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{json, Value};
 
-use common::{surge, ExchangeProcess};
+use crate::util::{surge, ExchangeProcess};
 
 /// `surge exchange` flags for the exchange `scenarios/shaped.toml` is written for.
 const SHAPE: [&str; 12] = [

@@ -4,13 +4,11 @@
 //! the same row to the same visit for the same seed, and a `unique` feeder that runs dry ends
 //! the run with the reason and exit 4.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use common::{run_ok, run_quietly, surge};
+use crate::util::{run_ok, run_quietly, surge};
 
 const CONSUMERS: &str = "consumer_id,zip,income,ages,tobacco\n\
 C-101,27601,30000,47;44;12,n;y;n\n\

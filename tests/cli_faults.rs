@@ -7,8 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-mod common;
-use common::surge;
+use crate::util::surge;
 
 /// An empty scratch directory for one test (a process id can repeat across runs: what an earlier
 /// run left there is removed).

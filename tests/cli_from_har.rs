@@ -8,12 +8,10 @@
 //! HARs, with a stylesheet, a favicon and a beacon to leave out), and `tests/data/enrollment.har`
 //! (real headless Chromium, recorded by tests/har_chromium.rs) when it is there.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{surge, ExchangeProcess};
+use crate::util::{surge, ExchangeProcess};
 use serde_json::Value;
 use surge::access::secrets::Secrets;
 

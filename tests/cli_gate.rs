@@ -9,8 +9,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-mod common;
-use common::surge;
+use crate::util::surge;
 
 struct Scratch(PathBuf);
 

@@ -2,8 +2,7 @@
 //! `--goose-report` still writes Goose's own report with every request by step, though Goose keeps
 //! its per-request metrics only when a report is asked for.
 
-mod common;
-use common::surge;
+use crate::util::surge;
 
 #[test]
 fn a_goose_report_names_the_requests_by_step_and_the_whole_visits() {

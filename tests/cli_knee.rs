@@ -4,13 +4,11 @@
 //! named in the pages (`surge report` finds it again from the files); a run well under capacity has
 //! `knee: null`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use common::surge;
+use crate::util::surge;
 
 /// Browse visits only (3 browse requests each: county, one page of search, plan details, no think
 /// time), against 8 browse servers that each take 100 ms (log-normal, p99 110 ms): a capacity of

@@ -4,9 +4,7 @@
 //! walked through the whole funnel by `journeys/marketplace.toml`, with the key from the
 //! environment and never written anywhere.
 
-mod common;
-
-use common::ExchangeProcess;
+use crate::util::ExchangeProcess;
 
 use std::path::Path;
 use std::process::{Command, Output};

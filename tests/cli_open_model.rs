@@ -11,8 +11,7 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use serde_json::Value;
 
-mod common;
-use common::surge;
+use crate::util::surge;
 
 struct Run {
     code: i32,

@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-mod common;
-use common::{surge, tolerant_smoke};
+use crate::util::{surge, tolerant_smoke};
 use surge::rundir::summary::FORMAT_VERSION;
 
 fn recorded_run(name: &str) -> PathBuf {

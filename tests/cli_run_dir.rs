@@ -4,8 +4,7 @@
 
 use std::path::PathBuf;
 
-mod common;
-use common::surge;
+use crate::util::surge;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("surge-rundir-{name}-{}", std::process::id()));

@@ -3,13 +3,11 @@
 //! exactly; a merge refuses shards that are not the whole of one run; the live metrics end equal to
 //! summary.json.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{surge, tolerant_smoke, ExchangeProcess};
+use crate::util::{surge, tolerant_smoke, ExchangeProcess};
 use serde_json::Value;
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -624,7 +622,7 @@ fn the_metrics_endpoint_ends_equal_to_the_summary() {
 #[test]
 fn a_run_started_after_its_shared_start_counts_the_visits_already_due_as_late() {
     let dir = temp_dir("late-start");
-    let scenario = common::tolerant_smoke(&dir);
+    let scenario = crate::util::tolerant_smoke(&dir);
     // The whole 5-s schedule was due before the process started: every visit starts late.
     let at = rfc3339_from_now(-60);
     let run_dir = dir.join("run");

@@ -4,8 +4,7 @@
 
 use serde_json::Value;
 
-mod common;
-use common::{surge, tolerant_smoke};
+use crate::util::{surge, tolerant_smoke};
 
 fn run_scenario(visits: &str, extra: &[&str]) -> (i32, Value, String) {
     let out_dir =

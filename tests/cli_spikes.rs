@@ -4,13 +4,11 @@
 //! what the exchange answered, and marks the window on the charts and pages; `surge replay` of the
 //! window fails the same visits again, and says so.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use common::{run_ok, surge};
+use crate::util::{run_ok, surge};
 
 /// 30 s of steady arrivals; from 00:00:15 for 5 s, half the plan searches fail with 503/1012.
 const SCENARIO: &str = "name = \"spiky\"\n\

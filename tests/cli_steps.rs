@@ -3,13 +3,11 @@
 //! latency, error rate, timeline columns, interval-log tag, report panel and threshold rules,
 //! exactly as the shipped funnel steps do; a rule naming a step no journey has is refused.
 
-mod common;
-
 use std::path::PathBuf;
 
 use serde_json::Value;
 
-use common::{run_quietly, surge};
+use crate::util::{run_quietly, surge};
 
 /// Two steps the shipped journeys do not have, in an order alphabetical order would swap.
 const JOURNEYS: &str = "[[journeys]]\nname = \"look\"\nrequests = [\"county\", \"plans\"]\n\

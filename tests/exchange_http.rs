@@ -14,8 +14,7 @@ use surge::exchange::behaviour::{
     Behaviour, Capacity, EndpointClass, InsurerFaults, ScenarioClock,
 };
 
-mod common;
-use common::{
+use crate::util::{
     apply, assert_error, enroll, every_insurer, get, household, html_attr, link_of, metrics,
     nc_plans, pay_now_form, place, post, post_saml, select, series, status_of, within, Exchange,
     Link,
@@ -439,7 +438,7 @@ async fn a_public_url_is_where_the_pages_send_visitors() {
     );
     running.shutdown().await;
 
-    let refused = common::surge(&["exchange", "--public-url", "http://host:8080/some/path"]);
+    let refused = crate::util::surge(&["exchange", "--public-url", "http://host:8080/some/path"]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--base-path"));
 }

@@ -7,8 +7,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use surge::exchange::{self, saml, ExchangeConfig};
 
-mod common;
-use common::{
+use crate::util::{
     apply, assert_error, category_value, element, get, household, html_attr, pay_now_form, place,
     post, segments, select, Exchange,
 };

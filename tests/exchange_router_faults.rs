@@ -12,8 +12,7 @@ use surge::exchange::behaviour::{
 };
 use surge::exchange::faults::{defect_834, Defect834};
 
-mod common;
-use common::{
+use crate::util::{
     assert_error, enroll, every_insurer, get, inbox, link_of, metrics, nc, nc_plans, pay, pay_for,
     pay_now_form, post, post_saml, se_count_ok, series, status_of, within, Exchange, Link, Reply,
 };

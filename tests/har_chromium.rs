@@ -9,14 +9,10 @@
 //! that the conversion tests read everywhere, browser or not; otherwise it goes to a directory of
 //! the test's own. The recorder itself is in `tests/har_chromium/`.
 
-mod common;
-
-mod har_chromium {
-    pub mod cdp;
-    pub mod chromium;
-    pub mod har;
-    pub mod walk;
-}
+mod cdp;
+mod chromium;
+mod har;
+mod walk;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,9 +21,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::Value;
 
-use common::{surge, ExchangeProcess};
-use har_chromium::chromium::Chromium;
-use har_chromium::walk::record_enrollment;
+use crate::util::{surge, ExchangeProcess};
+use chromium::Chromium;
+use walk::record_enrollment;
 
 /// The exchange's API key in the recording: a fake one, planted for the converter to hide.
 const KEY: &str = "har-fake-key-5b21c7";

@@ -1,7 +1,6 @@
 //! Helpers shared by the integration tests: the `surge` binary, the exchange reached in-process or
 //! over loopback, its requests and shapes, and the 834 and Prometheus texts it serves. Each test
 //! file uses some of them.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
