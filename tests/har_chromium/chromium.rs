@@ -11,17 +11,20 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The browser's command: Debian's package and CI install it as `chromium`.
-pub const CHROMIUM: &str = "chromium";
+/// The browser's command: `SURGE_CHROMIUM` (another Chromium), else `chromium`, as Debian's package
+/// and CI install it.
+fn command() -> std::ffi::OsString {
+    std::env::var_os("SURGE_CHROMIUM").unwrap_or_else(|| "chromium".into())
+}
 
 /// Why Chromium could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
-    #[error("`{CHROMIUM}` is not installed: install Chromium (Debian: apt-get install chromium), or set SURGE_SKIP_BROWSER_TESTS=1 to skip the browser tests")]
+    #[error("Chromium is not installed: install it (Debian: apt-get install chromium) or point SURGE_CHROMIUM at one, or set SURGE_SKIP_BROWSER_TESTS=1 to skip the browser tests")]
     NotInstalled,
-    #[error("`{CHROMIUM}` could not be started: {0}")]
+    #[error("Chromium could not be started: {0}")]
     Spawn(std::io::Error),
-    #[error("`{CHROMIUM}` printed no `DevTools listening on` line within {waited:?}; its stderr:\n{stderr}")]
+    #[error("Chromium printed no `DevTools listening on` line within {waited:?}; its stderr:\n{stderr}")]
     NoDevTools { waited: Duration, stderr: String },
 }
 
@@ -37,7 +40,7 @@ impl Chromium {
     /// Start Chromium with a fresh profile under `profile`; wait at most `wait` for its DevTools URL.
     pub fn launch(profile: PathBuf, wait: Duration) -> Result<Chromium, LaunchError> {
         let _ = std::fs::remove_dir_all(&profile);
-        let mut child = Command::new(CHROMIUM)
+        let mut child = Command::new(command())
             .arg("--headless=new")
             .arg("--remote-debugging-port=0")
             .arg(format!("--user-data-dir={}", profile.display()))
