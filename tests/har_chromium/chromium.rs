@@ -24,7 +24,9 @@ pub enum LaunchError {
     NotInstalled,
     #[error("Chromium could not be started: {0}")]
     Spawn(std::io::Error),
-    #[error("Chromium printed no `DevTools listening on` line within {waited:?}; its stderr:\n{stderr}")]
+    #[error(
+        "Chromium printed no `DevTools listening on` line within {waited:?}; its stderr:\n{stderr}"
+    )]
     NoDevTools { waited: Duration, stderr: String },
 }
 
