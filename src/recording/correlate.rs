@@ -432,7 +432,6 @@ fn singular(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recording::recorded::Reply;
 
     fn exchange(
         method: &str,
@@ -441,26 +440,11 @@ mod tests {
         reply_mime: &str,
         reply: &str,
     ) -> Recorded {
-        let url = Url::parse(url).unwrap();
-        Recorded {
-            started: None,
-            duration_ms: 0.0,
-            method: method.into(),
-            url: url.clone(),
-            resource_type: None,
-            headers: vec![],
-            cookies: vec![],
-            body,
-            reply: Reply {
-                status: 200,
-                headers: vec![],
-                set_cookies: vec![],
-                mime: reply_mime.into(),
-                body: Some(reply.into()),
-                url,
-                location: None,
-            },
-        }
+        let mut recorded = Recorded::fixture(method, url);
+        recorded.body = body;
+        recorded.reply.mime = reply_mime.into();
+        recorded.reply.body = Some(reply.into());
+        recorded
     }
 
     fn json(value: serde_json::Value) -> SentBody {

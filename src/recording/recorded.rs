@@ -68,6 +68,34 @@ impl Recorded {
     }
 }
 
+#[cfg(test)]
+impl Recorded {
+    /// A bodiless `method` request to `url`, answered 200 with nothing, at no time: what the unit
+    /// tests start from and change.
+    pub(crate) fn fixture(method: &str, url: &str) -> Recorded {
+        let url = Url::parse(url).unwrap();
+        Recorded {
+            started: None,
+            duration_ms: 0.0,
+            method: method.into(),
+            url: url.clone(),
+            resource_type: None,
+            headers: vec![],
+            cookies: vec![],
+            body: SentBody::None,
+            reply: Reply {
+                status: 200,
+                headers: vec![],
+                set_cookies: vec![],
+                mime: String::new(),
+                body: None,
+                url,
+                location: None,
+            },
+        }
+    }
+}
+
 impl Reply {
     pub fn is_redirect(&self) -> bool {
         (300..400).contains(&self.status) && self.location.is_some()

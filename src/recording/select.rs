@@ -283,29 +283,13 @@ fn is_asset(recorded: &Recorded) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recording::recorded::{Reply, SentBody};
 
     fn request(method: &str, url: &str, status: u16, mime: &str) -> Recorded {
-        let url = Url::parse(url).unwrap();
-        Recorded {
-            started: None,
-            duration_ms: 1.0,
-            method: method.to_string(),
-            url: url.clone(),
-            resource_type: None,
-            headers: vec![],
-            cookies: vec![],
-            body: SentBody::None,
-            reply: Reply {
-                status,
-                headers: vec![],
-                set_cookies: vec![],
-                mime: mime.to_string(),
-                body: None,
-                url,
-                location: None,
-            },
-        }
+        let mut recorded = Recorded::fixture(method, url);
+        recorded.duration_ms = 1.0;
+        recorded.reply.status = status;
+        recorded.reply.mime = mime.to_string();
+        recorded
     }
 
     fn paths(selection: &Selection) -> Vec<String> {

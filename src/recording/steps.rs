@@ -193,28 +193,11 @@ fn suggest_stages(kept: &[Recorded], out: &mut [Suggestion]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recording::recorded::Reply;
 
     fn request(method: &str, path: &str, body: SentBody) -> Recorded {
-        let url = url::Url::parse(&format!("http://ex{path}")).unwrap();
         Recorded {
-            started: None,
-            duration_ms: 0.0,
-            method: method.into(),
-            url: url.clone(),
-            resource_type: None,
-            headers: vec![],
-            cookies: vec![],
             body,
-            reply: Reply {
-                status: 200,
-                headers: vec![],
-                set_cookies: vec![],
-                mime: String::new(),
-                body: None,
-                url,
-                location: None,
-            },
+            ..Recorded::fixture(method, &format!("http://ex{path}"))
         }
     }
 
