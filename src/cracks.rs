@@ -604,6 +604,16 @@ mod tests {
         (applicants, records)
     }
 
+    /// What `n` paid applicants with 834s are said to be, their ids written as `id` makes them and
+    /// the 834s' as `edi` does, matched as surge matches by default: a mismatch there must be.
+    fn mismatch_said(n: u64, id: impl Fn(u64) -> String, edi: impl Fn(u64) -> String) -> String {
+        let (applicants, records) = paid_with_834s(n, id, edi, Matching::default());
+        reconcile(&applicants, Some(&records))
+            .mismatch()
+            .unwrap()
+            .to_string()
+    }
+
     #[test]
     fn ids_of_another_form_are_said_to_match_under_half_with_an_example_of_each_side() {
         let padded = |k: u64| format!("{k:013}");
@@ -656,16 +666,7 @@ mod tests {
         assert_eq!(cracks.mismatch(), None, "2 of 4 is half");
         assert_eq!(cracks.total("paid_no_834"), 2);
 
-        let (applicants, records) = paid_with_834s(
-            3,
-            |k| format!("PT-{k}"),
-            |k| format!("pt-{k}"),
-            Matching::default(),
-        );
-        let problem = reconcile(&applicants, Some(&records))
-            .mismatch()
-            .unwrap()
-            .to_string();
+        let problem = mismatch_said(3, |k| format!("PT-{k}"), |k| format!("pt-{k}"));
         assert!(
             problem.contains("the 834s say pt-1, the visits PT-1"),
             "{problem}"
@@ -695,16 +696,7 @@ mod tests {
         assert_eq!(cracks.mismatch(), None);
         assert_eq!(cracks.insurers["11512"].effectuated, 3);
         // Without it nothing matches, and no key of surge's would fix it: the pattern is advised.
-        let (applicants, records) = paid_with_834s(
-            3,
-            |k| format!("{k}"),
-            |k| format!("PT-{k}/2026"),
-            Matching::default(),
-        );
-        let problem = reconcile(&applicants, Some(&records))
-            .mismatch()
-            .unwrap()
-            .to_string();
+        let problem = mismatch_said(3, |k| format!("{k}"), |k| format!("PT-{k}/2026"));
         assert!(
             problem.contains("the 834s say PT-1/2026, the visits 1"),
             "{problem}"
