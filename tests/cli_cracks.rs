@@ -7,11 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::util::{surge, ExchangeProcess};
-
-fn summary(run: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
-}
+use crate::util::{
+    cracks, cracks_out, forget_cracks, rehearse_failing, run_quietly, summary, surge,
+    ExchangeProcess,
+};
 
 /// Every insurer's 834 inbox, written to `dir` as one file each. Every other file is rewritten
 /// with `|` between elements and one segment per line (its ISA says so).
@@ -37,27 +36,6 @@ async fn deliver(exchange: &str, dir: &Path) {
         };
         std::fs::write(dir.join(format!("{id}.x12")), x12).unwrap();
     }
-}
-
-/// `surge cracks RUN [--834 EDI] EXTRA…`, to its end.
-fn cracks_out(run: &Path, edi: Option<&Path>, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["cracks", run.to_str().unwrap()];
-    if let Some(edi) = edi {
-        args.extend(["--834", edi.to_str().unwrap()]);
-    }
-    args.extend_from_slice(extra);
-    surge(&args)
-}
-
-/// `surge cracks`, which must judge the run (exit 0 or 1), and the cracks it wrote.
-fn cracks(run: &Path, edi: Option<&Path>, extra: &[&str]) -> Value {
-    let out = cracks_out(run, edi, extra);
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    summary(run)["cracks"].clone()
 }
 
 /// What the insurers hold, per insurer and class: what must come back whatever the 834s' form.
@@ -100,23 +78,12 @@ async fn the_north_carolina_numbers_come_back_from_834_files() {
     .unwrap();
     let exchange = ExchangeProcess::start(&["--faults", faults.to_str().unwrap()]);
     let run: PathBuf = dir.join("run");
-    let out = surge(&[
-        "run",
+    rehearse_failing(
         "scenarios/broken-redirect.toml",
-        "--target",
         &exchange.url,
-        "--ignore-exchange-section",
-        "--time-scale",
-        "4",
-        "--quiet",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "the rehearsal fails its thresholds: {}",
-        String::from_utf8_lossy(&out.stderr)
+        &["--ignore-exchange-section"],
+        &run,
+        "the rehearsal fails its thresholds",
     );
     let seen_in_inboxes = summary(&run)["cracks"].clone();
     let carolina = &seen_in_inboxes["insurers"]["54332"];
@@ -141,9 +108,7 @@ async fn the_north_carolina_numbers_come_back_from_834_files() {
     drop(exchange);
 
     // The run's own cracks are forgotten, then read back from the files alone.
-    let mut blank = summary(&run);
-    blank["cracks"] = serde_json::json!({ "insurer_records": false, "insurers": {} });
-    std::fs::write(run.join("summary.json"), blank.to_string()).unwrap();
+    forget_cracks(&run);
     let from_files = cracks(&run, Some(&files), &[]);
     assert_eq!(counts(&from_files), counts(&seen_in_inboxes));
     assert_eq!(from_files["matching"]["matched"], paid);
@@ -342,13 +307,7 @@ fn surge_run_reads_the_834s_where_the_scenario_says() {
     );
 
     let run = dir.join("run");
-    let out = surge(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
+    let out = run_quietly(&scenario, &run);
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
         "{}",
@@ -378,13 +337,7 @@ fn surge_run_reads_the_834s_where_the_scenario_says() {
     // A directory that is not there is said, not taken for "no cracks".
     std::fs::remove_dir_all(dir.join("834")).unwrap();
     let again = dir.join("again");
-    let out = surge(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        again.to_str().unwrap(),
-    ]);
+    let out = run_quietly(&scenario, &again);
     assert!(matches!(out.status.code(), Some(0 | 1)));
     let cracks = summary(&again)["cracks"].clone();
     assert_eq!(cracks["insurer_records"], false);

@@ -11,8 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::util::{surge, ExchangeProcess};
-use serde_json::Value;
+use crate::util::{hundred_clean_visits, surge, ExchangeProcess};
 use surge::access::secrets::Secrets;
 
 /// The API key the hand-made recording was made with.
@@ -165,55 +164,18 @@ fn converts_and_runs(har: &Path, key: &str, variable: &str) {
         ),
     )
     .unwrap();
-    let with_key = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_surge"))
-            .args(args)
-            .env(variable, key)
-            .output()
-            .unwrap()
-    };
-    let check = with_key(&["check", scenario.to_str().unwrap()]);
-    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    hundred_clean_visits(
+        &scenario,
+        &dir.join("run"),
+        &[(variable, key)],
+        requests.len(),
+    );
     let unset = surge(&["check", scenario.to_str().unwrap()]);
     assert_eq!(unset.status.code(), Some(2), "without {variable}");
     assert!(
         text(&unset.stderr).contains(&format!("{variable} is not set")),
         "{}",
         text(&unset.stderr)
-    );
-
-    let run_dir = dir.join("run");
-    let run = with_key(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        run_dir.to_str().unwrap(),
-    ]);
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
-            .unwrap();
-    assert_eq!(summary["visits"]["completed"], 100, "{}", summary["visits"]);
-    assert_eq!(
-        summary["failures"],
-        serde_json::json!([]),
-        "{}",
-        summary["failures"]
-    );
-    let sent: u64 = summary["steps"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|step| {
-            assert_eq!(step["failures"], 0, "{step}");
-            step["requests"].as_u64().unwrap()
-        })
-        .sum();
-    assert_eq!(
-        sent,
-        100 * requests.len() as u64,
-        "every visit made every request of the recording"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

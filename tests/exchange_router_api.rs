@@ -1,15 +1,22 @@
 //! Level: the exchange's router in-process (tower `oneshot`, no socket). The Marketplace API, the
-//! insurers' SAML checks and 834 inboxes, errors and metrics.
+//! insurers' SAML checks and 834 inboxes (validated by pyx12, the shaped exchange's too), errors
+//! and metrics.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use std::path::Path;
+
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
+use surge::exchange::behaviour::{Behaviour, ScenarioClock};
+use surge::exchange::edi834::{Ids, Premiums, Style};
+use surge::exchange::issuers::payment_token;
+use surge::exchange::shape::Shape;
 use surge::exchange::{self, saml, ExchangeConfig};
 
 use crate::util::{
-    apply, assert_error, category_value, element, get, household, html_attr, pay_now_form, place,
-    post, segments, select, Exchange,
+    apply, assert_error, assert_pyx12_accepts, category_value, element, get, household, html_attr,
+    nc, pay_now_form, place, post, segments, select, x12valid_here, Exchange,
 };
 
 #[tokio::test]
@@ -413,30 +420,127 @@ async fn inbox_passes_pyx12() {
     let first = format!("ISA*{}", text.split("ISA*").nth(1).unwrap());
     std::fs::write(&path, &first).unwrap();
     std::fs::write(format!("{path}.all"), &text).unwrap();
-    let have_pyx12 = std::process::Command::new("x12valid")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have_pyx12 {
-        assert!(
-            std::env::var("SURGE_SKIP_X12VALID").as_deref() == Ok("1"),
-            "x12valid is not installed: install pyx12 (python3 -m pip install pyx12), or set \
-             SURGE_SKIP_X12VALID=1 to skip this test"
-        );
-        println!("skipped: SURGE_SKIP_X12VALID=1 (no x12valid here); the 834 is in {path}");
+    if !x12valid_here(&format!("; the 834 is in {path}")) {
         return;
     }
     for file in [path.clone(), format!("{path}.all")] {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/validate-834.sh");
-        let out = std::process::Command::new(script)
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pyx12 rejects {file}:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_pyx12_accepts(Path::new(&file));
     }
+}
+
+/// The exchange `scenarios/shaped.toml` is written for, in-process: its 834s separated by `|`,
+/// with unpadded ids and no premium loops, its insurers answering in their own words.
+fn shaped() -> Exchange {
+    Exchange::in_process_shaped(
+        Behaviour::default(),
+        ScenarioClock::default(),
+        Shape {
+            edi834: Style {
+                separator: "|".parse().unwrap(),
+                ids: Ids::Unpadded,
+                premiums: Premiums::None,
+            },
+            status_words:
+                "effectuated=ACTIVE,awaiting_payment=PENDING_PAYMENT,awaiting_834=PENDING_834"
+                    .parse()
+                    .unwrap(),
+            ..Shape::default()
+        },
+    )
+}
+
+/// One household's application and selection of the first plan found in Wake County:
+/// (issuer id, enrollment).
+async fn enrol(ex: &Exchange, ages: &[u32]) -> (String, Value) {
+    let (s, search) = post(ex, "/api/v1/plans/search", &json!({"place": nc()})).await;
+    assert_eq!(s, StatusCode::OK, "{search}");
+    let plan = &search["plans"][0];
+    let app = apply(ex, household(40000.0, ages), nc()).await;
+    let enrollment = select(ex, &app, plan["id"].as_str().unwrap()).await;
+    (
+        plan["issuer"]["id"].as_str().unwrap().to_string(),
+        enrollment,
+    )
+}
+
+/// GET a JSON body, which must come with 200.
+async fn get_ok(ex: &Exchange, path: &str) -> Value {
+    let (s, body) = get(ex, path).await;
+    assert_eq!(s, StatusCode::OK, "{path}: {body}");
+    body
+}
+
+/// A shaped insurer's 834s are still valid X12 to pyx12, and it answers in its own words.
+#[tokio::test]
+async fn a_shaped_insurer_gets_pipes_unpadded_ids_no_premiums_and_answers_in_its_words() {
+    let ex = shaped();
+    let (issuer, single) = enrol(&ex, &[34]).await;
+    let (_, family) = enrol(&ex, &[45, 43, 12]).await;
+    let ptid = single["payment_transaction_id"].as_str().unwrap();
+    assert_eq!(ptid, "0000000000001", "the API keeps the padded id");
+
+    let inbox = ex.get(&format!("/issuers/{issuer}/834")).await.text();
+    assert!(inbox.starts_with("ISA|00|"), "{inbox}");
+    assert!(!inbox.contains('*'), "{inbox}");
+    assert!(
+        inbox.contains("REF|1L|1~") && inbox.contains("REF|1L|2~"),
+        "{inbox}"
+    );
+    assert!(
+        inbox.contains("REF|0F|100~") && inbox.contains("REF|17|201~"),
+        "{inbox}"
+    );
+    assert!(
+        !inbox.contains("LS|2700") && !inbox.contains("N1|75|"),
+        "no premium loops"
+    );
+    assert_eq!(inbox.matches("ISA|").count(), 2);
+    if x12valid_here("") {
+        let dir = std::env::temp_dir().join(format!("surge-shaped-834-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, body) in inbox.split("ISA|").filter(|s| !s.is_empty()).enumerate() {
+            let file = dir.join(format!("{i}.x12"));
+            std::fs::write(&file, format!("ISA|{body}")).unwrap();
+            assert_pyx12_accepts(&file);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    let status_path = format!("/issuers/{issuer}/enrollments/{ptid}");
+    let before = get_ok(&ex, &status_path).await;
+    assert_eq!(before["enrollment"]["status"], "PENDING_PAYMENT");
+    assert_eq!(
+        before["enrollment"]["reason"],
+        Value::Null,
+        "no premium is no defect here"
+    );
+
+    let payment = json!({
+        "payment_transaction_id": ptid,
+        "amount": single["total_amount_owed"],
+        "payment_token": payment_token(&ExchangeConfig::default().saml_key, ptid),
+    });
+    let (s, paid) = post(&ex, &format!("/issuers/{issuer}/payments"), &payment).await;
+    assert_eq!(s, StatusCode::OK, "{paid}");
+    let after = get_ok(&ex, &status_path).await;
+    assert_eq!(after["enrollment"]["status"], "ACTIVE");
+    assert_eq!(
+        after["enrollment"]["effectuated"], true,
+        "effectuated on payment alone"
+    );
+
+    // The truth keeps surge's words, and the API's ids.
+    let truth = get_ok(&ex, "/staging/enrollments").await;
+    let truth = truth["enrollments"].as_array().unwrap();
+    assert_eq!(truth.len(), 2);
+    assert_eq!(truth[0]["payment_transaction_id"], "0000000000001");
+    assert_eq!(truth[0]["insurer_status"], "effectuated");
+    assert_eq!(truth[0]["paid"], true);
+    assert_eq!(truth[0]["initial_834"], "sent");
+    assert_eq!(
+        truth[1]["payment_transaction_id"],
+        family["payment_transaction_id"]
+    );
+    assert_eq!(truth[1]["insurer_status"], "awaiting_payment");
+    assert_eq!(truth[1]["pay_now_served"], false);
 }

@@ -15,13 +15,12 @@ mod har;
 mod walk;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::util::{surge, ExchangeProcess};
+use crate::util::{hundred_clean_visits, surge, ExchangeProcess};
 use chromium::Chromium;
 use walk::record_enrollment;
 
@@ -462,58 +461,10 @@ max_duration = "60s"
         ),
     )
     .unwrap();
-    let with_key = |args: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_surge"));
-        command.args(args);
-        for variable in &variables {
-            command.env(variable, KEY);
-        }
-        command.output().expect("surge runs")
-    };
-    let check = with_key(&["check", scenario.to_str().unwrap()]);
-    assert_eq!(
-        check.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-
-    let run_dir = dir.join("run");
-    let run = with_key(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        run_dir.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
-            .unwrap();
-    assert_eq!(summary["visits"]["completed"], 100, "{}", summary["visits"]);
-    assert_eq!(
-        summary["failures"].as_array().map(Vec::len),
-        Some(0),
-        "{}",
-        summary["failures"]
-    );
-    // Every visit sent every request of the journey, to the payment, and none failed.
+    let env: Vec<(&str, &str)> = variables.iter().map(|v| (v.as_str(), KEY)).collect();
+    let summary = hundred_clean_visits(&scenario, &dir.join("run"), &env, requests.len());
+    // Every visit sent every request of the journey, none failed, and each reached the payment.
     let steps = summary["steps"].as_object().unwrap();
-    let sent: u64 = steps
-        .values()
-        .map(|s| s["requests"].as_u64().unwrap())
-        .sum();
-    assert_eq!(sent, 100 * requests.len() as u64, "{}", summary["steps"]);
-    assert!(
-        steps.values().all(|s| s["failures"] == 0),
-        "{}",
-        summary["steps"]
-    );
     assert_eq!(
         steps["pay"]["requests"], 100,
         "every visit paid: {}",

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: the `surge` binary, the exchange reached in-process or
-//! over loopback, its requests and shapes, and the 834 and Prometheus texts it serves. Each test
+//! over loopback, its requests and shapes, the 834 and Prometheus texts it serves, and pyx12. Each test
 //! file uses some of them.
 
 use std::net::SocketAddr;
@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use serde_json::{json, Value};
 use surge::exchange::behaviour::{Behaviour, InsurerFaults, ScenarioClock};
+use surge::exchange::shape::Shape;
 use surge::exchange::{self, AppState, ExchangeConfig, RunningExchange};
 use tower::ServiceExt as _;
 
@@ -44,6 +45,118 @@ pub fn run_ok(scenario: &Path, run_dir: &Path) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `surge run SCENARIO --target URL EXTRA… --time-scale 4 --quiet --out RUN_DIR`: a rehearsal
+/// against a separate exchange with planted cracks, which must fail its thresholds (exit 1; `why`
+/// and its stderr if not).
+pub fn rehearse_failing(scenario: &str, target: &str, extra: &[&str], run_dir: &Path, why: &str) {
+    let mut args = vec!["run", scenario, "--target", target];
+    args.extend_from_slice(extra);
+    args.extend([
+        "--time-scale",
+        "4",
+        "--quiet",
+        "--out",
+        run_dir.to_str().unwrap(),
+    ]);
+    let out = surge(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{why}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A run directory's `summary.json`.
+pub fn summary(run_dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// `surge cracks RUN [--834 EDI] EXTRA…`, to its end.
+pub fn cracks_out(run: &Path, edi: Option<&Path>, extra: &[&str]) -> Output {
+    let mut args = vec!["cracks", run.to_str().unwrap()];
+    if let Some(edi) = edi {
+        args.extend(["--834", edi.to_str().unwrap()]);
+    }
+    args.extend_from_slice(extra);
+    surge(&args)
+}
+
+/// `surge cracks`, which must judge the run (exit 0 or 1), and the cracks it wrote.
+pub fn cracks(run: &Path, edi: Option<&Path>, extra: &[&str]) -> Value {
+    let out = cracks_out(run, edi, extra);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    summary(run)["cracks"].clone()
+}
+
+/// The run's own cracks forgotten in its `summary.json`, to be read back by `surge cracks`.
+pub fn forget_cracks(run: &Path) {
+    let mut blank = summary(run);
+    blank["cracks"] = json!({ "insurer_records": false, "insurers": {} });
+    std::fs::write(run.join("summary.json"), blank.to_string()).unwrap();
+}
+
+/// `surge check SCENARIO`, then `surge run SCENARIO --quiet --out RUN_DIR`, each with `env` set
+/// (a recording's API key): both exit 0, and each of the 100 visits completes, sending every one
+/// of the journey's `requests` requests without a failure. The run's summary.
+pub fn hundred_clean_visits(
+    scenario: &Path,
+    run_dir: &Path,
+    env: &[(&str, &str)],
+    requests: usize,
+) -> Value {
+    let with_env = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_surge"))
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("surge runs")
+    };
+    let check = with_env(&["check", scenario.to_str().unwrap()]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let run = with_env(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        run_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let summary = summary(run_dir);
+    assert_eq!(summary["visits"]["completed"], 100, "{}", summary["visits"]);
+    assert_eq!(summary["failures"], json!([]), "{}", summary["failures"]);
+    let sent: u64 = summary["steps"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|step| {
+            assert_eq!(step["failures"], 0, "{step}");
+            step["requests"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(
+        sent,
+        100 * requests as u64,
+        "every visit made every request of the recording: {}",
+        summary["steps"]
+    );
+    summary
 }
 
 /// The shipped smoke scenario, with lateness judged loosely: tests run side by side on a small
@@ -149,12 +262,18 @@ impl Reply {
 impl Exchange {
     /// The exchange's router, in-process, with `behaviour` on `clock`.
     pub fn in_process(behaviour: Behaviour, clock: ScenarioClock) -> Exchange {
+        Exchange::in_process_shaped(behaviour, clock, Shape::default())
+    }
+
+    /// The exchange's router, in-process, with `behaviour` on `clock`, shaped as `shape`.
+    pub fn in_process_shaped(behaviour: Behaviour, clock: ScenarioClock, shape: Shape) -> Exchange {
         behaviour.check().expect("a valid behaviour");
-        let state = AppState::with_behaviour(
+        let state = AppState::with_shape(
             ExchangeConfig::default().saml_key,
             IN_PROCESS_BASE,
             behaviour,
             clock,
+            shape,
         );
         Exchange {
             base: IN_PROCESS_BASE.to_string(),
@@ -565,4 +684,38 @@ pub fn category_value(segs: &[&str], name: &str) -> f64 {
         .position(|s| *s == format!("N1*75*{name}"))
         .unwrap_or_else(|| panic!("{name}"));
     element(segs[at + 1], 2).parse().unwrap()
+}
+
+// ---- pyx12 ---------------------------------------------------------------------------------
+
+/// Whether pyx12's `x12valid` is here to validate 834s. Without it the test fails (CI installs
+/// pyx12), unless `SURGE_SKIP_X12VALID=1` says to skip the validation: then false, said on stdout
+/// with `note` after it.
+pub fn x12valid_here(note: &str) -> bool {
+    let installed = Command::new("x12valid")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        assert!(
+            std::env::var("SURGE_SKIP_X12VALID").as_deref() == Ok("1"),
+            "x12valid is not installed: install pyx12 (python3 -m pip install pyx12), or set \
+             SURGE_SKIP_X12VALID=1 to skip this test"
+        );
+        println!("skipped: SURGE_SKIP_X12VALID=1 (no x12valid here){note}");
+    }
+    installed
+}
+
+/// pyx12 (`scripts/validate-834.sh`) accepts `file`. x12valid reads one interchange per file.
+pub fn assert_pyx12_accepts(file: &Path) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/validate-834.sh");
+    let out = Command::new(script).arg(file).output().unwrap();
+    assert!(
+        out.status.success(),
+        "pyx12 rejects {}:\n{}{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
