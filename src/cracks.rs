@@ -144,7 +144,7 @@ impl EdiSource {
     pub fn describe(&self) -> String {
         match self {
             // The target is the summary's own: naming it again would make two runs' cracks differ.
-            EdiSource::Target(_) => "the target's 834 inboxes (GET /issuers/ID/834)".to_string(),
+            EdiSource::Target(_) => "the target's 834 inboxes, GET /issuers/ID/834".to_string(),
             EdiSource::Exchange(url) => format!("the 834 inboxes of {url}"),
             EdiSource::Files(path) => format!("the 834 files in {}", path.display()),
         }

@@ -14,7 +14,7 @@ use super::{Error, Outcome};
 
 pub async fn serve(args: ExchangeArgs) -> Result<Outcome, Error> {
     let mut behaviour = match args.faults.as_deref() {
-        Some(path) => Behaviour::load(path).map_err(|e| Error::Usage(e.to_string()))?,
+        Some(path) => Behaviour::load(path)?,
         None => Behaviour::default(),
     };
     if args.service_time.is_some() {

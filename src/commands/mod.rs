@@ -99,6 +99,9 @@ pub enum Error {
         file: std::path::PathBuf,
         source: crate::exchange::shape::ShapeError,
     },
+    /// `surge exchange --faults FILE` cannot be read or is not a faults file.
+    #[error(transparent)]
+    Faults(#[from] crate::behaviour::BehaviourFileError),
     #[error("cannot wait for signals: {0}")]
     Signals(std::io::Error),
     /// `surge trace` could not set up the one visit's Goose user.
@@ -136,6 +139,7 @@ impl Error {
             Error::Scenario(_)
             | Error::Rule(_)
             | Error::Usage(_)
+            | Error::Faults(_)
             | Error::Baseline(_)
             | Error::Recording(_)
             | Error::Write { .. }

@@ -584,14 +584,12 @@ fn cracks(s: &Summary) -> Cracks {
                 value(i.fell_through),
             ];
             cells.extend(CRACK_CLASSES.iter().map(|class| {
-                let examples = i
-                    .examples
-                    .get(*class)
-                    .map_or(String::new(), |v| format!("{v:?}"));
+                // Only a class with applicants has first visits to show.
+                let examples = i.examples.get(*class).filter(|v| !v.is_empty());
                 Cell::Value {
                     value: i.classes.get(*class).copied().unwrap_or(0).to_string(),
                     console: None,
-                    title: Some(format!("first visits: {examples}")),
+                    title: examples.map(|v| format!("first visits: {v:?}")),
                 }
             }));
             Row::new(cells)
