@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +49,8 @@ pub struct Exemplar {
 /// Appends exemplars, flushing after each interval's batch.
 pub struct ExemplarsWriter {
     out: BufWriter<File>,
+    /// The file's whole path, for the message when a write fails.
+    path: PathBuf,
 }
 
 impl ExemplarsWriter {
@@ -56,19 +58,20 @@ impl ExemplarsWriter {
         let file = File::create(path).map_err(|e| RunDirError::write(path, e))?;
         Ok(Self {
             out: BufWriter::new(file),
+            path: path.to_owned(),
         })
     }
 
     pub fn write(&mut self, exemplars: &[Exemplar]) -> Result<(), RunDirError> {
-        let path = Path::new(FILE_NAME);
+        let failed = |e| RunDirError::write(&self.path, e);
         for exemplar in exemplars {
-            serde_json::to_writer(&mut self.out, exemplar)
-                .map_err(|e| RunDirError::json(path, e))?;
-            self.out
-                .write_all(b"\n")
-                .map_err(|e| RunDirError::write(path, e))?;
+            // Serialised whole first: a failed write is then a write error, never a JSON one.
+            let mut line =
+                serde_json::to_vec(exemplar).map_err(|e| RunDirError::json(&self.path, e))?;
+            line.push(b'\n');
+            self.out.write_all(&line).map_err(failed)?;
         }
-        self.out.flush().map_err(|e| RunDirError::write(path, e))
+        self.out.flush().map_err(failed)
     }
 }
 
@@ -95,11 +98,8 @@ pub fn read(run_dir: &Path) -> Result<Vec<Exemplar>, RunDirError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn exemplars_read_back_as_written() {
-        let dir = std::env::temp_dir().join(format!("surge-exemplars-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let exemplar = Exemplar {
+    fn exemplar() -> Exemplar {
+        Exemplar {
             clock: "09:40:05".into(),
             elapsed_s: 12.0,
             kind: "failure".into(),
@@ -114,12 +114,32 @@ mod tests {
             latency_ms: 3.5,
             headers: BTreeMap::from([("retry-after".to_string(), "60".to_string())]),
             body: "{\"code\":\"1012\"}".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn exemplars_read_back_as_written() {
+        let dir = std::env::temp_dir().join(format!("surge-exemplars-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let exemplar = exemplar();
         let mut writer = ExemplarsWriter::create(&dir.join(FILE_NAME)).unwrap();
         writer.write(std::slice::from_ref(&exemplar)).unwrap();
         writer.write(&[]).unwrap();
         drop(writer);
         assert_eq!(read(&dir).unwrap(), vec![exemplar]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A failed write names the file by its whole path, as every other file of the run does.
+    #[test]
+    fn a_failed_write_names_the_whole_path() {
+        let full = Path::new("/dev/full");
+        if !full.exists() {
+            return; // Linux's always-full device; nothing to write into elsewhere.
+        }
+        let mut writer = ExemplarsWriter::create(full).unwrap();
+        let many = vec![exemplar(); 200];
+        let error = writer.write(&many).unwrap_err().to_string();
+        assert!(error.starts_with("cannot write /dev/full: "), "{error}");
     }
 }

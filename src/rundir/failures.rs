@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::RunDirError;
 
@@ -26,6 +26,8 @@ pub struct FailedVisit {
 /// Appends failed visits, flushing after each interval's batch.
 pub struct FailuresWriter {
     out: csv::Writer<BufWriter<File>>,
+    /// The file's whole path, for the message when a write fails.
+    path: PathBuf,
 }
 
 impl FailuresWriter {
@@ -35,11 +37,14 @@ impl FailuresWriter {
         out.write_record(HEADER)
             .and_then(|_| out.flush().map_err(csv::Error::from))
             .map_err(|e| RunDirError::csv(path, e))?;
-        Ok(Self { out })
+        Ok(Self {
+            out,
+            path: path.to_owned(),
+        })
     }
 
     pub fn write(&mut self, failed: &[FailedVisit]) -> Result<(), RunDirError> {
-        let error = |e| RunDirError::csv(Path::new(FILE_NAME), e);
+        let error = |e| RunDirError::csv(&self.path, e);
         for f in failed {
             self.out
                 .write_record([f.visit.to_string().as_str(), &f.clock, &f.step, &f.reason])

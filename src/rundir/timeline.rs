@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::vocab::{Outcome, Stage, OUTCOME_CLASSES};
 
@@ -102,6 +102,8 @@ fn header(steps: &[String]) -> Vec<String> {
 pub struct TimelineWriter {
     out: csv::Writer<BufWriter<File>>,
     steps: Vec<String>,
+    /// The file's whole path, for the message when a write fails.
+    path: PathBuf,
 }
 
 impl TimelineWriter {
@@ -115,6 +117,7 @@ impl TimelineWriter {
         Ok(Self {
             out,
             steps: steps.to_vec(),
+            path: path.to_owned(),
         })
     }
 
@@ -142,7 +145,7 @@ impl TimelineWriter {
         self.out
             .write_record(&record)
             .and_then(|_| self.out.flush().map_err(csv::Error::from))
-            .map_err(|e| RunDirError::csv(Path::new(FILE_NAME), e))
+            .map_err(|e| RunDirError::csv(&self.path, e))
     }
 }
 
