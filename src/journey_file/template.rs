@@ -11,18 +11,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use minijinja::{Environment, Error, ErrorKind, Expression, Template, UndefinedBehavior, Value};
 
+use crate::scenario::env::{self, EnvError};
+
 /// Why a template cannot be compiled or evaluated.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     /// minijinja's error in one line, without its debug dump.
     #[error("{}", describe(.0))]
     Minijinja(#[from] Error),
-    #[error("`${{env:` without its closing `}}`")]
-    UnclosedEnv,
-    #[error("`${{env:{0}}}` is not an environment variable name")]
-    NotAnEnvName(String),
-    #[error("environment variable {0} is not set")]
-    EnvNotSet(String),
+    #[error(transparent)]
+    Env(#[from] EnvError),
     #[error("undefined value")]
     Undefined,
 }
@@ -161,26 +159,14 @@ impl Builder {
 
     /// Replace each `${env:NAME}` by the variable's value, remembered as a secret.
     fn substitute_env(&mut self, source: &str) -> Result<String, TemplateError> {
-        let mut out = String::with_capacity(source.len());
-        let mut rest = source;
-        while let Some(start) = rest.find("${env:") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 6..];
-            let end = after.find('}').ok_or(TemplateError::UnclosedEnv)?;
-            let name = &after[..end];
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(TemplateError::NotAnEnvName(name.to_string()));
-            }
-            let value =
-                (self.read_env)(name).ok_or_else(|| TemplateError::EnvNotSet(name.to_string()))?;
+        let (read_env, secrets) = (self.read_env, &mut self.secrets);
+        Ok(env::expand(source, |name| {
+            let value = read_env(name)?;
             if !value.is_empty() {
-                self.secrets.insert(value.clone());
+                secrets.insert(value.clone());
             }
-            out.push_str(&value);
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        Ok(out)
+            Some(value)
+        })?)
     }
 
     /// Compile everything kept. The environment lives as long as the process: a journey file is

@@ -1,8 +1,9 @@
-//! `${env:NAME}` in the scenario's plain strings (not templates): `[http] allowed_hosts`, whose
-//! hosts may come from the environment — one host, or a comma-separated list of them — so a
-//! scenario names its insurers' portals once for every staging environment. Templates (`headers`,
-//! `query`, the journey file) substitute their own, and keep the values as secrets; a host name is
-//! no secret, and is named in messages.
+//! `${env:NAME}`, replaced by the environment variable's value: the one parser for every string
+//! that takes it. The scenario's plain strings use it directly — `[http] allowed_hosts`, whose
+//! hosts may come from the environment (one host, or a comma-separated list of them), so a
+//! scenario names its insurers' portals once for every staging environment; a host name is no
+//! secret, and is named in messages. Templates (`headers`, `query`, the journey file) use it
+//! through `journey_file::template`, which keeps every value read as a secret.
 
 /// Why a string's `${env:…}` could not be replaced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,7 +17,10 @@ pub enum EnvError {
 }
 
 /// `text` with each `${env:NAME}` replaced by `read(NAME)`.
-pub fn expand(text: &str, read: impl Fn(&str) -> Option<String>) -> Result<String, EnvError> {
+pub fn expand(
+    text: &str,
+    mut read: impl FnMut(&str) -> Option<String>,
+) -> Result<String, EnvError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${env:") {
