@@ -8,34 +8,18 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::util::{
-    cracks, cracks_out, forget_cracks, rehearse_failing, run_quietly, summary, surge,
-    ExchangeProcess,
+    cracks, cracks_out, deliver_inboxes, forget_cracks, rehearse_failing, run_quietly, summary,
+    surge, ExchangeProcess,
 };
 
-/// Every insurer's 834 inbox, written to `dir` as one file each. Every other file is rewritten
-/// with `|` between elements and one segment per line (its ISA says so).
+/// Every insurer's 834 inbox, one file each; every other file rewritten with `|` between elements
+/// and one segment per line (its ISA says so).
 async fn deliver(exchange: &str, dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    let issuers: Value = reqwest::get(format!("{exchange}/api/v1/issuers?limit=100"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    for (n, issuer) in issuers["issuers"].as_array().unwrap().iter().enumerate() {
-        let id = issuer["id"].as_str().unwrap();
-        let x12 = reqwest::get(format!("{exchange}/issuers/{id}/834"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let x12 = match n % 2 {
-            0 => x12,
-            _ => x12.replace('*', "|").replace('~', "\n"),
-        };
-        std::fs::write(dir.join(format!("{id}.x12")), x12).unwrap();
-    }
+    deliver_inboxes(exchange, dir, |n, x12| match n % 2 {
+        0 => x12,
+        _ => x12.replace('*', "|").replace('~', "\n"),
+    })
+    .await;
 }
 
 /// What the insurers hold, per insurer and class: what must come back whatever the 834s' form.

@@ -187,22 +187,6 @@ fn confirmed_in_surges_words(run: &Path, enrollments: &[Value]) {
     );
 }
 
-/// Every insurer's inbox, as delivered: one file each, in the exchange's own shape.
-async fn deliver(exchange: &str, dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    let issuers = get_json(&format!("{exchange}/api/v1/issuers?limit=100")).await;
-    for issuer in issuers["issuers"].as_array().unwrap() {
-        let id = issuer["id"].as_str().unwrap();
-        let x12 = reqwest::get(format!("{exchange}/issuers/{id}/834"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        std::fs::write(dir.join(format!("{id}.x12")), x12).unwrap();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_shaped_exchange_gets_its_true_cracks_from_the_scenario_alone() {
     let dir = std::env::temp_dir().join(format!("surge-cracks-shaped-{}", std::process::id()));
@@ -229,7 +213,8 @@ async fn a_shaped_exchange_gets_its_true_cracks_from_the_scenario_alone() {
     let enrollments = staged["enrollments"].as_array().unwrap().clone();
     let expected = truth(&enrollments);
     let files = dir.join("834");
-    deliver(&exchange.url, &files).await;
+    // Every insurer's inbox, as delivered: one file each, in the exchange's own shape.
+    util::deliver_inboxes(&exchange.url, &files, |_, x12| x12).await;
     let sample = std::fs::read_to_string(files.join(format!(
         "{}.x12",
         enrollments[0]["issuer_id"].as_str().unwrap()

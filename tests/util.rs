@@ -719,3 +719,28 @@ pub fn assert_pyx12_accepts(file: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every insurer's 834 inbox of the exchange at `exchange`, written to `dir` as one file each
+/// (`ID.x12`), as insurers receive them in batches; `reshape(n, text)` makes the n-th file's text.
+pub async fn deliver_inboxes(
+    exchange: &str,
+    dir: &Path,
+    reshape: impl Fn(usize, String) -> String,
+) {
+    std::fs::create_dir_all(dir).unwrap();
+    let list = reqwest::get(format!("{exchange}/api/v1/issuers?limit=100"))
+        .await
+        .unwrap();
+    assert!(list.status().is_success(), "{exchange}: {}", list.status());
+    let issuers: Value = list.json().await.unwrap();
+    for (n, issuer) in issuers["issuers"].as_array().unwrap().iter().enumerate() {
+        let id = issuer["id"].as_str().unwrap();
+        let x12 = reqwest::get(format!("{exchange}/issuers/{id}/834"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        std::fs::write(dir.join(format!("{id}.x12")), reshape(n, x12)).unwrap();
+    }
+}
