@@ -52,12 +52,12 @@ impl Default for Matching {
 impl Matching {
     /// The scenario's `[cracks]` (or the command line's flags over it), checked.
     pub fn from_spec(spec: &CracksSpec) -> Result<Matching, CracksKeyError> {
-        spec.check()?;
+        let id_pattern = spec.check()?;
         Ok(Matching {
             reference: spec.reference.clone(),
             ignore_leading_zeros: spec.ignore_leading_zeros,
             ignore_case: spec.ignore_case,
-            id_pattern: spec.pattern()?,
+            id_pattern,
             premiums: spec.premiums,
         })
     }

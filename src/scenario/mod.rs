@@ -318,7 +318,7 @@ impl CracksKeyError {
 
 impl CracksSpec {
     /// The id pattern, compiled: `None` without one.
-    pub fn pattern(&self) -> Result<Option<regex::Regex>, CracksKeyError> {
+    fn pattern(&self) -> Result<Option<regex::Regex>, CracksKeyError> {
         let Some(pattern) = &self.id_pattern else {
             return Ok(None);
         };
@@ -339,7 +339,8 @@ impl CracksSpec {
     }
 
     /// Every value usable: a qualifier, a pattern with a group, a source that is a path or a URL.
-    pub fn check(&self) -> Result<(), CracksKeyError> {
+    /// The pattern comes back compiled, for whoever matches ids with it.
+    pub fn check(&self) -> Result<Option<regex::Regex>, CracksKeyError> {
         let reference = &self.reference;
         if reference.is_empty()
             || reference.len() > 3
@@ -347,7 +348,7 @@ impl CracksSpec {
         {
             return Err(CracksKeyError::Reference(reference.clone()));
         }
-        self.pattern()?;
+        let pattern = self.pattern()?;
         if let Some(source) = &self.source {
             let scheme = source.split_once("://").map(|(scheme, _)| scheme);
             let url_ok = match scheme {
@@ -361,7 +362,7 @@ impl CracksSpec {
                 return Err(CracksKeyError::Source(source.clone()));
             }
         }
-        Ok(())
+        Ok(pattern)
     }
 
     /// The source, when it is a URL.
