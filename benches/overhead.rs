@@ -20,7 +20,7 @@ use goose::metrics::GooseMetrics;
 use goose::prelude::*;
 use surge::exchange::{self, ExchangeConfig};
 use surge::journey_file;
-use surge::journeys::{run_visit, HttpLimits, JourneyEnv, Target, VisitState};
+use surge::journeys::{run_visit, HttpLimits, JourneyEnv, Target, Users, VisitState};
 use surge::measure::Recorder;
 use surge::plan::{Visit, VisitPlanner};
 use surge::scenario::{Scenario as SurgeScenario, Source, ThinkTime};
@@ -69,7 +69,7 @@ fn surge_transaction(env: Arc<JourneyEnv>, visit: Arc<Visit>) -> Transaction {
         let env = env.clone();
         let visit = visit.clone();
         Box::pin(async move {
-            let mut state = VisitState::new(user, &env, &visit, Instant::now());
+            let mut state = VisitState::new(Users::Own(user), &env, &visit, Instant::now());
             let _ = run_visit(&mut state).await;
             Ok(())
         })

@@ -26,7 +26,9 @@ use goose::config::GooseConfiguration;
 use goose::prelude::*;
 
 use crate::journey_file::Program;
-use crate::journeys::{run_visit, HttpLimits, JourneyEnv, Target, Trace, VisitEnd, VisitState};
+use crate::journeys::{
+    run_visit, HttpLimits, JourneyEnv, Target, Trace, UserStock, Users, VisitEnd, VisitState,
+};
 use crate::measure::Recorder;
 use crate::plan::RunPlan;
 use crate::rundir::enrollments::EnrollmentLog;
@@ -385,7 +387,7 @@ fn serve_visits(journey: usize, pool: Arc<Pool>) -> Transaction {
                 }
                 let intended = pool.start_of(intended);
                 tokio::select! {
-                    _ = visit(&pool, user, journey, id, intended) => {}
+                    _ = visit(&pool, Users::Own(user), journey, id, intended) => {}
                     _ = pool.control.stop.interrupted() => break,
                 }
             }
@@ -394,15 +396,15 @@ fn serve_visits(journey: usize, pool: Arc<Pool>) -> Transaction {
     }))
 }
 
-/// Run visit `id` of `journey`, meant to start at `intended`, through `user`, and record it.
-async fn visit(pool: &Pool, user: &mut GooseUser, journey: usize, id: u64, intended: Instant) {
+/// Run visit `id` of `journey`, meant to start at `intended`, through `users`, and record it.
+async fn visit(pool: &Pool, users: Users<'_>, journey: usize, id: u64, intended: Instant) {
     let recorder = &pool.env.recorder;
     recorder.visit_started(
         Instant::now().saturating_duration_since(intended),
         pool.plan.late_after,
     );
     let visit = pool.plan.visitors.visit(id);
-    let mut state = VisitState::new(user, &pool.env, &visit, intended);
+    let mut state = VisitState::new(users, &pool.env, &visit, intended);
     let VisitEnd {
         reached,
         failure,
@@ -424,7 +426,11 @@ async fn visit(pool: &Pool, user: &mut GooseUser, journey: usize, id: u64, inten
                 .trigger(Ending::WriteFailed(e.to_string()));
         }
     }
-    // Whole visits show up in Goose's own report too, timed from their intended start.
+    // Whole visits show up in Goose's own report too (a pooled run's), timed from their intended
+    // start.
+    let Users::Own(user) = state.users else {
+        return;
+    };
     let _ = user
         .record_custom_request_duration(
             "VISIT",
@@ -438,14 +444,14 @@ async fn visit(pool: &Pool, user: &mut GooseUser, journey: usize, id: u64, inten
 }
 
 /// The elastic run's one Goose transaction: release every visit at its intended start into a task
-/// of its own, with a copy of this Goose user, up to the pool cap if there is one; then wait for the
-/// visits in flight to finish.
+/// of its own, up to the pool cap if there is one, its requests sent through copies of this Goose
+/// user lent for each request; then wait for the visits in flight to finish.
 fn drive(pool: Arc<Pool>) -> Transaction {
     Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let pool = pool.clone();
         Box::pin(async move {
             user.client = pool.client.clone();
-            let template = user.clone();
+            let users = Arc::new(UserStock::new(user.clone()));
             let stop = &pool.control.stop;
             let mut starts = Starts::from_now(&pool);
             let cap = pool
@@ -472,11 +478,10 @@ fn drive(pool: Arc<Pool>) -> Transaction {
                 };
                 let intended = pool.start_of(intended);
                 let journey = pool.plan.visitors.journey(id);
-                let mut user = template.clone();
-                let pool = pool.clone();
+                let (pool, users) = (pool.clone(), users.clone());
                 in_flight.spawn(async move {
                     tokio::select! {
-                        _ = visit(&pool, &mut user, journey, id, intended) => {}
+                        _ = visit(&pool, Users::Lent(&users), journey, id, intended) => {}
                         _ = pool.control.stop.interrupted() => {}
                     }
                     drop(permit);
@@ -545,7 +550,7 @@ pub async fn trace_visit(
     let mut user = GooseUser::single(base, &goose_config(&options, 1))?;
     user.client = http_client(&options)?;
     let visit = plan.visitors.visit(id);
-    let mut state = VisitState::new(&mut user, &env, &visit, Instant::now());
+    let mut state = VisitState::new(Users::Own(&mut user), &env, &visit, Instant::now());
     Ok(run_visit(&mut state).await)
 }
 

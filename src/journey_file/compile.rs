@@ -141,6 +141,7 @@ fn compile_spec(
             weight: journey.weight,
             requests: order,
             stages,
+            live_after: Vec::new(),
         });
     }
     apply_mix(&mut journeys, scenario)?;
@@ -158,7 +159,7 @@ fn compile_spec(
     access.secrets = secrets_of(&templates, &access, scenario);
     access.ca_pem = read_ca_file(scenario)?;
     access.insecure = scenario.http.insecure;
-    let program = Program {
+    let mut program = Program {
         path: source.path.clone(),
         steps,
         journeys,
@@ -169,7 +170,31 @@ fn compile_spec(
         enrollment,
     };
     check_names(&program, &spec, scenario.data.is_some())?;
+    find_live_names(&mut program);
     Ok(program)
+}
+
+/// For each journey, after each request, the names later templates read (`Journey::live_after`).
+fn find_live_names(program: &mut Program) {
+    let t = &program.templates;
+    let reads = |ids: &mut dyn Iterator<Item = TemplateId>| -> BTreeSet<String> {
+        ids.flat_map(|id| t.reads(id)).collect()
+    };
+    let at_the_end = program
+        .enrollment
+        .as_ref()
+        .map(|e| reads(&mut e.templates()))
+        .unwrap_or_default();
+    for journey in &mut program.journeys {
+        let mut live = at_the_end.clone();
+        let mut live_after = Vec::with_capacity(journey.requests.len());
+        for &r in journey.requests.iter().rev() {
+            live_after.push(live.iter().cloned().collect());
+            live.extend(reads(&mut program.requests[r].templates().into_iter()));
+        }
+        live_after.reverse();
+        journey.live_after = live_after;
+    }
 }
 
 /// The file's steps, named by its requests, in the order the journeys first use them (then those
@@ -849,7 +874,7 @@ fn check_names(program: &Program, spec: &JourneyFileSpec, has_data: bool) -> Res
             }
             match &request.body {
                 BodyTemplate::Json(json) => {
-                    for id in json_ids(json) {
+                    for id in json.templates() {
                         check(id, page, "json", &local)?;
                     }
                 }
@@ -903,15 +928,6 @@ fn check_names(program: &Program, spec: &JourneyFileSpec, has_data: bool) -> Res
         }
     }
     Ok(())
-}
-
-fn json_ids(json: &JsonTemplate) -> Vec<TemplateId> {
-    match json {
-        JsonTemplate::Literal(_) => Vec::new(),
-        JsonTemplate::Value(id) => vec![*id],
-        JsonTemplate::Array(items) => items.iter().flat_map(json_ids).collect(),
-        JsonTemplate::Object(fields) => fields.iter().flat_map(|(_, v)| json_ids(v)).collect(),
-    }
 }
 
 /// A scenario file's section written in the journey file is a common slip: say where it goes.
@@ -986,6 +1002,39 @@ mod tests {
 
     const ONE: &str = "[[journeys]]\nname = \"look\"\nrequests = [\"county\"]\n\
                        [requests.county]\nstep = \"browse\"\nurl = \"/c/{{ household.zip }}\"\n";
+
+    #[test]
+    fn a_visit_lets_go_of_each_name_after_the_last_request_that_reads_it() {
+        let scenario = scenario("");
+        let source = Source {
+            path: "journeys/embedded.toml".into(),
+            text: crate::journey_file::EMBEDDED.to_string(),
+        };
+        let program = compile(&source, &scenario).unwrap_or_else(|e| panic!("{e}"));
+        let confirm = program
+            .journeys
+            .iter()
+            .find(|j| j.name == "confirm")
+            .unwrap();
+        let live = |request: &str| {
+            let at = confirm
+                .requests
+                .iter()
+                .position(|&r| program.requests[r].name == request)
+                .unwrap();
+            confirm.live_after[at].clone()
+        };
+        // The pages of plans are read only to choose one; the choice is read until the payment.
+        assert!(live("search").contains(&"plans".to_string()));
+        assert!(!live("details").contains(&"plans".to_string()));
+        assert!(live("details").contains(&"chosen".to_string()));
+        // The enrollment row reads the selection when the visit ends.
+        assert!(live("status").contains(&"selection".to_string()));
+        assert!(!live("status").contains(&"payment_form".to_string()));
+        for names in &confirm.live_after {
+            assert!(names.is_sorted(), "{names:?}");
+        }
+    }
 
     #[test]
     fn a_repeat_count_written_as_a_number_runs_as_that_number() {

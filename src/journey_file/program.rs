@@ -54,6 +54,10 @@ pub struct Journey {
     pub requests: Vec<usize>,
     /// The funnel stages its requests prove, in order: the stages its visits try.
     pub stages: Vec<Stage>,
+    /// After each of its requests, the names a later request or the enrollment row still reads,
+    /// sorted: a visit lets go of the rest (the pages of plans it has chosen from), so a visit
+    /// thinking between pages holds only what it will use.
+    pub live_after: Vec<Vec<String>>,
 }
 
 /// HTTP methods a journey may use.
@@ -143,6 +147,55 @@ pub struct Request {
     pub stage: Option<Stage>,
 }
 
+impl Request {
+    /// Every template the request evaluates.
+    pub fn templates(&self) -> Vec<TemplateId> {
+        let mut ids: Vec<TemplateId> = self.bindings.iter().map(|(_, id)| *id).collect();
+        ids.push(match self.address {
+            Address::Target(id) | Address::Follow(id) => id,
+        });
+        ids.extend(self.headers.iter().chain(&self.query).map(|(_, id)| *id));
+        match &self.body {
+            BodyTemplate::None => {}
+            BodyTemplate::Json(json) => ids.extend(json.templates()),
+            BodyTemplate::Fields(fields) => ids.extend(fields.iter().map(|(_, id)| *id)),
+            BodyTemplate::FieldsFrom(id) => ids.push(*id),
+        }
+        ids.extend(
+            self.before
+                .iter()
+                .chain(&self.checks)
+                .filter_map(|check| match check.kind {
+                    CheckKind::That(id) => Some(id),
+                    _ => None,
+                }),
+        );
+        ids.extend(self.captures.iter().filter_map(|c| match c.source {
+            CaptureSource::Expr(id) => Some(id),
+            _ => None,
+        }));
+        if let Some(repeat) = &self.repeat {
+            ids.push(repeat.times);
+            ids.extend(repeat.until);
+        }
+        ids
+    }
+}
+
+impl JsonTemplate {
+    /// The templates at its leaves.
+    pub fn templates(&self) -> Vec<TemplateId> {
+        match self {
+            JsonTemplate::Literal(_) => Vec::new(),
+            JsonTemplate::Value(id) => vec![*id],
+            JsonTemplate::Array(items) => items.iter().flat_map(Self::templates).collect(),
+            JsonTemplate::Object(fields) => {
+                fields.iter().flat_map(|(_, v)| v.templates()).collect()
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Repeat {
     pub times: TemplateId,
@@ -206,6 +259,19 @@ pub struct EnrollmentTemplates {
 }
 
 impl EnrollmentTemplates {
+    /// Every template of the row.
+    pub fn templates(&self) -> impl Iterator<Item = TemplateId> {
+        [
+            Some(self.issuer_id),
+            self.issuer_name,
+            Some(self.payment_transaction_id),
+            self.pay_now,
+            self.confirmed,
+        ]
+        .into_iter()
+        .flatten()
+    }
+
     /// The insurer's answer in surge's words: through `status_map` (its exact word first, then
     /// ignoring case), else surge's own word whatever its case, else as the insurer wrote it — the
     /// cracks report then counts it as a word it does not know.

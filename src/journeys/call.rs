@@ -260,7 +260,7 @@ async fn follow(
         let GooseResponse {
             request: metric,
             response,
-        } = state.user.request(request).await.inspect_err(|_| {
+        } = state.users.request(request).await.inspect_err(|_| {
             recorder.request_ended();
         })?;
         let ended = |metric, broken: Broken, url: Cow<url::Url>| {
@@ -356,7 +356,7 @@ fn request_builder(
 ) -> reqwest::RequestBuilder {
     // The URL is already parsed: hand it to the Goose user's client as it is, instead of as text
     // to be parsed twice more (Goose's build_url, then reqwest).
-    let mut builder = state.user.client.request(method.into(), url.clone());
+    let mut builder = state.users.client().request(method.into(), url.clone());
     for (name, value) in headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
@@ -562,9 +562,7 @@ pub fn settle(
             super::trace::note(state.run, || format!("✗ {reason}"));
             // Goose counts a 2xx reply as a success; tell it otherwise, so its report agrees.
             if sent.metric.success {
-                let _ = state
-                    .user
-                    .set_failure(&reason, &mut sent.metric, None, None);
+                state.users.set_failure(&reason, &mut sent.metric);
             }
             Err(StepFailed {
                 step: sent.step,

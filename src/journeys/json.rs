@@ -30,6 +30,7 @@ struct Entry {
     end: u32,
 }
 
+#[derive(Clone, Copy)]
 enum Item {
     Null,
     Bool(bool),
@@ -108,6 +109,54 @@ pub fn document(body: &str) -> Option<Value> {
         unescaped,
     });
     Some(value_at(&document, 0))
+}
+
+/// The value without the rest of its reply: a part much smaller than the reply it came from (one
+/// plan of a page of plans) is copied into a document of its own, so that keeping it does not keep
+/// the whole page; anything else is returned as it is.
+pub fn detach(value: Value) -> Value {
+    let Some(node) = value.downcast_object_ref::<Node>() else {
+        return value;
+    };
+    let document = &node.document;
+    let part = node.at..document.tape[node.at].end as usize;
+    if part.len() * 2 > document.tape.len() {
+        return value;
+    }
+    let mut text = String::new();
+    let mut unescaped = Vec::new();
+    let mut copy = |written: Text| match (written, document.text(written)) {
+        (Text::Unescaped(_), Some(s)) => {
+            unescaped.push(Box::from(s));
+            Text::Unescaped(unescaped.len() as u32 - 1)
+        }
+        (Text::Span { len, .. }, Some(s)) => {
+            let start = text.len() as u32;
+            text.push_str(s);
+            Text::Span { start, len }
+        }
+        _ => Text::None,
+    };
+    let offset = part.start as u32;
+    let tape: Vec<Entry> = document.tape[part]
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| Entry {
+            item: match entry.item {
+                Item::Str(s) => Item::Str(copy(s)),
+                item => item,
+            },
+            // The part's own key belongs to the document it was taken from.
+            key: if i == 0 { Text::None } else { copy(entry.key) },
+            end: entry.end - offset,
+        })
+        .collect();
+    let document = Arc::new(Document {
+        text: text.into(),
+        tape,
+        unescaped,
+    });
+    value_at(&document, 0)
 }
 
 /// The value at a JSON pointer (RFC 6901) of a document; `None` when absent or null.
@@ -388,6 +437,28 @@ mod tests {
         assert_eq!(json, serde_json::json!({"id": "11512"}));
         let keys: Vec<String> = d.try_iter().unwrap().map(|k| k.to_string()).collect();
         assert_eq!(keys, ["plans", "total", "none", "big", "neg"]);
+    }
+
+    #[test]
+    fn a_small_part_detached_reads_the_same_and_holds_only_itself() {
+        let d = doc();
+        let plan = pointer(&d, "/plans/1").unwrap();
+        let detached = detach(plan.clone());
+        let whole = |v: &Value| serde_json::to_value(v).unwrap();
+        assert_eq!(whole(&detached), whole(&plan));
+        assert_eq!(pointer(&detached, "/say"), Some(Value::from("a\"b")));
+        let own = detached.downcast_object_ref::<Node>().unwrap();
+        assert_eq!(own.document.tape.len(), 5, "the plan's own values only");
+        assert!(own.document.text.len() < 40, "{:?}", own.document.text);
+        // Most of the document: kept as a view, not copied.
+        let plans = pointer(&d, "/plans").unwrap();
+        let kept = detach(plans.clone());
+        let view = kept.downcast_object_ref::<Node>().unwrap();
+        assert!(Arc::ptr_eq(
+            &view.document,
+            &plans.downcast_object_ref::<Node>().unwrap().document
+        ));
+        assert_eq!(detach(Value::from(3)), Value::from(3));
     }
 
     #[test]

@@ -13,15 +13,16 @@ mod reply;
 mod request;
 mod scope;
 mod trace;
+mod users;
 
 pub use call::{Body, StepFailed};
 pub use error::RequestError;
 pub use form::{first_form, Form};
+pub use users::{UserStock, Users};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use goose::prelude::GooseUser;
 use minijinja::Value;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -121,7 +122,7 @@ impl Target {
 /// One visit in progress.
 pub struct VisitState<'a> {
     /// The Goose user the visit's requests go through (only the request call touches it).
-    pub(crate) user: &'a mut GooseUser,
+    pub(crate) users: Users<'a>,
     pub run: &'a JourneyEnv,
     pub visit: &'a Visit,
     intended_start: Instant,
@@ -151,7 +152,7 @@ pub struct VisitEnd {
 
 impl<'a> VisitState<'a> {
     pub fn new(
-        user: &'a mut GooseUser,
+        users: Users<'a>,
         run: &'a JourneyEnv,
         visit: &'a Visit,
         intended_start: Instant,
@@ -171,7 +172,7 @@ impl<'a> VisitState<'a> {
             bindings.insert("data", Value::from_serialize(row.as_ref()));
         }
         Self {
-            user,
+            users,
             run,
             visit,
             intended_start,
@@ -220,18 +221,21 @@ pub async fn run_visit(state: &mut VisitState<'_>) -> VisitEnd {
     let journey = &program.journeys[state.visit.journey];
     let mut reached = Stage::Visits;
     let mut failure = None;
-    for &index in &journey.requests {
+    for (&index, live) in journey.requests.iter().zip(&journey.live_after) {
         let request = &program.requests[index];
         if request.think {
             state.think().await;
         }
-        if let Err(failed) = request::perform(state, request).await {
+        // Boxed: a request's future (hyper's, the reply's reading) is kilobytes, and held inline
+        // it would size every visit's task, thousands of which are only thinking at once.
+        if let Err(failed) = Box::pin(request::perform(state, request)).await {
             failure = Some(failed);
             break;
         }
         if let Some(stage) = request.stage {
             reached = reached.max(stage);
         }
+        state.bindings.keep_only(live);
     }
     let (insurer, enrollment) = enrollment_of(state, &program, reached);
     VisitEnd {

@@ -7,6 +7,7 @@ use serde::{Serialize, Serializer};
 
 use super::call::{self, Body, Outgoing, StepFailed};
 use super::error::RequestError;
+use super::json;
 use super::reply::Reply;
 use super::VisitState;
 use crate::journey_file::program::{
@@ -32,7 +33,7 @@ pub async fn perform(state: &mut VisitState<'_>, request: &Request) -> Result<()
             })
         })?;
         super::trace::note(state.run, || format!("let {name} = {}", short(&value)));
-        state.bindings.insert(name.clone(), value);
+        state.bindings.insert(name.clone(), json::detach(value));
     }
     let scope = state.scope();
     for check in &request.before {
@@ -291,7 +292,9 @@ fn judge(
                     .insert(capture.name.clone(), Value::from(list.clone()));
             }
         } else {
-            state.bindings.insert(capture.name.clone(), value);
+            state
+                .bindings
+                .insert(capture.name.clone(), json::detach(value));
         }
     }
     let scope = reply_scope(state, reply);

@@ -23,6 +23,14 @@ impl Bindings {
         }
     }
 
+    /// Let go of every name not in `live` (sorted).
+    pub fn keep_only(&mut self, live: &[String]) {
+        let is_live = |name: &String| live.binary_search(name).is_ok();
+        if !self.0.keys().all(is_live) {
+            Arc::make_mut(&mut self.0).retain(|name, _| is_live(name));
+        }
+    }
+
     /// The scope templates evaluate in before a reply.
     pub fn scope(&self) -> Value {
         Value::from_object(Scope {
@@ -66,5 +74,24 @@ impl Object for Scope {
             keys.extend([Value::from("reply"), Value::from("status")]);
         }
         Enumerator::Values(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_no_longer_read_are_let_go_and_a_scope_taken_before_keeps_them() {
+        let mut bindings = Bindings::default();
+        for name in ["chosen", "plans", "visit"] {
+            bindings.insert(name, Value::from(name));
+        }
+        let before = bindings.scope();
+        bindings.keep_only(&["chosen".to_string(), "visit".to_string()]);
+        let after = bindings.scope();
+        assert!(after.get_attr("plans").unwrap().is_undefined());
+        assert_eq!(after.get_attr("chosen").unwrap(), Value::from("chosen"));
+        assert_eq!(before.get_attr("plans").unwrap(), Value::from("plans"));
     }
 }
