@@ -7,6 +7,7 @@ mod util;
 
 mod cli_capacity;
 mod cli_check_trace;
+mod cli_connections;
 mod cli_cracks;
 mod cli_cracks_shaped;
 mod cli_data;

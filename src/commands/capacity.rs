@@ -222,7 +222,7 @@ impl Capacity<'_> {
         // Quiet, and nothing besides the run directory: the search prints one line per step.
         let config = RunConfig {
             quiet: true,
-            ..RunConfig::new(step, run_dir.to_path_buf())
+            ..RunConfig::new(step, run_dir.to_path_buf())?
         };
         run::run_configured(&config).await
     }

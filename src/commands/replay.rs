@@ -72,7 +72,7 @@ pub async fn replay(args: ReplayArgs) -> Result<Outcome, Error> {
     let mut config = RunConfig {
         interval,
         quiet: args.quiet,
-        ..RunConfig::new(loaded, run_dir)
+        ..RunConfig::new(loaded, run_dir)?
     };
     config.make_run_dir(args.force)?;
     let lead_in = args.lead_in.as_secs_f64();

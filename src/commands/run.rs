@@ -31,6 +31,7 @@ use crate::units::format_clock;
 use super::{Error, Outcome};
 
 mod config;
+mod descriptors;
 
 pub use config::{LiveMetrics, RunConfig};
 
@@ -332,8 +333,6 @@ pub struct Executed {
     pub duration_s: f64,
     /// How long after its `--start-at` the run began sending (0 when on time or without one).
     pub started_behind_s: f64,
-    /// The soft open-file limit the run had, after raising it to the hard limit.
-    pub open_files_limit: Option<u64>,
 }
 
 /// Run the visits with the monitor writing every interval; an error here comes before any traffic.
@@ -350,9 +349,6 @@ pub async fn execute(
             .as_secs_f64(),
         _ => 0.0,
     };
-    // Each visit in flight holds a connection: the soft open-file limit (often 1,024) would bound
-    // the run long before memory does.
-    let open_files_limit = rlimit::increase_nofile_limit(u64::MAX).ok();
     let monitor = Monitor::start(MonitorConfig {
         run_dir: config.run_dir.clone(),
         run_name: config.scenario.name().to_string(),
@@ -399,7 +395,6 @@ pub async fn execute(
         ),
     };
     Ok(Executed {
-        open_files_limit,
         snapshot: recorder.snapshot(),
         ending,
         engine_error,
@@ -467,8 +462,9 @@ pub async fn conclude(config: &RunConfig, target: &str, executed: Executed) -> C
         &executed.snapshot,
     );
     summary.generator.peak_rss_mib = peak_rss_mib();
-    summary.open_files = executed.open_files_limit.map(|limit| OpenFiles {
-        limit,
+    summary.open_files = config.connections.map(|connections| OpenFiles {
+        limit: connections.open_files,
+        connections: Some(connections.holds),
         bounded: summary.failures.iter().any(|f| out_of_files(&f.reason)),
     });
     if let Some(files) = summary.open_files.as_ref().filter(|f| f.bounded) {
@@ -578,8 +574,15 @@ fn describe(config: &RunConfig, target: &str) -> String {
         ),
         None => "each as soon as a place is free".to_string(),
     };
+    let connections = match config.connections {
+        Some(c) => format!(
+            ", {} connections at once (this process holds {}: open-file limit {})",
+            scenario.http.max_connections.0, c.holds, c.open_files
+        ),
+        None => String::new(),
+    };
     format!(
-        "surge: {} visits of {} against {target}, {shape}; {}, seed {} → {}",
+        "surge: {} visits of {} against {target}, {shape}; {}{connections}, seed {} → {}",
         plan.visits,
         scenario.name(),
         match config.concurrency() {

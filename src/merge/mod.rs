@@ -391,6 +391,8 @@ pub fn summary(shards: &[ShardRun]) -> Result<Summary, MergeError> {
         .filter_map(|s| s.summary.open_files.clone())
         .reduce(|a, b| OpenFiles {
             limit: a.limit.min(b.limit),
+            // Each shard holds its own.
+            connections: a.connections.zip(b.connections).map(|(a, b)| a + b),
             bounded: a.bounded || b.bounded,
         });
     summary.shards = shards

@@ -126,11 +126,15 @@ pub struct MergedShard {
     pub ending: String,
 }
 
-/// The open-file limit (`ulimit -n`) a run had: it bounds the connections, so the visits, in flight.
+/// The open-file limit (`ulimit -n`) a run had: it bounds the connections a run can hold at once.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OpenFiles {
     /// The soft limit during the run (surge raises it to the hard limit at start).
     pub limit: u64,
+    /// The connections that limit holds at once (half as many with the embedded exchange, which
+    /// holds the other ends); absent in older summaries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<u64>,
     /// Set when the limit bounded the run: connections failed with "Too many open files".
     pub bounded: bool,
 }

@@ -19,6 +19,7 @@ use crate::plan::RunPlan;
 use crate::rundir;
 use crate::scenario::Scenario;
 
+use super::descriptors::Connections;
 use super::{load, LoadRequest, Loaded};
 use crate::commands::Error;
 
@@ -42,6 +43,9 @@ pub struct RunConfig {
     pub goose_reports: Vec<String>,
     /// Print only errors and the final tables.
     pub quiet: bool,
+    /// The connections the process can hold at once, its open-file limit raised (`None` where the
+    /// platform has no such limit).
+    pub connections: Option<Connections>,
 }
 
 /// Where the live metrics are served, and how long the final values stay after the run.
@@ -53,8 +57,9 @@ pub struct LiveMetrics {
 
 impl RunConfig {
     /// A run of `loaded` into `run_dir` with nothing besides: 1 s intervals, no shared start, no
-    /// live metrics, no Goose report, not quiet. Replay and capacity start here.
-    pub fn new(loaded: Loaded, run_dir: PathBuf) -> Self {
+    /// live metrics, no Goose report, not quiet. Replay and capacity start here. The open-file limit
+    /// is raised now, and a scenario asking for more connections than it holds is refused.
+    pub fn new(loaded: Loaded, run_dir: PathBuf) -> Result<Self, Error> {
         let Loaded {
             scenario,
             program,
@@ -62,7 +67,12 @@ impl RunConfig {
             plan,
             target,
         } = loaded;
-        RunConfig {
+        let embedded = scenario.targets_embedded(target.as_deref());
+        let connections = Connections::raise(embedded);
+        if let Some(connections) = &connections {
+            connections.check(&scenario, embedded)?;
+        }
+        Ok(RunConfig {
             scenario,
             program,
             rules,
@@ -74,7 +84,8 @@ impl RunConfig {
             live_metrics: None,
             goose_reports: Vec::new(),
             quiet: false,
-        }
+            connections,
+        })
     }
 
     /// `surge run`'s command line resolved: the scenario loaded with its overrides and checked,
@@ -114,7 +125,7 @@ impl RunConfig {
             }),
             goose_reports: args.goose_report.clone(),
             quiet: args.quiet,
-            ..RunConfig::new(loaded, run_dir)
+            ..RunConfig::new(loaded, run_dir)?
         })
     }
 
