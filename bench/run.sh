@@ -14,6 +14,9 @@
 #   flat-ext        4b. the same two runs against a separate `surge exchange` (--target), harness RSS only
 #   in-flight       5. visits in flight: bench/in-flight.toml at 5,000 and 50,000 visits, alternating
 #   in-flight-ext   5b. the 50,000 run with the exchange in its own process
+#   in-flight-one   5c. 50,000 visits in flight in ONE process against a separate exchange
+#                      (bench/in-flight-spread.toml, via bench/shards.py in-flight-one): first 1,000
+#                      (the baseline), then 50,000; peak RSS and KiB per visit in flight above the baseline
 #   first-morning-60  3a. the whole first morning as shipped (60x, about 12 minutes), then `surge report`
 #                      on its run directory, timed (figure: drawing every chart)
 #   first-morning   3. the first morning at 120x, sampling the process's CPU, open fds and the load
@@ -63,12 +66,12 @@ cd "$(dirname "$0")/.."
 
 QUICK=0
 STEPS=()
-ALL_STEPS=(pacing overhead flat flat-ext in-flight in-flight-ext first-morning-60 first-morning
+ALL_STEPS=(pacing overhead flat flat-ext in-flight in-flight-ext in-flight-one first-morning-60 first-morning
   idle ci-cpu exchange-cpu first-morning-speeds huge-visits goose-baseline goose-saturation first-morning-runs)
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
-    pacing|overhead|flat|flat-ext|in-flight|in-flight-ext|first-morning-60|first-morning) STEPS+=("$arg") ;;
+    pacing|overhead|flat|flat-ext|in-flight|in-flight-ext|in-flight-one|first-morning-60|first-morning) STEPS+=("$arg") ;;
     idle|ci-cpu|exchange-cpu|first-morning-speeds|huge-visits|goose-baseline|goose-saturation|first-morning-runs) STEPS+=("$arg") ;;
     *) echo "usage: bench/run.sh [--quick] [STEP...]; steps: ${ALL_STEPS[*]}" >&2; exit 2 ;;
   esac
@@ -328,6 +331,12 @@ step_in_flight_ext() {
     run_surge in-flight-50k-ext "$OUT/in-flight-50k-ext" -- bench/in-flight.toml --target "$EXCHANGE_URL"
   fi
   stop_exchange 50k
+}
+
+step_in_flight_one() {
+  log "in-flight-one: 1,000 then 50,000 visits in flight in one process (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  timeout --kill-after=30s 15m python3 bench/shards.py in-flight-one "$SURGE" bench/in-flight-spread.toml \
+    | tee "$OUT/in-flight-one.json" | tee -a "$OUT/run.log" || true
 }
 
 # 3a. The whole first morning as shipped (60x), then the report drawn again from its run directory.

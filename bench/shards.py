@@ -3,6 +3,7 @@
 
     python3 bench/shards.py merge BIN [ROUNDS] [SHARDS]
     python3 bench/shards.py in-flight BIN [SHARDS] [SCENARIO]
+    python3 bench/shards.py in-flight-one BIN [SCENARIO]
 
 `merge`: scenarios/ci.toml (about 5,800 visits) run by one process, then by SHARDS processes
 (default 4) with `--shard K/N --start-at` and `surge merge`d, alternating, ROUNDS times (default 2).
@@ -15,6 +16,12 @@ thinking 40 s) in SHARDS processes (default 4) against one standalone exchange. 
 --metrics-bind; every 0.5 s the bench scrapes the shards' surge_visits_in_flight and reads their RSS
 from /proc, and reports the peak of the sums (coincident), every visit started or not, connect
 failures, the open-file limit, and harness RSS per 1,000 visits in flight.
+
+`in-flight-one`: SCENARIO (default bench/in-flight-spread.toml: 50,000 visits arriving over 30 s, each
+thinking 60 s) in one process against a standalone exchange, first with `--visits 1000` (the idle
+baseline: the process with a thousand visits in flight), then whole; prints both runs and the memory
+per visit in flight above the baseline, in KiB: (RSS at the peak - RSS at the baseline's peak) /
+(visits in flight at the peak - at the baseline's).
 """
 import json
 import os
@@ -130,14 +137,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def in_flight_bench(binary, shards=4, scenario="bench/in-flight.toml"):
+def in_flight_bench(binary, shards=4, scenario="bench/in-flight.toml", extra=()):
     work = Path(tempfile.mkdtemp(prefix="surge-bench-inflight-"))
     proc, url = exchange(binary)
     at = start_at(3)
     ports = [free_port() for _ in range(shards)]
     children = [subprocess.Popen([binary, "run", scenario, "--quiet", "--target", url, "--shard",
                                   f"{k}/{shards}", "--start-at", at, "--out", str(work / f"shard-{k}"),
-                                  "--metrics-bind", f"127.0.0.1:{ports[k]}", "--metrics-linger", "0s"],
+                                  "--metrics-bind", f"127.0.0.1:{ports[k]}", "--metrics-linger", "0s",
+                                  *extra],
                                  cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 for k in range(shards)]
     peak_in_flight, peak_rss, at_peak_rss = 0, 0, 0
@@ -170,14 +178,33 @@ def in_flight_bench(binary, shards=4, scenario="bench/in-flight.toml"):
         "endings": sorted({s["ending"] for s in sums}),
     }
     print(json.dumps(result, indent=1))
+    return result
+
+
+def in_flight_one(binary, scenario="bench/in-flight-spread.toml"):
+    base = in_flight_bench(binary, 1, scenario, ("--visits", "1000"))
+    full = in_flight_bench(binary, 1, scenario)
+    visits = full["peak_in_flight_sampled"] - base["peak_in_flight_sampled"]
+    mib = full["harness_rss_mib_at_peak_in_flight"] - base["harness_rss_mib_at_peak_in_flight"]
+    print(json.dumps({
+        "name": "in-flight-one",
+        "peak_in_flight": full["peak_in_flight_sampled"],
+        "harness_rss_mib_peak": full["harness_rss_mib_peak"],
+        "baseline_rss_mib": base["harness_rss_mib_at_peak_in_flight"],
+        "kib_per_visit_above_baseline": round(mib * 1024 / max(visits, 1), 2),
+        "valid": base["valid"] + full["valid"],
+        "connect_failures": full["connect_failures"],
+    }, indent=1))
 
 
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("merge", "in-flight"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("merge", "in-flight", "in-flight-one"):
         sys.exit(__doc__)
     binary = os.path.abspath(sys.argv[2])
     if sys.argv[1] == "merge":
         merge_bench(binary, *(int(a) for a in sys.argv[3:5]))
+    elif sys.argv[1] == "in-flight-one":
+        in_flight_one(binary, *sys.argv[3:4])
     else:
         in_flight_bench(binary, *(int(a) for a in sys.argv[3:4]), *sys.argv[4:5])
 

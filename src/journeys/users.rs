@@ -12,7 +12,8 @@ use goose::prelude::GooseUser;
 /// Goose users lent out one request at a time, each a copy of the user Goose launched.
 pub struct UserStock {
     template: GooseUser,
-    spare: Mutex<Vec<GooseUser>>,
+    /// Boxed, so lending one moves a pointer, not 2 KiB.
+    spare: Mutex<Vec<Box<GooseUser>>>,
 }
 
 impl UserStock {
@@ -23,12 +24,12 @@ impl UserStock {
         }
     }
 
-    fn take(&self) -> GooseUser {
+    fn take(&self) -> Box<GooseUser> {
         let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        spare.unwrap_or_else(|| self.template.clone())
+        spare.unwrap_or_else(|| Box::new(self.template.clone()))
     }
 
-    fn give_back(&self, user: GooseUser) {
+    fn give_back(&self, user: Box<GooseUser>) {
         self.spare
             .lock()
             .unwrap_or_else(|e| e.into_inner())
