@@ -18,11 +18,18 @@ fn scratch(name: &str) -> PathBuf {
 
 /// `surge run` under a hard open-file limit of `hard` (its soft limit 64).
 fn run_with_hard_limit(hard: u64, scenario: &Path, out: &Path) -> Output {
+    let run = [
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    surge_with_hard_limit(hard, &run)
+}
+
+fn surge_with_hard_limit(hard: u64, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_surge"));
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", scenario.to_str().unwrap(), "--out"])
-        .arg(out);
+    command.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
     // SAFETY: setrlimit is async-signal-safe, and nothing else runs between fork and exec.
     unsafe {
         command.pre_exec(move || {
@@ -56,6 +63,8 @@ fn a_scenario_asking_for_more_connections_than_the_process_holds_is_refused_befo
         "names the line and what the process holds: {stderr}"
     );
     assert!(!out.exists(), "refused before the run directory is made");
+    let checked = surge_with_hard_limit(512, &["check", dir.join("asking.toml").to_str().unwrap()]);
+    assert_eq!(checked.status.code(), Some(2), "surge check says so too");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use crate::journey_file::program::Address;
 use crate::journeys::Target;
 use crate::scenario::Scenario;
 
-use super::run::{load, LoadRequest, Loaded};
+use super::run::{load, Connections, LoadRequest, Loaded};
 use super::{Error, Outcome};
 
 pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
@@ -22,6 +22,12 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
         args.target.clone(),
         args.ignore_exchange_section,
     ))?;
+    // As `surge run` would: a scenario asking for more connections than this process holds.
+    let embedded = scenario.targets_embedded(target.as_deref());
+    let connections = Connections::raise(embedded);
+    if let Some(connections) = &connections {
+        connections.check(&scenario, embedded)?;
+    }
     sayln!("{}: ok", args.scenario.display());
     let shares = plan.visitors.shares();
     let journeys: Vec<String> = program
@@ -64,6 +70,14 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
             None => "the embedded exchange".to_string(),
         }
     );
+    if let Some(connections) = connections {
+        sayln!(
+            "  connections: at most {} at once; a run here holds {} (open-file limit {})",
+            scenario.http.max_connections.0,
+            connections.holds,
+            connections.open_files
+        );
+    }
     if !scenario.http.allowed_hosts.is_empty() {
         sayln!(
             "  other hosts allowed: {}",

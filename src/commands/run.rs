@@ -34,6 +34,7 @@ mod config;
 mod descriptors;
 
 pub use config::{LiveMetrics, RunConfig};
+pub use descriptors::Connections;
 
 /// Run and return how it ended; every file of the run directory is written whenever traffic was sent.
 pub async fn run(args: RunArgs) -> Result<Outcome, Error> {

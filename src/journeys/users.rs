@@ -12,7 +12,8 @@ use goose::prelude::GooseUser;
 /// Goose users lent out one request at a time, each a copy of the user Goose launched.
 pub struct UserStock {
     template: GooseUser,
-    /// Boxed, so lending one moves a pointer, not 2 KiB.
+    /// Boxed, so lending one moves a pointer, not 2 KiB, in and out of the list.
+    #[allow(clippy::vec_box)]
     spare: Mutex<Vec<Box<GooseUser>>>,
 }
 
