@@ -3,10 +3,11 @@
 //! so surge runs Goose in one of two ways, both releasing each visit at its intended start from a
 //! dispatcher that sleeps until the next is due (nothing polls; a [`Stop`] reaches every waiter):
 //!
-//! - **elastic** (the default): one Goose user drives the run; each visit runs in a task of its own
-//!   with a copy of that user, so concurrency — and memory — follow the visits actually in flight
-//!   (think time and waiting rooms included), up to the scenario's `pool` when it sets one. Goose
-//!   keeps no per-request metrics then, so a copy loses nothing.
+//! - **elastic** (the default): one Goose user drives the run; each visit runs in a task of its own,
+//!   its requests sent through copies of that user lent one request at a time, so concurrency — and
+//!   memory — follow the visits actually in flight (think time and waiting rooms included), up to
+//!   the scenario's `pool` when it sets one. Goose keeps no per-request metrics then, so a copy
+//!   loses nothing.
 //! - **pooled** (with `--goose-report`): Goose's own report needs every request from a user Goose
 //!   launched, so a fixed pool of Goose users per journey takes that journey's visits from a queue.
 //!
