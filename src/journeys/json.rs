@@ -111,7 +111,7 @@ pub fn document(body: &str) -> Option<Value> {
     Some(value_at(&document, 0))
 }
 
-/// The value without the rest of its reply: a part much smaller than the reply it came from (one
+/// The value without the rest of its reply: a part less than half the reply it came from (one
 /// plan of a page of plans) is copied into a document of its own, so that keeping it does not keep
 /// the whole page; anything else is returned as it is.
 pub fn detach(value: Value) -> Value {
