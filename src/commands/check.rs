@@ -23,11 +23,7 @@ pub fn check(args: CheckArgs) -> Result<Outcome, Error> {
         args.ignore_exchange_section,
     ))?;
     // As `surge run` would: a scenario asking for more connections than this process holds.
-    let embedded = scenario.targets_embedded(target.as_deref());
-    let connections = Connections::raise(embedded);
-    if let Some(connections) = &connections {
-        connections.check(&scenario, embedded)?;
-    }
+    let connections = Connections::for_run(&scenario, target.as_deref())?;
     sayln!("{}: ok", args.scenario.display());
     let shares = plan.visitors.shares();
     let journeys: Vec<String> = program

@@ -177,20 +177,18 @@ fn compile_spec(
 /// For each journey, after each request, the names later templates read (`Journey::live_after`).
 fn find_live_names(program: &mut Program) {
     let t = &program.templates;
-    let reads = |ids: &mut dyn Iterator<Item = TemplateId>| -> BTreeSet<String> {
-        ids.flat_map(|id| t.reads(id)).collect()
-    };
-    let at_the_end = program
+    let reads = |ids: Vec<TemplateId>| ids.into_iter().flat_map(|id| t.reads(id));
+    let at_the_end: BTreeSet<String> = program
         .enrollment
         .as_ref()
-        .map(|e| reads(&mut e.templates()))
+        .map(|e| reads(e.templates().collect()).collect())
         .unwrap_or_default();
     for journey in &mut program.journeys {
         let mut live = at_the_end.clone();
         let mut live_after = Vec::with_capacity(journey.requests.len());
         for &r in journey.requests.iter().rev() {
             live_after.push(live.iter().cloned().collect());
-            live.extend(reads(&mut program.requests[r].templates().into_iter()));
+            live.extend(reads(program.requests[r].templates()));
         }
         live_after.reverse();
         journey.live_after = live_after;

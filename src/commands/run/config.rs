@@ -67,11 +67,7 @@ impl RunConfig {
             plan,
             target,
         } = loaded;
-        let embedded = scenario.targets_embedded(target.as_deref());
-        let connections = Connections::raise(embedded);
-        if let Some(connections) = &connections {
-            connections.check(&scenario, embedded)?;
-        }
+        let connections = Connections::for_run(&scenario, target.as_deref())?;
         Ok(RunConfig {
             scenario,
             program,

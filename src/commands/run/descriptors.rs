@@ -33,15 +33,21 @@ impl Connections {
         }
     }
 
-    /// Raise the soft open-file limit to the hard limit, and say what that holds; `None` where the
-    /// platform has no such limit to read.
-    pub fn raise(embedded: bool) -> Option<Self> {
-        let limit = rlimit::increase_nofile_limit(u64::MAX).ok()?;
-        Some(Self::with_limit(limit, embedded))
+    /// For a run of `scenario` against `target`: the soft open-file limit raised to the hard limit
+    /// and what that holds, or `None` where the platform has no such limit to read; a scenario
+    /// asking for more connections at once than that is refused.
+    pub fn for_run(scenario: &Scenario, target: Option<&str>) -> Result<Option<Self>, Error> {
+        let embedded = scenario.targets_embedded(target);
+        let Ok(limit) = rlimit::increase_nofile_limit(u64::MAX) else {
+            return Ok(None);
+        };
+        let connections = Self::with_limit(limit, embedded);
+        connections.check(scenario, embedded)?;
+        Ok(Some(connections))
     }
 
     /// Refuse a scenario that asks for more connections at once than this holds.
-    pub fn check(&self, scenario: &Scenario, embedded: bool) -> Result<(), Error> {
+    fn check(&self, scenario: &Scenario, embedded: bool) -> Result<(), Error> {
         let asked = scenario.http.max_connections.0;
         if asked <= self.holds {
             return Ok(());
