@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use minijinja::{Environment, Error, ErrorKind, Expression, Template, UndefinedBehavior, Value};
 
+use super::native::Native;
 use crate::scenario::env::{self, EnvError};
 
 /// Why a template cannot be compiled or evaluated.
@@ -39,9 +40,9 @@ enum Compiled {
     Literal(Value),
     Text(Template<'static, 'static>),
     Expr(Expression<'static, 'static>),
-    /// `{{ a.b.c }}`, the commonest template, read by lookups without minijinja's VM; anything the
-    /// lookups do not find (an undefined name, a global, a filter's input) goes to the expression.
-    Path(Vec<String>, Expression<'static, 'static>),
+    /// An expression evaluated natively (paths, comparisons, arithmetic, the common filters: see
+    /// `native`); anything it leaves (an undefined name, a global, an error) goes to the expression.
+    Native(Native, Expression<'static, 'static>),
     /// Text with only dotted paths in it (`/plans/{{ chosen.id }}`), printed by lookups; anything
     /// the lookups do not find goes to the template.
     Pieces(Vec<Piece>, Template<'static, 'static>),
@@ -84,7 +85,7 @@ fn environment() -> Environment<'static> {
 
 /// `plans | pick(visit.pick)`: the item at a fraction in [0, 1) of the list (how far down a
 /// visitor goes), clamped to the list.
-fn pick(list: Value, fraction: f64) -> Result<Value, Error> {
+pub(super) fn pick(list: Value, fraction: f64) -> Result<Value, Error> {
     let len = list
         .len()
         .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "pick needs a list"))?;
@@ -190,12 +191,12 @@ impl Builder {
                         }
                     }
                     Pending::Expr(source) => {
-                        let path = dotted_path(&source);
+                        let native = Native::compile(&source);
                         let expr = env
                             .compile_expression(leak(source))
                             .map_err(TemplateError::from)?;
-                        match path {
-                            Some(path) => Compiled::Path(path, expr),
+                        match native {
+                            Some(native) => Compiled::Native(native, expr),
                             None => Compiled::Expr(expr),
                         }
                     }
@@ -300,7 +301,7 @@ impl Templates {
                 .map(Value::from)
                 .map_err(TemplateError::from),
             Compiled::Expr(expr) => expr.eval(scope).map_err(TemplateError::from),
-            Compiled::Path(path, expr) => match lookup(scope, path) {
+            Compiled::Native(native, expr) => match native.eval(scope) {
                 Some(value) => Ok(value),
                 None => expr.eval(scope).map_err(TemplateError::from),
             },
@@ -345,7 +346,7 @@ impl Templates {
             Compiled::Text(t) | Compiled::Pieces(_, t) => {
                 t.undeclared_variables(false).into_iter().collect()
             }
-            Compiled::Expr(e) | Compiled::Path(_, e) => {
+            Compiled::Expr(e) | Compiled::Native(_, e) => {
                 e.undeclared_variables(false).into_iter().collect()
             }
         }
