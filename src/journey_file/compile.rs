@@ -168,7 +168,9 @@ fn compile_spec(
         vars,
         access,
         enrollment,
+        reply_keys: Default::default(),
     };
+    program.reply_keys = std::sync::Arc::new(reply_keys(&program));
     check_names(&program, &spec, scenario.data.is_some())?;
     find_live_names(&mut program);
     Ok(program)
@@ -547,6 +549,30 @@ fn compile_checks(
         });
     }
     Ok(checks)
+}
+
+/// What the program's templates and pointers could read of a reply.
+fn reply_keys(program: &Program) -> ReplyKeys {
+    let pointers = program.requests.iter().flat_map(|request| {
+        let checks = request.checks.iter().chain(&request.before);
+        let checked = checks.filter_map(|check| match &check.kind {
+            CheckKind::Pointer { pointer, .. } => Some(pointer),
+            _ => None,
+        });
+        let captured = request
+            .captures
+            .iter()
+            .filter_map(|capture| match &capture.source {
+                CaptureSource::Pointer(pointer) => Some(pointer),
+                _ => None,
+            });
+        checked.chain(captured)
+    });
+    let tokens = pointers.flat_map(|pointer| {
+        let tokens = pointer.split('/').skip(1);
+        tokens.map(|token| token.replace("~1", "/").replace("~0", "~"))
+    });
+    ReplyKeys::of(program.templates.words().iter().cloned().chain(tokens))
 }
 
 /// A JSON pointer (RFC 6901): empty, or `/` then tokens.
@@ -1031,6 +1057,30 @@ mod tests {
         assert!(!live("status").contains(&"payment_form".to_string()));
         for names in &confirm.live_after {
             assert!(names.is_sorted(), "{names:?}");
+        }
+    }
+
+    #[test]
+    fn a_reply_is_read_only_under_names_the_file_could_read() {
+        let text = format!(
+            "{ONE}capture.fips = {{ pointer = \"/counties/0/fips~1code\" }}\n\
+             checks = [{{ that = \"reply['x-total'] >= vars.min | int\" }}]\n"
+        );
+        let scenario = scenario("[vars]\nmin = 1\n");
+        let program = compile_text(&text, &scenario).unwrap_or_else(|e| panic!("{e}"));
+        let keys = &program.reply_keys;
+        for read in [
+            "counties",
+            "fips/code",
+            "x-total",
+            "min",
+            "household",
+            "zip",
+        ] {
+            assert!(keys.contains(read), "{read}");
+        }
+        for unread in ["benefits", "fips", "code", "", "premium"] {
+            assert!(!keys.contains(unread), "{unread}");
         }
     }
 

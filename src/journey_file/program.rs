@@ -24,6 +24,8 @@ pub struct Program {
     /// Headers, query parameters and secrets every request to the target carries.
     pub access: Access,
     pub enrollment: Option<EnrollmentTemplates>,
+    /// What its templates and pointers could read of a reply.
+    pub reply_keys: std::sync::Arc<ReplyKeys>,
 }
 
 impl Program {
@@ -310,3 +312,46 @@ pub const RESERVED: [&str; 8] = [
     "page",
     "loop",
 ];
+
+/// The member names anything in a journey file could read from a reply: every word of its
+/// templates and every token of its JSON pointers. A reply's members under other names are skipped
+/// when it is read and parsed only if something reaches them after all (a whole capture sent on in
+/// a body), so what this leaves out costs time, never a value.
+#[derive(Debug, Default)]
+pub struct ReplyKeys {
+    /// By length, for a lookup that costs a few byte comparisons on every member of every reply.
+    by_len: Vec<Vec<Box<str>>>,
+    /// Read every member (no journey file to say which).
+    all: bool,
+}
+
+impl ReplyKeys {
+    pub fn everything() -> Self {
+        ReplyKeys {
+            by_len: Vec::new(),
+            all: true,
+        }
+    }
+
+    pub fn of(words: impl IntoIterator<Item = String>) -> Self {
+        let mut keys = ReplyKeys::default();
+        for word in words {
+            let len = word.len();
+            if keys.by_len.len() <= len {
+                keys.by_len.resize_with(len + 1, Vec::new);
+            }
+            if !keys.by_len[len].iter().any(|w| **w == *word) {
+                keys.by_len[len].push(word.into());
+            }
+        }
+        keys
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.all
+            || self
+                .by_len
+                .get(key.len())
+                .is_some_and(|words| words.iter().any(|w| **w == *key))
+    }
+}

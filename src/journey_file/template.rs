@@ -58,6 +58,7 @@ pub struct Builder {
     env: Environment<'static>,
     pending: Vec<Pending>,
     secrets: BTreeSet<String>,
+    words: BTreeSet<String>,
     read_env: fn(&str) -> Option<String>,
 }
 
@@ -65,6 +66,7 @@ pub struct Builder {
 pub struct Templates {
     compiled: Vec<Compiled>,
     secrets: Vec<String>,
+    words: Vec<String>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -132,12 +134,14 @@ impl Builder {
             env: environment(),
             pending: Vec::new(),
             secrets: BTreeSet::new(),
+            words: BTreeSet::new(),
             read_env,
         }
     }
 
     /// Check and keep one template; the error says what is wrong with it.
     pub fn add(&mut self, source: &str) -> Result<TemplateId, TemplateError> {
+        words(source, &mut self.words);
         let source = self.substitute_env(source)?;
         let pending = match native_expression(&source) {
             Some(expr) => {
@@ -206,7 +210,24 @@ impl Builder {
         Ok(Templates {
             compiled,
             secrets: self.secrets.into_iter().collect(),
+            words: self.words.into_iter().collect(),
         })
+    }
+}
+
+/// Every word of a template (`plans`, `issuer` and `id` in `plans | map(attribute='issuer.id')`),
+/// and every quoted literal whole (`reply['x-total']`): the names it could read of a reply.
+fn words(source: &str, into: &mut BTreeSet<String>) {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    into.extend(
+        source
+            .split(|c: char| !is_word(c))
+            .filter(|word| !word.is_empty())
+            .map(str::to_string),
+    );
+    for quote in ['\'', '"'] {
+        let quoted = source.split(quote).skip(1).step_by(2);
+        into.extend(quoted.map(str::to_string));
     }
 }
 
@@ -350,6 +371,11 @@ impl Templates {
                 e.undeclared_variables(false).into_iter().collect()
             }
         }
+    }
+
+    /// The words and quoted literals of every template, as written (before `${env:…}`).
+    pub fn words(&self) -> &[String] {
+        &self.words
     }
 
     /// Values read from the environment with `${env:…}`: never written anywhere.

@@ -301,6 +301,7 @@ async fn follow(
                         reply_headers,
                         text(bytes),
                         url.into_owned(),
+                        run.program.reply_keys.clone(),
                     )),
                     started,
                 },
@@ -721,6 +722,7 @@ fn was_reset(error: &reqwest::Error) -> bool {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::journey_file::program::ReplyKeys;
 
     /// Reply headers setting these cookies (the reply's tests use it too).
     pub(in crate::journeys) fn headers(set_cookies: &[&str]) -> HeaderMap {
@@ -761,7 +763,8 @@ pub(super) mod tests {
     fn a_status_not_expected_is_said_with_what_was() {
         let reply = |status: u16, body: &str| {
             let url = url::Url::parse("http://exchange.example/api").unwrap();
-            Reply::new(status, HeaderMap::new(), body.to_string(), url)
+            let keys = std::sync::Arc::new(ReplyKeys::everything());
+            Reply::new(status, HeaderMap::new(), body.to_string(), url, keys)
         };
         assert_eq!(
             status_reason(&reply(404, r#"{"code": "1006"}"#), &[200]).to_string(),

@@ -3,7 +3,9 @@
 //! every reply cost more CPU than sending the request, and so did one allocation per object. So the
 //! body is read once by serde_json into a flat tape (one entry per value, one allocation for the
 //! whole document; strings stay in the body's text), and templates see it through nodes that
-//! convert only the scalars they read.
+//! convert only the scalars they read. Members under a name nothing in the journey file reads (a
+//! plan's deductibles and benefits) are only skipped over, and parsed if something reaches them
+//! after all.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -12,6 +14,8 @@ use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::Value;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use crate::journey_file::program::ReplyKeys;
+
 /// A parsed reply: its text, one entry per value in document order, and the few strings that had
 /// escapes, unescaped. Documents live as long as the visits that captured from them, thousands at
 /// once at a morning's peak: an entry is 32 bytes (offsets are `u32`; a body over 4 GiB is not read).
@@ -19,6 +23,14 @@ struct Document {
     text: Box<str>,
     tape: Vec<Entry>,
     unescaped: Vec<Box<str>>,
+    skipped: Vec<Skipped>,
+}
+
+/// A member skipped unread: where its JSON lies in the text, and its value once something asks.
+struct Skipped {
+    start: u32,
+    len: u32,
+    value: OnceLock<Value>,
 }
 
 /// One value of the document, with its key when it is an object's member. A container's members
@@ -40,6 +52,8 @@ enum Item {
     Str(Text),
     Object,
     Array,
+    /// Index into the document's skipped members.
+    Skipped(u32),
 }
 
 // Thousands of visits hold documents at a morning's peak: keep entries small.
@@ -66,6 +80,11 @@ impl Document {
         }
     }
 
+    fn skipped_text(&self, at: u32) -> Text {
+        let Skipped { start, len, .. } = self.skipped[at as usize];
+        Text::Span { start, len }
+    }
+
     /// The indices of entry `at`'s members.
     fn members(&self, at: usize) -> impl Iterator<Item = usize> + '_ {
         let end = self.tape[at].end as usize;
@@ -88,16 +107,20 @@ impl fmt::Debug for Node {
     }
 }
 
-/// The body as a template value; `None` when it is not JSON.
-pub fn document(body: &str) -> Option<Value> {
+/// The body as a template value, its members under names not in `keys` skipped until read;
+/// `None` when it is not JSON.
+pub fn document(body: &str, keys: &ReplyKeys) -> Option<Value> {
     u32::try_from(body.len()).ok()?;
     let mut tape = Vec::with_capacity(body.len() / 24);
     let mut unescaped = Vec::new();
+    let mut skipped = Vec::new();
     let mut de = serde_json::Deserializer::from_str(body);
     Record {
         body,
+        keys,
         tape: &mut tape,
         unescaped: &mut unescaped,
+        skipped: &mut skipped,
         key: Text::None,
     }
     .deserialize(&mut de)
@@ -107,6 +130,7 @@ pub fn document(body: &str) -> Option<Value> {
         text: body.into(),
         tape,
         unescaped,
+        skipped,
     });
     Some(value_at(&document, 0))
 }
@@ -125,6 +149,7 @@ pub fn detach(value: Value) -> Value {
     }
     let mut text = String::new();
     let mut unescaped = Vec::new();
+    let mut skipped = Vec::new();
     let mut copy = |written: Text| match (written, document.text(written)) {
         (Text::Unescaped(_), Some(s)) => {
             unescaped.push(Box::from(s));
@@ -144,6 +169,13 @@ pub fn detach(value: Value) -> Value {
         .map(|(i, entry)| Entry {
             item: match entry.item {
                 Item::Str(s) => Item::Str(copy(s)),
+                Item::Skipped(at) => {
+                    let Text::Span { start, len } = copy(document.skipped_text(at)) else {
+                        unreachable!("a span copies to a span")
+                    };
+                    skipped.push(Skipped::new(start, len));
+                    Item::Skipped(skipped.len() as u32 - 1)
+                }
                 item => item,
             },
             // The part's own key belongs to the document it was taken from.
@@ -155,6 +187,7 @@ pub fn detach(value: Value) -> Value {
         text: text.into(),
         tape,
         unescaped,
+        skipped,
     });
     value_at(&document, 0)
 }
@@ -188,6 +221,29 @@ fn value_at(document: &Arc<Document>, at: usize) -> Value {
             at,
             items: OnceLock::new(),
         }),
+        Item::Skipped(i) => {
+            let skipped = &document.skipped[*i as usize];
+            let read = || {
+                let text = document.text(document.skipped_text(*i)).unwrap_or_default();
+                document_of(text).unwrap_or(Value::UNDEFINED)
+            };
+            skipped.value.get_or_init(read).clone()
+        }
+    }
+}
+
+/// A skipped member's JSON, read in full now that something asks for it.
+fn document_of(text: &str) -> Option<Value> {
+    document(text, &ReplyKeys::everything())
+}
+
+impl Skipped {
+    fn new(start: u32, len: u32) -> Self {
+        Skipped {
+            start,
+            len,
+            value: OnceLock::new(),
+        }
     }
 }
 
@@ -242,8 +298,10 @@ impl Object for Node {
 /// Reads one value into the tape (and its members after it, recursively).
 struct Record<'t, 'b> {
     body: &'b str,
+    keys: &'b ReplyKeys,
     tape: &'t mut Vec<Entry>,
     unescaped: &'t mut Vec<Box<str>>,
+    skipped: &'t mut Vec<Skipped>,
     key: Text,
 }
 
@@ -286,10 +344,41 @@ impl Record<'_, '_> {
     fn member(&mut self, key: Text) -> Record<'_, '_> {
         Record {
             body: self.body,
+            keys: self.keys,
             tape: &mut *self.tape,
             unescaped: &mut *self.unescaped,
+            skipped: &mut *self.skipped,
             key,
         }
+    }
+
+    /// Whether the member under `key` is read now or skipped. Only objects and arrays are worth
+    /// skipping, and looking the name up costs more than reading a scalar: the body is peeked at
+    /// first (a key without escapes lies in it, so its value is just after its closing quote).
+    fn wanted(&self, key: Text) -> bool {
+        let Text::Span { start, len } = key else {
+            return true;
+        };
+        let after = &self.body.as_bytes()[(start + len) as usize..];
+        let mut value = after.iter().skip(1).filter(|b| !b.is_ascii_whitespace());
+        if value.next() != Some(&b':') || !matches!(value.next(), Some(b'{' | b'[')) {
+            return true;
+        }
+        self.keys
+            .contains(&self.body[start as usize..(start + len) as usize])
+    }
+
+    /// A member skipped: its JSON's place in the body, to read if something asks.
+    fn skip(&mut self, key: Text, json: &str) {
+        let Text::Span { start, len } = Self::span(self.body, json) else {
+            unreachable!("a span is a span")
+        };
+        self.skipped.push(Skipped::new(start, len));
+        self.tape.push(Entry {
+            key,
+            item: Item::Skipped(self.skipped.len() as u32 - 1),
+            end: self.tape.len() as u32 + 1,
+        });
     }
 }
 
@@ -347,7 +436,12 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
             body: self.body,
             unescaped: &mut *self.unescaped,
         })? {
-            map.next_value_seed(self.member(key))?;
+            if self.wanted(key) {
+                map.next_value_seed(self.member(key))?;
+            } else {
+                let json: &'de serde_json::value::RawValue = map.next_value()?;
+                self.skip(key, json.get());
+            }
         }
         self.tape[at].end = self.tape.len() as u32;
         Ok(())
@@ -396,7 +490,7 @@ mod tests {
     use super::*;
 
     fn doc() -> Value {
-        document(
+        document_of(
             r#"{"plans": [{"id": "A", "premium": 300.5, "issuer": {"id": "11512"}},
                           {"id": "B", "premium": 120, "na\"me": "quoted key", "say": "a\"b"}],
                 "total": 2, "none": null, "big": 18446744073709551615, "neg": -3e2}"#,
@@ -462,13 +556,60 @@ mod tests {
     }
 
     #[test]
-    fn a_body_that_is_not_json_is_no_document() {
-        assert!(document("<html>").is_none());
-        assert!(document("{\"broken\": ").is_none());
-        assert!(document("{\"a\": 1} trailing").is_none());
-        assert_eq!(document(" 42 ").unwrap(), Value::from(42));
+    fn members_no_one_reads_are_skipped_yet_read_the_same_when_reached() {
+        let body = r#"{"plans": [{"id": "A", "benefits": [{"name": "x\"y", "covered": true}],
+                       "issuer": {"id": "1", "na\u006de": "Tar Heel"}, "premium": 2.5},
+                                 {"id": "B", "premium": 1}],
+                       "ranges": {"premiums": {"min": 1, "max": 9}}, "total": 1}"#;
+        let keys = ReplyKeys::of(["plans", "id", "premium", "total"].map(String::from));
+        let lazy = document(body, &keys).unwrap();
+        let full = document_of(body).unwrap();
+        let node = |v: &Value| v.downcast_object_ref::<Node>().unwrap().document.clone();
+        // Read: plans, its plans, ids, premiums, total; skipped: benefits, issuer, ranges.
         assert_eq!(
-            pointer(&document("\"x\"").unwrap(), ""),
+            node(&lazy).tape.len(),
+            12,
+            "skipped members are one entry each"
+        );
+        assert_eq!(node(&lazy).skipped.len(), 3);
+        let whole = |v: &Value| serde_json::to_value(v).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            whole(&lazy),
+            parsed,
+            "a skipped member is read when the whole is"
+        );
+        assert_eq!(whole(&lazy), whole(&full));
+        for path in [
+            "/plans/0/issuer/name",
+            "/plans/0/benefits/0/name",
+            "/ranges/premiums/max",
+            "/total",
+        ] {
+            assert_eq!(pointer(&lazy, path), pointer(&full, path), "{path}");
+        }
+        assert_eq!(
+            pointer(&lazy, "/plans/0/benefits/0/name"),
+            Some(Value::from("x\"y"))
+        );
+        let plan = detach(pointer(&lazy, "/plans/0").unwrap());
+        assert!(!Arc::ptr_eq(&node(&plan), &node(&lazy)), "copied out");
+        assert_eq!(
+            whole(&plan),
+            parsed["plans"][0],
+            "a detached part keeps its skipped members"
+        );
+        assert_eq!(pointer(&plan, "/issuer/id"), Some(Value::from("1")));
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_no_document() {
+        assert!(document_of("<html>").is_none());
+        assert!(document_of("{\"broken\": ").is_none());
+        assert!(document_of("{\"a\": 1} trailing").is_none());
+        assert_eq!(document_of(" 42 ").unwrap(), Value::from(42));
+        assert_eq!(
+            pointer(&document_of("\"x\"").unwrap(), ""),
             Some(Value::from("x"))
         );
     }

@@ -2,13 +2,16 @@
 //! as JSON (parsed once, only if something asks).
 
 use std::cell::OnceCell;
+use std::sync::Arc;
 
 use minijinja::Value;
 use reqwest::header::HeaderMap;
 
 use super::error::RequestError;
 use super::form::first_form;
-use crate::journey_file::program::{Capture, CaptureSource, Check, CheckKind, PointerTest};
+use crate::journey_file::program::{
+    Capture, CaptureSource, Check, CheckKind, PointerTest, ReplyKeys,
+};
 use crate::journey_file::template::Templates;
 
 pub struct Reply {
@@ -16,24 +19,34 @@ pub struct Reply {
     pub headers: HeaderMap,
     pub body: String,
     pub url: url::Url,
+    /// What the journey file could read of the body as JSON.
+    keys: Arc<ReplyKeys>,
     json: OnceCell<Value>,
 }
 
 impl Reply {
-    pub fn new(status: u16, headers: HeaderMap, body: String, url: url::Url) -> Self {
+    pub fn new(
+        status: u16,
+        headers: HeaderMap,
+        body: String,
+        url: url::Url,
+        keys: Arc<ReplyKeys>,
+    ) -> Self {
         Self {
             status,
             headers,
             body,
             url,
+            keys,
             json: OnceCell::new(),
         }
     }
 
     /// The body as JSON, read only as far as templates look; undefined when it is not JSON.
     pub fn json(&self) -> &Value {
-        self.json
-            .get_or_init(|| super::json::document(&self.body).unwrap_or(Value::UNDEFINED))
+        self.json.get_or_init(|| {
+            super::json::document(&self.body, &self.keys).unwrap_or(Value::UNDEFINED)
+        })
     }
 
     /// The value at a JSON pointer (RFC 6901), if the body has it (and it is not null).
@@ -119,7 +132,13 @@ mod tests {
 
     fn reply_setting(cookies: &[&str]) -> Reply {
         let url = url::Url::parse("http://127.0.0.1/login").unwrap();
-        Reply::new(200, headers(cookies), String::new(), url)
+        Reply::new(
+            200,
+            headers(cookies),
+            String::new(),
+            url,
+            Arc::new(ReplyKeys::everything()),
+        )
     }
 
     fn cookie(name: &str) -> Capture {
