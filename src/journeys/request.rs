@@ -35,17 +35,30 @@ pub async fn perform(state: &mut VisitState<'_>, request: &Request) -> Result<()
         super::trace::note(state.run, || format!("let {name} = {}", short(&value)));
         state.bindings.insert(name.clone(), json::detach(value));
     }
-    let scope = state.scope();
-    for check in &request.before {
-        let Some(id) = that_of(check) else { continue };
-        let holds = templates
-            .eval(id, &scope)
-            .map_err(|e| fail(e.into()))?
-            .is_true();
-        if !holds {
-            return Err(fail(RequestError::Check(check.reason.clone())));
+    // A scope holds the bindings: let it go before anything is bound, or each binding copies them.
+    let times = {
+        let scope = state.scope();
+        for check in &request.before {
+            let Some(id) = that_of(check) else { continue };
+            let holds = templates
+                .eval(id, &scope)
+                .map_err(|e| fail(e.into()))?
+                .is_true();
+            if !holds {
+                return Err(fail(RequestError::Check(check.reason.clone())));
+            }
         }
-    }
+        match &request.repeat {
+            None => Ok(1),
+            Some(repeat) => templates
+                .eval(repeat.times, &scope)
+                .map_err(|e| fail(RequestError::Repeat(e)))
+                .and_then(|value| {
+                    i64::try_from(value).map_err(|_| fail(RequestError::RepeatNotWhole))
+                })
+                .map(|times| times.clamp(0, MAX_REPEAT)),
+        }
+    };
     // Captures with a default have it as soon as the request is attempted.
     for capture in request.captures.iter().filter(|c| c.default.is_some()) {
         if !capture.append {
@@ -55,17 +68,7 @@ pub async fn perform(state: &mut VisitState<'_>, request: &Request) -> Result<()
             );
         }
     }
-    let times = match &request.repeat {
-        None => 1,
-        Some(repeat) => {
-            let value = templates
-                .eval(repeat.times, &scope)
-                .map_err(|e| fail(RequestError::Repeat(e)))?;
-            i64::try_from(value)
-                .map_err(|_| fail(RequestError::RepeatNotWhole))?
-                .clamp(0, MAX_REPEAT)
-        }
-    };
+    let times = times?;
     let mut collected: Vec<(String, Vec<Value>)> = request
         .captures
         .iter()
