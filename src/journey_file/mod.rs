@@ -8,6 +8,7 @@
 //! [`Program`] ([`program`]) the journeys run. Every problem names the file, the line and the key.
 
 mod compile;
+pub mod json;
 mod native;
 pub mod program;
 pub mod spec;

@@ -11,12 +11,15 @@
 use minijinja::machinery::ast::{self, BinOpKind, CallArg, Expr, UnaryOpKind};
 use minijinja::Value;
 
+use super::json;
+
 /// An expression compiled for native evaluation.
 #[derive(Debug)]
 pub(super) enum Native {
     Const(Value),
     Var(String),
-    Attr(Box<Native>, String),
+    /// `a.b.c`: attributes of a value, one or more.
+    Attr(Box<Native>, Vec<String>),
     Item(Box<Native>, Box<Native>),
     Compare(Comparison, Box<Native>, Box<Native>),
     Arith(Arith, Box<Native>, Box<Native>),
@@ -80,7 +83,13 @@ impl Native {
         Some(match expr {
             Expr::Const(c) => Native::Const(c.value.clone()),
             Expr::Var(v) => Native::Var(v.id.to_string()),
-            Expr::GetAttr(g) => Native::Attr(boxed(&g.expr)?, g.name.to_string()),
+            Expr::GetAttr(g) => match Native::of(&g.expr)? {
+                Native::Attr(of, mut names) => {
+                    names.push(g.name.to_string());
+                    Native::Attr(of, names)
+                }
+                of => Native::Attr(Box::new(of), vec![g.name.to_string()]),
+            },
             Expr::GetItem(g) => Native::Item(boxed(&g.expr)?, boxed(&g.subscript_expr)?),
             Expr::UnaryOp(u) => match u.op {
                 UnaryOpKind::Not => Native::Not(boxed(&u.expr)?),
@@ -132,7 +141,10 @@ impl Native {
         match self {
             Native::Const(value) => Some(value.clone()),
             Native::Var(name) => scope.get_attr(name).ok(),
-            Native::Attr(of, name) => container(of.eval(scope)?)?.get_attr(name).ok(),
+            Native::Attr(of, names) => {
+                let of = container(of.eval(scope)?)?;
+                json::at_path(&of, names).or_else(|| walk(of, names))
+            }
             Native::Item(of, key) => container(of.eval(scope)?)?.get_item(&key.eval(scope)?).ok(),
             Native::Compare(op, left, right) => Some(Value::from(
                 op.holds(&left.eval(scope)?, &right.eval(scope)?),
@@ -248,6 +260,17 @@ fn test(args: &[&Expr<'_>]) -> Option<Option<(Comparison, Box<Native>)>> {
     Some(Some((comparison, Box::new(Native::of(other)?))))
 }
 
+/// The attributes at `names` of `value`, one by one: every step but the last must find a value
+/// (not undefined, not none); the last may find nothing (undefined).
+fn walk(value: Value, names: &[String]) -> Option<Value> {
+    let (last, steps) = names.split_last()?;
+    let parent = steps.iter().try_fold(value, |value, name| {
+        let next = container(value)?.get_attr(name).ok()?;
+        (!next.is_undefined()).then_some(next)
+    })?;
+    container(parent)?.get_attr(last).ok()
+}
+
 /// `'a.b'` as `["a", "b"]`; minijinja's attribute paths also take item indices, left to it.
 fn path(attribute: &str) -> Vec<String> {
     attribute.split('.').map(str::to_string).collect()
@@ -255,13 +278,17 @@ fn path(attribute: &str) -> Vec<String> {
 
 /// The value at a dotted attribute path; `None` when a step finds nothing.
 fn at_path(value: &Value, path: &[String]) -> Option<Value> {
-    path.iter().try_fold(value.clone(), |value, name| {
-        if name.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let next = container(value)?.get_attr(name).ok()?;
-        (!next.is_undefined()).then_some(next)
-    })
+    if path
+        .iter()
+        .any(|name| name.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    if path.is_empty() {
+        return Some(value.clone());
+    }
+    let found = json::at_path(value, path).or_else(|| walk(value.clone(), path))?;
+    (!found.is_undefined()).then_some(found)
 }
 
 impl Comparison {
@@ -382,6 +409,7 @@ mod tests {
     use minijinja::{Environment, UndefinedBehavior};
 
     use super::*;
+    use crate::journey_file::program::ReplyKeys;
 
     fn scope() -> Value {
         let plan = |id: &str, premium: f64, issuer: &str| {
@@ -418,9 +446,26 @@ mod tests {
         env.compile_expression(source)?.eval(scope)
     }
 
+    /// The same scope, its values a reply's JSON: read in full, and with `issuer` skipped unread.
+    fn json_scopes() -> [Value; 2] {
+        let text = serde_json::to_string(&scope()).unwrap();
+        let read = |keys: &ReplyKeys| json::document(&text, keys).unwrap();
+        let without_issuer = ["plans", "id", "premium", "words"].map(String::from);
+        [
+            read(&ReplyKeys::everything()),
+            read(&ReplyKeys::of(without_issuer)),
+        ]
+    }
+
     #[test]
     fn native_values_are_minijinjas() {
-        let scope = scope();
+        let [json, lazy] = json_scopes();
+        for scope in [scope(), json, lazy] {
+            native_values_are_minijinjas_in(&scope);
+        }
+    }
+
+    fn native_values_are_minijinjas_in(scope: &Value) {
         for source in [
             "page",
             "plans[1].issuer.id",
@@ -452,9 +497,9 @@ mod tests {
             "'a' < 'b'",
         ] {
             let native = Native::compile(source).unwrap_or_else(|| panic!("not native: {source}"));
-            let want = minijinja(source, &scope).unwrap();
+            let want = minijinja(source, scope).unwrap();
             let got = native
-                .eval(&scope)
+                .eval(scope)
                 .unwrap_or_else(|| panic!("deferred: {source}"));
             assert_eq!(got, want, "{source}");
             assert_eq!(got.to_string(), want.to_string(), "{source}");
@@ -464,7 +509,16 @@ mod tests {
 
     #[test]
     fn what_minijinja_would_do_differently_is_left_to_it() {
-        let scope = scope();
+        let [json, lazy] = json_scopes();
+        for scope in [scope(), json, lazy] {
+            what_minijinja_would_do_differently_is_left_to_it_in(&scope);
+        }
+        for source in ["range(3) | list", "plans | first", "page / 2", "page ~ 'x'"] {
+            assert!(Native::compile(source).is_none(), "{source}");
+        }
+    }
+
+    fn what_minijinja_would_do_differently_is_left_to_it_in(scope: &Value) {
         for source in [
             // Undefined names and attributes: errors or undefined, minijinja's to say.
             "missing",
@@ -479,11 +533,8 @@ mod tests {
             "plans | map(attribute='missing') | list",
         ] {
             let native = Native::compile(source);
-            let deferred = native.as_ref().is_none_or(|n| n.eval(&scope).is_none());
+            let deferred = native.as_ref().is_none_or(|n| n.eval(scope).is_none());
             assert!(deferred, "{source} was answered natively");
-        }
-        for source in ["range(3) | list", "plans | first", "page / 2", "page ~ 'x'"] {
-            assert!(Native::compile(source).is_none(), "{source}");
         }
     }
 }

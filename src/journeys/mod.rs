@@ -8,7 +8,6 @@
 mod call;
 mod error;
 mod form;
-mod json;
 mod reply;
 mod request;
 mod scope;

@@ -45,13 +45,13 @@ impl Reply {
     /// The body as JSON, read only as far as templates look; undefined when it is not JSON.
     pub fn json(&self) -> &Value {
         self.json.get_or_init(|| {
-            super::json::document(&self.body, &self.keys).unwrap_or(Value::UNDEFINED)
+            crate::journey_file::json::document(&self.body, &self.keys).unwrap_or(Value::UNDEFINED)
         })
     }
 
     /// The value at a JSON pointer (RFC 6901), if the body has it (and it is not null).
     pub fn at(&self, pointer: &str) -> Option<Value> {
-        super::json::pointer(self.json(), pointer)
+        crate::journey_file::json::pointer(self.json(), pointer)
     }
 
     fn header(&self, name: &str) -> Option<&str> {

@@ -7,9 +7,9 @@ use serde::{Serialize, Serializer};
 
 use super::call::{self, Body, Outgoing, StepFailed};
 use super::error::RequestError;
-use super::json;
 use super::reply::Reply;
 use super::VisitState;
+use crate::journey_file::json;
 use crate::journey_file::program::{
     Address, BodyTemplate, CaptureSource, Check, CheckKind, JsonTemplate, Repeat, Request,
 };

@@ -14,7 +14,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::Value;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::journey_file::program::ReplyKeys;
+use super::program::ReplyKeys;
 
 /// A parsed reply: its text, one entry per value in document order, and the few strings that had
 /// escapes, unescaped. Documents live as long as the visits that captured from them, thousands at
@@ -205,6 +205,25 @@ pub fn pointer(document: &Value, pointer: &str) -> Option<Value> {
         current = node.get_value(&key)?;
     }
     (!current.is_undefined() && !current.is_none()).then_some(current)
+}
+
+/// The value at a path of member names (`["issuer", "id"]`) when `value` is a reply's JSON, found
+/// on the tape without making a value of each step; `None` when it is not JSON or a step finds
+/// nothing (the caller then walks it step by step, to meet what is missing as minijinja would).
+pub fn at_path(value: &Value, path: &[String]) -> Option<Value> {
+    let node = value.downcast_object_ref::<Node>()?;
+    let document = &node.document;
+    let mut at = node.at;
+    for (step, name) in path.iter().enumerate() {
+        match document.tape[at].item {
+            Item::Object => {}
+            Item::Skipped(_) => return at_path(&value_at(document, at), &path[step..]),
+            _ => return None,
+        }
+        let key = |&member: &usize| document.text(document.tape[member].key) == Some(name);
+        at = document.members(at).find(key)?;
+    }
+    Some(value_at(document, at))
 }
 
 /// Entry `at` as a value: a scalar at once, a container as a node read on demand.
