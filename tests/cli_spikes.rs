@@ -42,8 +42,11 @@ fn an_error_window_is_found_shown_and_kept_with_examples() {
     run_ok(&scenario, &run);
     let summary = json(&run.join("summary.json"));
     let spikes = summary["spikes"].as_array().unwrap();
-    assert_eq!(spikes.len(), 1, "one window: {spikes:?}");
-    let spike = &spikes[0];
+    // The exchange's fault makes one error window; a machine busy with other tests may add a
+    // latency window of its own, which is the detector doing its job, not this test's subject.
+    let errors: Vec<&Value> = spikes.iter().filter(|s| s["kind"] == "errors").collect();
+    assert_eq!(errors.len(), 1, "one error window: {spikes:?}");
+    let spike = errors[0];
     assert_eq!(
         (spike["step"].as_str(), spike["kind"].as_str()),
         (Some("browse"), Some("errors"))
