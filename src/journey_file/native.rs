@@ -65,11 +65,14 @@ pub(super) enum Filter {
     /// passes the test, or fails it when `reject`.
     Select {
         attribute: Vec<String>,
-        test: Option<(Comparison, Box<Native>)>,
+        test: Option<Test>,
         reject: bool,
     },
     Pick(Box<Native>),
 }
+
+/// A comparison test of `select` and its kin, with its argument (`select('eq', '')`).
+type Test = (Comparison, Box<Native>);
 
 impl Native {
     /// The native form of `source`, if every part of it has one.
@@ -241,8 +244,7 @@ fn filter(f: &ast::Filter<'_>) -> Option<Filter> {
 }
 
 /// A test of `select` and its kin: none (truthiness), or a comparison with one argument.
-#[allow(clippy::type_complexity)]
-fn test(args: &[&Expr<'_>]) -> Option<Option<(Comparison, Box<Native>)>> {
+fn test(args: &[&Expr<'_>]) -> Option<Option<Test>> {
     let [name, rest @ ..] = args else {
         return Some(None);
     };
