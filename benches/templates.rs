@@ -120,12 +120,7 @@ async fn main() {
         .map(|e| builder.add(&format!("{{{{ {e} }}}}")).unwrap())
         .collect();
     let templates = builder.finish().unwrap();
-    env.add_filter("pick", |list: Value, fraction: f64| {
-        let len = list.len().unwrap_or(0).max(1);
-        list.get_item(&Value::from(
-            ((fraction * len as f64) as usize).min(len - 1),
-        ))
-    });
+    env.add_filter("pick", template::pick);
     for (expression, id) in EXPRESSIONS.iter().zip(ids) {
         let compiled = env.compile_expression(expression).unwrap();
         assert_eq!(

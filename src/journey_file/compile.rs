@@ -10,7 +10,7 @@ use regex::Regex;
 
 use super::program::*;
 use super::spec::*;
-use super::template::{Builder, TemplateId};
+use super::template::{Builder, TemplateId, Templates};
 use crate::access::secrets::Secrets;
 use crate::access::{names_a_credential, Access};
 use crate::rundir::enrollments::STATUS_WORDS;
@@ -159,6 +159,7 @@ fn compile_spec(
     access.secrets = secrets_of(&templates, &access, scenario);
     access.ca_pem = read_ca_file(scenario)?;
     access.insecure = scenario.http.insecure;
+    let reply_keys = std::sync::Arc::new(reply_keys(&requests, &templates));
     let mut program = Program {
         path: source.path.clone(),
         steps,
@@ -168,9 +169,8 @@ fn compile_spec(
         vars,
         access,
         enrollment,
-        reply_keys: Default::default(),
+        reply_keys,
     };
-    program.reply_keys = std::sync::Arc::new(reply_keys(&program));
     check_names(&program, &spec, scenario.data.is_some())?;
     find_live_names(&mut program);
     Ok(program)
@@ -551,9 +551,9 @@ fn compile_checks(
     Ok(checks)
 }
 
-/// What the program's templates and pointers could read of a reply.
-fn reply_keys(program: &Program) -> ReplyKeys {
-    let pointers = program.requests.iter().flat_map(|request| {
+/// What the requests' templates and pointers could read of a reply.
+fn reply_keys(requests: &[Request], templates: &Templates) -> ReplyKeys {
+    let pointers = requests.iter().flat_map(|request| {
         let checks = request.checks.iter().chain(&request.before);
         let checked = checks.filter_map(|check| match &check.kind {
             CheckKind::Pointer { pointer, .. } => Some(pointer),
@@ -572,7 +572,7 @@ fn reply_keys(program: &Program) -> ReplyKeys {
         let tokens = pointer.split('/').skip(1);
         tokens.map(|token| token.replace("~1", "/").replace("~0", "~"))
     });
-    ReplyKeys::of(program.templates.words().iter().cloned().chain(tokens))
+    ReplyKeys::of(templates.words().iter().cloned().chain(tokens))
 }
 
 /// A JSON pointer (RFC 6901): empty, or `/` then tokens.

@@ -87,7 +87,7 @@ fn environment() -> Environment<'static> {
 
 /// `plans | pick(visit.pick)`: the item at a fraction in [0, 1) of the list (how far down a
 /// visitor goes), clamped to the list.
-pub(super) fn pick(list: Value, fraction: f64) -> Result<Value, Error> {
+pub fn pick(list: Value, fraction: f64) -> Result<Value, Error> {
     let len = list
         .len()
         .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "pick needs a list"))?;
