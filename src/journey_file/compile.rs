@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use minijinja::Value;
 use regex::Regex;
 
+use super::json;
 use super::program::*;
 use super::spec::*;
 use super::template::{Builder, TemplateId, Templates};
@@ -568,10 +569,7 @@ fn reply_keys(requests: &[Request], templates: &Templates) -> ReplyKeys {
             });
         checked.chain(captured)
     });
-    let tokens = pointers.flat_map(|pointer| {
-        let tokens = pointer.split('/').skip(1);
-        tokens.map(|token| token.replace("~1", "/").replace("~0", "~"))
-    });
+    let tokens = pointers.flat_map(|pointer| json::pointer_tokens(pointer));
     ReplyKeys::of(templates.words().iter().cloned().chain(tokens))
 }
 

@@ -192,11 +192,16 @@ pub fn detach(value: Value) -> Value {
     value_at(&document, 0)
 }
 
+/// The reference tokens of a JSON pointer (RFC 6901), unescaped: `/a~1b/0` is `a/b`, `0`.
+pub fn pointer_tokens(pointer: &str) -> impl Iterator<Item = String> + '_ {
+    let tokens = pointer.split('/').skip(1);
+    tokens.map(|token| token.replace("~1", "/").replace("~0", "~"))
+}
+
 /// The value at a JSON pointer (RFC 6901) of a document; `None` when absent or null.
 pub fn pointer(document: &Value, pointer: &str) -> Option<Value> {
     let mut current = document.clone();
-    for token in pointer.split('/').skip(1) {
-        let token = token.replace("~1", "/").replace("~0", "~");
+    for token in pointer_tokens(pointer) {
         let node = current.downcast_object::<Node>()?;
         let key = match node.is_array() {
             true => Value::from(token.parse::<usize>().ok()?),

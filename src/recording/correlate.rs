@@ -17,6 +17,7 @@ use url::Url;
 
 use super::recorded::{Recorded, SentBody};
 use super::sources::{self, Kind, Offer, Source};
+use crate::journey_file::json;
 use crate::journey_file::program::RESERVED;
 
 /// How a capture takes its value from a reply (one `capture.NAME = { … }`).
@@ -401,10 +402,7 @@ const GENERIC: [&str; 7] = ["id", "uuid", "value", "key", "code", "token", "numb
 
 /// `/plans/3/id` as `plan_id`, `/enrollment/pay_now_url` as `pay_now_url`, `` as `NAME_reply`.
 fn pointer_name(pointer: &str, request_name: &str) -> String {
-    let words: Vec<String> = pointer
-        .split('/')
-        .skip(1)
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+    let words: Vec<String> = json::pointer_tokens(pointer)
         .filter(|s| !s.is_empty() && !s.chars().all(|c| c.is_ascii_digit()))
         .collect();
     let Some(last) = words.last() else {
