@@ -50,7 +50,8 @@ enum Compiled {
 
 enum Piece {
     Text(String),
-    Path(Vec<String>),
+    /// A dotted path, looked up as native expressions look paths up.
+    Path(Native),
 }
 
 /// Collects the templates of a file, checking each as it comes.
@@ -235,9 +236,8 @@ fn leak(source: String) -> &'static str {
     Box::leak(source.into_boxed_str())
 }
 
-/// The expression of a string that is exactly one `{{ … }}`.
-/// `household.zip` as `["household", "zip"]`; `None` for anything but names joined by dots.
-fn dotted_path(source: &str) -> Option<Vec<String>> {
+/// Whether `source` is names joined by dots (`household.zip`).
+fn dotted_path(source: &str) -> bool {
     let name = |part: &str| {
         let mut chars = part.chars();
         chars
@@ -245,8 +245,7 @@ fn dotted_path(source: &str) -> Option<Vec<String>> {
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
-    let parts: Vec<String> = source.split('.').map(str::to_string).collect();
-    parts.iter().all(|p| name(p)).then_some(parts)
+    source.split('.').all(name)
 }
 
 /// `a/{{ b.c }}/d` as text, path, text; `None` when anything but dotted paths is inside `{{ }}`
@@ -263,7 +262,10 @@ fn pieces(source: &str) -> Option<Vec<Piece>> {
         }
         let end = rest[start..].find("}}")? + start;
         let inner = rest[start + 2..end].trim();
-        pieces.push(Piece::Path(dotted_path(inner)?));
+        if !dotted_path(inner) {
+            return None;
+        }
+        pieces.push(Piece::Path(Native::compile(inner)?));
         rest = &rest[end + 2..];
     }
     if !rest.is_empty() {
@@ -280,7 +282,7 @@ fn print(scope: &Value, pieces: &[Piece]) -> Option<String> {
         match piece {
             Piece::Text(text) => out.push_str(text),
             Piece::Path(path) => {
-                let value = lookup(scope, path)?;
+                let value = path.eval(scope).filter(|value| !value.is_none())?;
                 match value.as_str() {
                     Some(text) => out.push_str(text),
                     None => write!(out, "{value}").ok()?,
@@ -291,14 +293,7 @@ fn print(scope: &Value, pieces: &[Piece]) -> Option<String> {
     Some(out)
 }
 
-/// The value at `path` in `scope`, if every step finds something that is not none.
-fn lookup(scope: &Value, path: &[String]) -> Option<Value> {
-    path.iter().try_fold(scope.clone(), |value, name| {
-        let next = value.get_attr(name).ok()?;
-        (!next.is_undefined() && !next.is_none()).then_some(next)
-    })
-}
-
+/// The expression of a string that is exactly one `{{ … }}`.
 fn native_expression(source: &str) -> Option<&str> {
     let inner = source.trim().strip_prefix("{{")?.strip_suffix("}}")?;
     (!inner.contains("{{") && !inner.contains("}}")).then_some(inner.trim())
