@@ -18,12 +18,13 @@ use std::time::{Duration, Instant};
 use goose::config::GooseConfiguration;
 use goose::metrics::GooseMetrics;
 use goose::prelude::*;
-use surge::exchange::{self, ExchangeConfig};
 use surge::journey_file;
 use surge::journeys::{run_visit, HttpLimits, JourneyEnv, Target, Users, VisitState};
 use surge::measure::Recorder;
 use surge::plan::{Visit, VisitPlanner};
 use surge::scenario::{Scenario as SurgeScenario, Source, ThinkTime};
+
+mod support;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -137,14 +138,7 @@ async fn main() {
     let secs = env_or("BENCH_SECS", 10);
     let users = env_or("BENCH_USERS", 50) as usize;
 
-    let running = exchange::start(ExchangeConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    })
-    .await
-    .expect("start the exchange");
-    let host = running.url().to_string();
-    assert!(host.starts_with("http://127.0.0.1:"), "loopback only");
+    let (running, host) = support::loopback_exchange().await;
 
     let catalog = surge::exchange::catalog::Catalog::build();
     let plan_id = catalog.plans[0].id.clone();

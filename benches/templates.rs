@@ -9,13 +9,16 @@
 //! and one machine-readable line per expression: `RESULT {json}`.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Instant;
 
 use minijinja::{Environment, UndefinedBehavior, Value};
-use surge::exchange::{self, ExchangeConfig};
-use surge::journey_file::json;
 use surge::journey_file::program::ReplyKeys;
 use surge::journey_file::template::{self, Builder};
+use surge::journey_file::{self, json};
+use surge::scenario::Scenario;
+
+mod support;
 
 /// The browse requests' expressions, as journeys/embedded.toml writes them.
 const EXPRESSIONS: [&str; 7] = [
@@ -50,14 +53,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
-    let running = exchange::start(ExchangeConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    })
-    .await
-    .expect("start the exchange");
-    let host = running.url().to_string();
-    assert!(host.starts_with("http://127.0.0.1:"), "loopback only");
+    let (_running, host) = support::loopback_exchange().await;
     let search = serde_json::json!({
         "household": {"income": 30000, "people": [{"age": 30, "aptc_eligible": true, "gender": "Female", "uses_tobacco": false}]},
         "market": "Individual", "place": {"countyfips": "37183", "state": "NC", "zipcode": "27601"},
@@ -78,10 +74,10 @@ async fn main() {
     println!("one page of plan search: {} bytes", page.len());
 
     let everything = ReplyKeys::everything();
-    let embedded =
-        std::fs::read_to_string("journeys/embedded.toml").expect("journeys/embedded.toml");
-    let words = embedded.split(|c: char| !(c.is_alphanumeric() || c == '_'));
-    let named = ReplyKeys::of(words.filter(|w| !w.is_empty()).map(String::from));
+    // What the embedded journeys' templates and pointers name, as a run reads its replies.
+    let scenario = Scenario::parse(Path::new("bench.toml"), "[traffic]\nvisits = 1\n");
+    let program = journey_file::load(&scenario.expect("scenario")).expect("embedded journeys");
+    let named = &program.reply_keys;
     let mut full = Vec::new();
     let mut lazy = Vec::new();
     for _ in 0..3 {
@@ -89,13 +85,13 @@ async fn main() {
             json::document(&page, &everything).unwrap()
         }));
         lazy.push(per_call_us(iterations, || {
-            json::document(&page, &named).unwrap()
+            json::document(&page, named).unwrap()
         }));
     }
     let (full, lazy) = (median(full), median(lazy));
     println!("read the page, every member: {full:6.2} µs; only what the journeys name: {lazy:6.2} µs ({:.2}x)", lazy / full);
 
-    let reply = json::document(&page, &named).unwrap();
+    let reply = json::document(&page, named).unwrap();
     let plans = json::pointer(&reply, "/plans").unwrap();
     let chosen = json::pointer(&reply, "/plans/0").unwrap();
     let county = Value::from_iter([("fips", "37183"), ("state", "NC")]);
