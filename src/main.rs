@@ -1,11 +1,27 @@
 // Tens of thousands of visits allocate and free small objects on every request from two worker
 // threads: mimalloc's per-thread free lists cost less CPU than the system allocator's, and give
-// freed pages back instead of keeping them in per-thread arenas. Its transparent huge pages stay on:
-// without them (`no_thp`) a short run peaks a third lower, but the first morning spends 7 % more CPU
-// and at 120× it fell behind (bench/RESULTS.md).
+// freed pages back instead of keeping them in per-thread arenas. Its transparent huge pages stay on
+// (not `no_thp`), and are asked for (below): bench/RESULTS.md measures both.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    heap_on_huge_pages();
     surge::commands::main()
+}
+
+/// Back the heap with 2 MiB pages where the kernel gives them (transparent huge pages in `madvise`
+/// mode, most distributions' default, hand them only to memory that asks). With 15,000 visits in
+/// flight the heap spans hundreds of MiB, and on 4 KiB pages every allocation missed the TLB: the
+/// first morning at 120× fell behind at its peak in every run, and kept up in every run with them
+/// (bench/RESULTS.md). `MIMALLOC_ALLOW_LARGE_OS_PAGES=0` in the environment turns it off.
+fn heap_on_huge_pages() {
+    use libmimalloc_sys::{mi_option_large_os_pages, mi_option_set_enabled};
+    let set_by_user = ["MIMALLOC_ALLOW_LARGE_OS_PAGES", "MIMALLOC_LARGE_OS_PAGES"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some());
+    if !set_by_user {
+        // SAFETY: mimalloc's options are plain globals, set here before any other thread exists.
+        unsafe { mi_option_set_enabled(mi_option_large_os_pages, true) }
+    }
 }
