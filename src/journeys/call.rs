@@ -416,6 +416,9 @@ fn redirect_location(
     )
 }
 
+/// The most a reply's declared length reserves ahead of its bytes.
+const RESERVE_AT_MOST: u64 = 1 << 20;
+
 /// The body, read as it arrives and given up past `limit` decoded bytes (the connection then
 /// goes): a reply of any size costs at most `limit` of memory.
 async fn read_body(response: &mut reqwest::Response, limit: u64) -> Result<Vec<u8>, Broken> {
@@ -425,7 +428,10 @@ async fn read_body(response: &mut reqwest::Response, limit: u64) -> Result<Vec<u
     {
         return Err(Broken::TooLarge);
     }
-    let mut body = Vec::new();
+    // Sized once from the declared length (capped: a declared length is only a claim) rather than
+    // grown chunk by chunk.
+    let declared = response.content_length().unwrap_or(0).min(RESERVE_AT_MOST);
+    let mut body = Vec::with_capacity(declared as usize);
     while let Some(chunk) = response.chunk().await.map_err(|e| Broken::of_body(&e))? {
         if (body.len() + chunk.len()) as u64 > limit {
             return Err(Broken::TooLarge);

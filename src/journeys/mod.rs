@@ -11,12 +11,14 @@ mod form;
 mod reply;
 mod request;
 mod scope;
+mod target;
 mod trace;
 mod users;
 
 pub use call::{Body, StepFailed};
 pub use error::RequestError;
 pub use form::{first_form, Form};
+pub use target::Target;
 pub use users::{UserStock, Users};
 
 use std::sync::Arc;
@@ -70,52 +72,6 @@ pub struct HttpLimits {
     pub max_reply: u64,
     /// The whole request, body included (`timeout`).
     pub timeout: Duration,
-}
-
-/// Where requests may go.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// The base URL, path prefix kept, without a trailing `/`.
-    pub base: String,
-    /// Hosts besides the base URL's own that requests may reach; `*` allows any.
-    pub allowed_hosts: Vec<String>,
-    base_host: Option<String>,
-}
-
-impl Target {
-    pub fn new(base: &str, allowed_hosts: Vec<String>) -> Self {
-        let base = base.trim_end_matches('/').to_string();
-        let base_host = url::Url::parse(&base)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
-        Self {
-            base,
-            allowed_hosts,
-            base_host,
-        }
-    }
-
-    /// A URL the journey file wrote: absolute as it is, else under the base URL (its prefix kept).
-    pub fn resolve(&self, written: &str) -> Result<url::Url, RequestError> {
-        let url = if written.starts_with("http://") || written.starts_with("https://") {
-            written.to_string()
-        } else {
-            format!("{}/{}", self.base, written.trim_start_matches('/'))
-        };
-        url::Url::parse(&url).map_err(|source| RequestError::BadUrl { url, source })
-    }
-
-    /// May a request go to `url`?
-    pub fn allows(&self, url: &url::Url) -> bool {
-        let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
-            return false;
-        };
-        self.base_host.as_deref() == Some(host.as_str())
-            || self
-                .allowed_hosts
-                .iter()
-                .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(&host))
-    }
 }
 
 /// One visit in progress.
