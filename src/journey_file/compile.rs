@@ -3,6 +3,7 @@
 //! located at its key in the file it came from (the journey file, or the scenario for `[vars]`,
 //! `[http]` and `[traffic.mix]`).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use minijinja::Value;
@@ -569,7 +570,7 @@ fn reply_keys(requests: &[Request], templates: &Templates) -> ReplyKeys {
             });
         checked.chain(captured)
     });
-    let tokens = pointers.flat_map(|pointer| json::pointer_tokens(pointer));
+    let tokens = pointers.flat_map(|pointer| json::pointer_tokens(pointer).map(Cow::into_owned));
     ReplyKeys::of(templates.words().iter().cloned().chain(tokens))
 }
 

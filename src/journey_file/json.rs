@@ -7,6 +7,7 @@
 //! plan's deductibles and benefits) are only skipped over, and parsed if something reaches them
 //! after all.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -20,7 +21,8 @@ use super::program::ReplyKeys;
 /// escapes, unescaped. Documents live as long as the visits that captured from them, thousands at
 /// once at a morning's peak: an entry is 32 bytes (offsets are `u32`; a body over 4 GiB is not read).
 struct Document {
-    text: Box<str>,
+    /// The reply's own text, shared with it rather than copied.
+    text: Arc<String>,
     tape: Vec<Entry>,
     unescaped: Vec<Box<str>>,
     skipped: Vec<Skipped>,
@@ -110,6 +112,12 @@ impl fmt::Debug for Node {
 /// The body as a template value, its members under names not in `keys` skipped until read;
 /// `None` when it is not JSON.
 pub fn document(body: &str, keys: &ReplyKeys) -> Option<Value> {
+    shared_document(&Arc::new(body.to_string()), keys)
+}
+
+/// As [`document`], the document holding the body itself (a reply's) rather than a copy.
+pub fn shared_document(shared: &Arc<String>, keys: &ReplyKeys) -> Option<Value> {
+    let body = shared.as_str();
     u32::try_from(body.len()).ok()?;
     let mut tape = Vec::with_capacity(body.len() / 24);
     let mut unescaped = Vec::new();
@@ -127,7 +135,7 @@ pub fn document(body: &str, keys: &ReplyKeys) -> Option<Value> {
     .ok()?;
     de.end().ok()?;
     let document = Arc::new(Document {
-        text: body.into(),
+        text: shared.clone(),
         tape,
         unescaped,
         skipped,
@@ -184,7 +192,7 @@ pub fn detach(value: Value) -> Value {
         })
         .collect();
     let document = Arc::new(Document {
-        text: text.into(),
+        text: Arc::new(text),
         tape,
         unescaped,
         skipped,
@@ -192,10 +200,14 @@ pub fn detach(value: Value) -> Value {
     value_at(&document, 0)
 }
 
-/// The reference tokens of a JSON pointer (RFC 6901), unescaped: `/a~1b/0` is `a/b`, `0`.
-pub fn pointer_tokens(pointer: &str) -> impl Iterator<Item = String> + '_ {
+/// The reference tokens of a JSON pointer (RFC 6901), unescaped: `/a~1b/0` is `a/b`, `0`. A token
+/// without escapes is borrowed: captures look pointers up on every reply.
+pub fn pointer_tokens(pointer: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
     let tokens = pointer.split('/').skip(1);
-    tokens.map(|token| token.replace("~1", "/").replace("~0", "~"))
+    tokens.map(|token| match token.contains('~') {
+        true => Cow::Owned(token.replace("~1", "/").replace("~0", "~")),
+        false => Cow::Borrowed(token),
+    })
 }
 
 /// The value at a JSON pointer (RFC 6901) of a document; `None` when absent or null.
@@ -205,7 +217,7 @@ pub fn pointer(document: &Value, pointer: &str) -> Option<Value> {
         let node = current.downcast_object::<Node>()?;
         let key = match node.is_array() {
             true => Value::from(token.parse::<usize>().ok()?),
-            false => Value::from(token),
+            false => Value::from(token.as_ref()),
         };
         current = node.get_value(&key)?;
     }
@@ -541,6 +553,9 @@ mod tests {
         assert_eq!(pointer(&d, "/total/0"), None, "no path through a scalar");
         assert_eq!(pointer(&d, "/none"), None);
         assert!(pointer(&d, "").is_some(), "the whole document");
+        let escaped = document_of(r#"{"a/b": {"~x": 1, "x": 2}}"#).unwrap();
+        assert_eq!(pointer(&escaped, "/a~1b/~0x"), Some(Value::from(1)));
+        assert_eq!(pointer(&escaped, "/a~1b/x"), Some(Value::from(2)));
         let plans = pointer(&d, "/plans").unwrap();
         assert_eq!(plans.len(), Some(2));
         let env = minijinja::Environment::new();

@@ -274,10 +274,9 @@ fn pieces(source: &str) -> Option<Vec<Piece>> {
     Some(pieces)
 }
 
-/// The pieces printed, if every path finds a value that prints as itself (not none).
-fn print(scope: &Value, pieces: &[Piece]) -> Option<String> {
+/// The pieces printed onto `out`, if every path finds a value that prints as itself (not none).
+fn print(scope: &Value, pieces: &[Piece], out: &mut String) -> Option<()> {
     use std::fmt::Write;
-    let mut out = String::new();
     for piece in pieces {
         match piece {
             Piece::Text(text) => out.push_str(text),
@@ -290,7 +289,7 @@ fn print(scope: &Value, pieces: &[Piece]) -> Option<String> {
             }
         }
     }
-    Some(out)
+    Some(())
 }
 
 /// The expression of a string that is exactly one `{{ … }}`.
@@ -327,24 +326,51 @@ impl Templates {
 
     /// The template as text (an expression's value printed).
     pub fn render(&self, id: TemplateId, scope: &Value) -> Result<String, TemplateError> {
-        let printed = match &self.compiled[id.0] {
-            Compiled::Text(template) => Some(template.render(scope)),
+        let mut text = String::new();
+        self.render_into(id, scope, &mut text)?;
+        Ok(text)
+    }
+
+    /// The template as text, written onto `out` (a buffer reused from request to request); on an
+    /// error, `out` may hold part of it.
+    pub fn render_into(
+        &self,
+        id: TemplateId,
+        scope: &Value,
+        out: &mut String,
+    ) -> Result<(), TemplateError> {
+        let rendered = match &self.compiled[id.0] {
+            Compiled::Text(template) => template.render(scope),
             Compiled::Pieces(pieces, template) => {
-                Some(print(scope, pieces).map_or_else(|| template.render(scope), Ok))
+                let start = out.len();
+                if print(scope, pieces, out).is_some() {
+                    return Ok(());
+                }
+                // A lookup found nothing printable: minijinja says what, as it would have.
+                out.truncate(start);
+                template.render(scope)
             }
-            _ => None,
+            _ => {
+                let value = self.eval(id, scope)?;
+                if value.is_undefined() {
+                    return Err(TemplateError::Undefined);
+                }
+                match value.as_str() {
+                    Some(text) => out.push_str(text),
+                    None => {
+                        use std::fmt::Write;
+                        let _ = write!(out, "{value}");
+                    }
+                }
+                return Ok(());
+            }
         };
-        if let Some(printed) = printed {
-            return printed.map_err(TemplateError::from);
+        let rendered = rendered.map_err(TemplateError::from)?;
+        match out.is_empty() {
+            true => *out = rendered,
+            false => out.push_str(&rendered),
         }
-        let value = self.eval(id, scope)?;
-        if value.is_undefined() {
-            return Err(TemplateError::Undefined);
-        }
-        Ok(match value.as_str() {
-            Some(text) => text.to_string(),
-            None => value.to_string(),
-        })
+        Ok(())
     }
 
     /// The template's text when it is a literal (no `{{ }}`).
@@ -479,6 +505,7 @@ mod tests {
             "/x/{{ a.missing }}",
             "/x/{{ a.n }}/{{ none }}",
             "{{ a.b }}{{ a.b | string }}",
+            "/x/{{ a.b }}/{{ a.n }}",
         ];
         let (t, ids) = templates(&sources);
         let a = Value::from_iter([
@@ -501,6 +528,12 @@ mod tests {
             let by_minijinja = env.render_str(source, &scope).map_err(|e| describe(&e));
             let by_surge = t.render(*id, &scope).map_err(|e| e.to_string());
             assert_eq!(by_surge, by_minijinja, "{source}");
+            // Onto a buffer in use, a lookup that falls back to minijinja leaves nothing behind.
+            if let Ok(alone) = by_surge {
+                let mut out = "kept:".to_string();
+                t.render_into(*id, &scope, &mut out).unwrap();
+                assert_eq!(out, format!("kept:{alone}"), "{source}");
+            }
         }
     }
 

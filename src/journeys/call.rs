@@ -5,10 +5,11 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use goose::goose::GooseResponse;
 use goose::metrics::GooseRequestMetric;
 use goose::prelude::*;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::error::RequestError;
 use super::reply::Reply;
@@ -48,8 +49,9 @@ impl From<Method> for GooseMethod {
 /// What to send.
 pub enum Body {
     None,
-    /// Serialised as the request is built (no `serde_json::Value` tree in between).
-    Json(Vec<u8>),
+    /// Serialised as the request is built (no `serde_json::Value` tree in between); shared, not
+    /// copied, by each hop that sends it.
+    Json(Bytes),
     Form(Vec<(String, String)>),
 }
 
@@ -109,8 +111,8 @@ pub async fn send(state: &mut VisitState<'_>, outgoing: Outgoing<'_>) -> Result<
     let mut held_since: Option<Instant> = None;
     // Who is asking, for the embedded exchange's fault draws and a real exchange's logs.
     let identity = [
-        (VISIT_HEADER, state.visit.id.to_string()),
-        (REQUEST_HEADER, state.sent.to_string()),
+        (HeaderName::from_static(VISIT_HEADER), state.visit.id.into()),
+        (HeaderName::from_static(REQUEST_HEADER), state.sent.into()),
     ];
     state.sent += 1;
     let first = Hop {
@@ -230,7 +232,7 @@ async fn follow(
     step: StepId,
     label: &str,
     first: &Hop,
-    identity: &[(&str, String)],
+    identity: &[(HeaderName, HeaderValue)],
     mut started: Instant,
 ) -> Result<Exchanged, Box<TransactionError>> {
     // The run's shared parts, borrowed apart from the visit (whose Goose user each hop borrows).
@@ -353,7 +355,7 @@ fn request_builder(
     url: &url::Url,
     headers: &[(String, String)],
     body: &Body,
-    identity: &[(&str, String)],
+    identity: &[(HeaderName, HeaderValue)],
 ) -> reqwest::RequestBuilder {
     // The URL is already parsed: hand it to the Goose user's client as it is, instead of as text
     // to be parsed twice more (Goose's build_url, then reqwest).
@@ -362,7 +364,7 @@ fn request_builder(
         builder = builder.header(name.as_str(), value.as_str());
     }
     for (name, value) in identity {
-        builder = builder.header(*name, value.as_str());
+        builder = builder.header(name, value);
     }
     builder = match body {
         Body::None => builder,

@@ -11,6 +11,7 @@ mod form;
 mod reply;
 mod request;
 mod scope;
+mod scratch;
 mod target;
 mod trace;
 mod users;

@@ -17,7 +17,8 @@ use crate::journey_file::template::Templates;
 pub struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
-    pub body: String,
+    /// Shared with the body's JSON document, which templates may keep after the reply is gone.
+    pub body: Arc<String>,
     pub url: url::Url,
     /// What the journey file could read of the body as JSON.
     keys: Arc<ReplyKeys>,
@@ -28,14 +29,19 @@ impl Reply {
     pub fn new(
         status: u16,
         headers: HeaderMap,
-        body: String,
+        mut body: String,
         url: url::Url,
         keys: Arc<ReplyKeys>,
     ) -> Self {
+        // Its JSON document may outlive the reply in a visit's captures: keep no spare room (a body
+        // read to its declared length has none).
+        if body.capacity() - body.len() > body.len() / 8 {
+            body.shrink_to_fit();
+        }
         Self {
             status,
             headers,
-            body,
+            body: Arc::new(body),
             url,
             keys,
             json: OnceCell::new(),
@@ -45,7 +51,8 @@ impl Reply {
     /// The body as JSON, read only as far as templates look; undefined when it is not JSON.
     pub fn json(&self) -> &Value {
         self.json.get_or_init(|| {
-            crate::journey_file::json::document(&self.body, &self.keys).unwrap_or(Value::UNDEFINED)
+            crate::journey_file::json::shared_document(&self.body, &self.keys)
+                .unwrap_or(Value::UNDEFINED)
         })
     }
 

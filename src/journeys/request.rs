@@ -1,6 +1,7 @@
 //! One request of a journey file, performed: `let`, `before`, then (once, or page by page) build the
 //! request from its templates, send it, take the captures and judge the checks.
 
+use bytes::Bytes;
 use minijinja::Value;
 use serde::ser::{Error as _, SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
@@ -8,6 +9,7 @@ use serde::{Serialize, Serializer};
 use super::call::{self, Body, Outgoing, StepFailed};
 use super::error::RequestError;
 use super::reply::Reply;
+use super::scratch;
 use super::VisitState;
 use crate::journey_file::json;
 use crate::journey_file::program::{
@@ -121,17 +123,24 @@ fn build<'r>(
     templates: &Templates,
 ) -> Result<Outgoing<'r>, RequestError> {
     let scope = state.scope();
-    let url = match request.address {
-        Address::Target(id) => state.run.target.resolve(&templates.render(id, &scope)?)?,
-        Address::Follow(id) => {
-            let written = templates.render(id, &scope)?;
-            match &state.page {
-                Some(page) => page.join(&written),
-                None => url::Url::parse(&written),
-            }
-            .map_err(|source| RequestError::Follow { written, source })?
+    // The URL's text is written into the thread's buffer and parsed from there.
+    let url = scratch::with_text(|written| match request.address {
+        Address::Target(id) => {
+            templates.render_into(id, &scope, written)?;
+            state.run.target.resolve(written)
         }
-    };
+        Address::Follow(id) => {
+            templates.render_into(id, &scope, written)?;
+            match &state.page {
+                Some(page) => page.join(written),
+                None => url::Url::parse(written),
+            }
+            .map_err(|source| RequestError::Follow {
+                written: written.clone(),
+                source,
+            })
+        }
+    })?;
     // The scenario's headers and query go to the target only, never to another host.
     let access = &state.run.program.access;
     let to_target = url.as_str().starts_with(&state.run.target.base);
@@ -148,14 +157,16 @@ fn build<'r>(
     let query = pairs(&access.query, &request.query)?;
     let body = match &request.body {
         BodyTemplate::None => Body::None,
-        BodyTemplate::Json(json) => Body::Json(
-            serde_json::to_vec(&JsonBody {
+        // Written into the thread's buffer, then copied once at its size.
+        BodyTemplate::Json(json) => Body::Json(scratch::with_bytes(|written| {
+            let body = JsonBody {
                 json,
                 templates,
                 scope: &scope,
-            })
-            .map_err(RequestError::JsonBody)?,
-        ),
+            };
+            serde_json::to_writer(&mut *written, &body).map_err(RequestError::JsonBody)?;
+            Ok::<_, RequestError>(Bytes::copy_from_slice(written))
+        })?),
         BodyTemplate::Fields(fields) => Body::Form(
             fields
                 .iter()

@@ -11,6 +11,7 @@
 //! - the most recent earlier reply that holds the value is the one it is taken from, and within a
 //!   reply a JSON field comes before a form field, a header, a cookie, then the body's text.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use url::Url;
@@ -403,6 +404,7 @@ const GENERIC: [&str; 7] = ["id", "uuid", "value", "key", "code", "token", "numb
 /// `/plans/3/id` as `plan_id`, `/enrollment/pay_now_url` as `pay_now_url`, `` as `NAME_reply`.
 fn pointer_name(pointer: &str, request_name: &str) -> String {
     let words: Vec<String> = json::pointer_tokens(pointer)
+        .map(Cow::into_owned)
         .filter(|s| !s.is_empty() && !s.chars().all(|c| c.is_ascii_digit()))
         .collect();
     let Some(last) = words.last() else {
