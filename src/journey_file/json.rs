@@ -191,6 +191,8 @@ pub fn detach(value: Value) -> Value {
             end: entry.end - offset,
         })
         .collect();
+    // Kept as long as the visit keeps the part: without the room the copying grew into.
+    text.shrink_to_fit();
     let document = Arc::new(Document {
         text: Arc::new(text),
         tape,
@@ -583,6 +585,11 @@ mod tests {
         let own = detached.downcast_object_ref::<Node>().unwrap();
         assert_eq!(own.document.tape.len(), 5, "the plan's own values only");
         assert!(own.document.text.len() < 40, "{:?}", own.document.text);
+        assert_eq!(
+            own.document.text.capacity(),
+            own.document.text.len(),
+            "no spare room kept"
+        );
         // Most of the document: kept as a view, not copied.
         let plans = pointer(&d, "/plans").unwrap();
         let kept = detach(plans.clone());
