@@ -14,7 +14,8 @@ fn main() -> std::process::ExitCode {
 /// mode go only to memory that asks). With 15,000 visits in flight the heap spans hundreds of MiB,
 /// and on 4 KiB pages allocating cost three times its share with a small heap (mimalloc 16 % of
 /// a profile at the peak, 5 % at saturation with 50 in flight): the first morning at 120× fell
-/// behind at its peak in 4 of 4 runs, and kept up in 11 of 12 with them (bench/RESULTS.md). `MIMALLOC_ALLOW_LARGE_OS_PAGES=0` in the environment turns it off.
+/// behind at its peak in 4 of 4 runs, and kept up in 13 of 18 with them (bench/RESULTS.md).
+/// `MIMALLOC_ALLOW_LARGE_OS_PAGES=0` in the environment turns it off.
 fn heap_on_huge_pages() {
     use libmimalloc_sys::{mi_option_large_os_pages, mi_option_set_enabled};
     let set_by_user = ["MIMALLOC_ALLOW_LARGE_OS_PAGES", "MIMALLOC_LARGE_OS_PAGES"]
