@@ -115,7 +115,18 @@ pub fn document(body: &str, keys: &ReplyKeys) -> Option<Value> {
     shared_document(&Arc::new(body.to_string()), keys)
 }
 
-/// As [`document`], the document holding the body itself (a reply's) rather than a copy.
+/// A text for a document to hold without copying it. A document can outlive its reply in a visit's
+/// captures, thousands at once: it keeps no more than an eighth of spare room (a body read to its
+/// declared length has none; a part copied out grew as it was written).
+pub fn document_text(mut text: String) -> Arc<String> {
+    if text.capacity() - text.len() > text.len() / 8 {
+        text.shrink_to_fit();
+    }
+    Arc::new(text)
+}
+
+/// As [`document`], the document holding the body itself (a reply's, from [`document_text`])
+/// rather than a copy.
 pub fn shared_document(shared: &Arc<String>, keys: &ReplyKeys) -> Option<Value> {
     let body = shared.as_str();
     u32::try_from(body.len()).ok()?;
@@ -191,10 +202,8 @@ pub fn detach(value: Value) -> Value {
             end: entry.end - offset,
         })
         .collect();
-    // Kept as long as the visit keeps the part: without the room the copying grew into.
-    text.shrink_to_fit();
     let document = Arc::new(Document {
-        text: Arc::new(text),
+        text: document_text(text),
         tape,
         unescaped,
         skipped,

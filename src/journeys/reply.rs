@@ -29,19 +29,14 @@ impl Reply {
     pub fn new(
         status: u16,
         headers: HeaderMap,
-        mut body: String,
+        body: String,
         url: url::Url,
         keys: Arc<ReplyKeys>,
     ) -> Self {
-        // Its JSON document may outlive the reply in a visit's captures: keep no spare room (a body
-        // read to its declared length has none).
-        if body.capacity() - body.len() > body.len() / 8 {
-            body.shrink_to_fit();
-        }
         Self {
             status,
             headers,
-            body: Arc::new(body),
+            body: crate::journey_file::json::document_text(body),
             url,
             keys,
             json: OnceCell::new(),
