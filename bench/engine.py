@@ -9,11 +9,14 @@ Each driver runs one surge process, bounded in time, measures it from /proc, and
   engine.py huge DIR NAME SURGE SCENARIO VISITS           --visits VISITS: time until timeline.csv shows a started
                                                           visit (polled every 100 ms), RSS then; SIGTERM
   engine.py rss-growth DIR NAME SURGE SCENARIO VISITS     RSS every 0.5 s for 10 s or until 4 GiB, then SIGKILL
-  engine.py goose-baseline DIR SURGE GOOSE EXCHANGE_BIN SCENARIO ROUNDS USERS WAIT_MS RUN_S
+  engine.py goose-baseline DIR SURGE GOOSE EXCHANGE_BIN SCENARIO ROUNDS USERS WAIT_MS RUN_S [MIX_USERS MIX_WAIT_MS]
                                                           one separate `surge exchange`; ROUNDS times: SURGE on
                                                           SCENARIO (--target), then plain Goose (GOOSE: the
-                                                          plain_goose example) with USERS users waiting WAIT_MS
-                                                          ms (MIN-MAX) for RUN_S s: CPU per request of each
+                                                          plain_goose example) on one GET with USERS users waiting
+                                                          WAIT_MS ms (MIN-MAX) for RUN_S s, then (with MIX_USERS)
+                                                          plain Goose on ci.toml's four journeys written by hand
+                                                          (PLAIN_GOOSE_JOURNEY=mix), MIX_USERS users waiting
+                                                          MIX_WAIT_MS ms: CPU per request of each
   engine.py saturation DIR SURGE GOOSE EXCHANGE_BIN SCENARIO ROUNDS RUN_S
                                                           the exchange pinned to core 0, the generator to core 1;
                                                           ROUNDS times: plain Goose, 50 users, no wait, one GET;
@@ -450,17 +453,22 @@ def per_request(rec):
         rec["exchange_cpu_us_per_req"] = round(1e6 * rec["exchange_cpu_s"] / rec["requests"], 2)
 
 
-def goose_baseline(out_dir, surge, goose, exchange_bin, scenario, rounds, users, wait_ms, run_s):
-    """Harness CPU per request of SURGE on SCENARIO against plain Goose at the same rate, one exchange."""
+def goose_baseline(out_dir, surge, goose, exchange_bin, scenario, rounds, users, wait_ms, run_s,
+                   mix_users=None, mix_wait_ms=None):
+    """Harness CPU per request of SURGE on SCENARIO against plain Goose at the same rate, one exchange: Goose on
+    one GET, and (with MIX_USERS) Goose on the same four journeys as ci.toml, written by hand."""
     os.makedirs(out_dir, exist_ok=True)
     ex = Exchange(exchange_bin, out_dir + "/exchange")
-    env = dict(os.environ, PLAIN_GOOSE_WAIT_MS=wait_ms)
-    env.pop("PLAIN_GOOSE_JOURNEY", None)
-    env.pop("PLAIN_GOOSE_PATH", None)
+    base = dict(os.environ)
+    for name in ("PLAIN_GOOSE_JOURNEY", "PLAIN_GOOSE_PATH", "PLAIN_GOOSE_THINK_MS"):
+        base.pop(name, None)
+    goose_runs = {"goose": (users, dict(base, PLAIN_GOOSE_WAIT_MS=wait_ms))}
+    if mix_users:
+        goose_runs["goose-mix"] = (mix_users, dict(base, PLAIN_GOOSE_WAIT_MS=mix_wait_ms, PLAIN_GOOSE_JOURNEY="mix"))
     recs = []
     try:
         for i in range(1, int(rounds) + 1):
-            for kind in ("surge", "goose"):
+            for kind in ("surge", *goose_runs):
                 run_dir = f"{out_dir}/{kind}-{i}"
                 rec = {"name": f"goose-baseline-{kind}", "round": i, "dir": run_dir, "load_start": loadavg()}
                 time.sleep(2)
@@ -470,8 +478,9 @@ def goose_baseline(out_dir, surge, goose, exchange_bin, scenario, rounds, users,
                     rec["exit"], rec["cpu_s"], rec["rss_peak_mib"], rec["wall_s"] = run_measured(cmd, run_dir, 300)
                     surge_record(rec, run_dir)
                 else:
-                    rec.update(users=int(users), wait_ms=wait_ms)
-                    cmd = goose_cmd(goose, ex.url, users, run_s)
+                    users_of_kind, env = goose_runs[kind]
+                    rec.update(users=int(users_of_kind), wait_ms=env["PLAIN_GOOSE_WAIT_MS"])
+                    cmd = goose_cmd(goose, ex.url, users_of_kind, run_s)
                     rec["exit"], rec["cpu_s"], rec["rss_peak_mib"], rec["wall_s"] = run_measured(cmd, run_dir, int(run_s) + 60, env)
                     r = goose_result(run_dir)
                     rec["requests"], rec["failures"], rec["duration_s"] = r.get("requests"), r.get("failures"), r.get("duration_s")
@@ -486,15 +495,22 @@ def goose_baseline(out_dir, surge, goose, exchange_bin, scenario, rounds, users,
                 print(json.dumps(rec), flush=True)
     finally:
         ex.close()
-    s = [r["cpu_us_per_req"] for r in recs if r["name"].endswith("surge") and r.get("cpu_us_per_req")]
-    g = [r["cpu_us_per_req"] for r in recs if r["name"].endswith("goose") and r.get("cpu_us_per_req")]
-    sr = [r["req_per_s"] for r in recs if r["name"].endswith("surge") and r.get("req_per_s")]
-    gr = [r["req_per_s"] for r in recs if r["name"].endswith("goose") and r.get("req_per_s")]
+    def of(kind, key):
+        return [r[key] for r in recs if r["name"] == f"goose-baseline-{kind}" and r.get(key)]
+    s, g, m = of("surge", "cpu_us_per_req"), of("goose", "cpu_us_per_req"), of("goose-mix", "cpu_us_per_req")
     if s and g:
-        print(json.dumps({"name": "goose-baseline-ratio", "surge_us_per_req": s, "goose_us_per_req": g,
-                          "surge_req_per_s": sr, "goose_req_per_s": gr,
-                          "ratio_of_medians": round(statistics.median(s) / statistics.median(g), 3),
-                          "paired_ratios": [round(a / b, 3) for a, b in zip(s, g)]}))
+        ratio = {"name": "goose-baseline-ratio", "surge_us_per_req": s, "goose_us_per_req": g,
+                 "surge_req_per_s": of("surge", "req_per_s"), "goose_req_per_s": of("goose", "req_per_s"),
+                 "ratio_of_medians": round(statistics.median(s) / statistics.median(g), 3),
+                 "paired_ratios": [round(a / b, 3) for a, b in zip(s, g)]}
+        if m:
+            # Against plain Goose sending ci.toml's own requests; the exchange's CPU per request shows
+            # whether the two sent the same work.
+            ratio.update(goose_mix_us_per_req=m, goose_mix_req_per_s=of("goose-mix", "req_per_s"),
+                         exchange_us_per_req={k: of(k, "exchange_cpu_us_per_req") for k in ("surge", "goose", "goose-mix")},
+                         mix_ratio_of_medians=round(statistics.median(s) / statistics.median(m), 3),
+                         mix_paired_ratios=[round(a / b, 3) for a, b in zip(s, m)])
+        print(json.dumps(ratio))
 
 
 def saturation(out_dir, surge, goose, exchange_bin, scenario, rounds, run_s):

@@ -44,9 +44,12 @@
 #                      (CPU, fds, RSS, load average, machine busy every 5 s); then FM120_RUNS (0) at 120x
 #   goose-baseline  10. surge against plain Goose at the same rate: one separate `surge exchange`; 3 rounds
 #                      (quick: 1) of scenarios/ci.toml (harness CPU per request, rusage at exit) then
-#                      examples/plain_goose.rs, one GET of /api/v1/counties/by/zip/27601 per iteration,
-#                      GOOSE_USERS (20) users waiting GOOSE_WAIT_MS (21-30) ms for GOOSE_RUN_S (48) s;
-#                      the ratio of CPU per request, surge / Goose (SURGE_BIN only)
+#                      examples/plain_goose/, one GET of /api/v1/counties/by/zip/27601 per iteration,
+#                      GOOSE_USERS (20) users waiting GOOSE_WAIT_MS (21-30) ms for GOOSE_RUN_S (48) s,
+#                      then plain Goose on ci.toml's four journeys written by hand (PLAIN_GOOSE_JOURNEY=mix),
+#                      GOOSE_MIX_USERS (5) users waiting GOOSE_MIX_WAIT_MS (16-26) ms, about ci.toml's rate;
+#                      the ratios of CPU per request, surge / Goose on one GET and surge / Goose on the mix
+#                      (SURGE_BIN only)
 #   goose-saturation  11. at saturation, the exchange pinned to core 0 and the generator to core 1 (taskset),
 #                      3 rounds (quick: 1) of 20 s each: plain Goose 50 users no wait on one GET; plain
 #                      Goose running the browse requests (counties, 1 page of search, plan details); surge
@@ -499,11 +502,12 @@ step_goose_baseline() {
   log "goose-baseline: $rounds rounds, Goose ${GOOSE_USERS:-20} users waiting ${GOOSE_WAIT_MS:-21-30} ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   timeout --kill-after=30s 30m $ENGINE goose-baseline "$OUT/goose-baseline" "$SURGE" "$GOOSE" "$EXCHANGE" \
     scenarios/ci.toml "$rounds" "${GOOSE_USERS:-20}" "${GOOSE_WAIT_MS:-21-30}" "${GOOSE_RUN_S:-48}" \
+    "${GOOSE_MIX_USERS:-5}" "${GOOSE_MIX_WAIT_MS:-16-26}" \
     > "$OUT/goose-baseline.jsonl" 2> "$OUT/goose-baseline.driver.err" || log "goose-baseline: driver exit $?"
   cat "$OUT/goose-baseline.jsonl" >> "$RESULTS"
   python3 -c 'import json,sys
 for l in open(sys.argv[1]):
-    r=json.loads(l); print("   ", {k: r.get(k) for k in ("name","round","exit","requests","req_per_s","cpu_s","cpu_us_per_req","exchange_cpu_us_per_req","valid","load_start","ratio_of_medians","paired_ratios") if k in r})' "$OUT/goose-baseline.jsonl" | tee -a "$OUT/run.log"
+    r=json.loads(l); print("   ", {k: r.get(k) for k in ("name","round","exit","requests","req_per_s","cpu_s","cpu_us_per_req","exchange_cpu_us_per_req","valid","load_start","ratio_of_medians","paired_ratios","mix_ratio_of_medians","mix_paired_ratios","exchange_us_per_req") if k in r})' "$OUT/goose-baseline.jsonl" | tee -a "$OUT/run.log"
 }
 
 # 11. Saturation on one endpoint, pinned cores: requests per CPU-second of the generator.

@@ -11,7 +11,9 @@
 //! - `PLAIN_GOOSE_JOURNEY=browse`: instead of one GET, each iteration is the browse journey's requests
 //!   with one result page (counties by ZIP, one plan search, the first plan's details), each answer
 //!   parsed into the fields surge's browse journey reads, to compare with a browse-only surge run
-//!   (surge cannot send one endpoint alone).
+//!   (surge cannot send one endpoint alone);
+//! - `PLAIN_GOOSE_JOURNEY=mix`: instead, each iteration is one visit of `scenarios/ci.toml`'s four
+//!   journeys, with `PLAIN_GOOSE_THINK_MS` (default `0-20`) before the steps that think (`mix.rs`).
 //!
 //! Every response body is read in full (as surge does), so connections are kept alive. At the end it
 //! prints one line, `RESULT {json}`: requests, failures and Goose's measured duration.
@@ -28,9 +30,12 @@ use std::time::Duration;
 use goose::prelude::*;
 use serde::Deserialize;
 
-/// The wait after each iteration: (min, max) from `N` or `MIN-MAX` milliseconds.
-fn wait_ms(spec: &str) -> Result<(u64, u64), String> {
-    let bad = || format!("PLAIN_GOOSE_WAIT_MS={spec:?}: write N or MIN-MAX milliseconds");
+mod mix;
+
+/// A wait read from the environment variable `name`: (min, max) from `N` or `MIN-MAX` milliseconds.
+fn wait_ms(name: &str, default: &str) -> Result<(u64, u64), String> {
+    let spec = std::env::var(name).unwrap_or_else(|_| default.into());
+    let bad = || format!("{name}={spec:?}: write N or MIN-MAX milliseconds");
     let (min, max) = match spec.split_once('-') {
         Some((a, b)) => (a.trim(), b.trim()),
         None => (spec.trim(), spec.trim()),
@@ -150,11 +155,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path: Arc<str> = std::env::var("PLAIN_GOOSE_PATH")
         .unwrap_or_else(|_| "/api/v1/counties/by/zip/27601".into())
         .into();
-    let (min, max) = wait_ms(&std::env::var("PLAIN_GOOSE_WAIT_MS").unwrap_or_else(|_| "0".into()))?;
+    let (min, max) = wait_ms("PLAIN_GOOSE_WAIT_MS", "0")?;
     let transaction = match std::env::var("PLAIN_GOOSE_JOURNEY").as_deref() {
         Ok("browse") => browse(),
+        Ok("mix") => mix::transaction(wait_ms("PLAIN_GOOSE_THINK_MS", "0-20")?),
         Ok("") | Err(_) => one_get(path),
-        Ok(other) => return Err(format!("PLAIN_GOOSE_JOURNEY={other:?}: only browse").into()),
+        Ok(other) => return Err(format!("PLAIN_GOOSE_JOURNEY={other:?}: browse or mix").into()),
     };
     let mut scenario = scenario!("plain").register_transaction(transaction);
     if max > 0 {
