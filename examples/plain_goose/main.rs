@@ -74,6 +74,7 @@ struct Counties {
 #[derive(Deserialize)]
 struct County {
     fips: String,
+    state: String,
 }
 
 #[derive(Deserialize)]
@@ -125,7 +126,7 @@ fn browse() -> Transaction {
             };
             let query = serde_json::json!({
                 "household": {"income": 30000, "people": [{"age": 40, "uses_tobacco": false, "aptc_eligible": true}]},
-                "market": "Individual", "place": {"countyfips": county.fips, "state": "NC", "zipcode": "27601"},
+                "market": "Individual", "place": {"countyfips": county.fips, "state": county.state, "zipcode": "27601"},
                 "year": 2014, "offset": 0, "order": "asc", "sort": "premium",
             });
             let goose = user.post_json("/api/v1/plans/search", &query).await?;

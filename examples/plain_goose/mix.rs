@@ -20,6 +20,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+// The answers browse() reads too.
+use super::{Counties, IssuerRef, PlanDetails};
+
 /// The ZIP codes of the embedded exchange's catalog (surge's default households).
 const ZIPS: &[&str] = &[
     "27601", "27603", "27604", "28202", "28203", "28205", "27401", "27403", "77002", "77003",
@@ -100,17 +103,6 @@ impl Visit {
 }
 
 #[derive(Deserialize)]
-struct Counties {
-    counties: Vec<County>,
-}
-
-#[derive(Deserialize)]
-struct County {
-    fips: String,
-    state: String,
-}
-
-#[derive(Deserialize)]
 struct SearchPage {
     plans: Vec<Plan>,
     total: usize,
@@ -120,22 +112,7 @@ struct SearchPage {
 struct Plan {
     id: String,
     premium_w_credit: f64,
-    issuer: Issuer,
-}
-
-#[derive(Deserialize)]
-struct Issuer {
-    id: String,
-}
-
-#[derive(Deserialize)]
-struct PlanDetails {
-    plan: PlanId,
-}
-
-#[derive(Deserialize)]
-struct PlanId {
-    id: String,
+    issuer: IssuerRef,
 }
 
 #[derive(Deserialize)]
