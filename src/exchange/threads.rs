@@ -22,6 +22,12 @@ pub const NICENESS: i32 = 5;
 /// async code would panic.
 pub struct OwnThreads(Option<Runtime>);
 
+impl OwnThreads {
+    fn runtime(&self) -> &Runtime {
+        self.0.as_ref().expect("taken only when dropped")
+    }
+}
+
 impl Drop for OwnThreads {
     fn drop(&mut self) {
         if let Some(runtime) = self.0.take() {
@@ -32,16 +38,21 @@ impl Drop for OwnThreads {
 
 /// Start the exchange on a runtime of its own, its worker threads at [`NICENESS`].
 pub async fn start_on_own_threads(config: ExchangeConfig) -> io::Result<RunningExchange> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .thread_name("surge-exchange")
-        .on_thread_start(lower_priority)
-        .enable_all()
-        .build()?;
-    let mut running = runtime
+    // Owned by the guard from the start, so that a failed start (an address in use) drops it
+    // without a panic.
+    let threads = OwnThreads(Some(
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name("surge-exchange")
+            .on_thread_start(lower_priority)
+            .enable_all()
+            .build()?,
+    ));
+    let mut running = threads
+        .runtime()
         .spawn(start(config))
         .await
         .map_err(io::Error::other)??;
-    running.threads = Some(OwnThreads(Some(runtime)));
+    running.threads = Some(threads);
     Ok(running)
 }
 
@@ -76,8 +87,11 @@ mod tests {
         let running = start_on_own_threads(config).await.unwrap();
         let own = nice_of(unsafe { libc::gettid() });
         // A thread of the exchange's runtime answers with its own id.
-        let runtime = running.threads.as_ref().and_then(|t| t.0.as_ref()).unwrap();
-        let exchange_tid = runtime
+        let exchange_tid = running
+            .threads
+            .as_ref()
+            .unwrap()
+            .runtime()
             .spawn(async { unsafe { libc::gettid() } })
             .await
             .unwrap();
@@ -86,5 +100,16 @@ mod tests {
         let body = reqwest::get(&healthz).await.unwrap().text().await.unwrap();
         assert_eq!(body, "ok");
         running.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_exchange_that_cannot_start_says_why_and_leaves_no_threads_to_panic() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = ExchangeConfig {
+            bind: taken.local_addr().unwrap(),
+            ..ExchangeConfig::default()
+        };
+        let error = start_on_own_threads(config).await.err().unwrap();
+        assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
     }
 }
