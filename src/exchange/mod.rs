@@ -82,7 +82,8 @@ impl Default for ExchangeConfig {
 }
 
 /// A running exchange, served on a tokio task. It keeps serving until [`RunningExchange::shutdown`]
-/// (or the end of the runtime), even if this handle is dropped.
+/// (or the end of the runtime), even if this handle is dropped; on threads of its own
+/// ([`threads`]), until the handle is dropped.
 pub struct RunningExchange {
     url: String,
     addr: SocketAddr,
