@@ -33,7 +33,6 @@ pub mod serve;
 pub mod shape;
 pub mod state;
 pub mod status_words;
-pub mod threads;
 pub mod truth;
 pub mod waiting_room;
 pub mod windows;
@@ -82,16 +81,13 @@ impl Default for ExchangeConfig {
 }
 
 /// A running exchange, served on a tokio task. It keeps serving until [`RunningExchange::shutdown`]
-/// (or the end of the runtime), even if this handle is dropped; on threads of its own
-/// ([`threads`]), until the handle is dropped.
+/// (or the end of the runtime), even if this handle is dropped.
 pub struct RunningExchange {
     url: String,
     addr: SocketAddr,
     state: AppState,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Stopped>,
-    /// The runtime it is served on, when it has one of its own ([`threads`]).
-    threads: Option<threads::OwnThreads>,
 }
 
 impl RunningExchange {
@@ -114,9 +110,7 @@ impl RunningExchange {
     /// shutdown grace (`timeouts.shutdown_grace`); connections still busy then are closed.
     pub async fn shutdown(self) -> Stopped {
         let _ = self.stop.send(());
-        let stopped = self.task.await.unwrap_or_default();
-        drop(self.threads);
-        stopped
+        self.task.await.unwrap_or_default()
     }
 }
 
@@ -261,6 +255,5 @@ pub async fn start(config: ExchangeConfig) -> std::io::Result<RunningExchange> {
         state,
         stop,
         task,
-        threads: None,
     })
 }
