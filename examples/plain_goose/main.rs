@@ -80,21 +80,18 @@ struct County {
 #[derive(Deserialize)]
 struct SearchPage {
     plans: Vec<PlanSeen>,
-    #[allow(dead_code)]
-    total: u64,
+    total: usize,
 }
 
+/// A plan of a search page: what the journey's `chosen` and checks read of it.
 #[derive(Deserialize)]
-#[allow(dead_code)]
 struct PlanSeen {
     id: String,
-    premium: f64,
     premium_w_credit: f64,
     issuer: IssuerRef,
 }
 
 #[derive(Deserialize)]
-#[allow(dead_code)]
 struct IssuerRef {
     id: String,
 }

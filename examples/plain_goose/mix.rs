@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 // The answers browse() reads too.
-use super::{Counties, IssuerRef, PlanDetails};
+use super::{Counties, PlanDetails, SearchPage};
 
 /// The ZIP codes of the embedded exchange's catalog (surge's default households).
 const ZIPS: &[&str] = &[
@@ -100,19 +100,6 @@ impl Visit {
             pick: rng.random(),
         }
     }
-}
-
-#[derive(Deserialize)]
-struct SearchPage {
-    plans: Vec<Plan>,
-    total: usize,
-}
-
-#[derive(Deserialize)]
-struct Plan {
-    id: String,
-    premium_w_credit: f64,
-    issuer: IssuerRef,
 }
 
 #[derive(Deserialize)]
