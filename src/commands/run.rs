@@ -304,7 +304,7 @@ pub async fn start_target(
     }
     let mut behaviour = scenario.exchange.clone().unwrap_or_default();
     behaviour.seed.get_or_insert(scenario.traffic.seed);
-    let running = exchange::start(ExchangeConfig {
+    let running = exchange::threads::start_on_own_threads(ExchangeConfig {
         bind: ([127, 0, 0, 1], 0).into(),
         behaviour,
         clock: ScenarioClock {

@@ -33,6 +33,7 @@ pub mod serve;
 pub mod shape;
 pub mod state;
 pub mod status_words;
+pub mod threads;
 pub mod truth;
 pub mod waiting_room;
 pub mod windows;
@@ -81,13 +82,16 @@ impl Default for ExchangeConfig {
 }
 
 /// A running exchange, served on a tokio task. It keeps serving until [`RunningExchange::shutdown`]
-/// (or the end of the runtime), even if this handle is dropped.
+/// (or the end of the runtime), even if this handle is dropped; on threads of its own
+/// ([`threads`]), until the handle is dropped.
 pub struct RunningExchange {
     url: String,
     addr: SocketAddr,
     state: AppState,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Stopped>,
+    /// The runtime it is served on, when it has one of its own ([`threads`]).
+    threads: Option<threads::OwnThreads>,
 }
 
 impl RunningExchange {
@@ -110,7 +114,9 @@ impl RunningExchange {
     /// shutdown grace (`timeouts.shutdown_grace`); connections still busy then are closed.
     pub async fn shutdown(self) -> Stopped {
         let _ = self.stop.send(());
-        self.task.await.unwrap_or_default()
+        let stopped = self.task.await.unwrap_or_default();
+        drop(self.threads);
+        stopped
     }
 }
 
@@ -255,5 +261,6 @@ pub async fn start(config: ExchangeConfig) -> std::io::Result<RunningExchange> {
         state,
         stop,
         task,
+        threads: None,
     })
 }
