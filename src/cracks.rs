@@ -421,7 +421,10 @@ enum Unreadable {
 
 /// A reply's body as text, given up past [`MAX_INBOX`] bytes.
 async fn read_bounded(mut response: reqwest::Response) -> Result<String, Unreadable> {
-    let mut body = Vec::new();
+    // Sized from the length the reply declares: grown by doubling, a morning's inbox was copied
+    // several times over into fresh pages.
+    let declared = response.content_length().unwrap_or(0).min(MAX_INBOX);
+    let mut body = Vec::with_capacity(declared as usize);
     while let Some(chunk) = response.chunk().await? {
         if (body.len() + chunk.len()) as u64 > MAX_INBOX {
             return Err(Unreadable::TooLarge);
