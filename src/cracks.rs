@@ -87,12 +87,13 @@ impl InsurerRecords {
 
     /// Add an 834 file: each interchange goes to the insurer it is addressed to (GS03, else ISA08).
     pub fn add_file(&mut self, x12: &str) -> usize {
-        let interchanges = x12::interchanges(x12);
-        for interchange in &interchanges {
+        let mut count = 0;
+        for interchange in x12::interchanges(x12) {
             let insurer = interchange.receiver();
-            self.add(&insurer, interchange);
+            self.add(&insurer, &interchange);
+            count += 1;
         }
-        interchanges.len()
+        count
     }
 
     fn add(&mut self, insurer: &str, interchange: &x12::Interchange<'_>) {
@@ -516,7 +517,6 @@ mod tests {
         let x12 = interchange("0000000000001", true) + &interchange("0000000000002", false);
         assert_eq!(
             x12::interchanges(&x12)
-                .iter()
                 .flat_map(|i| i.enrollments("1L"))
                 .collect::<Vec<_>>(),
             vec![
